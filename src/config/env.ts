@@ -1,0 +1,85 @@
+import { z } from 'zod';
+import { ConfigError } from '../core/errors.js';
+import { zodIssues } from './zod-issues.js';
+
+export const LOG_LEVELS = ['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+const port = (fallback: number) =>
+  z.coerce
+    .number({ message: 'expected a port number (1-65535)' })
+    .int('expected a whole port number')
+    .min(0, 'expected a port number (0-65535, 0 picks a free port)')
+    .max(65535, 'expected a port number (0-65535)')
+    .default(fallback);
+
+const optionalUrl = (what: string) =>
+  z
+    .string()
+    .trim()
+    .optional()
+    .transform((v) => (v ? v : undefined))
+    .pipe(z.url({ message: `expected a URL (${what})` }).optional());
+
+/**
+ * The environment the coordinator reads, validated at start-up. Defaults here are
+ * the embedded default: file storage in ./data, logs in ./logs, loopback only.
+ */
+export const envSchema = z.object({
+  PORT: port(3000),
+  DASHBOARD_PORT: port(3001),
+  HOST: z.string().trim().min(1, 'expected a host name or address to listen on').default('127.0.0.1'),
+  DATA_DIR: z.string().trim().min(1).default('./data'),
+  MONGODB_URI: z
+    .string()
+    .trim()
+    .optional()
+    .transform((v) => (v ? v : undefined))
+    .refine((v) => v === undefined || /^mongodb(\+srv)?:\/\//.test(v), {
+      message: 'expected a MongoDB connection string starting with mongodb:// or mongodb+srv://',
+    }),
+  LOG_DIR: z.string().trim().min(1).default('./logs'),
+  LOG_LEVEL: z.enum(LOG_LEVELS, { message: `expected one of ${LOG_LEVELS.join(', ')}` }).default('info'),
+  COORDINATOR_CONFIG: z.string().trim().min(1).default('./coordinator.yaml'),
+  ADMIN_TOKEN: z
+    .string()
+    .optional()
+    .transform((v) => (v ? v : undefined))
+    .refine((v) => v === undefined || v.length >= 16, { message: 'expected at least 16 characters (use a long random value)' }),
+  HEALTH_INTERVAL_MS: z.coerce
+    .number({ message: 'expected a number of milliseconds' })
+    .int()
+    .min(1000, 'expected at least 1000 ms')
+    .max(3_600_000, 'expected at most 3600000 ms (one hour)')
+    .default(30_000),
+  TELEGRAM_API_ROOT: optionalUrl('a self-hosted Telegram Bot API server, e.g. http://127.0.0.1:8081'),
+  SLACK_API_URL: optionalUrl('the Slack Web API base, e.g. https://slack.com/api/'),
+  RATE_LIMIT_PER_MIN: z.coerce.number({ message: 'expected requests per minute per client' }).int().min(1).default(1200),
+  BODY_LIMIT: z
+    .string()
+    .regex(/^\d+(b|kb|mb)$/i, 'expected a size such as 256kb or 1mb')
+    .default('1mb'),
+  MONGODB_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(2000),
+  LOG_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(14),
+});
+
+export type Env = z.infer<typeof envSchema>;
+
+/**
+ * The configuration as a pure function of the environment (Probot's
+ * `readEnvOptions`). Throws a ConfigError with one line per bad variable.
+ *
+ * @example readEnv({ PORT: '8080' }).PORT === 8080
+ */
+export function readEnv(env: NodeJS.ProcessEnv | Record<string, string | undefined>): Env {
+  const picked: Record<string, string | undefined> = {};
+  for (const key of Object.keys(envSchema.shape)) {
+    const value = env[key];
+    picked[key] = value === '' && key !== 'MONGODB_URI' && key !== 'ADMIN_TOKEN' ? undefined : value;
+  }
+  const parsed = envSchema.safeParse(picked);
+  if (!parsed.success) {
+    throw new ConfigError(zodIssues(parsed.error).map((i) => ({ path: `env ${i.path}`, message: i.message })));
+  }
+  return parsed.data;
+}

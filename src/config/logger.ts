@@ -1,0 +1,81 @@
+import winston from 'winston';
+import DailyRotateFile from 'winston-daily-rotate-file';
+import { redact, redactText } from './redact.js';
+
+export type Logger = winston.Logger;
+
+export interface LoggerOptions {
+  level: string;
+  /** Folder for `coordinator-%DATE%.log`; omit for console only. */
+  dir?: string;
+  retentionDays?: number;
+  console?: boolean;
+  /** Extra transport, e.g. an in-memory one in tests. */
+  transports?: winston.transport[];
+}
+
+/** Masks secrets in the message and every metadata field, before any transport sees them. */
+const redactFormat = winston.format((info) => {
+  const { level, message, ...rest } = info;
+  const clean = redact(rest);
+  for (const key of Object.keys(rest)) delete (info as Record<string, unknown>)[key];
+  Object.assign(info, clean, { level, message: typeof message === 'string' ? redactText(message) : redact(message) });
+  // Symbols (winston's own bookkeeping) are kept by Object.keys skipping them.
+  return info;
+});
+
+/**
+ * JSON lines to `LOG_DIR/coordinator-%DATE%.log` (daily rotation, retention in
+ * days) plus readable console output. Modules get child loggers:
+ * `logger.child({ module: 'health', agentId })`.
+ */
+export function createLogger(options: LoggerOptions): Logger {
+  const transports: winston.transport[] = [...(options.transports ?? [])];
+  if (options.dir) {
+    transports.push(
+      new DailyRotateFile({
+        dirname: options.dir,
+        filename: 'coordinator-%DATE%.log',
+        datePattern: 'YYYY-MM-DD',
+        maxFiles: `${options.retentionDays ?? 14}d`,
+        format: winston.format.json(),
+      }),
+    );
+  }
+  if (options.console !== false) {
+    transports.push(
+      new winston.transports.Console({
+        stderrLevels: ['error', 'warn'],
+        format: winston.format.combine(
+          winston.format.colorize({ all: false }),
+          winston.format.printf((info) => {
+            const { level, message, timestamp, module, ...meta } = info as Record<string, unknown>;
+            const extra = Object.keys(meta).length > 0 ? ` ${JSON.stringify(meta)}` : '';
+            return `${String(timestamp).slice(11, 23)} ${level}${module ? ` [${String(module)}]` : ''} ${String(message)}${extra}`;
+          }),
+        ),
+      }),
+    );
+  }
+  return winston.createLogger({
+    level: options.level,
+    format: winston.format.combine(redactFormat(), winston.format.timestamp(), winston.format.errors({ stack: false })),
+    transports,
+  });
+}
+
+/** Flushes file transports; call before the process exits. */
+export async function closeLogger(logger: Logger): Promise<void> {
+  await new Promise<void>((resolve) => {
+    let done = false;
+    const finish = () => {
+      if (!done) {
+        done = true;
+        resolve();
+      }
+    };
+    logger.on('finish', finish);
+    setTimeout(finish, 1000).unref();
+    logger.end();
+  });
+}

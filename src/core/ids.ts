@@ -1,0 +1,25 @@
+import { randomBytes, createHash, timingSafeEqual } from 'node:crypto';
+
+/**
+ * Sortable unique ids: 12 hex chars of milliseconds then 12 of randomness, so ids
+ * created later sort later (useful for paging) and never collide across replicas.
+ */
+export function newId(now: number = Date.now()): string {
+  return now.toString(16).padStart(12, '0') + randomBytes(6).toString('hex');
+}
+
+/** A high-entropy bearer token, URL-safe. */
+export function newToken(prefix: string): string {
+  return `${prefix}_${randomBytes(24).toString('base64url')}`;
+}
+
+export function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+/** Constant-time comparison of two hex digests. */
+export function sameDigest(a: string, b: string): boolean {
+  const x = Buffer.from(a, 'hex');
+  const y = Buffer.from(b, 'hex');
+  return x.length === y.length && x.length > 0 && timingSafeEqual(x, y);
+}

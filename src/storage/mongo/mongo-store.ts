@@ -1,0 +1,79 @@
+import mongoose from 'mongoose';
+import { COLLECTION_KEYS, COLLECTION_SPECS, type Store, type StoreCollections, type StoreState } from '../store.js';
+import { MongoCollection } from './mongo-collection.js';
+
+export interface MongoStoreOptions {
+  uri: string;
+  /** How long to wait for a server before failing an operation (default 2000 ms, not the driver's 30 s). */
+  timeoutMs?: number;
+}
+
+/**
+ * MongoDB through mongoose. Commands are never buffered: with the server gone an
+ * operation fails within `timeoutMs`, so the hybrid store can fall back quickly.
+ * Needs no transactions, so a standalone server works.
+ */
+export class MongoStore implements Store {
+  declare readonly agents: StoreCollections['agents'];
+  declare readonly healthChecks: StoreCollections['healthChecks'];
+  declare readonly approvals: StoreCollections['approvals'];
+  declare readonly auditEvents: StoreCollections['auditEvents'];
+  declare readonly contacts: StoreCollections['contacts'];
+  declare readonly messages: StoreCollections['messages'];
+  declare readonly settings: StoreCollections['settings'];
+  declare readonly waAuth: StoreCollections['waAuth'];
+  declare readonly apiTokens: StoreCollections['apiTokens'];
+  readonly connection: mongoose.Connection;
+
+  private constructor(connection: mongoose.Connection) {
+    this.connection = connection;
+    for (const key of COLLECTION_KEYS) {
+      (this as unknown as Record<string, unknown>)[key] = new MongoCollection(connection, COLLECTION_SPECS[key]);
+    }
+  }
+
+  /** Creates the store without waiting for the server; `connect()` waits. */
+  static create(options: MongoStoreOptions): MongoStore {
+    const timeout = options.timeoutMs ?? 2000;
+    const connection = mongoose.createConnection(options.uri, {
+      serverSelectionTimeoutMS: timeout,
+      connectTimeoutMS: timeout,
+      socketTimeoutMS: Math.max(timeout * 5, 10_000),
+      bufferCommands: false,
+      autoIndex: true,
+      autoCreate: true,
+    });
+    // Connection errors surface through operations and `connect()`; without a listener they would crash the process.
+    connection.on('error', () => undefined);
+    return new MongoStore(connection);
+  }
+
+  /** Resolves once connected and indexes exist; rejects within the timeout when unreachable. */
+  async connect(): Promise<void> {
+    await this.connection.asPromise();
+    await Promise.all(COLLECTION_KEYS.map((key) => (this[key] as unknown as MongoCollection<never>).model.init()));
+  }
+
+  get connected(): boolean {
+    return this.connection.readyState === mongoose.ConnectionStates.connected;
+  }
+
+  async ping(): Promise<void> {
+    const db = this.connection.db;
+    if (!db) throw new Error('not connected');
+    await db.admin().ping();
+  }
+
+  state(): StoreState {
+    return {
+      backend: 'mongodb',
+      ready: this.connected,
+      fallback: false,
+      detail: this.connected ? `MongoDB ${this.connection.host}:${this.connection.port}/${this.connection.name}` : 'MongoDB not connected',
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.connection.close(true).catch(() => undefined);
+  }
+}

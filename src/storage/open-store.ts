@@ -1,0 +1,34 @@
+import type { Logger } from '../config/logger.js';
+import type { Clock } from '../core/clock.js';
+import { HybridStore } from './hybrid/hybrid-store.js';
+import { MongoStore } from './mongo/mongo-store.js';
+import { SqliteStore } from './sqlite/sqlite-store.js';
+import type { Store, StoreState } from './store.js';
+
+export interface OpenStoreOptions {
+  dataDir: string;
+  mongodbUri?: string;
+  mongodbTimeoutMs?: number;
+  logger: Logger;
+  clock: Clock;
+  onStateChange?: (state: StoreState) => void;
+}
+
+/**
+ * The file store alone when no MongoDB is configured; otherwise MongoDB with the
+ * file store as its durable fallback. Throws DataDirLocked if another process
+ * holds the data dir.
+ */
+export async function openStore(options: OpenStoreOptions): Promise<Store> {
+  const file = SqliteStore.open({ dataDir: options.dataDir });
+  if (!options.mongodbUri) return file;
+  const hybrid = new HybridStore({
+    primary: MongoStore.create({ uri: options.mongodbUri, timeoutMs: options.mongodbTimeoutMs }),
+    file,
+    logger: options.logger,
+    clock: options.clock,
+    onStateChange: options.onStateChange,
+  });
+  await hybrid.start();
+  return hybrid;
+}

@@ -1,0 +1,132 @@
+import type { StoredDoc } from './collection.js';
+
+/** Domain records as stored. Times are ISO-8601 strings (they sort as text). */
+
+export type AgentStatus = 'pending' | 'up' | 'down' | 'maintenance' | 'blocked';
+export type AgentKind = 'bot' | 'action';
+
+export interface CheckSummary {
+  at: string;
+  ok: boolean;
+  latencyMs: number;
+  detail?: string;
+}
+
+export interface AgentRecord extends StoredDoc {
+  branchId: string;
+  kind: AgentKind;
+  channel?: string;
+  name?: string;
+  status: AgentStatus;
+  statusReason?: string;
+  statusSince?: string;
+  dependsOn: string[];
+  lastCheck?: CheckSummary;
+  registeredAt: string;
+  /** Where the agent came from: the config file, or `POST /api/agents`. */
+  source: 'config' | 'api';
+  /** Hosted by a remote runner instead of this process. */
+  remote?: boolean;
+  healthUrl?: string;
+  lastHeartbeatAt?: string;
+  /** HMAC secret for signing callbacks to this agent (issue: approvals). */
+  callbackSecret?: string;
+}
+
+export interface HealthCheckRecord extends StoredDoc {
+  agentId: string;
+  at: string;
+  ok: boolean;
+  latencyMs: number;
+  detail?: string;
+}
+
+export type RiskLevel = 'low' | 'medium' | 'high' | 'critical';
+export type ApprovalStatus = 'pending' | 'approved' | 'rejected' | 'expired' | 'cancelled' | 'executed' | 'failed';
+
+export interface ApprovalRecord extends StoredDoc {
+  code: string;
+  branchId: string;
+  teamId?: string;
+  requesterId: string;
+  actionType: string;
+  summary: string;
+  details?: unknown;
+  riskLevel: RiskLevel;
+  status: ApprovalStatus;
+  autonomy: string;
+  deliveries: unknown[];
+  decision?: unknown;
+  expiresAt: string;
+  escalation?: unknown;
+  callbackUrl?: string;
+  idempotencyKey?: string;
+  requestHash?: string;
+  requiredApprovals?: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface AuditEventRecord extends StoredDoc {
+  seq: number;
+  at: string;
+  type: string;
+  actor: string;
+  branchId?: string;
+  agentId?: string;
+  approvalId?: string;
+  data?: unknown;
+  prevHash: string;
+  hash: string;
+}
+
+export interface ContactRecord extends StoredDoc {
+  branchId: string;
+  channel: string;
+  /** The channel's id for the person: Telegram user id, WhatsApp LID or phone JID. */
+  externalId: string;
+  phone?: string;
+  name?: string;
+  firstSeenAt: string;
+  lastSeenAt: string;
+  optedOut: boolean;
+  tags: string[];
+}
+
+export interface MessageRecord extends StoredDoc {
+  contactId: string;
+  branchId: string;
+  channel: string;
+  direction: 'in' | 'out';
+  text: string;
+  at: string;
+  handledBy?: string;
+  conversationId?: string;
+}
+
+export interface SettingRecord extends StoredDoc {
+  value: unknown;
+  updatedAt: string;
+}
+
+/** One entry of a WhatsApp number's auth state: creds, or one signal key. */
+export interface WaAuthRecord extends StoredDoc {
+  agentId: string;
+  type: string;
+  keyId: string;
+  /** BufferJSON-serialised value. */
+  value: string;
+}
+
+export type PrincipalRole = 'admin' | 'operator' | 'manager' | 'agent' | 'runner';
+
+/** A bearer token, stored by its SHA-256 (the record id); the token itself is shown once. */
+export interface ApiTokenRecord extends StoredDoc {
+  role: PrincipalRole;
+  /** The agent, manager or runner the token belongs to. */
+  subject: string;
+  label?: string;
+  createdAt: string;
+  /** For runners: the branches or agents it may host. */
+  scope?: string[];
+}

@@ -1,0 +1,204 @@
+import type Database from 'better-sqlite3';
+import { ConflictError } from '../../core/errors.js';
+import type { Collection, CollectionSpec, FieldFilter, FindOptions, Patch, Scalar, StoredDoc, Where } from '../collection.js';
+import { matches } from '../collection.js';
+
+const FIELD = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+function field(name: string): string {
+  if (!FIELD.test(name)) throw new Error(`invalid field name '${name}'`);
+  return name === 'id' ? 'id' : name === 'version' ? 'version' : `json_extract(doc, '$.${name}')`;
+}
+
+/** better-sqlite3 binds no booleans; JSON booleans read back from json_extract as 1/0. */
+function bind(value: Scalar): string | number | null {
+  return typeof value === 'boolean' ? (value ? 1 : 0) : value;
+}
+
+function whereSql<T>(where: Where<T> | undefined): { sql: string; params: Array<string | number | null> } {
+  const parts: string[] = [];
+  const params: Array<string | number | null> = [];
+  for (const [name, filter] of Object.entries(where ?? {}) as Array<[string, FieldFilter | undefined]>) {
+    if (filter === undefined) continue;
+    const col = field(name);
+    if (filter === null) parts.push(`${col} IS NULL`);
+    else if (typeof filter !== 'object') {
+      parts.push(`${col} = ?`);
+      params.push(bind(filter));
+    } else if ('in' in filter) {
+      const values = filter.in.filter((v) => v !== null);
+      const alts: string[] = [];
+      if (values.length > 0) {
+        alts.push(`${col} IN (${values.map(() => '?').join(', ')})`);
+        params.push(...values.map(bind));
+      }
+      if (filter.in.includes(null)) alts.push(`${col} IS NULL`);
+      parts.push(alts.length > 0 ? `(${alts.join(' OR ')})` : '0');
+    } else if ('ne' in filter) {
+      parts.push(`${col} IS NOT ?`);
+      params.push(bind(filter.ne));
+    } else {
+      parts.push(`${col} IS NOT NULL`);
+      for (const [op, sym] of [['gte', '>='], ['gt', '>'], ['lte', '<='], ['lt', '<']] as const) {
+        const v = filter[op];
+        if (v !== undefined && v !== null) {
+          parts.push(`${col} ${sym} ?`);
+          params.push(bind(v));
+        }
+      }
+    }
+  }
+  return { sql: parts.length > 0 ? `WHERE ${parts.join(' AND ')}` : '', params };
+}
+
+/** One collection as a table `(id, version, doc JSON)` with expression indexes on queried fields. */
+export class SqliteCollection<T extends StoredDoc> implements Collection<T> {
+  readonly name: string;
+  private readonly table: string;
+  private readonly stmts;
+  private readonly prepared = new Map<string, Database.Statement>();
+
+  constructor(
+    private readonly db: Database.Database,
+    spec: CollectionSpec,
+    /** Called inside the write's transaction, e.g. to journal it for a later replay. */
+    private readonly onWrite?: (collection: string, id: string) => void,
+  ) {
+    this.name = spec.name;
+    this.table = `"${spec.name}"`;
+    db.exec(`CREATE TABLE IF NOT EXISTS ${this.table} (id TEXT PRIMARY KEY, version INTEGER NOT NULL, doc TEXT NOT NULL)`);
+    for (const fields of spec.indexes ?? []) {
+      db.exec(`CREATE INDEX IF NOT EXISTS "${spec.name}_${fields.join('_')}" ON ${this.table} (${fields.map(field).join(', ')})`);
+    }
+    for (const fields of spec.unique ?? []) {
+      db.exec(`CREATE UNIQUE INDEX IF NOT EXISTS "${spec.name}_u_${fields.join('_')}" ON ${this.table} (${fields.map(field).join(', ')})`);
+    }
+    this.stmts = {
+      get: db.prepare(`SELECT doc FROM ${this.table} WHERE id = ?`),
+      insert: db.prepare(`INSERT INTO ${this.table} (id, version, doc) VALUES (?, ?, ?)`),
+      replace: db.prepare(`UPDATE ${this.table} SET version = ?, doc = ? WHERE id = ?`),
+      putIfNewer: db.prepare(
+        `INSERT INTO ${this.table} (id, version, doc) VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET version = excluded.version, doc = excluded.doc WHERE excluded.version > ${this.table}.version`,
+      ),
+      delete: db.prepare(`DELETE FROM ${this.table} WHERE id = ?`),
+    };
+  }
+
+  /** Statements for dynamic queries, prepared once per distinct SQL text. */
+  private prepare(sql: string): Database.Statement {
+    let stmt = this.prepared.get(sql);
+    if (!stmt) {
+      stmt = this.db.prepare(sql);
+      if (this.prepared.size < 200) this.prepared.set(sql, stmt);
+    }
+    return stmt;
+  }
+
+  private read(id: string): T | null {
+    const row = this.stmts.get.get(id) as { doc: string } | undefined;
+    return row ? (JSON.parse(row.doc) as T) : null;
+  }
+
+  private write<R>(fn: () => R): R {
+    return this.db.transaction(fn).immediate();
+  }
+
+  private conflict(error: unknown, id: string): never {
+    const code = (error as { code?: string }).code;
+    if (code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_UNIQUE') {
+      throw new ConflictError(`${this.name}: a document with id '${id}' or the same unique key already exists`, { collection: this.name, id });
+    }
+    throw error;
+  }
+
+  async insert(input: Omit<T, 'version'> & { version?: number }): Promise<T> {
+    const doc = { ...input, version: input.version ?? 1 } as T;
+    try {
+      this.write(() => {
+        this.stmts.insert.run(doc.id, doc.version, JSON.stringify(doc));
+        this.onWrite?.(this.name, doc.id);
+      });
+    } catch (error) {
+      this.conflict(error, doc.id);
+    }
+    return doc;
+  }
+
+  async get(id: string): Promise<T | null> {
+    return this.read(id);
+  }
+
+  async findOne(where: Where<T>): Promise<T | null> {
+    return (await this.find({ where, limit: 1 }))[0] ?? null;
+  }
+
+  async find(options: FindOptions<T> = {}): Promise<T[]> {
+    const { sql, params } = whereSql(options.where);
+    const order = options.orderBy ? `ORDER BY ${field(options.orderBy.field)} ${options.orderBy.direction === 'desc' ? 'DESC' : 'ASC'}, id ${options.orderBy.direction === 'desc' ? 'DESC' : 'ASC'}` : 'ORDER BY id';
+    const limit = options.limit !== undefined ? `LIMIT ${Math.max(0, Math.floor(options.limit))}` : options.offset ? 'LIMIT -1' : '';
+    const offset = options.offset ? `OFFSET ${Math.max(0, Math.floor(options.offset))}` : '';
+    const rows = this.prepare(`SELECT doc FROM ${this.table} ${sql} ${order} ${limit} ${offset}`).all(...params) as Array<{ doc: string }>;
+    return rows.map((r) => JSON.parse(r.doc) as T);
+  }
+
+  async count(where?: Where<T>): Promise<number> {
+    const { sql, params } = whereSql(where);
+    return (this.prepare(`SELECT count(*) AS n FROM ${this.table} ${sql}`).get(...params) as { n: number }).n;
+  }
+
+  async update(id: string, patch: Patch<T>, expect?: Where<T>): Promise<T | null> {
+    try {
+      return this.write(() => {
+        const current = this.read(id);
+        if (!current || !matches(current, expect)) return null;
+        const next = { ...current, ...patch, id, version: current.version + 1 } as T;
+        for (const [k, v] of Object.entries(patch)) if (v === undefined) delete (next as Record<string, unknown>)[k];
+        this.stmts.replace.run(next.version, JSON.stringify(next), id);
+        this.onWrite?.(this.name, id);
+        return next;
+      });
+    } catch (error) {
+      this.conflict(error, id);
+    }
+  }
+
+  async put(input: Omit<T, 'version'>): Promise<T> {
+    try {
+      return this.write(() => {
+        const current = this.read(input.id);
+        const doc = { ...input, version: (current?.version ?? 0) + 1 } as T;
+        if (current) this.stmts.replace.run(doc.version, JSON.stringify(doc), doc.id);
+        else this.stmts.insert.run(doc.id, doc.version, JSON.stringify(doc));
+        this.onWrite?.(this.name, doc.id);
+        return doc;
+      });
+    } catch (error) {
+      this.conflict(error, input.id);
+    }
+  }
+
+  async putIfNewer(doc: T): Promise<boolean> {
+    return this.stmts.putIfNewer.run(doc.id, doc.version, JSON.stringify(doc)).changes > 0;
+  }
+
+  async delete(id: string): Promise<boolean> {
+    return this.write(() => {
+      const changed = this.stmts.delete.run(id).changes > 0;
+      if (changed) this.onWrite?.(this.name, id);
+      return changed;
+    });
+  }
+
+  async deleteWhere(where: Where<T>): Promise<number> {
+    const { sql, params } = whereSql(where);
+    return this.write(() => {
+      if (!this.onWrite) return this.db.prepare(`DELETE FROM ${this.table} ${sql}`).run(...params).changes;
+      const ids = (this.db.prepare(`SELECT id FROM ${this.table} ${sql}`).all(...params) as Array<{ id: string }>).map((r) => r.id);
+      for (const id of ids) {
+        this.stmts.delete.run(id);
+        this.onWrite?.(this.name, id);
+      }
+      return ids.length;
+    });
+  }
+}

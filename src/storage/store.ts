@@ -1,0 +1,65 @@
+import type { Collection, CollectionSpec } from './collection.js';
+import type {
+  AgentRecord,
+  ApiTokenRecord,
+  ApprovalRecord,
+  AuditEventRecord,
+  ContactRecord,
+  HealthCheckRecord,
+  MessageRecord,
+  SettingRecord,
+  WaAuthRecord,
+} from './records.js';
+
+/**
+ * Every collection the coordinator stores, with the fields it is queried by.
+ * A new repository is one line here and one in `StoreCollections`.
+ */
+export const COLLECTION_SPECS = {
+  agents: { name: 'agents', indexes: [['branchId'], ['status']] },
+  healthChecks: { name: 'health_checks', indexes: [['agentId', 'at'], ['at']] },
+  approvals: {
+    name: 'approvals',
+    indexes: [['branchId', 'status'], ['status', 'expiresAt'], ['code']],
+    unique: [['requesterId', 'idempotencyKey']],
+  },
+  auditEvents: { name: 'audit_events', indexes: [['approvalId'], ['branchId'], ['agentId'], ['at']], unique: [['seq']] },
+  contacts: { name: 'contacts', indexes: [['branchId', 'lastSeenAt']], unique: [['branchId', 'channel', 'externalId']] },
+  messages: { name: 'messages', indexes: [['contactId', 'at'], ['branchId', 'at']] },
+  settings: { name: 'settings' },
+  waAuth: { name: 'wa_auth', indexes: [['agentId', 'type']] },
+  apiTokens: { name: 'api_tokens', indexes: [['subject']] },
+} satisfies Record<string, CollectionSpec>;
+
+export type CollectionKey = keyof typeof COLLECTION_SPECS;
+
+export interface StoreCollections {
+  agents: Collection<AgentRecord>;
+  healthChecks: Collection<HealthCheckRecord>;
+  approvals: Collection<ApprovalRecord>;
+  auditEvents: Collection<AuditEventRecord>;
+  contacts: Collection<ContactRecord>;
+  messages: Collection<MessageRecord>;
+  settings: Collection<SettingRecord>;
+  waAuth: Collection<WaAuthRecord>;
+  apiTokens: Collection<ApiTokenRecord>;
+}
+
+export interface StoreState {
+  /** Which backend answers right now. */
+  backend: 'file' | 'mongodb';
+  ready: boolean;
+  /** True when MongoDB is configured but the file store is standing in for it. */
+  fallback: boolean;
+  detail: string;
+  /** Writes made on the file store still waiting to be replayed into MongoDB. */
+  pendingSync?: number;
+}
+
+/** The one storage interface: typed collections plus lifecycle. */
+export interface Store extends StoreCollections {
+  state(): StoreState;
+  close(): Promise<void>;
+}
+
+export const COLLECTION_KEYS = Object.keys(COLLECTION_SPECS) as CollectionKey[];
