@@ -61,7 +61,12 @@ export class MongoCollection<T extends StoredDoc> implements Collection<T> {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   readonly model: Model<any>;
 
-  constructor(connection: Connection, spec: CollectionSpec) {
+  constructor(
+    connection: Connection,
+    spec: CollectionSpec,
+    /** Fail fast instead of waiting for a server while the connection is down. */
+    private readonly isConnected: () => boolean = () => true,
+  ) {
     this.name = spec.name;
     const schema = new Schema({ _id: String, version: Number }, { strict: false, versionKey: false, collection: spec.name, id: false });
     for (const fields of spec.indexes ?? []) schema.index(Object.fromEntries(fields.map((f) => [f, 1])));
@@ -75,6 +80,7 @@ export class MongoCollection<T extends StoredDoc> implements Collection<T> {
   }
 
   private async run<R>(id: string, fn: () => Promise<R>): Promise<R> {
+    if (!this.isConnected()) throw new CodedError(ErrorCode.StoreUnavailable, 'MongoDB is not connected');
     try {
       return await fn();
     } catch (error) {

@@ -24,34 +24,54 @@ export class MongoStore implements Store {
   declare readonly waAuth: StoreCollections['waAuth'];
   declare readonly apiTokens: StoreCollections['apiTokens'];
   readonly connection: mongoose.Connection;
+  private everConnected = false;
 
-  private constructor(connection: mongoose.Connection) {
+  private constructor(
+    connection: mongoose.Connection,
+    private readonly uri: string,
+    private readonly connectOptions: mongoose.ConnectOptions,
+  ) {
     this.connection = connection;
+    const isConnected = () => this.connected;
     for (const key of COLLECTION_KEYS) {
-      (this as unknown as Record<string, unknown>)[key] = new MongoCollection(connection, COLLECTION_SPECS[key]);
+      (this as unknown as Record<string, unknown>)[key] = new MongoCollection(connection, COLLECTION_SPECS[key], isConnected);
     }
   }
 
   /** Creates the store without waiting for the server; `connect()` waits. */
   static create(options: MongoStoreOptions): MongoStore {
     const timeout = options.timeoutMs ?? 2000;
-    const connection = mongoose.createConnection(options.uri, {
+    const connectOptions: mongoose.ConnectOptions = {
       serverSelectionTimeoutMS: timeout,
       connectTimeoutMS: timeout,
       socketTimeoutMS: Math.max(timeout * 5, 10_000),
       bufferCommands: false,
-      autoIndex: true,
-      autoCreate: true,
-    });
+      autoIndex: false,
+      autoCreate: false,
+    };
+    const connection = mongoose.createConnection();
     // Connection errors surface through operations and `connect()`; without a listener they would crash the process.
     connection.on('error', () => undefined);
-    return new MongoStore(connection);
+    return new MongoStore(connection, options.uri, connectOptions);
   }
 
-  /** Resolves once connected and indexes exist; rejects within the timeout when unreachable. */
+  /**
+   * Resolves once connected and indexes exist; rejects within the timeout when
+   * unreachable. Safe to call again: after a failed first attempt it opens a new
+   * connection; after a lost one it waits for the driver's own reconnection.
+   */
   async connect(): Promise<void> {
-    await this.connection.asPromise();
-    await Promise.all(COLLECTION_KEYS.map((key) => (this[key] as unknown as MongoCollection<never>).model.init()));
+    if (!this.everConnected) {
+      if (this.connection.readyState !== mongoose.ConnectionStates.connecting) {
+        await this.connection.openUri(this.uri, this.connectOptions);
+      } else {
+        await this.connection.asPromise();
+      }
+      await Promise.all(COLLECTION_KEYS.map((key) => (this[key] as unknown as MongoCollection<never>).model.createIndexes()));
+      this.everConnected = true;
+    } else {
+      await this.ping();
+    }
   }
 
   get connected(): boolean {
