@@ -54,7 +54,7 @@ export const envSchema = z.object({
     .default(30_000),
   TELEGRAM_API_ROOT: optionalUrl('a self-hosted Telegram Bot API server, e.g. http://127.0.0.1:8081'),
   SLACK_API_URL: optionalUrl('the Slack Web API base, e.g. https://slack.com/api/'),
-  RATE_LIMIT_PER_MIN: z.coerce.number({ message: 'expected requests per minute per client' }).int().min(1).default(1200),
+  RATE_LIMIT_PER_MIN: z.coerce.number({ message: 'expected requests per minute per client' }).int('expected a whole number').min(1, 'expected at least 1').default(1200),
   BODY_LIMIT: z
     .string()
     .regex(/^\d+(b|kb|mb)$/i, 'expected a size such as 256kb or 1mb')

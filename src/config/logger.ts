@@ -64,18 +64,23 @@ export function createLogger(options: LoggerOptions): Logger {
   });
 }
 
-/** Flushes file transports; call before the process exits. */
+/**
+ * Flushes every transport, the rotating file included, before the process
+ * exits. A DailyRotateFile emits 'finish' for its own stream only from
+ * `close()`, after the file stream has flushed; the logger's 'finish' comes sooner.
+ */
 export async function closeLogger(logger: Logger): Promise<void> {
+  const files = logger.transports.filter((t): t is DailyRotateFile => t instanceof DailyRotateFile);
   await new Promise<void>((resolve) => {
-    let done = false;
-    const finish = () => {
-      if (!done) {
-        done = true;
-        resolve();
-      }
-    };
-    logger.on('finish', finish);
-    setTimeout(finish, 1000).unref();
+    logger.once('finish', () => resolve());
     logger.end();
   });
+  const flushed = files.map(
+    (file) =>
+      new Promise<void>((resolve) => {
+        file.once('finish', () => resolve());
+        file.close?.();
+      }),
+  );
+  await Promise.race([Promise.all(flushed), new Promise((r) => setTimeout(r, 2000).unref())]);
 }

@@ -10,7 +10,7 @@ import { zodIssues } from './zod-issues.js';
  */
 export const overridesSchema = z.strictObject({
   logLevel: z.enum(LOG_LEVELS, { message: `expected one of ${LOG_LEVELS.join(', ')}` }).optional(),
-  healthIntervalMs: z.number({ message: 'expected a number of milliseconds' }).int().min(1000).max(3_600_000).optional(),
+  healthIntervalMs: z.number({ message: 'expected a number of milliseconds' }).int('expected whole milliseconds').min(1000, 'expected at least 1000 ms').max(3_600_000, 'expected at most 3600000 ms (one hour)').optional(),
   defaults: z.strictObject({ autonomy: z.enum(AUTONOMY_LEVELS).optional() }).optional(),
   branches: z
     .record(

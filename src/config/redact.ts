@@ -40,7 +40,7 @@ export function redact<T>(value: T, seen = new WeakSet<object>()): T {
   const out: Record<string, unknown> = {};
   for (const [key, v] of Object.entries(value)) {
     if (SECRET_KEY.test(key) && v !== undefined && v !== null && v !== '') out[key] = '[redacted]';
-    else if (PHONE_KEY.test(key) && typeof v === 'string') out[key] = maskDigits(v);
+    else if (PHONE_KEY.test(key) && typeof v === 'string' && /\d{6,}/.test(v.replace(/\D/g, ''))) out[key] = maskDigits(v);
     else out[key] = redact(v, seen);
   }
   return out as T;

@@ -1,0 +1,79 @@
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { loadConfigFile } from './config/config-file.js';
+import { readEnv, type Env } from './config/env.js';
+import { closeLogger, createLogger, type Logger } from './config/logger.js';
+import { systemClock, type Clock } from './core/clock.js';
+import { createCoordinator, type Coordinator } from './coordination/create-coordinator.js';
+import { listen, type Listening } from './coordination/serve.js';
+import { openStore } from './storage/open-store.js';
+import type { Store } from './storage/store.js';
+
+export interface Running {
+  env: Env;
+  logger: Logger;
+  store: Store;
+  coordinator: Coordinator;
+  api: Listening;
+  dashboard: Listening;
+  /** Graceful stop: stop accepting, finish in-flight requests, stop modules, close the store, flush logs. */
+  stop(): Promise<void>;
+}
+
+export interface BootOptions {
+  /** Usually `process.env` (after `.env` was read). */
+  environment: Record<string, string | undefined>;
+  clock?: Clock;
+  /** Log to the console too (the CLI does; tests don't). */
+  console?: boolean;
+  logger?: Logger;
+}
+
+/**
+ * Reads and validates everything, opens the store, builds the coordinator and
+ * listens. Throws ConfigError / DataDirLocked with a message fit to print.
+ */
+export async function boot(options: BootOptions): Promise<Running> {
+  const env = readEnv(options.environment);
+  const config = loadConfigFile(resolve(env.COORDINATOR_CONFIG), options.environment);
+  mkdirSync(env.LOG_DIR, { recursive: true });
+  const logger = options.logger ?? createLogger({ level: env.LOG_LEVEL, dir: env.LOG_DIR, retentionDays: env.LOG_RETENTION_DAYS, console: options.console ?? false });
+  const clock = options.clock ?? systemClock;
+  let coordinator: Coordinator | undefined;
+  const store = await openStore({
+    dataDir: env.DATA_DIR,
+    mongodbUri: env.MONGODB_URI,
+    mongodbTimeoutMs: env.MONGODB_TIMEOUT_MS,
+    logger,
+    clock,
+    onStateChange: (state) => coordinator?.bus.emit('store.state', state),
+  });
+  let api: Listening | undefined;
+  try {
+    coordinator = await createCoordinator({ env, config, store, logger, clock });
+    api = await listen(coordinator.api, env.HOST, env.PORT);
+    coordinator.apiUrl = api.url;
+    const dashboard = await listen(coordinator.dashboard, env.HOST, env.DASHBOARD_PORT);
+    const running: Running = {
+      env,
+      logger,
+      store,
+      coordinator,
+      api,
+      dashboard,
+      async stop() {
+        await Promise.all([api!.close(), dashboard.close()]);
+        await coordinator!.stop();
+        await store.close();
+        logger.info('coordinator stopped', { module: 'main' });
+        if (!options.logger) await closeLogger(logger);
+      },
+    };
+    return running;
+  } catch (error) {
+    await api?.close(0);
+    await store.close();
+    if (!options.logger) await closeLogger(logger);
+    throw error;
+  }
+}

@@ -1,0 +1,47 @@
+import { EventEmitter } from 'node:events';
+import type { Logger } from '../config/logger.js';
+import type { Overrides } from '../config/overrides.js';
+import type { AgentStatus } from '../storage/records.js';
+import type { StoreState } from '../storage/store.js';
+
+/** Every domain event, by name. Modules talk through these, never through each other's internals. */
+export interface DomainEvents {
+  'store.state': StoreState;
+  'config.changed': { overrides: Overrides; by: string };
+  'agent.status': { agentId: string; branchId: string; from: AgentStatus | null; to: AgentStatus; reason?: string; at: string };
+}
+
+export type EventName = keyof DomainEvents;
+
+/**
+ * A typed, synchronous event bus. A listener that throws is logged loudly with
+ * the event name and does not stop other listeners.
+ */
+export class EventBus {
+  private readonly emitter = new EventEmitter({ captureRejections: false });
+
+  constructor(private readonly logger: Logger) {
+    this.emitter.setMaxListeners(100);
+  }
+
+  on<K extends EventName>(event: K, listener: (payload: DomainEvents[K]) => void | Promise<void>): () => void {
+    const wrapped = (payload: DomainEvents[K]) => {
+      try {
+        const result = listener(payload);
+        if (result instanceof Promise) result.catch((error: unknown) => this.fail(event, error));
+      } catch (error) {
+        this.fail(event, error);
+      }
+    };
+    this.emitter.on(event, wrapped);
+    return () => this.emitter.off(event, wrapped);
+  }
+
+  emit<K extends EventName>(event: K, payload: DomainEvents[K]): void {
+    this.emitter.emit(event, payload);
+  }
+
+  private fail(event: string, error: unknown): void {
+    this.logger.error('event listener failed', { module: 'event-bus', event, error });
+  }
+}

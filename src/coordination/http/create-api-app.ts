@@ -1,0 +1,45 @@
+import express, { type Express } from 'express';
+import helmet from 'helmet';
+import { rateLimit } from 'express-rate-limit';
+import type { Logger } from '../../config/logger.js';
+import { CodedError, ErrorCode } from '../../core/errors.js';
+import type { Metrics } from '../metrics.js';
+import { errorHandler, notFoundHandler } from './error-handler.js';
+import { requestContext } from './middleware.js';
+import type { Router } from 'express';
+
+export interface ApiAppOptions {
+  logger: Logger;
+  metrics: Metrics;
+  bodyLimit: string;
+  rateLimitPerMin: number;
+  routers: Router[];
+}
+
+/** The REST API as an Express app; the caller owns the HTTP server (so it can be mounted anywhere). */
+export function createApiApp(options: ApiAppOptions): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', 'loopback');
+  app.use(
+    requestContext(options.logger, (req, status, seconds) => {
+      options.metrics.observeRequest(req.method, req.route?.path ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched', status, seconds);
+    }),
+  );
+  app.use(helmet());
+  app.use(
+    rateLimit({
+      windowMs: 60_000,
+      limit: options.rateLimitPerMin,
+      standardHeaders: 'draft-7',
+      legacyHeaders: false,
+      skip: (req) => req.path === '/health' || req.path === '/ready',
+      handler: (_req, _res, next) => next(new CodedError(ErrorCode.RateLimited, `Too many requests: at most ${options.rateLimitPerMin} a minute per client; retry after the Retry-After header`)),
+    }),
+  );
+  app.use(express.json({ limit: options.bodyLimit }));
+  for (const router of options.routers) app.use(router);
+  app.use(notFoundHandler);
+  app.use(errorHandler);
+  return app;
+}

@@ -1,0 +1,58 @@
+import client from 'prom-client';
+import type { Store } from '../storage/store.js';
+
+/** A registry per coordinator (never prom-client's global one), so several can live in one process. */
+export function createMetrics(store: Store) {
+  const registry = new client.Registry();
+  client.collectDefaultMetrics({ register: registry, prefix: 'coordinator_' });
+  const httpRequests = new client.Counter({
+    name: 'coordinator_http_requests_total',
+    help: 'HTTP requests by method, route and status',
+    labelNames: ['method', 'route', 'status'] as const,
+    registers: [registry],
+  });
+  const httpDuration = new client.Histogram({
+    name: 'coordinator_http_request_duration_seconds',
+    help: 'HTTP request duration',
+    labelNames: ['method', 'route'] as const,
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry],
+  });
+  new client.Gauge({
+    name: 'coordinator_store_fallback',
+    help: '1 while MongoDB is configured but the file store stands in for it',
+    registers: [registry],
+    collect() {
+      this.set(store.state().fallback ? 1 : 0);
+    },
+  });
+  new client.Gauge({
+    name: 'coordinator_store_pending_sync',
+    help: 'File-store writes waiting to be replayed into MongoDB',
+    registers: [registry],
+    collect() {
+      this.set(store.state().pendingSync ?? 0);
+    },
+  });
+  const agents = new client.Gauge({
+    name: 'coordinator_agents',
+    help: 'Agents by status',
+    labelNames: ['status'] as const,
+    registers: [registry],
+    async collect() {
+      agents.reset();
+      for (const status of ['pending', 'up', 'down', 'maintenance', 'blocked'] as const) {
+        agents.set({ status }, await store.agents.count({ status }));
+      }
+    },
+  });
+  return {
+    registry,
+    observeRequest(method: string, route: string, status: number, seconds: number) {
+      httpRequests.inc({ method, route, status: String(status) });
+      httpDuration.observe({ method, route }, seconds);
+    },
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;
