@@ -52,17 +52,21 @@ export function loadConfigFile(path: string, env: Record<string, string | undefi
  */
 export function parseConfig(tree: unknown, env: Record<string, string | undefined>): CoordinatorConfig {
   const { value, missing } = substituteVars(tree, env);
-  const parsed = coordinatorConfigSchema.safeParse(value);
-  if (!parsed.success) throw new ConfigError(zodIssues(parsed.error));
-  const config = parsed.data as CoordinatorConfig;
-  const issues: Issue[] = [];
-
   const credentialPath = /^branches\[(\d+)\]\.agents\[(\d+)\]\.([A-Za-z]+)$/;
+  const unsetVars: Issue[] = [];
   for (const ref of missing) {
     const m = credentialPath.exec(ref.path);
     if (m && (CREDENTIAL_FIELDS as readonly string[]).includes(m[3])) continue;
-    issues.push({ path: ref.path, message: `environment variable ${ref.variable} is not set (set it in .env or the environment, or use \${${ref.variable}:-default})` });
+    unsetVars.push({ path: ref.path, message: `environment variable ${ref.variable} is not set (set it in .env or the environment, or use \${${ref.variable}:-default})` });
   }
+  const parsed = coordinatorConfigSchema.safeParse(value);
+  if (!parsed.success) {
+    // An unset variable explains the schema's complaint about the same field better than the schema does.
+    const explained = new Set(unsetVars.map((i) => i.path));
+    throw new ConfigError([...unsetVars, ...zodIssues(parsed.error).filter((i) => !explained.has(i.path))]);
+  }
+  const config = parsed.data as CoordinatorConfig;
+  const issues: Issue[] = [...unsetVars];
 
   config.branches.forEach((branch, b) => {
     branch.agents.forEach((agent, a) => {
@@ -100,7 +104,7 @@ function crossCheck(config: CoordinatorConfig): Issue[] {
     });
   });
   const deps = new Map<string, string[]>();
-  for (const branch of config.branches) for (const agent of branch.agents) deps.set(agent.id, agent.dependsOn);
+  for (const branch of config.branches) for (const agent of branch.agents) if (!deps.has(agent.id)) deps.set(agent.id, agent.dependsOn);
   for (const [id, list] of deps) {
     for (const dep of list) {
       if (!deps.has(dep)) issues.push({ path: `${agentIds.get(id)}.dependsOn`, message: `unknown agent '${dep}'` });

@@ -9,7 +9,7 @@ const PATTERNS: Array<[RegExp, string | ((m: string) => string)]> = [
   [/\bBearer\s+[A-Za-z0-9._~+/=-]+/g, 'Bearer [redacted]'],
   [/\bxox[abposr]-[A-Za-z0-9-]+/g, '[redacted-slack-token]'],
   [/\bxapp-[A-Za-z0-9-]+/g, '[redacted-slack-token]'],
-  [/\b\d{6,12}:[A-Za-z0-9_-]{30,}\b/g, '[redacted-telegram-token]'],
+  [/\d{6,12}:[A-Za-z0-9_-]{30,}/g, '[redacted-telegram-token]'],
   [/\b(adm|agt|opr)_[A-Za-z0-9_-]{20,}/g, '[redacted-token]'],
   [/(mongodb(?:\+srv)?:\/\/)[^@\s/]+@/g, '$1[redacted]@'],
   [/\b(\d{6,15})@(s\.whatsapp\.net|c\.us|lid)\b/g, (m) => maskDigits(m.split('@')[0]) + '@' + m.split('@')[1]],

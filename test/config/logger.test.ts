@@ -1,0 +1,54 @@
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { closeLogger, createLogger } from '../../src/config/logger.js';
+import { redact } from '../../src/config/redact.js';
+import { tempDir } from '../helpers/temp-dir.js';
+
+const dirs: Array<() => void> = [];
+afterEach(() => dirs.splice(0).forEach((c) => c()));
+
+const TELEGRAM_TOKEN = '123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw1';
+const SLACK_TOKEN = 'xoxb-1234-5678-abcdefghijklmnop';
+
+describe('logging', () => {
+  it('writes JSON lines to LOG_DIR/coordinator-<date>.log with secrets and phone numbers redacted', async () => {
+    const dir = tempDir();
+    dirs.push(dir.cleanup);
+    const logger = createLogger({ level: 'info', dir: dir.path, console: false });
+    const child = logger.child({ module: 'telegram', agentId: 'lisboa-telegram' });
+    child.info(`calling https://api.telegram.org/bot${TELEGRAM_TOKEN}/getMe for +351 912 345 678`, {
+      token: TELEGRAM_TOKEN,
+      headers: { authorization: 'Bearer adm_abcdefghijklmnopqrstuvwxyz' },
+      config: { botToken: SLACK_TOKEN, signingSecret: 's3cr3t', note: `uses ${SLACK_TOKEN}` },
+      jid: '351912345678@s.whatsapp.net',
+      phone: '+351912345678',
+      from: 'lisboa',
+      uri: 'mongodb://admin:hunter2@db:27017/coordinator',
+    });
+    child.debug('not written at info level');
+    await closeLogger(logger);
+
+    const files = readdirSync(dir.path).filter((f) => f.endsWith('.log'));
+    expect(files).toHaveLength(1);
+    expect(files[0]).toMatch(/^coordinator-\d{4}-\d{2}-\d{2}\.log$/);
+    const text = readFileSync(join(dir.path, files[0]), 'utf8');
+    const lines = text.trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines).toHaveLength(1);
+    const [entry] = lines;
+    expect(entry).toMatchObject({ level: 'info', module: 'telegram', agentId: 'lisboa-telegram', token: '[redacted]', from: 'lisboa' });
+    expect(entry.timestamp).toBeDefined();
+    for (const secret of [TELEGRAM_TOKEN, SLACK_TOKEN, 's3cr3t', 'adm_abcdefghijklmnopqrstuvwxyz', 'hunter2', '912345678', '912 345 678']) {
+      expect(text).not.toContain(secret);
+    }
+    expect(entry.phone).toBe('+***678');
+    expect(entry.message).toContain('+***678');
+  });
+
+  it('redact() masks secret keys deeply without touching the input', () => {
+    const input = { branches: [{ agents: [{ id: 'a', token: 'tok', webhookSecret: '', appToken: undefined }] }] };
+    const out = redact(input);
+    expect(out.branches[0].agents[0]).toEqual({ id: 'a', token: '[redacted]', webhookSecret: '', appToken: undefined });
+    expect(input.branches[0].agents[0].token).toBe('tok');
+  });
+});
