@@ -9,6 +9,9 @@ export interface DomainEvents {
   'store.state': StoreState;
   'config.changed': { overrides: Overrides; by: string };
   'agent.status': { agentId: string; branchId: string; from: AgentStatus | null; to: AgentStatus; reason?: string; at: string };
+  'agent.restart-scheduled': { agentId: string; attempt: number; delayMs: number };
+  'alert.sent': { agentId: string; kind: string; via: string; chats: string[]; text: string };
+  'alert.undeliverable': { agentId: string; kind: string; text: string; why: string };
 }
 
 export type EventName = keyof DomainEvents;

@@ -1,0 +1,78 @@
+/**
+ * The one small interface every chat channel implements (like Bolt's Receiver or
+ * grammY's StorageAdapter). The coordinator drives local and remote bots only
+ * through this, so adding a channel touches its folder, the registry entry and
+ * its tests.
+ */
+
+/** What one health probe found. */
+export interface ProbeResult {
+  ok: boolean;
+  latencyMs?: number;
+  detail?: string;
+  /** The failure will not fix itself by restarting (revoked token, logged-out number): a human must act. */
+  needsHuman?: boolean;
+}
+
+/** A message someone sent to one of our bots. */
+export interface InboundMessage {
+  agentId: string;
+  channel: string;
+  chatId: string;
+  senderId: string;
+  senderName?: string;
+  text: string;
+  /** ISO-8601. */
+  at: string;
+  messageId?: string;
+  replyToMessageId?: string;
+}
+
+/** Where a sent message landed, so it can be edited later. */
+export interface MessageRef {
+  chatId: string;
+  messageId: string;
+}
+
+/** An approval request as a channel renders it. */
+export interface ApprovalPrompt {
+  approvalId: string;
+  code: string;
+  branchName: string;
+  actionType: string;
+  summary: string;
+  details?: string;
+  riskLevel: string;
+  requester: string;
+  expiresAt: string;
+}
+
+/** The outcome shown on every copy of a prompt once decided. */
+export interface ApprovalOutcome {
+  approvalId: string;
+  status: string;
+  by?: string;
+  via?: string;
+  at?: string;
+  reason?: string;
+}
+
+/** Everything a bot reports upward, as one discriminated union. */
+export type BotEvent =
+  | { type: 'message'; message: InboundMessage }
+  | { type: 'decision'; agentId: string; approvalId: string; decision: 'approve' | 'reject'; deciderId: string; reason?: string; ref?: MessageRef }
+  | { type: 'pairing'; agentId: string; qr?: string; pairingCode?: string }
+  | { type: 'connection'; agentId: string; state: 'open' | 'closed'; detail?: string };
+
+export interface BotAgent {
+  readonly id: string;
+  readonly channel: string;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  probe(signal: AbortSignal): Promise<ProbeResult>;
+  send(chatId: string, text: string): Promise<MessageRef>;
+  promptApproval(chatId: string, prompt: ApprovalPrompt): Promise<MessageRef>;
+  updateApproval(ref: MessageRef, outcome: ApprovalOutcome): Promise<void>;
+  /** Subscribes to the bot's events; returns the unsubscribe function. */
+  onEvent(listener: (event: BotEvent) => void): () => void;
+}

@@ -1,0 +1,282 @@
+import type { ProbeResult } from '../../bots/bot-agent.js';
+import type { Logger } from '../../config/logger.js';
+import type { Clock, TimerHandle } from '../../core/clock.js';
+import { isoNow } from '../../core/clock.js';
+import { newId } from '../../core/ids.js';
+import { Semaphore } from '../../core/semaphore.js';
+import type { AgentRecord, AgentStatus } from '../../storage/records.js';
+import type { Store } from '../../storage/store.js';
+import type { AuditLog } from '../audit-log.js';
+import type { EventBus } from '../event-bus.js';
+import { alertKind, restartDelay, statusAfterCheck } from './status-rules.js';
+
+export interface HealthOptions {
+  /** Read at every scheduling, so `PATCH /config` takes effect at the next check. */
+  intervalMs: () => number;
+  retryIntervalMs: number;
+  retries: number;
+  timeoutMs: number;
+  concurrency: number;
+  restartBaseMs: number;
+  restartMaxMs: number;
+  /** Alert again while still down, every this many ms (0: never). */
+  renotifyMs: number;
+  random?: () => number;
+}
+
+export const DEFAULT_HEALTH_OPTIONS: Omit<HealthOptions, 'intervalMs'> = {
+  retryIntervalMs: 10_000,
+  retries: 2,
+  timeoutMs: 8_000,
+  concurrency: 32,
+  restartBaseMs: 5_000,
+  restartMaxMs: 5 * 60_000,
+  renotifyMs: 0,
+};
+
+export type Prober = (agent: AgentRecord, signal: AbortSignal) => Promise<ProbeResult>;
+export type AlertKind = 'down' | 'blocked' | 'resolved' | 'renotify';
+export type Alerter = (agent: AgentRecord, kind: AlertKind, reason: string | undefined) => Promise<void>;
+export type Restarter = (agent: AgentRecord) => Promise<void>;
+
+interface Tracked {
+  failures: number;
+  timer?: TimerHandle;
+  restartTimer?: TimerHandle;
+  restartAttempt: number;
+  needsHuman: boolean;
+  lastAlertAt?: number;
+  running?: Promise<void>;
+}
+
+/** Agents the monitor leaves alone until their configuration changes. */
+function inactive(agent: AgentRecord): boolean {
+  return agent.statusReason?.startsWith('missing credentials') === true || agent.statusReason === 'disabled in the config file';
+}
+
+/**
+ * Checks every agent on its own timer (injected clock), so one slow or hanging
+ * probe never delays another; a semaphore bounds how many probes run at once.
+ * Status changes are compare-and-set in the store, audited, published on the
+ * bus and alerted; a `down` bot is restarted with capped, jittered backoff
+ * unless its probe says a human must act.
+ */
+export class HealthMonitor {
+  private readonly tracked = new Map<string, Tracked>();
+  private readonly semaphore: Semaphore;
+  private readonly log: Logger;
+  private stopped = false;
+
+  constructor(
+    private readonly deps: {
+      store: Store;
+      clock: Clock;
+      logger: Logger;
+      bus: EventBus;
+      audit: AuditLog;
+      probe: Prober;
+      alert: Alerter;
+      restart: Restarter;
+      options: HealthOptions;
+    },
+  ) {
+    this.semaphore = new Semaphore(deps.options.concurrency);
+    this.log = deps.logger.child({ module: 'health' });
+  }
+
+  /** Starts watching every stored agent; the first checks run at once. */
+  async start(): Promise<void> {
+    for (const agent of await this.deps.store.agents.find()) this.track(agent.id, 0);
+  }
+
+  track(agentId: string, firstDelayMs = 0): void {
+    if (this.stopped) return;
+    if (!this.tracked.has(agentId)) this.tracked.set(agentId, { failures: 0, restartAttempt: 0, needsHuman: false });
+    this.schedule(agentId, firstDelayMs);
+  }
+
+  untrack(agentId: string): void {
+    const t = this.tracked.get(agentId);
+    if (!t) return;
+    if (t.timer) this.deps.clock.clearTimeout(t.timer);
+    if (t.restartTimer) this.deps.clock.clearTimeout(t.restartTimer);
+    this.tracked.delete(agentId);
+  }
+
+  /** Stops all timers and waits for checks already running. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    const running = [...this.tracked.values()].map((t) => t.running);
+    for (const id of [...this.tracked.keys()]) this.untrack(id);
+    await Promise.all(running);
+  }
+
+  private schedule(agentId: string, delayMs: number): void {
+    const t = this.tracked.get(agentId);
+    if (!t || this.stopped) return;
+    if (t.timer) this.deps.clock.clearTimeout(t.timer);
+    t.timer = this.deps.clock.setTimeout(() => {
+      t.timer = undefined;
+      void this.checkNow(agentId);
+    }, delayMs);
+  }
+
+  /** Runs one check of one agent now (also used after a restart). Concurrent calls share one run. */
+  checkNow(agentId: string): Promise<void> {
+    const t = this.tracked.get(agentId);
+    if (!t) return Promise.resolve();
+    const running =
+      t.running ??
+      this.check(agentId, t)
+        .catch((error: unknown) => {
+          this.log.error('health check failed to run', { agentId, error });
+        })
+        .finally(() => {
+          t.running = undefined;
+        });
+    t.running = running;
+    return running;
+  }
+
+  private async check(agentId: string, t: Tracked): Promise<void> {
+    const { store, clock, options } = this.deps;
+    const agent = await store.agents.get(agentId);
+    if (!agent) return this.untrack(agentId);
+    if (agent.status === 'maintenance' || inactive(agent)) return this.schedule(agentId, options.intervalMs());
+
+    const blocker = await this.downDependency(agent);
+    if (blocker) {
+      await this.transition(agent, 'blocked', `dependency ${blocker.id} is ${blocker.status}`);
+      return this.schedule(agentId, options.intervalMs());
+    }
+
+    const result = await this.semaphore.run(() => this.probeWithTimeout(agent));
+    if (this.stopped) return;
+    const at = isoNow(clock);
+    const latencyMs = result.latencyMs ?? 0;
+    await store.healthChecks.insert({ id: newId(clock.now()), agentId, at, ok: result.ok, latencyMs, detail: result.detail });
+    t.failures = result.ok ? 0 : t.failures + 1;
+    t.needsHuman = !result.ok && Boolean(result.needsHuman);
+    const from = agent.status === 'blocked' ? 'pending' : agent.status;
+    const to = result.ok ? 'up' : t.needsHuman ? 'down' : statusAfterCheck(from, false, t.failures, options.retries);
+    const latest = await store.agents.update(agentId, { lastCheck: { at, ok: result.ok, latencyMs, detail: result.detail } });
+    if (!latest) return this.untrack(agentId);
+    const reason = result.ok ? undefined : (result.detail ?? 'probe failed');
+    const after = (await this.transition(latest, to, reason)) ?? latest;
+    if (this.stopped || !this.tracked.has(agentId)) return;
+
+    if (to === 'up') {
+      t.restartAttempt = 0;
+      if (t.restartTimer) this.deps.clock.clearTimeout(t.restartTimer);
+      t.restartTimer = undefined;
+      await this.wakeDependents(agentId);
+    } else if (to === 'down') {
+      if (latest.status === 'down') await this.maybeRenotify(after, t);
+      if (agent.kind === 'bot' && !t.needsHuman && !t.restartTimer) this.scheduleRestart(after, t);
+    }
+    this.schedule(agentId, to === 'pending' ? options.retryIntervalMs : options.intervalMs());
+  }
+
+  private async probeWithTimeout(agent: AgentRecord): Promise<ProbeResult> {
+    const controller = new AbortController();
+    const started = this.deps.clock.now();
+    const { timeoutMs } = this.deps.options;
+    let timer: TimerHandle | undefined;
+    const timeout = new Promise<ProbeResult>((resolve) => {
+      timer = this.deps.clock.setTimeout(() => {
+        controller.abort();
+        resolve({ ok: false, detail: `no answer within ${timeoutMs} ms`, latencyMs: timeoutMs });
+      }, timeoutMs);
+    });
+    try {
+      const result = await Promise.race([
+        this.deps.probe(agent, controller.signal).catch((error: unknown): ProbeResult => ({ ok: false, detail: error instanceof Error ? error.message : String(error) })),
+        timeout,
+      ]);
+      return { ...result, latencyMs: result.latencyMs ?? this.deps.clock.now() - started };
+    } finally {
+      if (timer) this.deps.clock.clearTimeout(timer);
+    }
+  }
+
+  private async downDependency(agent: AgentRecord): Promise<AgentRecord | null> {
+    for (const depId of agent.dependsOn ?? []) {
+      const dep = await this.deps.store.agents.get(depId);
+      if (dep && (dep.status === 'down' || dep.status === 'blocked')) return dep;
+    }
+    return null;
+  }
+
+  private async wakeDependents(agentId: string): Promise<void> {
+    const blocked = await this.deps.store.agents.find({ where: { status: 'blocked' } });
+    for (const dependent of blocked) if (dependent.dependsOn.includes(agentId)) this.schedule(dependent.id, 0);
+  }
+
+  /** Stores, audits, publishes and alerts one status change (compare-and-set: a concurrent change wins). */
+  async transition(agent: AgentRecord, to: AgentStatus, reason: string | undefined, actor = 'health-monitor'): Promise<AgentRecord | null> {
+    if (agent.status === to && agent.statusReason === reason) return agent;
+    const at = isoNow(this.deps.clock);
+    const since = agent.status === to ? agent.statusSince : at;
+    const updated = await this.deps.store.agents.update(agent.id, { status: to, statusReason: reason, statusSince: since }, { status: agent.status });
+    if (!updated || agent.status === to) return updated;
+    this.log.info(`agent ${agent.id}: ${agent.status} -> ${to}${reason ? ` (${reason})` : ''}`, { agentId: agent.id, from: agent.status, to });
+    await this.deps.audit.append({ type: 'agent.status', actor, agentId: agent.id, branchId: agent.branchId, data: { from: agent.status, to, reason } });
+    this.deps.bus.emit('agent.status', { agentId: agent.id, branchId: agent.branchId, from: agent.status, to, reason, at });
+    const kind = alertKind(agent.status, to);
+    if (kind) await this.sendAlert(updated, kind, reason);
+    return updated;
+  }
+
+  private async sendAlert(agent: AgentRecord, kind: AlertKind, reason: string | undefined): Promise<void> {
+    const t = this.tracked.get(agent.id);
+    if (t) t.lastAlertAt = this.deps.clock.now();
+    await this.deps.alert(agent, kind, reason).catch((error: unknown) => this.log.error('alert failed', { agentId: agent.id, error }));
+  }
+
+  private async maybeRenotify(agent: AgentRecord, t: Tracked): Promise<void> {
+    const every = this.deps.options.renotifyMs;
+    if (!every || t.lastAlertAt === undefined || this.deps.clock.now() - t.lastAlertAt < every) return;
+    await this.sendAlert(agent, 'renotify', agent.statusReason);
+  }
+
+  private scheduleRestart(agent: AgentRecord, t: Tracked): void {
+    const { restartBaseMs, restartMaxMs } = this.deps.options;
+    const delay = restartDelay(t.restartAttempt, restartBaseMs, restartMaxMs, this.deps.options.random ?? Math.random);
+    this.log.info(`agent ${agent.id}: restart #${t.restartAttempt + 1} in ${delay} ms`, { agentId: agent.id, attempt: t.restartAttempt + 1, delayMs: delay });
+    this.deps.bus.emit('agent.restart-scheduled', { agentId: agent.id, attempt: t.restartAttempt + 1, delayMs: delay });
+    t.restartTimer = this.deps.clock.setTimeout(() => {
+      t.restartAttempt++;
+      void (async () => {
+        try {
+          const current = await this.deps.store.agents.get(agent.id);
+          if (!current || current.status !== 'down' || this.stopped) return;
+          await this.deps.restart(current).catch((error: unknown) => this.log.warn('restart failed', { agentId: agent.id, error }));
+          await this.checkNow(agent.id);
+        } finally {
+          t.restartTimer = undefined;
+        }
+        const after = await this.deps.store.agents.get(agent.id);
+        if (after?.status === 'down' && !t.needsHuman && !this.stopped && this.tracked.has(agent.id)) this.scheduleRestart(after, t);
+      })();
+    }, delay);
+  }
+
+  /** Puts an agent in or out of maintenance: checks, restarts and alerts pause while in it. */
+  async setMaintenance(agentId: string, on: boolean, actor: string): Promise<AgentRecord | null> {
+    const agent = await this.deps.store.agents.get(agentId);
+    if (!agent) return null;
+    const t = this.tracked.get(agentId);
+    if (on && agent.status !== 'maintenance') {
+      if (t?.restartTimer) this.deps.clock.clearTimeout(t.restartTimer);
+      if (t) t.restartTimer = undefined;
+      return this.transition(agent, 'maintenance', `maintenance by ${actor}`, actor);
+    }
+    if (!on && agent.status === 'maintenance') {
+      if (t) t.failures = 0;
+      const updated = await this.transition(agent, 'pending', undefined, actor);
+      this.schedule(agentId, 0);
+      return updated;
+    }
+    return agent;
+  }
+}
