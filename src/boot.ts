@@ -4,7 +4,7 @@ import { loadConfigFile } from './config/config-file.js';
 import { readEnv, type Env } from './config/env.js';
 import { closeLogger, createLogger, type Logger } from './config/logger.js';
 import { systemClock, type Clock } from './core/clock.js';
-import { createCoordinator, type Coordinator } from './coordination/create-coordinator.js';
+import { createCoordinator, type Coordinator, type CoordinatorDeps } from './coordination/create-coordinator.js';
 import { listen, type Listening } from './coordination/serve.js';
 import { openStore } from './storage/open-store.js';
 import type { Store } from './storage/store.js';
@@ -27,6 +27,9 @@ export interface BootOptions {
   /** Log to the console too (the CLI does; tests don't). */
   console?: boolean;
   logger?: Logger;
+  /** Passed to createCoordinator (tests use a fake channel and short health intervals). */
+  channels?: CoordinatorDeps['channels'];
+  health?: CoordinatorDeps['health'];
 }
 
 /**
@@ -50,10 +53,11 @@ export async function boot(options: BootOptions): Promise<Running> {
   });
   let api: Listening | undefined;
   try {
-    coordinator = await createCoordinator({ env, config, store, logger, clock });
+    coordinator = await createCoordinator({ env, config, store, logger, clock, channels: options.channels, health: options.health });
     api = await listen(coordinator.api, env.HOST, env.PORT);
     coordinator.apiUrl = api.url;
     const dashboard = await listen(coordinator.dashboard, env.HOST, env.DASHBOARD_PORT);
+    await coordinator.start();
     const running: Running = {
       env,
       logger,
@@ -71,6 +75,7 @@ export async function boot(options: BootOptions): Promise<Running> {
     };
     return running;
   } catch (error) {
+    await coordinator?.stop().catch(() => undefined);
     await api?.close(0);
     await store.close();
     if (!options.logger) await closeLogger(logger);

@@ -6,6 +6,16 @@ import type { Clock } from '../core/clock.js';
 import { VERSION } from '../core/project-root.js';
 import type { Store } from '../storage/store.js';
 import { createDashboardApp } from '../dashboard/create-dashboard-app.js';
+import { AgentHosts } from '../branches/agent-host.js';
+import { LocalAgentHost } from '../branches/local-agent-host.js';
+import type { ChannelRegistry } from '../bots/channel-registry.js';
+import { defaultChannels } from '../bots/default-channels.js';
+import { AgentRegistry } from './agent-registry.js';
+import { createAlerter } from './alerts.js';
+import { AuditLog } from './audit-log.js';
+import { DEFAULT_HEALTH_OPTIONS, HealthMonitor, type HealthOptions } from './health/health-monitor.js';
+import { createProber } from './probes.js';
+import { agentRoutes } from './routes/agent-routes.js';
 import { createAuthenticator, ensureAdminToken, type AdminTokenInfo } from './auth.js';
 import { syncConfigAgents } from './config-agents.js';
 import { EventBus } from './event-bus.js';
@@ -22,6 +32,10 @@ export interface CoordinatorDeps {
   store: Store;
   logger: Logger;
   clock: Clock;
+  /** Chat channels available to local bots (default: the ones this build ships). */
+  channels?: ChannelRegistry;
+  /** Health monitor tuning (tests shorten the intervals). */
+  health?: Partial<Omit<HealthOptions, 'intervalMs'>>;
 }
 
 export interface Coordinator {
@@ -30,6 +44,13 @@ export interface Coordinator {
   bus: EventBus;
   settings: RuntimeSettings;
   adminToken: AdminTokenInfo;
+  audit: AuditLog;
+  monitor: HealthMonitor;
+  hosts: AgentHosts;
+  local: LocalAgentHost;
+  registry: AgentRegistry;
+  /** Starts the bot agents (in dependsOn order) and the health monitor. */
+  start(): Promise<void>;
   /** Set by whoever listens, so the dashboard can link to the API. */
   apiUrl: string;
   stop(): Promise<void>;
@@ -47,6 +68,28 @@ export async function createCoordinator(deps: CoordinatorDeps): Promise<Coordina
   const adminToken = await ensureAdminToken({ envToken: env.ADMIN_TOKEN, store, dataDir: env.DATA_DIR, clock });
   await syncConfigAgents(settings.config, store, clock);
 
+  const audit = new AuditLog({ store, clock });
+  const hosts = new AgentHosts();
+  const local = new LocalAgentHost({
+    channels: deps.channels ?? defaultChannels(),
+    context: { logger, env: { TELEGRAM_API_ROOT: env.TELEGRAM_API_ROOT, SLACK_API_URL: env.SLACK_API_URL } },
+    logger,
+  });
+  hosts.add(local);
+  hosts.onEvent((event) => logger.debug('bot event', { module: 'agents', event: event.type }));
+  const monitor = new HealthMonitor({
+    store,
+    clock,
+    logger,
+    bus,
+    audit,
+    probe: createProber({ hosts, clock, heartbeatMaxAgeMs: () => 2 * settings.env.HEALTH_INTERVAL_MS }),
+    alert: createAlerter({ settings, store, hosts, bus, logger, clock }),
+    restart: (agent) => hosts.restart(agent.id),
+    options: { ...DEFAULT_HEALTH_OPTIONS, ...deps.health, intervalMs: () => settings.env.HEALTH_INTERVAL_MS },
+  });
+  const registry = new AgentRegistry({ store, clock, settings, audit, monitor });
+
   const authenticate = createAuthenticator(store, adminToken.hash);
   const anyRole = requireAuth(authenticate, ['operator', 'manager', 'agent', 'runner']);
   const metrics = createMetrics(store);
@@ -63,6 +106,16 @@ export async function createCoordinator(deps: CoordinatorDeps): Promise<Coordina
         adminAuth: requireAuth(authenticate, []),
         configFile: { path: deps.config.path, exists: deps.config.exists },
       }),
+      agentRoutes({
+        registry,
+        store,
+        monitor,
+        hosts,
+        audit,
+        anyAuth: anyRole,
+        adminAuth: requireAuth(authenticate, []),
+        operatorAuth: requireAuth(authenticate, ['operator']),
+      }),
     ],
   });
   const coordinator: Coordinator = {
@@ -71,9 +124,19 @@ export async function createCoordinator(deps: CoordinatorDeps): Promise<Coordina
     bus,
     settings,
     adminToken,
+    audit,
+    monitor,
+    hosts,
+    local,
+    registry,
     apiUrl: '',
+    async start() {
+      await local.startBranches(settings.config.branches);
+      await monitor.start();
+    },
     async stop() {
-      // Modules with timers or connections stop here (health monitor, bots) as they land.
+      await monitor.stop();
+      await hosts.stop();
     },
   };
   return coordinator;

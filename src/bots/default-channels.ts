@@ -1,0 +1,10 @@
+import { ChannelRegistry } from './channel-registry.js';
+
+/**
+ * The channels this build ships. Each channel folder adds one line here as it
+ * lands (telegram/, slack/, whatsapp/); until then a configured agent of that
+ * channel shows as down with "not available in this build".
+ */
+export function defaultChannels(): ChannelRegistry {
+  return new ChannelRegistry();
+}

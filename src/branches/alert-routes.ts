@@ -1,0 +1,34 @@
+import type { CoordinatorConfig, ManagerConfig } from '../config/config-schema.js';
+import type { AgentRecord } from '../storage/records.js';
+
+export interface AlertRoute {
+  agentId: string;
+  channel: string;
+  chats: string[];
+}
+
+function managerChat(manager: ManagerConfig, channel: string): string | undefined {
+  if (channel === 'telegram') return manager.telegram;
+  if (channel === 'slack') return manager.slack;
+  if (channel === 'whatsapp') return manager.whatsapp;
+  return undefined;
+}
+
+/**
+ * Where to alert about `subject`, best first: the branch's other healthy bots
+ * (to the managers who are on that channel), then the business's ops channel.
+ * Never through the subject itself or any agent that is not `up`.
+ */
+export function alertRoutes(config: CoordinatorConfig, agents: AgentRecord[], subject: AgentRecord): AlertRoute[] {
+  const up = new Map(agents.filter((a) => a.status === 'up' && a.id !== subject.id && a.kind === 'bot').map((a) => [a.id, a]));
+  const routes: AlertRoute[] = [];
+  const branch = config.branches.find((b) => b.id === subject.branchId);
+  for (const agent of branch?.agents ?? []) {
+    if (!up.has(agent.id)) continue;
+    const chats = (branch?.managers ?? []).map((m) => managerChat(m, agent.channel)).filter((c): c is string => Boolean(c));
+    if (chats.length > 0) routes.push({ agentId: agent.id, channel: agent.channel, chats });
+  }
+  const ops = config.business.opsAlerts;
+  if (ops && up.has(ops.agent)) routes.push({ agentId: ops.agent, channel: up.get(ops.agent)!.channel ?? '', chats: [ops.chat] });
+  return routes;
+}

@@ -1,0 +1,78 @@
+import type { BotAgent, BotEvent, MessageRef, ProbeResult } from '../bots/bot-agent.js';
+import type { BotContext, ChannelRegistry } from '../bots/channel-registry.js';
+import type { AgentConfig, BranchConfig } from '../config/config-schema.js';
+import type { Logger } from '../config/logger.js';
+import type { AgentHost } from './agent-host.js';
+import { startOrder } from './start-order.js';
+
+/**
+ * Runs bot agents in this process: one BotAgent per configured agent that has
+ * its credentials and a channel implementation, started in `dependsOn` order.
+ */
+export class LocalAgentHost implements AgentHost {
+  readonly name: string;
+  private readonly bots = new Map<string, BotAgent>();
+  private readonly listeners = new Set<(event: BotEvent) => void>();
+  /** Agents that could not be built, with why (shown as their down reason). */
+  readonly unavailable = new Map<string, string>();
+
+  constructor(
+    private readonly deps: { channels: ChannelRegistry; context: BotContext; logger: Logger; name?: string },
+  ) {
+    this.name = deps.name ?? 'local';
+  }
+
+  /** Builds and starts the agents of these branches; a failing start is logged and left to the health monitor. */
+  async startBranches(branches: BranchConfig[], filter: (agent: AgentConfig) => boolean = () => true): Promise<void> {
+    const agents = branches.flatMap((b) => b.agents).filter((a) => a.enabled && !a.missingCredentials?.length && filter(a));
+    for (const agent of startOrder(agents)) {
+      if (!this.deps.channels.has(agent.channel)) {
+        this.unavailable.set(agent.id, `channel '${agent.channel}' is not available in this build (available: ${this.deps.channels.names().join(', ') || 'none'})`);
+        continue;
+      }
+      const bot = this.deps.channels.get(agent.channel).create(agent as unknown as Record<string, unknown> & { id: string }, this.deps.context);
+      bot.onEvent((e) => this.listeners.forEach((l) => l(e)));
+      this.bots.set(agent.id, bot);
+      await bot.start().catch((error: unknown) => this.deps.logger.warn(`agent ${agent.id} did not start`, { module: 'agents', agentId: agent.id, error }));
+    }
+  }
+
+  hosts(agentId: string): boolean {
+    return this.bots.has(agentId) || this.unavailable.has(agentId);
+  }
+
+  bot(agentId: string): BotAgent | undefined {
+    return this.bots.get(agentId);
+  }
+
+  async probe(agentId: string, signal: AbortSignal): Promise<ProbeResult> {
+    const why = this.unavailable.get(agentId);
+    if (why) return { ok: false, detail: why, needsHuman: true };
+    return this.need(agentId).probe(signal);
+  }
+
+  async restart(agentId: string): Promise<void> {
+    const bot = this.need(agentId);
+    await bot.stop().catch(() => undefined);
+    await bot.start();
+  }
+
+  send(agentId: string, chatId: string, text: string): Promise<MessageRef> {
+    return this.need(agentId).send(chatId, text);
+  }
+
+  onEvent(listener: (event: BotEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([...this.bots.values()].reverse().map((b) => b.stop().catch(() => undefined)));
+  }
+
+  private need(agentId: string): BotAgent {
+    const bot = this.bots.get(agentId);
+    if (!bot) throw new Error(`agent ${agentId} is not running here`);
+    return bot;
+  }
+}

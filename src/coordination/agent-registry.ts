@@ -1,0 +1,124 @@
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import { CHANNELS, idSchema } from '../config/config-schema.js';
+import { findCycle } from '../config/config-file.js';
+import type { Clock } from '../core/clock.js';
+import { isoNow } from '../core/clock.js';
+import { CodedError, ConflictError, ErrorCode, NotFoundError, ValidationError } from '../core/errors.js';
+import { newToken, sha256 } from '../core/ids.js';
+import type { AgentRecord } from '../storage/records.js';
+import type { Store } from '../storage/store.js';
+import type { AuditLog } from './audit-log.js';
+import type { HealthMonitor } from './health/health-monitor.js';
+import type { RuntimeSettings } from './runtime-settings.js';
+
+export const registerAgentSchema = z
+  .strictObject({
+    id: idSchema.optional(),
+    branchId: z.string({ message: 'expected the id of a configured branch' }).min(1),
+    kind: z.enum(['action', 'bot'], { message: 'expected "action" (an AI assistant or automation) or "bot" (a chat bot hosted by a runner)' }).default('action'),
+    channel: z.enum(CHANNELS, { message: `expected one of ${CHANNELS.join(', ')}` }).optional(),
+    name: z.string().trim().min(1).max(100).optional(),
+    dependsOn: z.array(idSchema).max(20).default([]),
+    healthUrl: z
+      .url({ protocol: /^https?$/, message: 'expected an http(s) URL that answers 2xx when the agent is healthy' })
+      .optional(),
+  })
+  .superRefine((v, ctx) => {
+    if (v.kind === 'bot' && !v.channel) ctx.addIssue({ code: 'custom', path: ['channel'], message: 'a bot agent needs its channel' });
+    if (v.kind === 'action' && v.channel) ctx.addIssue({ code: 'custom', path: ['channel'], message: 'only bot agents have a channel' });
+  });
+export type RegisterAgentInput = z.infer<typeof registerAgentSchema>;
+
+/** What the API shows of an agent (never its secrets). */
+export function agentView(agent: AgentRecord) {
+  const { callbackSecret: _secret, version: _version, ...rest } = agent;
+  return rest;
+}
+
+/** Agents from the API: registration with a one-time token, removal, heartbeats, details with uptime. */
+export class AgentRegistry {
+  constructor(private readonly deps: { store: Store; clock: Clock; settings: RuntimeSettings; audit: AuditLog; monitor: HealthMonitor }) {}
+
+  async register(input: RegisterAgentInput, actor: string): Promise<{ agent: AgentRecord; token: string }> {
+    const { store, clock, settings } = this.deps;
+    const branch = settings.config.branches.find((b) => b.id === input.branchId);
+    if (!branch) {
+      throw new ValidationError('Unknown branch', [{ path: 'branchId', message: `unknown branch '${input.branchId}' (known: ${settings.config.branches.map((b) => b.id).join(', ') || 'none'})` }]);
+    }
+    const id = input.id ?? `${input.kind}-${randomBytes(4).toString('hex')}`;
+    if (await store.agents.get(id)) throw new ConflictError(`An agent with id '${id}' already exists`, { id });
+    const all = await store.agents.find();
+    const known = new Set(all.map((a) => a.id));
+    const unknown = input.dependsOn.filter((d) => !known.has(d));
+    if (unknown.length > 0) throw new ValidationError('Unknown dependencies', unknown.map((d) => ({ path: 'dependsOn', message: `unknown agent '${d}'` })));
+    const graph = new Map(all.map((a) => [a.id, a.dependsOn]));
+    graph.set(id, input.dependsOn);
+    const cycle = findCycle(graph);
+    if (cycle) throw new ValidationError('Dependency cycle', [{ path: 'dependsOn', message: `dependency cycle: ${cycle.join(' -> ')}` }]);
+
+    const now = isoNow(clock);
+    const token = newToken('agt');
+    const agent = await store.agents.insert({
+      id,
+      branchId: input.branchId,
+      kind: input.kind,
+      channel: input.channel,
+      name: input.name,
+      status: 'pending',
+      statusSince: now,
+      dependsOn: input.dependsOn,
+      registeredAt: now,
+      source: 'api',
+      remote: input.kind === 'bot' ? true : undefined,
+      healthUrl: input.healthUrl,
+      callbackSecret: randomBytes(32).toString('hex'),
+    });
+    await store.apiTokens.insert({ id: sha256(token), role: 'agent', subject: id, createdAt: now, label: `agent ${id}` });
+    await this.deps.audit.append({ type: 'agent.registered', actor, agentId: id, branchId: input.branchId, data: { kind: input.kind, channel: input.channel } });
+    this.deps.monitor.track(id, 0);
+    return { agent, token };
+  }
+
+  async require(id: string): Promise<AgentRecord> {
+    const agent = await this.deps.store.agents.get(id);
+    if (!agent) throw new NotFoundError('Agent', id);
+    return agent;
+  }
+
+  async remove(id: string, actor: string): Promise<void> {
+    const agent = await this.require(id);
+    if (agent.source === 'config') throw new ConflictError(`Agent '${id}' is defined in the coordinator config file; remove it there and restart`);
+    const dependents = (await this.deps.store.agents.find()).filter((a) => a.dependsOn.includes(id)).map((a) => a.id);
+    if (dependents.length > 0) throw new ConflictError(`Agent '${id}' is a dependency of ${dependents.join(', ')}; remove those first`, { dependents });
+    this.deps.monitor.untrack(id);
+    await this.deps.store.agents.delete(id);
+    await this.deps.store.apiTokens.deleteWhere({ subject: id, role: 'agent' });
+    await this.deps.audit.append({ type: 'agent.removed', actor, agentId: id, branchId: agent.branchId });
+  }
+
+  async heartbeat(id: string): Promise<AgentRecord> {
+    const agent = await this.require(id);
+    if (agent.kind !== 'action') throw new CodedError(ErrorCode.Conflict, `Agent '${id}' is a bot; bots are probed, they do not send heartbeats`);
+    const updated = (await this.deps.store.agents.update(id, { lastHeartbeatAt: isoNow(this.deps.clock) })) ?? agent;
+    if (updated.status !== 'up' && updated.status !== 'maintenance') await this.deps.monitor.checkNow(id);
+    return (await this.deps.store.agents.get(id)) ?? updated;
+  }
+
+  /** The agent with its last checks and its uptime over the last 24 hours. */
+  async details(id: string, recent = 20) {
+    const agent = await this.require(id);
+    const since = new Date(this.deps.clock.now() - 24 * 3600_000).toISOString();
+    const { store } = this.deps;
+    const [total, ok, checks] = await Promise.all([
+      store.healthChecks.count({ agentId: id, at: { gte: since } }),
+      store.healthChecks.count({ agentId: id, at: { gte: since }, ok: true }),
+      store.healthChecks.find({ where: { agentId: id }, orderBy: { field: 'at', direction: 'desc' }, limit: recent }),
+    ]);
+    return {
+      agent: agentView(agent),
+      uptime24h: { percent: total === 0 ? null : Math.round((ok / total) * 10000) / 100, checks: total },
+      recentChecks: checks.map(({ at, ok: good, latencyMs, detail }) => ({ at, ok: good, latencyMs, detail })),
+    };
+  }
+}

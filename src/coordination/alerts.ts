@@ -1,0 +1,70 @@
+import { alertRoutes } from '../branches/alert-routes.js';
+import type { AgentHost } from '../branches/agent-host.js';
+import type { Logger } from '../config/logger.js';
+import type { Clock } from '../core/clock.js';
+import type { AgentRecord } from '../storage/records.js';
+import type { Store } from '../storage/store.js';
+import type { EventBus } from './event-bus.js';
+import type { Alerter, AlertKind } from './health/health-monitor.js';
+import type { RuntimeSettings } from './runtime-settings.js';
+
+function duration(ms: number): string {
+  const s = Math.round(ms / 1000);
+  if (s < 90) return `${s}s`;
+  if (s < 5400) return `${Math.round(s / 60)}m`;
+  return `${(s / 3600).toFixed(1)}h`;
+}
+
+/** The alert text a person reads: what, where, why, and what happens next. */
+export function alertText(agent: AgentRecord, kind: AlertKind, reason: string | undefined, branchName: string, sinceMs?: number): string {
+  const name = `${agent.id} (${agent.channel ?? agent.kind}, ${branchName})`;
+  switch (kind) {
+    case 'down':
+    case 'renotify': {
+      const human = /needs? (a person|pairing|a human)|revoked|logged out|not available in this build|invalid_auth|401/i.test(reason ?? '');
+      const next = human ? 'It needs a person: fix the cause above; it will not be restarted automatically.' : agent.kind === 'bot' ? 'Restarting it automatically.' : 'Check the agent process.';
+      return `${kind === 'renotify' ? 'Still down' : 'DOWN'}: ${name}${reason ? ` — ${reason}` : ''}. ${next}`;
+    }
+    case 'blocked':
+      return `BLOCKED: ${name} — ${reason ?? 'a dependency is down'}. It resumes when the dependency recovers.`;
+    case 'resolved':
+      return `RESOLVED: ${name} is up again${sinceMs !== undefined ? ` after ${duration(sinceMs)}` : ''}.`;
+  }
+}
+
+/**
+ * Sends health alerts through the first healthy route (a branch bot to its
+ * managers, else the ops channel); never through the agent alerted about.
+ */
+export function createAlerter(deps: { settings: RuntimeSettings; store: Store; hosts: AgentHost; bus: EventBus; logger: Logger; clock: Clock }): Alerter {
+  const log = deps.logger.child({ module: 'alerts' });
+  const downSince = new Map<string, number>();
+  return async (agent, kind, reason) => {
+    if (kind === 'down' || kind === 'blocked') downSince.set(agent.id, downSince.get(agent.id) ?? deps.clock.now());
+    const started = downSince.get(agent.id);
+    if (kind === 'resolved') downSince.delete(agent.id);
+    const config = deps.settings.config;
+    const branchName = config.branches.find((b) => b.id === agent.branchId)?.name ?? agent.branchId;
+    const text = alertText(agent, kind, reason, branchName, kind === 'resolved' && started !== undefined ? deps.clock.now() - started : undefined);
+    const routes = alertRoutes(config, await deps.store.agents.find(), agent);
+    for (const route of routes) {
+      if (!deps.hosts.hosts(route.agentId)) continue;
+      const delivered: string[] = [];
+      for (const chat of route.chats) {
+        try {
+          await deps.hosts.send(route.agentId, chat, text);
+          delivered.push(chat);
+        } catch (error) {
+          log.warn(`alert via ${route.agentId} to a chat failed`, { agentId: agent.id, via: route.agentId, error });
+        }
+      }
+      if (delivered.length > 0) {
+        log.info(`alert sent via ${route.agentId}: ${text}`, { agentId: agent.id, via: route.agentId, kind });
+        deps.bus.emit('alert.sent', { agentId: agent.id, kind, via: route.agentId, chats: delivered, text });
+        return;
+      }
+    }
+    log.warn(`no healthy channel for alert: ${text}`, { agentId: agent.id, kind });
+    deps.bus.emit('alert.undeliverable', { agentId: agent.id, kind, text, why: routes.length === 0 ? 'no healthy channel' : 'every route failed' });
+  };
+}

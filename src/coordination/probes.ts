@@ -1,0 +1,30 @@
+import type { ProbeResult } from '../bots/bot-agent.js';
+import type { AgentHost } from '../branches/agent-host.js';
+import type { Clock } from '../core/clock.js';
+import type { AgentRecord } from '../storage/records.js';
+import type { Prober } from './health/health-monitor.js';
+
+/**
+ * One probe per kind of agent: bots through their host (local or runner),
+ * action agents by their health URL if registered, else by heartbeat age.
+ */
+export function createProber(deps: { hosts: AgentHost; clock: Clock; heartbeatMaxAgeMs: () => number }): Prober {
+  return async (agent: AgentRecord, signal: AbortSignal): Promise<ProbeResult> => {
+    if (agent.kind === 'bot') {
+      if (!deps.hosts.hosts(agent.id)) {
+        return { ok: false, detail: agent.remote ? 'its runner is not connected' : 'not running in this process' };
+      }
+      return deps.hosts.probe(agent.id, signal);
+    }
+    if (agent.healthUrl) {
+      const started = deps.clock.now();
+      const res = await fetch(agent.healthUrl, { signal, redirect: 'manual' });
+      await res.body?.cancel();
+      return { ok: res.ok, latencyMs: deps.clock.now() - started, detail: res.ok ? undefined : `health URL answered HTTP ${res.status}` };
+    }
+    if (!agent.lastHeartbeatAt) return { ok: false, detail: 'no heartbeat yet' };
+    const age = deps.clock.now() - Date.parse(agent.lastHeartbeatAt);
+    const max = deps.heartbeatMaxAgeMs();
+    return age <= max ? { ok: true, latencyMs: 0 } : { ok: false, detail: `last heartbeat ${Math.round(age / 1000)}s ago (limit ${Math.round(max / 1000)}s)` };
+  };
+}

@@ -1,0 +1,85 @@
+import { Router, type RequestHandler } from 'express';
+import { z } from 'zod';
+import type { AgentHost } from '../../branches/agent-host.js';
+import { CodedError, ConflictError, ErrorCode } from '../../core/errors.js';
+import type { AgentStatus } from '../../storage/records.js';
+import type { Store } from '../../storage/store.js';
+import type { AgentRegistry } from '../agent-registry.js';
+import { agentView, registerAgentSchema } from '../agent-registry.js';
+import type { AuditLog } from '../audit-log.js';
+import type { HealthMonitor } from '../health/health-monitor.js';
+import { parseBody } from '../http/middleware.js';
+
+const STATUSES = ['pending', 'up', 'down', 'maintenance', 'blocked'];
+const maintenanceSchema = z.strictObject({ enabled: z.boolean({ message: 'expected true or false' }) });
+
+/** `/api/agents`: register, list, inspect, remove, heartbeat, restart, maintenance. */
+export function agentRoutes(deps: {
+  registry: AgentRegistry;
+  store: Store;
+  monitor: HealthMonitor;
+  hosts: AgentHost;
+  audit: AuditLog;
+  anyAuth: RequestHandler;
+  adminAuth: RequestHandler;
+  operatorAuth: RequestHandler;
+}): Router {
+  const router = Router();
+  const { registry, store } = deps;
+
+  router.post('/api/agents', deps.adminAuth, async (req, res) => {
+    const input = parseBody(registerAgentSchema, req.body ?? {});
+    const { agent, token } = await registry.register(input, req.principal!.subject);
+    res.status(201).json({ agent: agentView(agent), token, callbackSecret: agent.callbackSecret, note: 'Store the token now: it is shown only once.' });
+  });
+
+  router.get('/api/agents', deps.anyAuth, async (req, res) => {
+    const { branchId, status } = req.query;
+    if (status !== undefined && !STATUSES.includes(String(status))) {
+      throw new CodedError(ErrorCode.Validation, 'Invalid filter', { issues: [{ path: 'status', message: `expected one of ${STATUSES.join(', ')}` }] });
+    }
+    const agents = await store.agents.find({
+      where: { ...(branchId ? { branchId: String(branchId) } : {}), ...(status ? { status: String(status) as AgentStatus } : {}) },
+      orderBy: { field: 'id' },
+    });
+    res.json({ agents: agents.map(agentView) });
+  });
+
+  router.get('/api/agents/:id', deps.anyAuth, async (req, res) => {
+    res.json(await registry.details(String(req.params.id)));
+  });
+
+  router.delete('/api/agents/:id', deps.adminAuth, async (req, res) => {
+    await registry.remove(String(req.params.id), req.principal!.subject);
+    res.status(204).end();
+  });
+
+  router.post('/api/agents/:id/heartbeat', deps.anyAuth, async (req, res) => {
+    const id = String(req.params.id);
+    const p = req.principal!;
+    if (p.role !== 'admin' && !(p.role === 'agent' && p.subject === id)) {
+      throw new CodedError(ErrorCode.Forbidden, `Only agent '${id}' itself (or an admin) may send its heartbeat`);
+    }
+    const agent = await registry.heartbeat(id);
+    res.json({ status: agent.status, lastHeartbeatAt: agent.lastHeartbeatAt });
+  });
+
+  router.post('/api/agents/:id/restart', deps.operatorAuth, async (req, res) => {
+    const agent = await registry.require(String(req.params.id));
+    if (agent.kind !== 'bot') throw new ConflictError(`Agent '${agent.id}' is an action agent: it runs outside the coordinator and restarts itself`);
+    if (!deps.hosts.hosts(agent.id)) throw new ConflictError(`Agent '${agent.id}' is not running in this process or on a connected runner`);
+    await deps.audit.append({ type: 'agent.restart', actor: req.principal!.subject, agentId: agent.id, branchId: agent.branchId });
+    await deps.hosts.restart(agent.id);
+    await deps.monitor.checkNow(agent.id);
+    res.json({ agent: agentView((await store.agents.get(agent.id)) ?? agent) });
+  });
+
+  router.post('/api/agents/:id/maintenance', deps.operatorAuth, async (req, res) => {
+    const { enabled } = parseBody(maintenanceSchema, req.body);
+    await registry.require(String(req.params.id));
+    const agent = await deps.monitor.setMaintenance(String(req.params.id), enabled, req.principal!.subject);
+    res.json({ agent: agent ? agentView(agent) : null });
+  });
+
+  return router;
+}
