@@ -1,6 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { boot, type Running } from '../../src/boot.js';
+import { boot, type BootOptions, type Running } from '../../src/boot.js';
 import { memoryLogger } from './quiet-logger.js';
 import { tempDir } from './temp-dir.js';
 
@@ -23,7 +23,9 @@ export interface TestCoordinator {
  * Boots the real coordinator (real store, HTTP on loopback, port 0) in a temp
  * folder. `yaml` becomes its coordinator.yaml; `env` adds variables.
  */
-export async function startTestCoordinator(options: { yaml?: string; env?: Record<string, string> } = {}): Promise<TestCoordinator> {
+export async function startTestCoordinator(
+  options: { yaml?: string; env?: Record<string, string> } & Pick<BootOptions, 'clock' | 'channels' | 'health'> = {},
+): Promise<TestCoordinator> {
   const dir = tempDir();
   mkdirSync(join(dir.path, 'data'), { recursive: true });
   if (options.yaml) writeFileSync(join(dir.path, 'coordinator.yaml'), options.yaml);
@@ -40,7 +42,7 @@ export async function startTestCoordinator(options: { yaml?: string; env?: Recor
   };
   const { logger, entries } = memoryLogger();
   const t: TestCoordinator = {
-    running: await boot({ environment, logger }),
+    running: await boot({ environment, logger, clock: options.clock, channels: options.channels, health: options.health }),
     url: '',
     dir: dir.path,
     logs: entries,
@@ -65,7 +67,7 @@ export async function startTestCoordinator(options: { yaml?: string; env?: Recor
     },
     async restart() {
       await t.running.stop();
-      t.running = await boot({ environment, logger });
+      t.running = await boot({ environment, logger, clock: options.clock, channels: options.channels, health: options.health });
       t.url = t.running.api.url;
     },
     async close() {

@@ -1,0 +1,206 @@
+import { afterEach, describe, expect, it } from '@jest/globals';
+import type { DomainEvents } from '../../src/coordination/event-bus.js';
+import { fakeChannels, type FakeBot } from '../helpers/fake-channel.js';
+import { ManualClock } from '../helpers/manual-clock.js';
+import { startTestCoordinator, type TestCoordinator } from '../helpers/test-coordinator.js';
+
+const YAML = `
+business:
+  name: Test
+  opsAlerts: { agent: ops-slack, chat: C0OPS }
+branches:
+  - id: lisboa
+    name: Lisboa
+    managers: [{ id: ana, name: Ana, role: owner, telegram: 1001, whatsapp: "+351910000001" }]
+    agents:
+      - { id: lis-tg, channel: telegram, token: t }
+      - { id: lis-wa, channel: whatsapp }
+      - { id: lis-dep, channel: whatsapp, dependsOn: [lis-tg] }
+  - id: ops
+    name: Ops
+    agents:
+      - { id: ops-slack, channel: slack, botToken: xoxb-1, signingSecret: s }
+`;
+
+const INTERVAL = 30_000;
+const RETRY = 10_000;
+
+interface Harness {
+  t: TestCoordinator;
+  clock: ManualClock;
+  bots: Map<string, FakeBot>;
+  bot(id: string): FakeBot;
+  status(id: string): Promise<string | undefined>;
+  events: { [K in keyof DomainEvents]?: Array<DomainEvents[K]> };
+}
+
+const open: TestCoordinator[] = [];
+afterEach(async () => {
+  for (const t of open.splice(0)) await t.close();
+});
+
+async function harness(health: Record<string, unknown> = {}): Promise<Harness> {
+  const clock = new ManualClock();
+  const { registry, bots } = fakeChannels();
+  const t = await startTestCoordinator({
+    yaml: YAML,
+    clock,
+    channels: registry,
+    health: { retryIntervalMs: RETRY, retries: 2, timeoutMs: 5000, restartBaseMs: 5000, restartMaxMs: 20_000, random: () => 1, ...health },
+  });
+  open.push(t);
+  const events: Harness['events'] = {};
+  for (const name of ['agent.status', 'agent.restart-scheduled', 'alert.sent', 'alert.undeliverable'] as const) {
+    t.running.coordinator.bus.on(name, (payload) => {
+      ((events[name] ??= []) as unknown[]).push(payload);
+    });
+  }
+  await clock.advance(0);
+  return {
+    t,
+    clock,
+    bots,
+    events,
+    bot: (id) => bots.get(id)!,
+    status: async (id) => (await t.running.store.agents.get(id))?.status,
+  };
+}
+
+describe('health monitor', () => {
+  it('starts every agent up, then: failure -> pending -> retried -> down, one alert through a healthy channel, restarts with capped backoff, recovers with one resolved alert', async () => {
+    const h = await harness();
+    for (const id of ['lis-tg', 'lis-wa', 'lis-dep', 'ops-slack']) expect(await h.status(id)).toBe('up');
+    expect(h.bot('lis-tg').starts).toBe(1);
+
+    h.bot('lis-tg').health = 'fail';
+    await h.clock.advance(INTERVAL);
+    expect(await h.status('lis-tg')).toBe('pending');
+    await h.clock.advance(RETRY);
+    expect(await h.status('lis-tg')).toBe('pending');
+    await h.clock.advance(RETRY);
+    expect(await h.status('lis-tg')).toBe('down');
+    const agent = await h.t.running.store.agents.get('lis-tg');
+    expect(agent?.statusReason).toBe('connection refused');
+
+    // Every check is stored; the transitions are audited.
+    expect(await h.t.running.store.healthChecks.count({ agentId: 'lis-tg', ok: false })).toBe(3);
+    const audit = await h.t.running.store.auditEvents.find({ where: { agentId: 'lis-tg', type: 'agent.status' }, orderBy: { field: 'seq' } });
+    expect(audit.map((e) => (e.data as { to: string }).to)).toEqual(['up', 'pending', 'down']);
+
+    // The alert went through the branch's healthy WhatsApp bot to the manager, never through the down bot.
+    expect(h.bot('lis-wa').sent).toEqual([{ chatId: '+351910000001', text: expect.stringMatching(/^DOWN: lis-tg \(telegram, Lisboa\) — connection refused\. Restarting it automatically\.$/) }]);
+    expect(h.bot('lis-tg').sent).toEqual([]);
+
+    // Dependents are blocked, not probed.
+    await h.clock.advance(INTERVAL);
+    expect(await h.status('lis-dep')).toBe('blocked');
+    const depProbes = h.bot('lis-dep').probes;
+
+    // Restarts: 5 s, 10 s, 20 s, then capped at 20 s.
+    await h.clock.advance(60_000);
+    const delays = (h.events['agent.restart-scheduled'] ?? []).filter((e) => e.agentId === 'lis-tg').map((e) => e.delayMs);
+    expect(delays.slice(0, 4)).toEqual([5000, 10_000, 20_000, 20_000]);
+    expect(h.bot('lis-tg').starts).toBeGreaterThanOrEqual(4);
+    expect(h.bot('lis-dep').probes).toBe(depProbes);
+
+    // Still exactly one DOWN alert (no storm).
+    expect(h.bot('lis-wa').sent.filter((m) => m.text.startsWith('DOWN: lis-tg')).length).toBe(1);
+
+    h.bot('lis-tg').health = 'ok';
+    await h.clock.advance(20_000);
+    expect(await h.status('lis-tg')).toBe('up');
+    await h.clock.advance(0);
+    expect(await h.status('lis-dep')).toBe('up');
+    const texts = h.bot('lis-wa').sent.map((m) => m.text);
+    expect(texts.filter((x) => x.startsWith('RESOLVED: lis-tg'))).toHaveLength(1);
+    expect(texts.some((x) => /^BLOCKED: lis-dep .*dependency lis-tg is down/.test(x))).toBe(true);
+    // lis-tg is healthy again and first in the branch's order, so it carries lis-dep's resolution (to Ana's Telegram id).
+    expect(h.bot('lis-tg').sent).toContainEqual({ chatId: '1001', text: expect.stringMatching(/^RESOLVED: lis-dep/) });
+    // Restart backoff starts over after recovery.
+    const before = (h.events['agent.restart-scheduled'] ?? []).length;
+    h.bot('lis-tg').health = 'fail';
+    await h.clock.advance(INTERVAL + 2 * RETRY);
+    const after = (h.events['agent.restart-scheduled'] ?? []).slice(before);
+    expect(after[0]).toMatchObject({ agentId: 'lis-tg', attempt: 1, delayMs: 5000 });
+  });
+
+  it('falls back to the ops channel when the branch has no other healthy bot, and reports an alert that cannot go anywhere', async () => {
+    const h = await harness();
+    h.bot('lis-wa').health = 'fail';
+    h.bot('lis-dep').health = 'fail';
+    await h.clock.advance(INTERVAL + 2 * RETRY);
+    expect(await h.status('lis-wa')).toBe('down');
+    h.bot('lis-tg').health = 'fail';
+    await h.clock.advance(INTERVAL);
+    await h.clock.advance(RETRY);
+    await h.clock.advance(RETRY);
+    expect(await h.status('lis-tg')).toBe('down');
+    const ops = h.bot('ops-slack').sent;
+    expect(ops.some((m) => m.chatId === 'C0OPS' && m.text.startsWith('DOWN: lis-tg'))).toBe(true);
+
+    h.bot('ops-slack').health = 'fail';
+    await h.clock.advance(INTERVAL + 2 * RETRY);
+    expect(await h.status('ops-slack')).toBe('down');
+    const undeliverable = h.events['alert.undeliverable'] ?? [];
+    expect(undeliverable.some((e) => e.agentId === 'ops-slack' && e.why === 'no healthy channel')).toBe(true);
+    expect(h.t.logs.some((e) => e.level === 'warn' && /no healthy channel for alert: DOWN: ops-slack/.test(String(e.message)))).toBe(true);
+  });
+
+  it('a failure that needs a human goes down at once and is not restarted', async () => {
+    const h = await harness();
+    h.bot('lis-tg').health = 'needs-human';
+    await h.clock.advance(INTERVAL);
+    expect(await h.status('lis-tg')).toBe('down');
+    await h.clock.advance(10 * INTERVAL);
+    expect(h.bot('lis-tg').starts).toBe(1);
+    expect(h.events['agent.restart-scheduled'] ?? []).toEqual([]);
+    expect(h.bot('lis-wa').sent[0].text).toMatch(/It needs a person/);
+  });
+
+  it('maintenance pauses checks, restarts and alerts, and is audited', async () => {
+    const h = await harness();
+    const on = await h.t.call('/api/agents/lis-wa/maintenance', { method: 'POST', json: { enabled: true } });
+    expect(on.status).toBe(200);
+    expect(on.body.agent).toMatchObject({ status: 'maintenance', statusReason: 'maintenance by admin' });
+    const probes = h.bot('lis-wa').probes;
+    h.bot('lis-wa').health = 'fail';
+    await h.clock.advance(5 * INTERVAL);
+    expect(h.bot('lis-wa').probes).toBe(probes);
+    expect(await h.status('lis-wa')).toBe('maintenance');
+    expect(h.bot('lis-tg').sent).toEqual([]);
+    h.bot('lis-wa').health = 'ok';
+    const off = await h.t.call('/api/agents/lis-wa/maintenance', { method: 'POST', json: { enabled: false } });
+    expect(off.body.agent.status).toBe('pending');
+    await h.clock.advance(0);
+    expect(await h.status('lis-wa')).toBe('up');
+    const audit = await h.t.running.store.auditEvents.find({ where: { agentId: 'lis-wa' } });
+    expect(audit.some((e) => e.actor === 'admin' && (e.data as { to: string }).to === 'maintenance')).toBe(true);
+    const bad = await h.t.call('/api/agents/lis-wa/maintenance', { method: 'POST', json: { enabled: 'yes' } });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.details.issues[0].path).toBe('enabled');
+  });
+
+  it('a hanging probe times out without delaying the other agents', async () => {
+    const h = await harness();
+    h.bot('lis-tg').health = 'hang';
+    const waProbes = h.bot('lis-wa').probes;
+    await h.clock.advance(INTERVAL);
+    // lis-wa was checked on time while lis-tg's probe hangs.
+    expect(h.bot('lis-wa').probes).toBe(waProbes + 1);
+    expect((await h.t.running.store.agents.get('lis-wa'))?.lastCheck?.at).toBe(new Date(h.clock.now()).toISOString());
+    expect(await h.status('lis-tg')).toBe('up');
+    await h.clock.advance(5000);
+    const tg = await h.t.running.store.agents.get('lis-tg');
+    expect(tg).toMatchObject({ status: 'pending', statusReason: 'no answer within 5000 ms' });
+  });
+
+  it('re-notifies while still down when a re-notify interval is set', async () => {
+    const h = await harness({ renotifyMs: 60_000 });
+    h.bot('lis-tg').health = 'needs-human';
+    await h.clock.advance(INTERVAL);
+    await h.clock.advance(3 * INTERVAL);
+    const texts = h.bot('lis-wa').sent.map((m) => m.text);
+    expect(texts.filter((x) => x.startsWith('DOWN: lis-tg'))).toHaveLength(1);
+    expect(texts.filter((x) => x.startsWith('Still down: lis-tg'))).toHaveLength(1);
+  });
+});

@@ -1,0 +1,70 @@
+import type { ApprovalOutcome, ApprovalPrompt, BotAgent, BotEvent, MessageRef, ProbeResult } from '../../src/bots/bot-agent.js';
+import { ChannelRegistry, type ChannelFactory } from '../../src/bots/channel-registry.js';
+
+export type FakeHealth = 'ok' | 'fail' | 'hang' | 'needs-human';
+
+/** A chat bot whose health and delivery the test controls; records what it was asked to do. */
+export class FakeBot implements BotAgent {
+  health: FakeHealth = 'ok';
+  failSends = false;
+  probes = 0;
+  starts = 0;
+  stops = 0;
+  readonly sent: Array<{ chatId: string; text: string }> = [];
+  private readonly listeners = new Set<(e: BotEvent) => void>();
+
+  constructor(
+    readonly id: string,
+    readonly channel: string,
+  ) {}
+
+  async start(): Promise<void> {
+    this.starts++;
+  }
+  async stop(): Promise<void> {
+    this.stops++;
+  }
+  probe(signal: AbortSignal): Promise<ProbeResult> {
+    this.probes++;
+    if (this.health === 'hang') return new Promise((_resolve, reject) => signal.addEventListener('abort', () => reject(new Error('aborted'))));
+    if (this.health === 'needs-human') return Promise.resolve({ ok: false, detail: 'token revoked (401): needs a person', needsHuman: true });
+    return Promise.resolve(this.health === 'ok' ? { ok: true, latencyMs: 12 } : { ok: false, detail: 'connection refused' });
+  }
+  async send(chatId: string, text: string): Promise<MessageRef> {
+    if (this.failSends) throw new Error('send refused');
+    this.sent.push({ chatId, text });
+    return { chatId, messageId: String(this.sent.length) };
+  }
+  async promptApproval(chatId: string, prompt: ApprovalPrompt): Promise<MessageRef> {
+    return this.send(chatId, `approve? ${prompt.code}`);
+  }
+  async updateApproval(_ref: MessageRef, _outcome: ApprovalOutcome): Promise<void> {}
+  onEvent(listener: (e: BotEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+  emit(event: BotEvent): void {
+    this.listeners.forEach((l) => l(event));
+  }
+}
+
+/**
+ * Stands in for the real channels (telegram, slack, whatsapp) in coordination
+ * tests: same interface, no network. `bots` gives the test each agent's bot.
+ */
+export function fakeChannels(names = ['telegram', 'slack', 'whatsapp']): { registry: ChannelRegistry; bots: Map<string, FakeBot> } {
+  const bots = new Map<string, FakeBot>();
+  const registry = new ChannelRegistry();
+  for (const channel of names) {
+    const factory: ChannelFactory = {
+      channel,
+      create(config) {
+        const bot = new FakeBot(config.id, channel);
+        bots.set(config.id, bot);
+        return bot;
+      },
+    };
+    registry.register(factory);
+  }
+  return { registry, bots };
+}
