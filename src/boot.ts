@@ -56,6 +56,7 @@ export async function boot(options: BootOptions): Promise<Running> {
     coordinator = await createCoordinator({ env, config, store, logger, clock, channels: options.channels, health: options.health });
     api = await listen(coordinator.api, env.HOST, env.PORT);
     coordinator.apiUrl = api.url;
+    coordinator.attach(api.server);
     const dashboard = await listen(coordinator.dashboard, env.HOST, env.DASHBOARD_PORT);
     await coordinator.start();
     const running: Running = {
@@ -66,6 +67,7 @@ export async function boot(options: BootOptions): Promise<Running> {
       api,
       dashboard,
       async stop() {
+        await coordinator!.detach();
         await Promise.all([api!.close(), dashboard.close()]);
         await coordinator!.stop();
         await store.close();

@@ -95,6 +95,8 @@ export const branchSchema = z.strictObject({
   businessHours: businessHoursSchema,
   address: z.string().optional(),
   autonomy: z.enum(AUTONOMY_LEVELS, { message: `expected one of ${AUTONOMY_LEVELS.join(', ')}` }).optional(),
+  /** `remote`: this branch's bots run in a runner process (`npm run runner -- --branch <id>`), not in the coordinator. */
+  host: z.enum(['local', 'remote'], { message: 'expected "local" (bots run in the coordinator) or "remote" (in a runner)' }).default('local'),
   managers: z.array(managerSchema).default([]),
   agents: z.array(agentConfigSchema).default([]),
 });

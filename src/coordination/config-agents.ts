@@ -17,7 +17,7 @@ export async function syncConfigAgents(config: CoordinatorConfig, store: Store, 
       seen.add(agent.id);
       const missing = agent.missingCredentials;
       const reason = missing?.length ? `missing credentials: set ${missing.join(', ')} (see .env.example)` : !agent.enabled ? 'disabled in the config file' : undefined;
-      const desired: Partial<AgentRecord> = { branchId: branch.id, kind: 'bot', channel: agent.channel, dependsOn: agent.dependsOn };
+      const desired: Partial<AgentRecord> = { branchId: branch.id, kind: 'bot', channel: agent.channel, dependsOn: agent.dependsOn, remote: branch.host === 'remote' };
       const existing = await store.agents.get(agent.id);
       if (!existing) {
         await store.agents.insert({

@@ -16,6 +16,10 @@ import { AuditLog } from './audit-log.js';
 import { DEFAULT_HEALTH_OPTIONS, HealthMonitor, type HealthOptions } from './health/health-monitor.js';
 import { createProber } from './probes.js';
 import { agentRoutes } from './routes/agent-routes.js';
+import { runnerRoutes } from './routes/runner-routes.js';
+import { attachRunnerGateway } from '../branches/runner-gateway.js';
+import { parseBody } from './http/middleware.js';
+import type { Server as HttpServer } from 'node:http';
 import { createAuthenticator, ensureAdminToken, type AdminTokenInfo } from './auth.js';
 import { syncConfigAgents } from './config-agents.js';
 import { EventBus } from './event-bus.js';
@@ -51,6 +55,10 @@ export interface Coordinator {
   registry: AgentRegistry;
   /** Starts the bot agents (in dependsOn order) and the health monitor. */
   start(): Promise<void>;
+  /** Accepts runners on the API server's `/agents` Socket.IO namespace. */
+  attach(apiServer: HttpServer): void;
+  /** Disconnects runners (first step of a shutdown, so the HTTP server can close). */
+  detach(): Promise<void>;
   /** Set by whoever listens, so the dashboard can link to the API. */
   apiUrl: string;
   stop(): Promise<void>;
@@ -116,8 +124,10 @@ export async function createCoordinator(deps: CoordinatorDeps): Promise<Coordina
         adminAuth: requireAuth(authenticate, []),
         operatorAuth: requireAuth(authenticate, ['operator']),
       }),
+      runnerRoutes({ store, settings, audit, clock, adminAuth: requireAuth(authenticate, []), parse: parseBody }),
     ],
   });
+  let gateway: { close(): Promise<void> } | undefined;
   const coordinator: Coordinator = {
     api,
     dashboard: createDashboardApp({ apiUrl: () => coordinator.apiUrl }),
@@ -131,10 +141,25 @@ export async function createCoordinator(deps: CoordinatorDeps): Promise<Coordina
     registry,
     apiUrl: '',
     async start() {
-      await local.startBranches(settings.config.branches);
+      await local.startBranches(settings.config.branches.filter((b) => b.host !== 'remote'));
       await monitor.start();
     },
+    attach(apiServer) {
+      gateway = attachRunnerGateway({
+        server: apiServer,
+        hosts,
+        authenticate,
+        config: () => settings.config,
+        logger,
+        onChange: (agentIds) => agentIds.forEach((id) => void monitor.checkNow(id)),
+      });
+    },
+    async detach() {
+      await gateway?.close();
+      gateway = undefined;
+    },
     async stop() {
+      await coordinator.detach();
       await monitor.stop();
       await hosts.stop();
     },

@@ -1,0 +1,61 @@
+import type { Socket } from 'socket.io';
+import type { BotEvent, MessageRef, ProbeResult } from '../bots/bot-agent.js';
+import type { AgentHost } from './agent-host.js';
+import type { Ack, CoordinatorToRunner, RunnerToCoordinator } from './runner-protocol.js';
+
+type RunnerSocket = Socket<RunnerToCoordinator, CoordinatorToRunner>;
+
+/** The agents of one connected runner, driven over its socket with acknowledged commands. */
+export class RemoteAgentHost implements AgentHost {
+  readonly name: string;
+  private readonly listeners = new Set<(event: BotEvent) => void>();
+
+  constructor(
+    private readonly socket: RunnerSocket,
+    runner: string,
+    private readonly agents: Set<string>,
+    private readonly timeoutMs: number,
+  ) {
+    this.name = `runner:${runner}`;
+    socket.on('event', (event) => {
+      if ('agentId' in event ? this.agents.has(event.agentId) : this.agents.has(event.message.agentId)) this.listeners.forEach((l) => l(event));
+    });
+  }
+
+  hosts(agentId: string): boolean {
+    return this.socket.connected && this.agents.has(agentId);
+  }
+
+  private async call<T>(emit: (ack: Ack<T>) => void, what: string): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`runner did not answer ${what} within ${this.timeoutMs} ms`)), this.timeoutMs);
+      emit((reply) => {
+        clearTimeout(timer);
+        if (reply.ok) resolve(reply.value);
+        else reject(new Error(reply.error));
+      });
+    });
+  }
+
+  probe(agentId: string, signal: AbortSignal): Promise<ProbeResult> {
+    if (signal.aborted) return Promise.reject(new Error('aborted'));
+    return this.call<ProbeResult>((ack) => this.socket.emit('probe', { agentId }, ack), 'a ping');
+  }
+
+  restart(agentId: string): Promise<void> {
+    return this.call<null>((ack) => this.socket.emit('restart', { agentId }, ack), 'a restart').then(() => undefined);
+  }
+
+  send(agentId: string, chatId: string, text: string): Promise<MessageRef> {
+    return this.call<MessageRef>((ack) => this.socket.emit('send', { agentId, chatId, text }, ack), 'a send');
+  }
+
+  onEvent(listener: (event: BotEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async stop(): Promise<void> {
+    this.socket.disconnect(true);
+  }
+}

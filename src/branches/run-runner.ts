@@ -1,0 +1,86 @@
+import { io, type Socket } from 'socket.io-client';
+import type { ChannelRegistry } from '../bots/channel-registry.js';
+import type { CoordinatorConfig } from '../config/config-schema.js';
+import type { Logger } from '../config/logger.js';
+import { LocalAgentHost } from './local-agent-host.js';
+import { RUNNER_NAMESPACE, type CoordinatorToRunner, type RunnerToCoordinator } from './runner-protocol.js';
+
+export interface RunnerOptions {
+  name: string;
+  coordinatorUrl: string;
+  token: string;
+  config: CoordinatorConfig;
+  /** Host the bots of these branches ... */
+  branches?: string[];
+  /** ... or exactly these agents. */
+  agents?: string[];
+  channels: ChannelRegistry;
+  logger: Logger;
+  env: { TELEGRAM_API_ROOT?: string; SLACK_API_URL?: string };
+}
+
+export interface RunningRunner {
+  agents: string[];
+  /** Resolves when the coordinator refuses this runner (bad token or scope), with why. */
+  refused: Promise<string>;
+  stop(): Promise<void>;
+}
+
+/**
+ * A runner: hosts some branches' bot agents in this process and serves them to
+ * the coordinator over Socket.IO. It reconnects by itself (with backoff) and
+ * registers again after every reconnection.
+ */
+export async function runRunner(options: RunnerOptions): Promise<RunningRunner> {
+  const log = options.logger.child({ module: 'runner', runner: options.name });
+  const wanted = (b: { id: string }, a: { id: string }) => (options.agents ? options.agents.includes(a.id) : (options.branches ?? []).includes(b.id));
+  const selected = options.config.branches.flatMap((b) => b.agents.filter((a) => wanted(b, a)).map((a) => a.id));
+  if (selected.length === 0) throw new Error(`no agents match ${options.agents ? `--agents ${options.agents.join(',')}` : `--branch ${(options.branches ?? []).join(',')}`} in the config file`);
+  const host = new LocalAgentHost({ channels: options.channels, context: { logger: options.logger, env: options.env }, logger: options.logger, name: options.name });
+  await host.startBranches(options.config.branches, (a) => selected.includes(a.id));
+  const hosted = selected.filter((id) => host.hosts(id));
+
+  const socket: Socket<CoordinatorToRunner, RunnerToCoordinator> = io(`${options.coordinatorUrl.replace(/\/$/, '')}${RUNNER_NAMESPACE}`, {
+    auth: { token: options.token },
+    reconnectionDelay: 500,
+    reconnectionDelayMax: 5000,
+    transports: ['websocket'],
+  });
+  let refuse: (why: string) => void = () => undefined;
+  const refused = new Promise<string>((resolve) => (refuse = resolve));
+  const answer = async <T>(ack: (r: { ok: true; value: T } | { ok: false; error: string }) => void, work: () => Promise<T>) => {
+    try {
+      ack({ ok: true, value: await work() });
+    } catch (error) {
+      ack({ ok: false, error: error instanceof Error ? error.message : String(error) });
+    }
+  };
+  socket.on('probe', ({ agentId }, ack) => void answer(ack, () => host.probe(agentId, AbortSignal.timeout(10_000))));
+  socket.on('restart', ({ agentId }, ack) => void answer(ack, async () => (await host.restart(agentId), null)));
+  socket.on('send', ({ agentId, chatId, text }, ack) => void answer(ack, () => host.send(agentId, chatId, text)));
+  host.onEvent((event) => socket.emit('event', event));
+  socket.on('connect', () => {
+    socket.emit('register', { runner: options.name, agents: hosted }, (reply) => {
+      if (reply.ok) log.info(`connected to ${options.coordinatorUrl}, hosting ${reply.value.accepted.join(', ')}`);
+      else {
+        log.error(`the coordinator refused this runner: ${reply.error}`);
+        refuse(reply.error);
+      }
+    });
+  });
+  socket.on('connect_error', (error) => {
+    if (!socket.active) {
+      log.error(`the coordinator refused this runner: ${error.message}`);
+      refuse(error.message);
+    } else log.warn(`cannot reach the coordinator (${error.message}); retrying`);
+  });
+  socket.on('disconnect', (reason) => log.warn(`disconnected from the coordinator (${reason})`));
+  return {
+    agents: hosted,
+    refused,
+    async stop() {
+      socket.disconnect();
+      await host.stop();
+    },
+  };
+}

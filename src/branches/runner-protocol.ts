@@ -1,0 +1,22 @@
+import type { BotEvent, MessageRef, ProbeResult } from '../bots/bot-agent.js';
+
+/**
+ * The `/agents` Socket.IO namespace between the coordinator and runners.
+ * Commands go down with an acknowledgement; bot events come up.
+ */
+export const RUNNER_NAMESPACE = '/agents';
+
+export type Ack<T> = (reply: { ok: true; value: T } | { ok: false; error: string }) => void;
+
+/** Runner -> coordinator. */
+export interface RunnerToCoordinator {
+  register: (hello: { runner: string; agents: string[] }, ack: Ack<{ accepted: string[] }>) => void;
+  event: (event: BotEvent) => void;
+}
+
+/** Coordinator -> runner. */
+export interface CoordinatorToRunner {
+  probe: (req: { agentId: string }, ack: Ack<ProbeResult>) => void;
+  restart: (req: { agentId: string }, ack: Ack<null>) => void;
+  send: (req: { agentId: string; chatId: string; text: string }, ack: Ack<MessageRef>) => void;
+}

@@ -1,0 +1,36 @@
+import { Router, type RequestHandler } from 'express';
+import { z } from 'zod';
+import { idSchema } from '../../config/config-schema.js';
+import type { Clock } from '../../core/clock.js';
+import { isoNow } from '../../core/clock.js';
+import { ValidationError } from '../../core/errors.js';
+import { newToken, sha256 } from '../../core/ids.js';
+import type { Store } from '../../storage/store.js';
+import type { AuditLog } from '../audit-log.js';
+import type { RuntimeSettings } from '../runtime-settings.js';
+
+const runnerSchema = z.strictObject({
+  name: idSchema,
+  branches: z.array(idSchema, { message: 'expected the ids of the branches this runner hosts' }).min(1, 'expected at least one branch'),
+});
+
+/** `POST /api/runners` (admin): a token for a runner process, scoped to branches with `host: remote`. */
+export function runnerRoutes(deps: { store: Store; settings: RuntimeSettings; audit: AuditLog; clock: Clock; adminAuth: RequestHandler; parse: <T extends z.ZodType>(s: T, b: unknown) => z.infer<T> }): Router {
+  const router = Router();
+  router.post('/api/runners', deps.adminAuth, async (req, res) => {
+    const input = deps.parse(runnerSchema, req.body);
+    const branches = new Map(deps.settings.config.branches.map((b) => [b.id, b]));
+    const issues = input.branches.flatMap((id, i) => {
+      const b = branches.get(id);
+      if (!b) return [{ path: `branches[${i}]`, message: `unknown branch '${id}'` }];
+      if (b.host !== 'remote') return [{ path: `branches[${i}]`, message: `branch '${id}' runs in the coordinator; set "host: remote" on it in the config file first` }];
+      return [];
+    });
+    if (issues.length > 0) throw new ValidationError('Invalid runner', issues);
+    const token = newToken('run');
+    await deps.store.apiTokens.insert({ id: sha256(token), role: 'runner', subject: input.name, scope: input.branches, createdAt: isoNow(deps.clock), label: `runner ${input.name}` });
+    await deps.audit.append({ type: 'runner.token-created', actor: req.principal!.subject, data: input });
+    res.status(201).json({ runner: input.name, branches: input.branches, token, note: 'Store the token now: it is shown only once. Start the runner with COORDINATOR_URL and RUNNER_TOKEN.' });
+  });
+  return router;
+}
