@@ -1,6 +1,12 @@
 /** `npm run bench`: every benchmark in bench/, one after the other, each printing its ratios. */
 import { cpus } from 'node:os';
+import { run as healthSweep } from './health-sweep.js';
+import { run as statusEndpoint } from './status-endpoint.js';
 import { run as storeWrites } from './store-writes.js';
 
 console.log(`node ${process.version}, ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}\n`);
 await storeWrites();
+console.log();
+await healthSweep();
+console.log();
+await statusEndpoint();
