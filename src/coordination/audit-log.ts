@@ -6,14 +6,8 @@ import { newId } from '../core/ids.js';
 import type { AuditEventRecord } from '../storage/records.js';
 import type { Store } from '../storage/store.js';
 
-export interface AuditInput {
-  type: string;
-  actor: string;
-  branchId?: string;
-  agentId?: string;
-  approvalId?: string;
-  data?: unknown;
-}
+/** What a caller says about an event; the log adds seq, time and the hash chain. */
+export type AuditInput = Pick<AuditEventRecord, 'type' | 'actor' | 'branchId' | 'agentId' | 'approvalId' | 'data'>;
 
 const GENESIS = '0'.repeat(64);
 
