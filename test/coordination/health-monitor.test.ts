@@ -194,6 +194,18 @@ describe('health monitor', () => {
     expect(tg).toMatchObject({ status: 'pending', statusReason: 'no answer within 5000 ms' });
   });
 
+  it('keeps check history for the configured period and prunes the rest hourly', async () => {
+    const h = await harness({ historyMs: 2 * 3600_000 });
+    await h.clock.advance(3600_000);
+    const count = () => h.t.running.store.healthChecks.count({ agentId: 'lis-wa' });
+    const afterOneHour = await count();
+    expect(afterOneHour).toBeGreaterThan(100);
+    await h.clock.advance(2 * 3600_000);
+    // Only the last two hours remain (about 240 checks at one per 30 s), plus the one at the edge.
+    expect(await count()).toBeLessThanOrEqual(242);
+    expect(await count()).toBeGreaterThanOrEqual(238);
+  });
+
   it('re-notifies while still down when a re-notify interval is set', async () => {
     const h = await harness({ renotifyMs: 60_000 });
     h.bot('lis-tg').health = 'needs-human';

@@ -21,6 +21,8 @@ export interface HealthOptions {
   restartMaxMs: number;
   /** Alert again while still down, every this many ms (0: never). */
   renotifyMs: number;
+  /** Stored checks older than this are deleted, hourly. */
+  historyMs: number;
   random?: () => number;
 }
 
@@ -32,6 +34,7 @@ export const DEFAULT_HEALTH_OPTIONS: Omit<HealthOptions, 'intervalMs'> = {
   restartBaseMs: 5_000,
   restartMaxMs: 5 * 60_000,
   renotifyMs: 0,
+  historyMs: 7 * 24 * 3600_000,
 };
 
 export type Prober = (agent: AgentRecord, signal: AbortSignal) => Promise<ProbeResult>;
@@ -66,6 +69,7 @@ export class HealthMonitor {
   private readonly semaphore: Semaphore;
   private readonly log: Logger;
   private stopped = false;
+  private pruneTimer?: TimerHandle;
 
   constructor(
     private readonly deps: {
@@ -87,6 +91,24 @@ export class HealthMonitor {
   /** Starts watching every stored agent; the first checks run at once. */
   async start(): Promise<void> {
     for (const agent of await this.deps.store.agents.find()) this.track(agent.id, 0);
+    this.schedulePrune();
+  }
+
+  /** Deletes checks older than `historyMs`; runs hourly. Returns how many went. */
+  async prune(): Promise<number> {
+    const before = new Date(this.deps.clock.now() - this.deps.options.historyMs).toISOString();
+    const removed = await this.deps.store.healthChecks.deleteWhere({ at: { lt: before } });
+    if (removed > 0) this.log.info(`pruned ${removed} health checks older than ${before}`);
+    return removed;
+  }
+
+  private schedulePrune(): void {
+    if (this.stopped) return;
+    this.pruneTimer = this.deps.clock.setTimeout(() => {
+      void this.prune()
+        .catch((error: unknown) => this.log.error('pruning health checks failed', { error }))
+        .finally(() => this.schedulePrune());
+    }, 3600_000);
   }
 
   track(agentId: string, firstDelayMs = 0): void {
@@ -106,6 +128,7 @@ export class HealthMonitor {
   /** Stops all timers and waits for checks already running. */
   async stop(): Promise<void> {
     this.stopped = true;
+    if (this.pruneTimer) this.deps.clock.clearTimeout(this.pruneTimer);
     const running = [...this.tracked.values()].map((t) => t.running);
     for (const id of [...this.tracked.keys()]) this.untrack(id);
     await Promise.all(running);
