@@ -1,4 +1,4 @@
-import type { BotAgent, BotEvent, MessageRef, ProbeResult } from '../bots/bot-agent.js';
+import type { ApprovalOutcome, ApprovalPrompt, BotAgent, BotEvent, MessageRef, ProbeResult } from '../bots/bot-agent.js';
 
 /**
  * Where bot agents run: in this process (LocalAgentHost) or in a runner
@@ -11,6 +11,8 @@ export interface AgentHost {
   probe(agentId: string, signal: AbortSignal): Promise<ProbeResult>;
   restart(agentId: string): Promise<void>;
   send(agentId: string, chatId: string, text: string): Promise<MessageRef>;
+  promptApproval(agentId: string, chatId: string, prompt: ApprovalPrompt): Promise<MessageRef>;
+  updateApproval(agentId: string, ref: MessageRef, outcome: ApprovalOutcome): Promise<void>;
   onEvent(listener: (event: BotEvent) => void): () => void;
   stop(): Promise<void>;
 }
@@ -53,6 +55,12 @@ export class AgentHosts implements AgentHost {
   }
   send(agentId: string, chatId: string, text: string): Promise<MessageRef> {
     return this.need(agentId).send(agentId, chatId, text);
+  }
+  promptApproval(agentId: string, chatId: string, prompt: ApprovalPrompt): Promise<MessageRef> {
+    return this.need(agentId).promptApproval(agentId, chatId, prompt);
+  }
+  updateApproval(agentId: string, ref: MessageRef, outcome: ApprovalOutcome): Promise<void> {
+    return this.need(agentId).updateApproval(agentId, ref, outcome);
   }
   onEvent(listener: (event: BotEvent) => void): () => void {
     this.listeners.add(listener);

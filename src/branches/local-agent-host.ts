@@ -1,4 +1,4 @@
-import type { BotAgent, BotEvent, MessageRef, ProbeResult } from '../bots/bot-agent.js';
+import type { ApprovalOutcome, ApprovalPrompt, BotAgent, BotEvent, MessageRef, ProbeResult } from '../bots/bot-agent.js';
 import type { BotContext, ChannelRegistry } from '../bots/channel-registry.js';
 import type { AgentConfig, BranchConfig } from '../config/config-schema.js';
 import type { Logger } from '../config/logger.js';
@@ -59,6 +59,14 @@ export class LocalAgentHost implements AgentHost {
 
   send(agentId: string, chatId: string, text: string): Promise<MessageRef> {
     return this.need(agentId).send(chatId, text);
+  }
+
+  promptApproval(agentId: string, chatId: string, prompt: ApprovalPrompt): Promise<MessageRef> {
+    return this.need(agentId).promptApproval(chatId, prompt);
+  }
+
+  updateApproval(agentId: string, ref: MessageRef, outcome: ApprovalOutcome): Promise<void> {
+    return this.need(agentId).updateApproval(ref, outcome);
   }
 
   onEvent(listener: (event: BotEvent) => void): () => void {

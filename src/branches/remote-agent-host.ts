@@ -1,5 +1,5 @@
 import type { Socket } from 'socket.io';
-import type { BotEvent, MessageRef, ProbeResult } from '../bots/bot-agent.js';
+import type { ApprovalOutcome, ApprovalPrompt, BotEvent, MessageRef, ProbeResult } from '../bots/bot-agent.js';
 import type { AgentHost } from './agent-host.js';
 import type { Ack, CoordinatorToRunner, RunnerToCoordinator } from './runner-protocol.js';
 
@@ -48,6 +48,14 @@ export class RemoteAgentHost implements AgentHost {
 
   send(agentId: string, chatId: string, text: string): Promise<MessageRef> {
     return this.call<MessageRef>((ack) => this.socket.emit('send', { agentId, chatId, text }, ack), 'a send');
+  }
+
+  promptApproval(agentId: string, chatId: string, prompt: ApprovalPrompt): Promise<MessageRef> {
+    return this.call<MessageRef>((ack) => this.socket.emit('promptApproval', { agentId, chatId, prompt }, ack), 'an approval prompt');
+  }
+
+  updateApproval(agentId: string, ref: MessageRef, outcome: ApprovalOutcome): Promise<void> {
+    return this.call<null>((ack) => this.socket.emit('updateApproval', { agentId, ref, outcome }, ack), 'an approval update').then(() => undefined);
   }
 
   onEvent(listener: (event: BotEvent) => void): () => void {

@@ -1,4 +1,4 @@
-import type { BotEvent, MessageRef, ProbeResult } from '../bots/bot-agent.js';
+import type { ApprovalOutcome, ApprovalPrompt, BotEvent, MessageRef, ProbeResult } from '../bots/bot-agent.js';
 
 /**
  * The `/agents` Socket.IO namespace between the coordinator and runners.
@@ -19,4 +19,6 @@ export interface CoordinatorToRunner {
   probe: (req: { agentId: string }, ack: Ack<ProbeResult>) => void;
   restart: (req: { agentId: string }, ack: Ack<null>) => void;
   send: (req: { agentId: string; chatId: string; text: string }, ack: Ack<MessageRef>) => void;
+  promptApproval: (req: { agentId: string; chatId: string; prompt: ApprovalPrompt }, ack: Ack<MessageRef>) => void;
+  updateApproval: (req: { agentId: string; ref: MessageRef; outcome: ApprovalOutcome }, ack: Ack<null>) => void;
 }

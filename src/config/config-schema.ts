@@ -101,6 +101,27 @@ export const branchSchema = z.strictObject({
   agents: z.array(agentConfigSchema).default([]),
 });
 
+export const RISK_LEVELS = ['low', 'medium', 'high', 'critical'] as const;
+const perRisk = <T extends z.ZodType>(value: T) => z.partialRecord(z.enum(RISK_LEVELS, { message: `expected a risk level: ${RISK_LEVELS.join(', ')}` }), value);
+
+/** Approval policy for the whole business (ARCHITECTURE.md, "Approvals — the rules"). */
+export const approvalsConfigSchema = z
+  .strictObject({
+    /** Action type -> risk, on top of the built-in table (e.g. `crm.update: low`). */
+    riskByAction: z.record(z.string().min(1), z.enum(RISK_LEVELS)).default({}),
+    /** Lowest manager role allowed to decide each risk (default: manager; e.g. `critical: owner`). */
+    minRole: perRisk(z.enum(MANAGER_ROLES)).default({}),
+    /** Time to live per risk, seconds (defaults: low 86400, medium 28800, high 14400, critical 3600). */
+    ttlSec: perRisk(z.number().int().min(10).max(30 * 86400)).default({}),
+    /** Still pending after this many seconds: also deliver to the owners (escalation). */
+    escalateAfterSec: perRisk(z.number().int().min(10).max(30 * 86400)).default({}),
+    /** Consecutive approvals of one action type at one branch before suggesting auto-approval. */
+    learnAfter: z.number().int().min(2).max(1000).default(10),
+    /** Autonomy per team, for requests that name a `teamId`. */
+    teams: z.record(idSchema, z.strictObject({ autonomy: z.enum(AUTONOMY_LEVELS) })).default({}),
+  })
+  .default({ riskByAction: {}, minRole: {}, ttlSec: {}, escalateAfterSec: {}, learnAfter: 10, teams: {} });
+
 export const coordinatorConfigSchema = z.strictObject({
   business: z
     .strictObject({
@@ -114,6 +135,7 @@ export const coordinatorConfigSchema = z.strictObject({
       autonomy: z.enum(AUTONOMY_LEVELS).default('supervised'),
     })
     .default({ autonomy: 'supervised' }),
+  approvals: approvalsConfigSchema,
   branches: z.array(branchSchema).default([]),
 });
 

@@ -44,6 +44,31 @@ export interface HealthCheckRecord extends StoredDoc {
 export type RiskLevel = 'low' | 'medium' | 'high' | 'critical';
 export type ApprovalStatus = 'pending' | 'approved' | 'rejected' | 'expired' | 'cancelled' | 'executed' | 'failed';
 
+/** Where one copy of an approval prompt went, so it can be updated later. */
+export interface Delivery {
+  managerId?: string;
+  channel: string;
+  agentId: string;
+  chatId: string;
+  messageId?: string;
+  status: 'sent' | 'failed';
+  error?: string;
+  at: string;
+  tier?: 'initial' | 'escalation';
+}
+
+export interface Decision {
+  outcome: 'approved' | 'rejected' | 'expired' | 'cancelled';
+  /** Manager id, `admin`, `policy` or `system`. */
+  by: string;
+  byName?: string;
+  via: string;
+  at: string;
+  reason?: string;
+  /** For policy decisions: the rule that allowed it. */
+  rule?: string;
+}
+
 export interface ApprovalRecord extends StoredDoc {
   code: string;
   branchId: string;
@@ -55,10 +80,13 @@ export interface ApprovalRecord extends StoredDoc {
   riskLevel: RiskLevel;
   status: ApprovalStatus;
   autonomy: string;
-  deliveries: unknown[];
-  decision?: unknown;
+  deliveries: Delivery[];
+  decision?: Decision;
+  /** For `requiredApprovals > 1`: the approvals gathered so far. */
+  approvals?: Array<{ by: string; via: string; at: string }>;
   expiresAt: string;
-  escalation?: unknown;
+  escalation?: { dueAt: string; done?: boolean };
+  result?: { success: boolean; error?: string; result?: unknown; at: string };
   callbackUrl?: string;
   idempotencyKey?: string;
   requestHash?: string;
@@ -129,4 +157,17 @@ export interface ApiTokenRecord extends StoredDoc {
   createdAt: string;
   /** For runners: the branches or agents it may host. */
   scope?: string[];
+}
+
+/** A webhook waiting to be delivered (signed, retried with backoff, durable across restarts). */
+export interface OutboxRecord extends StoredDoc {
+  url: string;
+  body: string;
+  agentId: string;
+  approvalId?: string;
+  status: 'pending' | 'delivered' | 'failed';
+  attempts: number;
+  nextAttemptAt: string;
+  lastError?: string;
+  createdAt: string;
 }

@@ -2,6 +2,7 @@ import type { Collection, CollectionSpec } from './collection.js';
 import type {
   AgentRecord,
   ApiTokenRecord,
+  OutboxRecord,
   ApprovalRecord,
   AuditEventRecord,
   ContactRecord,
@@ -29,6 +30,7 @@ export const COLLECTION_SPECS = {
   settings: { name: 'settings' },
   waAuth: { name: 'wa_auth', indexes: [['agentId', 'type']] },
   apiTokens: { name: 'api_tokens', indexes: [['subject']] },
+  outbox: { name: 'outbox', indexes: [['status', 'nextAttemptAt']] },
 } satisfies Record<string, CollectionSpec>;
 
 export type CollectionKey = keyof typeof COLLECTION_SPECS;
@@ -43,6 +45,7 @@ export interface StoreCollections {
   settings: Collection<SettingRecord>;
   waAuth: Collection<WaAuthRecord>;
   apiTokens: Collection<ApiTokenRecord>;
+  outbox: Collection<OutboxRecord>;
 }
 
 export interface StoreState {

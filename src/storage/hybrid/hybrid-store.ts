@@ -40,6 +40,7 @@ export class HybridStore implements Store {
   declare readonly settings: StoreCollections['settings'];
   declare readonly waAuth: StoreCollections['waAuth'];
   declare readonly apiTokens: StoreCollections['apiTokens'];
+  declare readonly outbox: StoreCollections['outbox'];
 
   mode: 'primary' | 'fallback' = 'fallback';
   private reason = 'not connected yet';

@@ -23,6 +23,7 @@ export class MongoStore implements Store {
   declare readonly settings: StoreCollections['settings'];
   declare readonly waAuth: StoreCollections['waAuth'];
   declare readonly apiTokens: StoreCollections['apiTokens'];
+  declare readonly outbox: StoreCollections['outbox'];
   readonly connection: mongoose.Connection;
   private everConnected = false;
 

@@ -27,6 +27,7 @@ export class SqliteStore implements Store {
   declare readonly settings: StoreCollections['settings'];
   declare readonly waAuth: StoreCollections['waAuth'];
   declare readonly apiTokens: StoreCollections['apiTokens'];
+  declare readonly outbox: StoreCollections['outbox'];
   readonly db: Database.Database;
   /** While true, every write is journaled for replay into MongoDB (hybrid fallback). */
   journaling = false;

@@ -1,0 +1,111 @@
+import type { ApprovalOutcome, ApprovalPrompt } from '../../bots/bot-agent.js';
+import type { AgentHost } from '../../branches/agent-host.js';
+import type { BranchConfig, Channel, ManagerConfig } from '../../config/config-schema.js';
+import type { Logger } from '../../config/logger.js';
+import type { Clock } from '../../core/clock.js';
+import { isoNow } from '../../core/clock.js';
+import type { ApprovalRecord, Delivery } from '../../storage/records.js';
+import type { Store } from '../../storage/store.js';
+
+const DEFAULT_ORDER: Channel[] = ['slack', 'telegram', 'whatsapp'];
+
+/** A manager's chat id on a channel, if they have one. */
+export function identityOn(manager: ManagerConfig, channel: string): string | undefined {
+  if (channel === 'slack') return manager.slack;
+  if (channel === 'telegram') return manager.telegram;
+  if (channel === 'whatsapp') return manager.whatsapp;
+  return undefined;
+}
+
+/** The manager a chat user is, matched by their identity on that channel. */
+export function managerByIdentity(branch: BranchConfig, channel: string, userId: string): ManagerConfig | undefined {
+  const digits = (v: string) => v.replace(/\D/g, '');
+  return branch.managers.find((m) => {
+    const id = identityOn(m, channel);
+    if (!id) return false;
+    return channel === 'whatsapp' ? digits(id) === digits(userId.split('@')[0]) : id === userId;
+  });
+}
+
+export function promptOf(approval: ApprovalRecord, branchName: string): ApprovalPrompt {
+  const details = approval.details === undefined ? undefined : typeof approval.details === 'string' ? approval.details : JSON.stringify(approval.details);
+  return {
+    approvalId: approval.id,
+    code: approval.code,
+    branchName,
+    actionType: approval.actionType,
+    summary: approval.summary,
+    details: details && details.length > 500 ? `${details.slice(0, 497)}...` : details,
+    riskLevel: approval.riskLevel,
+    requester: approval.requesterId,
+    expiresAt: approval.expiresAt,
+  };
+}
+
+export function outcomeOf(approval: ApprovalRecord): ApprovalOutcome {
+  const d = approval.decision;
+  return { approvalId: approval.id, status: approval.status, by: d?.byName ?? d?.by, via: d?.via, at: d?.at, reason: d?.reason };
+}
+
+/**
+ * Puts approval prompts in front of managers: each on their preferred channel,
+ * skipping a channel whose agent is not up and falling back to the next one
+ * when a send fails; plus the branch's Slack approvals channel, if any.
+ * Every attempt is recorded as a Delivery.
+ */
+export class ApprovalDelivery {
+  constructor(private readonly deps: { store: Store; hosts: AgentHost; clock: Clock; logger: Logger }) {}
+
+  private async upAgentFor(branch: BranchConfig, channel: string): Promise<string | undefined> {
+    for (const agent of branch.agents.filter((a) => a.channel === channel)) {
+      const record = await this.deps.store.agents.get(agent.id);
+      if (record?.status === 'up' && this.deps.hosts.hosts(agent.id)) return agent.id;
+    }
+    return undefined;
+  }
+
+  async deliver(approval: ApprovalRecord, branch: BranchConfig, managers: ManagerConfig[], tier: Delivery['tier']): Promise<Delivery[]> {
+    const prompt = promptOf(approval, branch.name);
+    const out: Delivery[] = [];
+    const attempt = async (base: Omit<Delivery, 'status' | 'at' | 'messageId' | 'error'>): Promise<boolean> => {
+      try {
+        const ref = await this.deps.hosts.promptApproval(base.agentId, base.chatId, prompt);
+        out.push({ ...base, messageId: ref.messageId, status: 'sent', at: isoNow(this.deps.clock) });
+        return true;
+      } catch (error) {
+        out.push({ ...base, status: 'failed', error: error instanceof Error ? error.message : String(error), at: isoNow(this.deps.clock) });
+        return false;
+      }
+    };
+    for (const manager of managers) {
+      const order = (manager.prefer ?? DEFAULT_ORDER).filter((c) => identityOn(manager, c));
+      for (const channel of order) {
+        const agentId = await this.upAgentFor(branch, channel);
+        if (!agentId) continue;
+        if (await attempt({ managerId: manager.id, channel, agentId, chatId: identityOn(manager, channel)!, tier })) break;
+      }
+    }
+    if (tier === 'initial') {
+      for (const agent of branch.agents) {
+        if (agent.channel !== 'slack' || !agent.approvalsChannel) continue;
+        const record = await this.deps.store.agents.get(agent.id);
+        if (record?.status === 'up' && this.deps.hosts.hosts(agent.id)) await attempt({ channel: 'slack', agentId: agent.id, chatId: agent.approvalsChannel, tier });
+      }
+    }
+    return out;
+  }
+
+  /** Shows the outcome on every copy of the prompt, on every channel. */
+  async updateAll(approval: ApprovalRecord): Promise<void> {
+    const outcome = outcomeOf(approval);
+    await Promise.all(
+      approval.deliveries
+        .filter((d) => d.status === 'sent' && d.messageId)
+        .map((d) =>
+          this.deps.hosts.updateApproval(d.agentId, { chatId: d.chatId, messageId: d.messageId! }, outcome).catch((error: unknown) =>
+            this.deps.logger.warn('could not update an approval prompt', { module: 'approvals', approvalId: approval.id, agentId: d.agentId, error }),
+          ),
+        ),
+    );
+  }
+}

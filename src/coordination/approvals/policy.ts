@@ -1,0 +1,47 @@
+import type { Autonomy, BranchConfig, CoordinatorConfig, ManagerConfig } from '../../config/config-schema.js';
+import type { RiskLevel } from '../../storage/records.js';
+
+/** The built-in action-type table (ARCHITECTURE.md); the config's `approvals.riskByAction` wins over it. */
+const DEFAULT_RISK: Array<[RegExp, RiskLevel]> = [
+  [/^(payment|refund|message\.send|customer\.message|data\.delete)(\.|$)/, 'critical'],
+  [/(^|\.)(delete|remove|purge)$/, 'critical'],
+  [/^(email|external\.email|calendar|data\.(change|update|write))(\.|$)/, 'high'],
+  [/^(crm|task|notice|internal)(\.|$)/, 'medium'],
+  [/^(read|status|report|lookup|get)(\.|$)/, 'low'],
+];
+
+export const DEFAULT_TTL_SEC: Record<RiskLevel, number> = { low: 86_400, medium: 28_800, high: 14_400, critical: 3_600 };
+const ROLE_RANK = { operator: 0, manager: 1, owner: 2 } as const;
+
+/** Risk of an action type: the config's table, then the built-in one; unknown types are `high`. */
+export function classifyRisk(actionType: string, config: CoordinatorConfig): { risk: RiskLevel; source: string } {
+  const configured = config.approvals.riskByAction[actionType];
+  if (configured) return { risk: configured, source: `approvals.riskByAction.${actionType}` };
+  for (const [pattern, risk] of DEFAULT_RISK) if (pattern.test(actionType)) return { risk, source: 'default table' };
+  return { risk: 'high', source: 'default for unknown action types' };
+}
+
+/** Autonomy per team, else per branch, else the business default. */
+export function resolveAutonomy(config: CoordinatorConfig, branch: BranchConfig, teamId?: string): { autonomy: Autonomy; source: string } {
+  const team = teamId ? config.approvals.teams[teamId] : undefined;
+  if (team) return { autonomy: team.autonomy, source: `team ${teamId}` };
+  if (branch.autonomy) return { autonomy: branch.autonomy, source: `branch ${branch.id}` };
+  return { autonomy: config.defaults.autonomy, source: 'default' };
+}
+
+/** supervised: everything waits; semi_autonomous: low runs at once; autonomous: only critical waits. */
+export function autoApproves(autonomy: Autonomy, risk: RiskLevel): boolean {
+  if (autonomy === 'supervised') return false;
+  if (autonomy === 'semi_autonomous') return risk === 'low';
+  return risk !== 'critical';
+}
+
+/** Managers of the branch whose role is high enough for the risk. */
+export function eligibleManagers(config: CoordinatorConfig, branch: BranchConfig, risk: RiskLevel): ManagerConfig[] {
+  const min = config.approvals.minRole[risk] ?? 'manager';
+  return branch.managers.filter((m) => ROLE_RANK[m.role] >= ROLE_RANK[min]);
+}
+
+export function ttlSec(config: CoordinatorConfig, risk: RiskLevel): number {
+  return config.approvals.ttlSec[risk] ?? DEFAULT_TTL_SEC[risk];
+}

@@ -1,0 +1,91 @@
+import { createHmac } from 'node:crypto';
+import type { Logger } from '../../config/logger.js';
+import type { Clock, TimerHandle } from '../../core/clock.js';
+import { isoNow } from '../../core/clock.js';
+import { newId } from '../../core/ids.js';
+import type { OutboxRecord } from '../../storage/records.js';
+import type { Store } from '../../storage/store.js';
+
+export const MAX_ATTEMPTS = 12;
+
+/** `sha256=<hex HMAC-SHA256 of the raw body>` with the agent's callback secret. */
+export function signBody(secret: string, body: string): string {
+  return `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
+}
+
+/**
+ * Outcome webhooks to requesters, persisted before the first attempt so a
+ * restart loses none. Retries back off 1 s, 2 s, 4 s ... up to 10 minutes,
+ * for at most MAX_ATTEMPTS attempts.
+ */
+export class WebhookOutbox {
+  private readonly timers = new Map<string, TimerHandle>();
+  private stopped = false;
+
+  constructor(private readonly deps: { store: Store; clock: Clock; logger: Logger; timeoutMs?: number }) {}
+
+  async enqueue(agentId: string, url: string, payload: unknown, approvalId?: string): Promise<OutboxRecord> {
+    const now = isoNow(this.deps.clock);
+    const item = await this.deps.store.outbox.insert({ id: newId(this.deps.clock.now()), url, body: JSON.stringify(payload), agentId, approvalId, status: 'pending', attempts: 0, nextAttemptAt: now, createdAt: now });
+    this.schedule(item);
+    return item;
+  }
+
+  /** Schedules every pending webhook (those due while we were down go at once). */
+  async resume(): Promise<void> {
+    for (const item of await this.deps.store.outbox.find({ where: { status: 'pending' } })) this.schedule(item);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const t of this.timers.values()) this.deps.clock.clearTimeout(t);
+    this.timers.clear();
+  }
+
+  private schedule(item: OutboxRecord): void {
+    if (this.stopped) return;
+    const existing = this.timers.get(item.id);
+    if (existing) this.deps.clock.clearTimeout(existing);
+    const delay = Math.max(0, Date.parse(item.nextAttemptAt) - this.deps.clock.now());
+    this.timers.set(
+      item.id,
+      this.deps.clock.setTimeout(() => {
+        this.timers.delete(item.id);
+        void this.attempt(item.id);
+      }, delay),
+    );
+  }
+
+  /** One delivery attempt; exposed for tests. */
+  async attempt(id: string): Promise<void> {
+    const item = await this.deps.store.outbox.get(id);
+    if (!item || item.status !== 'pending') return;
+    const agent = await this.deps.store.agents.get(item.agentId);
+    const secret = agent?.callbackSecret ?? '';
+    const timestamp = String(Math.floor(this.deps.clock.now() / 1000));
+    let error: string | undefined;
+    try {
+      const res = await fetch(item.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-coordinator-signature': signBody(secret, item.body), 'x-coordinator-timestamp': timestamp, 'x-coordinator-delivery': item.id },
+        body: item.body,
+        redirect: 'manual',
+        signal: AbortSignal.timeout(this.deps.timeoutMs ?? 10_000),
+      });
+      await res.body?.cancel();
+      if (!res.ok) error = `HTTP ${res.status}`;
+    } catch (e) {
+      error = e instanceof Error ? e.message : String(e);
+    }
+    const attempts = item.attempts + 1;
+    if (!error) {
+      await this.deps.store.outbox.update(id, { status: 'delivered', attempts, lastError: undefined });
+      return;
+    }
+    const failed = attempts >= MAX_ATTEMPTS;
+    const next = new Date(this.deps.clock.now() + Math.min(600_000, 1000 * 2 ** (attempts - 1))).toISOString();
+    const updated = await this.deps.store.outbox.update(id, { attempts, lastError: error, status: failed ? 'failed' : 'pending', nextAttemptAt: next });
+    this.deps.logger.warn(`webhook to ${item.url} failed (${error}); ${failed ? 'giving up' : `attempt ${attempts + 1} at ${next}`}`, { module: 'outbox', approvalId: item.approvalId });
+    if (updated && !failed) this.schedule(updated);
+  }
+}
