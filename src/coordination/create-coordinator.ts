@@ -17,6 +17,12 @@ import { DEFAULT_HEALTH_OPTIONS, HealthMonitor, type HealthOptions } from './hea
 import { createProber } from './probes.js';
 import { agentRoutes } from './routes/agent-routes.js';
 import { runnerRoutes } from './routes/runner-routes.js';
+import { approvalRoutes } from './routes/approval-routes.js';
+import { auditRoutes } from './routes/audit-routes.js';
+import { ApprovalDelivery } from './approvals/approval-delivery.js';
+import { ApprovalEngine } from './approvals/approval-engine.js';
+import { WebhookOutbox } from './approvals/webhook-outbox.js';
+import { registerMessageSend } from './approvals/message-send.js';
 import { attachRunnerGateway } from '../branches/runner-gateway.js';
 import { parseBody } from './http/middleware.js';
 import type { Server as HttpServer } from 'node:http';
@@ -53,6 +59,8 @@ export interface Coordinator {
   hosts: AgentHosts;
   local: LocalAgentHost;
   registry: AgentRegistry;
+  approvals: ApprovalEngine;
+  outbox: WebhookOutbox;
   /** Starts the bot agents (in dependsOn order) and the health monitor. */
   start(): Promise<void>;
   /** Accepts runners on the API server's `/agents` Socket.IO namespace. */
@@ -97,6 +105,17 @@ export async function createCoordinator(deps: CoordinatorDeps): Promise<Coordina
     options: { ...DEFAULT_HEALTH_OPTIONS, ...deps.health, intervalMs: () => settings.env.HEALTH_INTERVAL_MS },
   });
   const registry = new AgentRegistry({ store, clock, settings, audit, monitor });
+  const outbox = new WebhookOutbox({ store, clock, logger });
+  const approvals = new ApprovalEngine({ store, clock, logger, bus, audit, settings, delivery: new ApprovalDelivery({ store, hosts, clock, logger }), outbox });
+  registerMessageSend(approvals, { settings, store, hosts });
+  // A tap on Approve/Reject in any chat comes back as a 'decision' event.
+  hosts.onEvent((event) => {
+    if (event.type !== 'decision') return;
+    const channel = settings.config.branches.flatMap((b) => b.agents).find((a) => a.id === event.agentId)?.channel ?? 'unknown';
+    void approvals
+      .decide({ approvalId: event.approvalId, decision: event.decision, reason: event.reason, decider: { kind: 'chat', channel, userId: event.deciderId }, via: channel })
+      .catch((error: unknown) => logger.info('chat decision not applied', { module: 'approvals', approvalId: event.approvalId, error }));
+  });
 
   const authenticate = createAuthenticator(store, adminToken.hash);
   const anyRole = requireAuth(authenticate, ['operator', 'manager', 'agent', 'runner']);
@@ -125,6 +144,16 @@ export async function createCoordinator(deps: CoordinatorDeps): Promise<Coordina
         operatorAuth: requireAuth(authenticate, ['operator']),
       }),
       runnerRoutes({ store, settings, audit, clock, adminAuth: requireAuth(authenticate, []), parse: parseBody }),
+      approvalRoutes({
+        engine: approvals,
+        store,
+        bus,
+        anyAuth: anyRole,
+        requesterAuth: requireAuth(authenticate, ['agent']),
+        deciderAuth: requireAuth(authenticate, ['manager']),
+        operatorAuth: requireAuth(authenticate, ['operator']),
+      }),
+      auditRoutes({ store, audit, auth: requireAuth(authenticate, ['operator']) }),
     ],
   });
   let gateway: { close(): Promise<void> } | undefined;
@@ -139,10 +168,14 @@ export async function createCoordinator(deps: CoordinatorDeps): Promise<Coordina
     hosts,
     local,
     registry,
+    approvals,
+    outbox,
     apiUrl: '',
     async start() {
       await local.startBranches(settings.config.branches.filter((b) => b.host !== 'remote'));
       await monitor.start();
+      await approvals.resume();
+      await outbox.resume();
     },
     attach(apiServer) {
       gateway = attachRunnerGateway({
@@ -161,6 +194,8 @@ export async function createCoordinator(deps: CoordinatorDeps): Promise<Coordina
     async stop() {
       await coordinator.detach();
       await monitor.stop();
+      approvals.stop();
+      outbox.stop();
       await hosts.stop();
     },
   };

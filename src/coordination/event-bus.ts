@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../config/logger.js';
 import type { Overrides } from '../config/overrides.js';
-import type { AgentStatus } from '../storage/records.js';
+import type { AgentStatus, ApprovalRecord } from '../storage/records.js';
 import type { StoreState } from '../storage/store.js';
 
 /** Every domain event, by name. Modules talk through these, never through each other's internals. */
@@ -11,6 +11,7 @@ export interface DomainEvents {
   'agent.status': { agentId: string; branchId: string; from: AgentStatus | null; to: AgentStatus; reason?: string; at: string };
   'agent.restart-scheduled': { agentId: string; attempt: number; delayMs: number };
   'alert.sent': { agentId: string; kind: string; via: string; chats: string[]; text: string };
+  'approval.updated': ApprovalRecord;
   'alert.undeliverable': { agentId: string; kind: string; text: string; why: string };
 }
 

@@ -1,0 +1,380 @@
+import { createHash, randomInt } from 'node:crypto';
+import type { BranchConfig, ManagerConfig } from '../../config/config-schema.js';
+import type { Logger } from '../../config/logger.js';
+import type { Clock, TimerHandle } from '../../core/clock.js';
+import { isoNow } from '../../core/clock.js';
+import { CodedError, ConflictError, ErrorCode, NotFoundError, ValidationError } from '../../core/errors.js';
+import { newId } from '../../core/ids.js';
+import type { ApprovalRecord, Decision, RiskLevel } from '../../storage/records.js';
+import type { Store } from '../../storage/store.js';
+import type { Principal } from '../auth.js';
+import type { AuditLog } from '../audit-log.js';
+import type { EventBus } from '../event-bus.js';
+import type { RuntimeSettings } from '../runtime-settings.js';
+import { ApprovalDelivery, managerByIdentity } from './approval-delivery.js';
+import { LearnedRules } from './learned-rules.js';
+import { autoApproves, classifyRisk, eligibleManagers, resolveAutonomy, ttlSec } from './policy.js';
+import type { WebhookOutbox } from './webhook-outbox.js';
+
+export interface CreateApprovalInput {
+  branchId: string;
+  actionType: string;
+  summary: string;
+  details?: unknown;
+  riskLevel?: RiskLevel;
+  teamId?: string;
+  expiresInSec?: number;
+  callbackUrl?: string;
+  requiredApprovals?: number;
+}
+
+/** Who decides: a token (admin or a manager's) from the API, or a chat identity from a channel. */
+export type Decider = { kind: 'principal'; principal: Principal } | { kind: 'chat'; channel: string; userId: string };
+
+export interface DecideInput {
+  approvalId: string;
+  decision: 'approve' | 'reject';
+  reason?: string;
+  decider: Decider;
+  /** The channel or surface it came through: api, dashboard, telegram, slack, whatsapp. */
+  via: string;
+}
+
+export type DecideResult =
+  | { outcome: 'decided'; approval: ApprovalRecord }
+  | { outcome: 'recorded'; approval: ApprovalRecord; remaining: number }
+  | { outcome: 'too_late'; approval: ApprovalRecord };
+
+const CODE_ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZ23456789';
+
+function canonicalHash(value: unknown): string {
+  const canon = (v: unknown): string =>
+    Array.isArray(v)
+      ? `[${v.map(canon).join(',')}]`
+      : v && typeof v === 'object'
+        ? `{${Object.keys(v)
+            .sort()
+            .filter((k) => (v as Record<string, unknown>)[k] !== undefined)
+            .map((k) => `${JSON.stringify(k)}:${canon((v as Record<string, unknown>)[k])}`)
+            .join(',')}}`
+        : JSON.stringify(v ?? null);
+  return createHash('sha256').update(canon(value)).digest('hex');
+}
+
+/**
+ * The channel-independent approval engine: policy, routing, first decision
+ * wins (compare-and-set on the stored status), durable expiry and escalation,
+ * and telling the requester (bus event for long-polls and sockets, signed
+ * webhook through the outbox). Everything it does is audited.
+ */
+export class ApprovalEngine {
+  private readonly timers = new Map<string, TimerHandle[]>();
+  private readonly delivery: ApprovalDelivery;
+  readonly learned: LearnedRules;
+  private readonly log: Logger;
+  private stopped = false;
+  /** Built-in actions the coordinator executes itself once approved (e.g. `message.send`). */
+  private readonly executors = new Map<string, (approval: ApprovalRecord) => Promise<{ success: boolean; error?: string; result?: unknown }>>();
+
+  constructor(
+    private readonly deps: {
+      store: Store;
+      clock: Clock;
+      logger: Logger;
+      bus: EventBus;
+      audit: AuditLog;
+      settings: RuntimeSettings;
+      delivery: ApprovalDelivery;
+      outbox: WebhookOutbox;
+    },
+  ) {
+    this.delivery = deps.delivery;
+    this.learned = new LearnedRules({ store: deps.store, clock: deps.clock, audit: deps.audit, settings: deps.settings });
+    this.log = deps.logger.child({ module: 'approvals' });
+  }
+
+  /** Registers a built-in action executed by the coordinator when approved. */
+  registerExecutor(actionType: string, run: (approval: ApprovalRecord) => Promise<{ success: boolean; error?: string; result?: unknown }>): void {
+    this.executors.set(actionType, run);
+  }
+
+  private branch(branchId: string): BranchConfig {
+    const branch = this.deps.settings.config.branches.find((b) => b.id === branchId);
+    if (!branch) {
+      const known = this.deps.settings.config.branches.map((b) => b.id).join(', ') || 'none';
+      throw new ValidationError('Unknown branch', [{ path: 'branchId', message: `unknown branch '${branchId}' (known: ${known})` }]);
+    }
+    return branch;
+  }
+
+  async require(id: string): Promise<ApprovalRecord> {
+    const approval = (await this.deps.store.approvals.get(id)) ?? (await this.deps.store.approvals.findOne({ code: id.toUpperCase() }));
+    if (!approval) throw new NotFoundError('Approval', id);
+    return approval;
+  }
+
+  private async newCode(): Promise<string> {
+    for (;;) {
+      const code = Array.from({ length: 6 }, () => CODE_ALPHABET[randomInt(CODE_ALPHABET.length)]).join('');
+      if (!(await this.deps.store.approvals.findOne({ code }))) return code;
+    }
+  }
+
+  /** Creates (or, for a repeated Idempotency-Key, returns) an approval request. */
+  async create(input: CreateApprovalInput, requester: Principal, idempotencyKey?: string): Promise<{ approval: ApprovalRecord; created: boolean }> {
+    const { store, clock, settings } = this.deps;
+    const requesterId = requester.subject;
+    const requestHash = canonicalHash(input);
+    if (idempotencyKey) {
+      const existing = await store.approvals.findOne({ requesterId, idempotencyKey });
+      if (existing) return this.replay(existing, requestHash);
+    }
+    const branch = this.branch(input.branchId);
+    if (input.teamId && !settings.config.approvals.teams[input.teamId]) {
+      throw new ValidationError('Unknown team', [{ path: 'teamId', message: `unknown team '${input.teamId}' (configure it under approvals.teams)` }]);
+    }
+    const config = settings.config;
+    const risk = input.riskLevel ? { risk: input.riskLevel, source: 'request' } : classifyRisk(input.actionType, config);
+    const autonomy = resolveAutonomy(config, branch, input.teamId);
+    const now = clock.now();
+    const ttl = input.expiresInSec ?? ttlSec(config, risk.risk);
+    const escalateAfter = config.approvals.escalateAfterSec[risk.risk];
+    const base = {
+      id: newId(now),
+      code: await this.newCode(),
+      branchId: branch.id,
+      teamId: input.teamId,
+      requesterId,
+      actionType: input.actionType,
+      summary: input.summary,
+      details: input.details,
+      riskLevel: risk.risk,
+      status: 'pending' as const,
+      autonomy: autonomy.autonomy,
+      deliveries: [],
+      expiresAt: new Date(now + ttl * 1000).toISOString(),
+      escalation: escalateAfter && escalateAfter < ttl ? { dueAt: new Date(now + escalateAfter * 1000).toISOString() } : undefined,
+      callbackUrl: input.callbackUrl,
+      idempotencyKey,
+      requestHash,
+      requiredApprovals: input.requiredApprovals ?? 1,
+      approvals: [],
+      createdAt: isoNow(clock),
+      updatedAt: isoNow(clock),
+    };
+    let approval: ApprovalRecord;
+    try {
+      approval = await store.approvals.insert(base);
+    } catch (error) {
+      // Two requests with the same key at once: the second sees the first.
+      if (error instanceof ConflictError && idempotencyKey) {
+        const existing = await store.approvals.findOne({ requesterId, idempotencyKey });
+        if (existing) return this.replay(existing, requestHash);
+      }
+      throw error;
+    }
+    await this.deps.audit.append({
+      type: 'approval.created',
+      actor: requesterId,
+      branchId: branch.id,
+      approvalId: approval.id,
+      data: { code: approval.code, actionType: approval.actionType, risk: risk.risk, riskSource: risk.source, autonomy: autonomy.autonomy, autonomySource: autonomy.source },
+    });
+
+    const rule = autoApproves(autonomy.autonomy, risk.risk)
+      ? `autonomy ${autonomy.autonomy} (${autonomy.source}) auto-approves ${risk.risk} risk`
+      : await this.learned.activeRuleFor(branch.id, input.actionType, risk.risk);
+    if (rule) {
+      const decided = await this.finish(approval, { outcome: 'approved', by: 'policy', via: 'policy', at: isoNow(clock), rule });
+      await this.deps.audit.append({ type: 'approval.auto-approved', actor: 'policy', branchId: branch.id, approvalId: approval.id, data: { rule } });
+      return { approval: decided ?? approval, created: true };
+    }
+
+    const managers = eligibleManagers(config, branch, risk.risk);
+    const deliveries = await this.delivery.deliver(approval, branch, managers, 'initial');
+    approval = (await store.approvals.update(approval.id, { deliveries: [...approval.deliveries, ...deliveries], updatedAt: isoNow(clock) })) ?? approval;
+    await this.auditDeliveries(approval, deliveries);
+    this.scheduleTimers(approval);
+    this.deps.bus.emit('approval.updated', approval);
+    return { approval, created: true };
+  }
+
+  private replay(existing: ApprovalRecord, requestHash: string): { approval: ApprovalRecord; created: boolean } {
+    if (existing.requestHash !== requestHash) {
+      throw new ConflictError('This Idempotency-Key was already used with a different request body', { approvalId: existing.id });
+    }
+    return { approval: existing, created: false };
+  }
+
+  private async auditDeliveries(approval: ApprovalRecord, deliveries: ApprovalRecord['deliveries']): Promise<void> {
+    for (const d of deliveries) {
+      await this.deps.audit.append({ type: d.status === 'sent' ? 'approval.delivered' : 'approval.delivery-failed', actor: 'coordinator', branchId: approval.branchId, approvalId: approval.id, agentId: d.agentId, data: d });
+    }
+    if (!deliveries.some((d) => d.status === 'sent')) {
+      this.log.warn(`approval ${approval.code}: no manager could be reached on any channel; it waits on the dashboard and API`, { approvalId: approval.id });
+      await this.deps.audit.append({ type: 'approval.undelivered', actor: 'coordinator', branchId: approval.branchId, approvalId: approval.id });
+    }
+  }
+
+  /** Works out who the decider is and whether they may decide; refusals are audited. */
+  private async authorise(approval: ApprovalRecord, branch: BranchConfig, decider: Decider): Promise<{ by: string; byName: string }> {
+    const eligible = eligibleManagers(this.deps.settings.config, branch, approval.riskLevel);
+    let manager: ManagerConfig | undefined;
+    if (decider.kind === 'principal') {
+      if (decider.principal.role === 'admin') return { by: 'admin', byName: 'admin' };
+      if (decider.principal.role === 'manager') manager = branch.managers.find((m) => m.id === decider.principal.subject);
+    } else {
+      manager = managerByIdentity(branch, decider.channel, decider.userId);
+    }
+    if (!manager || !eligible.includes(manager)) {
+      const who = decider.kind === 'principal' ? `${decider.principal.role} ${decider.principal.subject}` : `${decider.channel} user ${decider.userId}`;
+      await this.deps.audit.append({ type: 'approval.refused', actor: who, branchId: approval.branchId, approvalId: approval.id, data: { reason: manager ? `role ${manager.role} may not decide ${approval.riskLevel} risk` : 'not a manager of this branch' } });
+      throw new CodedError(ErrorCode.Forbidden, 'You are not allowed to decide this approval', { approvalId: approval.id });
+    }
+    return { by: manager.id, byName: manager.name };
+  }
+
+  /** The first valid decision wins; the others are told who decided. */
+  async decide(input: DecideInput): Promise<DecideResult> {
+    for (let attempt = 0; ; attempt++) {
+      const approval = await this.require(input.approvalId);
+      const branch = this.branch(approval.branchId);
+      const who = await this.authorise(approval, branch, input.decider);
+      if (approval.status !== 'pending') return { outcome: 'too_late', approval };
+      const at = isoNow(this.deps.clock);
+      const required = approval.requiredApprovals ?? 1;
+      if (input.decision === 'approve' && required > 1) {
+        const gathered = approval.approvals ?? [];
+        if (gathered.some((a) => a.by === who.by)) throw new ConflictError(`${who.byName} already approved this; it needs ${required} different approvers`);
+        const next = [...gathered, { by: who.by, via: input.via, at }];
+        if (next.length < required) {
+          const updated = await this.deps.store.approvals.update(approval.id, { approvals: next, updatedAt: at }, { status: 'pending', version: approval.version });
+          if (!updated) continue;
+          await this.deps.audit.append({ type: 'approval.partial', actor: who.by, branchId: approval.branchId, approvalId: approval.id, data: { via: input.via, have: next.length, need: required } });
+          this.deps.bus.emit('approval.updated', updated);
+          return { outcome: 'recorded', approval: updated, remaining: required - next.length };
+        }
+      }
+      const decision: Decision = { outcome: input.decision === 'approve' ? 'approved' : 'rejected', by: who.by, byName: who.byName, via: input.via, at, reason: input.reason };
+      const decided = await this.finish(approval, decision, input.decision === 'approve' && required > 1 ? [...(approval.approvals ?? []), { by: who.by, via: input.via, at }] : undefined);
+      if (decided) {
+        await this.learned.record(approval.branchId, approval.actionType, approval.riskLevel, decision.outcome === 'approved');
+        return { outcome: 'decided', approval: decided };
+      }
+      if (attempt > 5) return { outcome: 'too_late', approval: await this.require(approval.id) };
+    }
+  }
+
+  /**
+   * Compare-and-set from `pending` to the outcome, then: audit, update every
+   * prompt, tell the requester, run a built-in action. Returns null if another
+   * decision got there first.
+   */
+  private async finish(approval: ApprovalRecord, decision: Decision, approvals?: ApprovalRecord['approvals']): Promise<ApprovalRecord | null> {
+    const patch: Partial<ApprovalRecord> = { status: decision.outcome, decision, updatedAt: decision.at };
+    if (approvals) patch.approvals = approvals;
+    const decided = await this.deps.store.approvals.update(approval.id, patch, { status: 'pending', version: approval.version });
+    if (!decided) return null;
+    this.clearTimers(approval.id);
+    await this.deps.audit.append({ type: `approval.${decision.outcome}`, actor: decision.by, branchId: approval.branchId, approvalId: approval.id, data: { via: decision.via, reason: decision.reason, rule: decision.rule } });
+    this.log.info(`approval ${approval.code} ${decision.outcome} by ${decision.byName ?? decision.by} via ${decision.via}`, { approvalId: approval.id });
+    await this.delivery.updateAll(decided);
+    await this.notify(decided);
+    const executor = decision.outcome === 'approved' ? this.executors.get(decided.actionType) : undefined;
+    if (executor) {
+      const result = await executor(decided).catch((error: unknown) => ({ success: false, error: error instanceof Error ? error.message : String(error) }));
+      return (await this.report(decided.id, { kind: 'system' }, result)) ?? decided;
+    }
+    return decided;
+  }
+
+  private async notify(approval: ApprovalRecord): Promise<void> {
+    this.deps.bus.emit('approval.updated', approval);
+    if (!approval.callbackUrl) return;
+    const requester = await this.deps.store.agents.get(approval.requesterId);
+    if (!requester) return;
+    const { requestHash: _h, idempotencyKey: _k, version: _v, ...view } = approval;
+    await this.deps.outbox.enqueue(requester.id, approval.callbackUrl, { event: `approval.${approval.status}`, approval: view, sentAt: isoNow(this.deps.clock) }, approval.id);
+  }
+
+  /** The requester (or an admin) withdraws a pending request. */
+  async cancel(id: string, principal: Principal): Promise<ApprovalRecord> {
+    const approval = await this.require(id);
+    this.mustBeRequester(approval, principal);
+    if (approval.status !== 'pending') throw new ConflictError(`Approval ${approval.code} is already ${approval.status}`, { status: approval.status });
+    const cancelled = await this.finish(approval, { outcome: 'cancelled', by: principal.subject, via: 'api', at: isoNow(this.deps.clock) });
+    if (!cancelled) throw new ConflictError(`Approval ${approval.code} was decided meanwhile`, { status: (await this.require(id)).status });
+    return cancelled;
+  }
+
+  private mustBeRequester(approval: ApprovalRecord, principal: Principal | { kind: 'system' }): void {
+    if ('kind' in principal) return;
+    if (principal.role !== 'admin' && principal.subject !== approval.requesterId) {
+      throw new CodedError(ErrorCode.Forbidden, `Only the requester (${approval.requesterId}) or an admin may do this`);
+    }
+  }
+
+  /** The requester reports what happened after an approval: `executed` or `failed`. */
+  async report(id: string, principal: Principal | { kind: 'system' }, result: { success: boolean; error?: string; result?: unknown }): Promise<ApprovalRecord> {
+    const approval = await this.require(id);
+    this.mustBeRequester(approval, principal);
+    if (approval.status !== 'approved') throw new ConflictError(`Only an approved request can report a result; this one is ${approval.status}`, { status: approval.status });
+    const at = isoNow(this.deps.clock);
+    const updated = await this.deps.store.approvals.update(approval.id, { status: result.success ? 'executed' : 'failed', result: { ...result, at }, updatedAt: at }, { status: 'approved' });
+    if (!updated) throw new ConflictError('The result was already reported');
+    await this.deps.audit.append({ type: `approval.${updated.status}`, actor: 'kind' in principal ? 'coordinator' : principal.subject, branchId: approval.branchId, approvalId: approval.id, data: { error: result.error } });
+    this.deps.bus.emit('approval.updated', updated);
+    return updated;
+  }
+
+  // --- durable timers ------------------------------------------------------
+
+  /** Schedules expiry and escalation of every pending approval; ones due during downtime fire at once. */
+  async resume(): Promise<void> {
+    for (const approval of await this.deps.store.approvals.find({ where: { status: 'pending' } })) this.scheduleTimers(approval);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const id of [...this.timers.keys()]) this.clearTimers(id);
+  }
+
+  private scheduleTimers(approval: ApprovalRecord): void {
+    if (this.stopped) return;
+    this.clearTimers(approval.id);
+    const now = this.deps.clock.now();
+    const handles = [this.deps.clock.setTimeout(() => void this.expire(approval.id), Math.max(0, Date.parse(approval.expiresAt) - now))];
+    if (approval.escalation && !approval.escalation.done) {
+      handles.push(this.deps.clock.setTimeout(() => void this.escalate(approval.id), Math.max(0, Date.parse(approval.escalation.dueAt) - now)));
+    }
+    this.timers.set(approval.id, handles);
+  }
+
+  private clearTimers(id: string): void {
+    for (const h of this.timers.get(id) ?? []) this.deps.clock.clearTimeout(h);
+    this.timers.delete(id);
+  }
+
+  /** Pending past its expiry: `expired` (never approved). */
+  async expire(id: string): Promise<void> {
+    const approval = await this.deps.store.approvals.get(id);
+    if (!approval || approval.status !== 'pending') return;
+    if (Date.parse(approval.expiresAt) > this.deps.clock.now()) return this.scheduleTimers(approval);
+    await this.finish(approval, { outcome: 'expired', by: 'system', via: 'timer', at: isoNow(this.deps.clock) });
+  }
+
+  /** Still pending after the escalation delay: deliver to the owners who did not get it yet. */
+  async escalate(id: string): Promise<void> {
+    const approval = await this.deps.store.approvals.get(id);
+    if (!approval || approval.status !== 'pending' || !approval.escalation || approval.escalation.done) return;
+    const branch = this.branch(approval.branchId);
+    const reached = new Set(approval.deliveries.filter((d) => d.status === 'sent').map((d) => d.managerId));
+    const owners = branch.managers.filter((m) => m.role === 'owner' && !reached.has(m.id));
+    const deliveries = await this.delivery.deliver(approval, branch, owners, 'escalation');
+    const updated = await this.deps.store.approvals.update(id, { deliveries: [...approval.deliveries, ...deliveries], escalation: { ...approval.escalation, done: true }, updatedAt: isoNow(this.deps.clock) }, { status: 'pending', version: approval.version });
+    if (!updated) return;
+    await this.deps.audit.append({ type: 'approval.escalated', actor: 'coordinator', branchId: approval.branchId, approvalId: id, data: { to: owners.map((o) => o.id) } });
+    await this.auditDeliveries(updated, deliveries);
+    this.deps.bus.emit('approval.updated', updated);
+  }
+}

@@ -1,0 +1,148 @@
+import { Router, type RequestHandler } from 'express';
+import { z } from 'zod';
+import { idSchema, RISK_LEVELS } from '../../config/config-schema.js';
+import { CodedError, ConflictError, ErrorCode, asCodedError } from '../../core/errors.js';
+import type { ApprovalRecord, ApprovalStatus, RiskLevel } from '../../storage/records.js';
+import type { Store } from '../../storage/store.js';
+import type { ApprovalEngine, DecideResult } from '../approvals/approval-engine.js';
+import type { EventBus } from '../event-bus.js';
+import { parseBody } from '../http/middleware.js';
+
+const STATUSES: ApprovalStatus[] = ['pending', 'approved', 'rejected', 'expired', 'cancelled', 'executed', 'failed'];
+const MAX_WAIT_SEC = 60;
+
+export const createApprovalSchema = z.strictObject({
+  branchId: z.string({ message: 'expected the id of a configured branch' }).min(1),
+  actionType: z.string({ message: 'expected an action type such as refund or crm.update' }).regex(/^[a-z][a-z0-9_.-]{0,63}$/, 'expected lowercase letters, digits, ".", "_" or "-", e.g. refund or crm.update'),
+  summary: z.string({ message: 'expected a one-line summary for the manager' }).trim().min(1).max(500),
+  details: z.unknown().refine((v) => v === undefined || JSON.stringify(v).length <= 10_000, { message: 'expected at most 10000 characters of details' }).optional(),
+  riskLevel: z.enum(RISK_LEVELS, { message: `expected one of ${RISK_LEVELS.join(', ')}` }).optional(),
+  teamId: idSchema.optional(),
+  expiresInSec: z.number().int().min(10, 'expected at least 10 seconds').max(30 * 86_400, 'expected at most 30 days').optional(),
+  callbackUrl: z.url({ protocol: /^https?$/, message: 'expected an http(s) URL' }).optional(),
+  requiredApprovals: z.number().int().min(1).max(10).optional(),
+});
+const decisionSchema = z.strictObject({
+  decision: z.enum(['approve', 'reject'], { message: 'expected "approve" or "reject"' }),
+  reason: z.string().trim().max(1000).optional(),
+});
+const bulkSchema = decisionSchema.extend({ ids: z.array(z.string().min(1)).min(1, 'expected at least one id').max(200, 'expected at most 200 ids') });
+const resultSchema = z.strictObject({ success: z.boolean({ message: 'expected true or false' }), error: z.string().max(2000).optional(), result: z.unknown().optional() });
+
+/** What the API shows of an approval (no request hash). */
+export function approvalView(a: ApprovalRecord) {
+  const { requestHash: _hash, ...rest } = a;
+  return rest;
+}
+
+function tooLate(approval: ApprovalRecord): CodedError {
+  const d = approval.decision;
+  const who = d ? `${approval.status} by ${d.byName ?? d.by} via ${d.via} at ${d.at}` : approval.status;
+  return new ConflictError(`Too late: approval ${approval.code} was already ${who}`, { approval: approvalView(approval) });
+}
+
+/** `/api/approvals`: create, list, read (long-poll), decide, bulk, cancel, result, learned rules. */
+export function approvalRoutes(deps: { engine: ApprovalEngine; store: Store; bus: EventBus; anyAuth: RequestHandler; requesterAuth: RequestHandler; deciderAuth: RequestHandler; operatorAuth: RequestHandler }): Router {
+  const router = Router();
+  const { engine, store } = deps;
+
+  router.post('/api/approvals', deps.requesterAuth, async (req, res) => {
+    const key = req.get('idempotency-key');
+    if (key !== undefined && (key.length === 0 || key.length > 200)) {
+      throw new CodedError(ErrorCode.Validation, 'Invalid Idempotency-Key', { issues: [{ path: 'Idempotency-Key', message: 'expected 1-200 characters' }] });
+    }
+    const input = parseBody(createApprovalSchema, req.body);
+    const { approval, created } = await engine.create(input as Parameters<ApprovalEngine['create']>[0], req.principal!, key);
+    res.status(created ? 201 : 200).json({ approval: approvalView(approval) });
+  });
+
+  router.get('/api/approvals/rules', deps.operatorAuth, async (_req, res) => {
+    res.json({ rules: await engine.learned.list() });
+  });
+  for (const [action, status] of [['accept', 'active'], ['revoke', 'revoked']] as const) {
+    router.post(`/api/approvals/rules/:id/${action}`, deps.operatorAuth, async (req, res) => {
+      res.json({ rule: await engine.learned.setStatus(String(req.params.id), status, req.principal!.subject) });
+    });
+  }
+
+  router.get('/api/approvals', deps.anyAuth, async (req, res) => {
+    const q = req.query;
+    const issues = [];
+    if (q.status !== undefined && !STATUSES.includes(String(q.status) as ApprovalStatus)) issues.push({ path: 'status', message: `expected one of ${STATUSES.join(', ')}` });
+    if (q.riskLevel !== undefined && !RISK_LEVELS.includes(String(q.riskLevel) as RiskLevel)) issues.push({ path: 'riskLevel', message: `expected one of ${RISK_LEVELS.join(', ')}` });
+    const limit = q.limit === undefined ? 50 : Number(q.limit);
+    const offset = q.offset === undefined ? 0 : Number(q.offset);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 500) issues.push({ path: 'limit', message: 'expected 1-500' });
+    if (!Number.isInteger(offset) || offset < 0) issues.push({ path: 'offset', message: 'expected a whole number >= 0' });
+    if (issues.length > 0) throw new CodedError(ErrorCode.Validation, 'Invalid filter', { issues });
+    const where = {
+      ...(q.branchId ? { branchId: String(q.branchId) } : {}),
+      ...(q.status ? { status: String(q.status) as ApprovalStatus } : {}),
+      ...(q.riskLevel ? { riskLevel: String(q.riskLevel) as RiskLevel } : {}),
+    };
+    const [approvals, total] = await Promise.all([store.approvals.find({ where, orderBy: { field: 'createdAt', direction: 'desc' }, limit, offset }), store.approvals.count(where)]);
+    res.json({ approvals: approvals.map(approvalView), total, limit, offset });
+  });
+
+  // Long-poll: `?waitSec=N` answers as soon as the approval leaves `pending`, or with the current state after N s.
+  router.get('/api/approvals/:id', deps.anyAuth, async (req, res) => {
+    let approval = await engine.require(String(req.params.id));
+    const waitSec = req.query.waitSec === undefined ? 0 : Number(req.query.waitSec);
+    if (!Number.isFinite(waitSec) || waitSec < 0) throw new CodedError(ErrorCode.Validation, 'Invalid waitSec', { issues: [{ path: 'waitSec', message: `expected 0-${MAX_WAIT_SEC} seconds` }] });
+    if (approval.status === 'pending' && waitSec > 0) {
+      approval = await new Promise<ApprovalRecord>((resolve) => {
+        const done = (a: ApprovalRecord) => {
+          clearTimeout(timer);
+          off();
+          req.off('close', onClose);
+          resolve(a);
+        };
+        const off = deps.bus.on('approval.updated', (a) => {
+          if (a.id === approval.id && a.status !== 'pending') done(a);
+        });
+        const onClose = () => done(approval);
+        const timer = setTimeout(async () => done((await store.approvals.get(approval.id)) ?? approval), Math.min(waitSec, MAX_WAIT_SEC) * 1000);
+        req.on('close', onClose);
+      });
+    }
+    res.json({ approval: approvalView(approval) });
+  });
+
+  const decisionResponse = (result: DecideResult) => {
+    if (result.outcome === 'too_late') throw tooLate(result.approval);
+    return result.outcome === 'recorded' ? { status: 202, body: { approval: approvalView(result.approval), remaining: result.remaining } } : { status: 200, body: { approval: approvalView(result.approval) } };
+  };
+
+  router.post('/api/approvals/bulk', deps.deciderAuth, async (req, res) => {
+    const input = parseBody(bulkSchema, req.body);
+    const results = [];
+    for (const id of input.ids) {
+      try {
+        const r = await engine.decide({ approvalId: id, decision: input.decision, reason: input.reason, decider: { kind: 'principal', principal: req.principal! }, via: 'api' });
+        results.push(r.outcome === 'too_late' ? { id, result: 'too_late', status: r.approval.status, error: tooLate(r.approval).message } : { id, result: r.outcome, status: r.approval.status });
+      } catch (error) {
+        const coded = asCodedError(error);
+        results.push({ id, result: 'error', error: { code: coded.code, message: coded.message } });
+      }
+    }
+    res.json({ results });
+  });
+
+  router.post('/api/approvals/:id/decision', deps.deciderAuth, async (req, res) => {
+    const input = parseBody(decisionSchema, req.body);
+    const result = await engine.decide({ approvalId: String(req.params.id), decision: input.decision, reason: input.reason, decider: { kind: 'principal', principal: req.principal! }, via: 'api' });
+    const { status, body } = decisionResponse(result);
+    res.status(status).json(body);
+  });
+
+  router.post('/api/approvals/:id/cancel', deps.requesterAuth, async (req, res) => {
+    res.json({ approval: approvalView(await engine.cancel(String(req.params.id), req.principal!)) });
+  });
+
+  router.post('/api/approvals/:id/result', deps.requesterAuth, async (req, res) => {
+    const input = parseBody(resultSchema, req.body);
+    res.json({ approval: approvalView(await engine.report(String(req.params.id), req.principal!, input)) });
+  });
+
+  return router;
+}
