@@ -11,6 +11,10 @@ export class FakeBot implements BotAgent {
   starts = 0;
   stops = 0;
   readonly sent: Array<{ chatId: string; text: string }> = [];
+  readonly prompts: Array<{ chatId: string; prompt: ApprovalPrompt; messageId: string }> = [];
+  readonly updates: Array<{ ref: MessageRef; outcome: ApprovalOutcome }> = [];
+  /** Chat ids this bot cannot reach (like a Telegram user who never pressed /start). */
+  readonly unreachable = new Set<string>();
   private readonly listeners = new Set<(e: BotEvent) => void>();
 
   constructor(
@@ -36,9 +40,14 @@ export class FakeBot implements BotAgent {
     return { chatId, messageId: String(this.sent.length) };
   }
   async promptApproval(chatId: string, prompt: ApprovalPrompt): Promise<MessageRef> {
-    return this.send(chatId, `approve? ${prompt.code}`);
+    if (this.unreachable.has(chatId)) throw new Error('403: bot was blocked by the user');
+    const ref = await this.send(chatId, `approve? ${prompt.code}`);
+    this.prompts.push({ chatId, prompt, messageId: ref.messageId });
+    return ref;
   }
-  async updateApproval(_ref: MessageRef, _outcome: ApprovalOutcome): Promise<void> {}
+  async updateApproval(ref: MessageRef, outcome: ApprovalOutcome): Promise<void> {
+    this.updates.push({ ref, outcome });
+  }
   onEvent(listener: (e: BotEvent) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);

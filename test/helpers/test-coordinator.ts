@@ -15,7 +15,8 @@ export interface TestCoordinator {
   // Response bodies are asserted field by field in tests; `any` keeps those assertions short.
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   call(path: string, init?: RequestInit & { token?: string | null; json?: unknown }): Promise<{ status: number; body: any; headers: Headers }>;
-  restart(): Promise<void>;
+  /** Stops and starts again on the same data dir; `downtime` runs in between (e.g. moving a clock). */
+  restart(downtime?: () => Promise<void>): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -65,8 +66,9 @@ export async function startTestCoordinator(
       }
       return { status: res.status, body: parsed, headers: res.headers };
     },
-    async restart() {
+    async restart(downtime) {
       await t.running.stop();
+      await downtime?.();
       t.running = await boot({ environment, logger, clock: options.clock, channels: options.channels, health: options.health });
       t.url = t.running.api.url;
     },

@@ -1,0 +1,305 @@
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { createHmac } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { sha256 } from '../../src/core/ids.js';
+import { fakeChannels, type FakeBot } from '../helpers/fake-channel.js';
+import { ManualClock } from '../helpers/manual-clock.js';
+import { startTestCoordinator } from '../helpers/test-coordinator.js';
+
+const YAML = `
+approvals:
+  minRole: { critical: owner }
+  escalateAfterSec: { high: 600 }
+  learnAfter: 2
+  teams: { growth: { autonomy: autonomous } }
+branches:
+  - id: lisboa
+    name: Lisboa
+    autonomy: semi_autonomous
+    managers:
+      - { id: ana, name: Ana, role: owner, telegram: 1001, whatsapp: "+351910000001", prefer: [telegram, whatsapp] }
+      - { id: bruno, name: Bruno, role: manager, telegram: 1002, slack: U0BRUNO1 }
+      - { id: olga, name: Olga, role: operator, telegram: 1003 }
+    agents:
+      - { id: lis-tg, channel: telegram, token: t }
+      - { id: lis-wa, channel: whatsapp }
+      - { id: lis-slack, channel: slack, botToken: b, signingSecret: s, approvalsChannel: C0APPROVE }
+  - id: porto
+    name: Porto
+    managers:
+      - { id: carla, name: Carla, role: owner, telegram: 2001 }
+`;
+
+const open: Array<{ close(): Promise<void> }> = [];
+afterEach(async () => {
+  for (const o of open.splice(0).reverse()) await o.close();
+});
+
+const TOKENS = { agent: 'agent-token-refunds-0001', ana: 'manager-token-ana-00001', bruno: 'manager-token-bruno-0001', carla: 'manager-token-carla-0001' };
+
+async function setup(clock = new ManualClock()) {
+  const { registry, bots } = fakeChannels();
+  const t = await startTestCoordinator({ yaml: YAML, clock, channels: registry });
+  open.push(t);
+  await clock.advance(0);
+  const store = t.running.store;
+  const now = new Date(clock.now()).toISOString();
+  await store.agents.insert({ id: 'refunds', branchId: 'lisboa', kind: 'action', status: 'up', dependsOn: [], registeredAt: now, source: 'api', callbackSecret: 'f'.repeat(64) });
+  await store.apiTokens.insert({ id: sha256(TOKENS.agent), role: 'agent', subject: 'refunds', createdAt: now });
+  for (const m of ['ana', 'bruno', 'carla'] as const) await store.apiTokens.insert({ id: sha256(TOKENS[m]), role: 'manager', subject: m, createdAt: now });
+  const bot = (id: string) => bots.get(id) as FakeBot;
+  const create = (json: Record<string, unknown>, key?: string) =>
+    t.call('/api/approvals', { method: 'POST', token: TOKENS.agent, json: { branchId: 'lisboa', actionType: 'refund', summary: 'Refund 20 EUR to order 1234', ...json }, headers: key ? { 'idempotency-key': key } : {} });
+  return { t, clock, bot, create, store };
+}
+
+async function receiver(handler: (body: string, headers: Record<string, string | string[] | undefined>) => number) {
+  const server: Server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', () => {
+      res.statusCode = handler(body, req.headers);
+      res.end();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  open.push({ close: () => new Promise<void>((r) => server.close(() => r())) });
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+}
+
+describe('approvals: create and policy', () => {
+  it('is idempotent per requester and key; a different body with the same key is 409', async () => {
+    const { create, store } = await setup();
+    const first = await create({}, 'key-1');
+    expect(first.status).toBe(201);
+    expect(first.body.approval).toMatchObject({ status: 'pending', riskLevel: 'critical', code: expect.stringMatching(/^[A-Z2-9]{6}$/), requesterId: 'refunds' });
+    const again = await create({}, 'key-1');
+    expect(again.status).toBe(200);
+    expect(again.body.approval.id).toBe(first.body.approval.id);
+    const clash = await create({ summary: 'Refund 2000 EUR' }, 'key-1');
+    expect(clash.status).toBe(409);
+    expect(clash.body.error.message).toMatch(/Idempotency-Key was already used with a different request body/);
+    expect(await store.approvals.count()).toBe(1);
+  });
+
+  it('names each invalid field and stores nothing', async () => {
+    const { t, store } = await setup();
+    const res = await t.call('/api/approvals', { method: 'POST', token: TOKENS.agent, json: { branchId: 'lisboa', actionType: 'Refund Now', summary: '', riskLevel: 'extreme', expiresInSec: 1, callbackUrl: 'nope' } });
+    expect(res.status).toBe(400);
+    expect(res.body.error.details.issues.map((i: { path: string }) => i.path).sort()).toEqual(['actionType', 'callbackUrl', 'expiresInSec', 'riskLevel', 'summary']);
+    const branch = await t.call('/api/approvals', { method: 'POST', token: TOKENS.agent, json: { branchId: 'nowhere', actionType: 'refund', summary: 's' } });
+    expect(branch.body.error.details.issues[0]).toMatchObject({ path: 'branchId', message: expect.stringMatching(/unknown branch 'nowhere'/) });
+    expect(await store.approvals.count()).toBe(0);
+    expect((await t.call('/api/approvals', { method: 'POST', token: TOKENS.ana, json: {} })).status).toBe(403);
+  });
+
+  it('auto-approves what the autonomy allows, saying which rule, and audits it', async () => {
+    const { create, store } = await setup();
+    const low = await create({ actionType: 'status.check', summary: 'Check stock' });
+    expect(low.status).toBe(201);
+    expect(low.body.approval).toMatchObject({ status: 'approved', riskLevel: 'low', decision: { by: 'policy', via: 'policy', rule: expect.stringMatching(/semi_autonomous .*branch lisboa.* low/) } });
+    const team = await create({ actionType: 'email.campaign', summary: 'Send promo', teamId: 'growth' });
+    expect(team.body.approval).toMatchObject({ status: 'approved', riskLevel: 'high', autonomy: 'autonomous' });
+    const critical = await create({ teamId: 'growth' });
+    expect(critical.body.approval.status).toBe('pending');
+    const audit = await store.auditEvents.find({ where: { type: 'approval.auto-approved' } });
+    expect(audit).toHaveLength(2);
+  });
+});
+
+describe('approvals: routing and deciding', () => {
+  it('delivers to eligible managers on their preferred channel, falls back when it fails, and posts to the Slack approvals channel', async () => {
+    const { create, bot } = await setup();
+    bot('lis-tg').unreachable.add('1001');
+    const res = await create({});
+    const deliveries = res.body.approval.deliveries;
+    // Critical needs an owner: only Ana. Telegram refused -> WhatsApp. Plus the approvals channel.
+    expect(deliveries).toEqual([
+      expect.objectContaining({ managerId: 'ana', channel: 'telegram', status: 'failed', error: expect.stringMatching(/blocked/) }),
+      expect.objectContaining({ managerId: 'ana', channel: 'whatsapp', agentId: 'lis-wa', chatId: '+351910000001', status: 'sent' }),
+      expect.objectContaining({ channel: 'slack', chatId: 'C0APPROVE', status: 'sent' }),
+    ]);
+    expect(bot('lis-wa').prompts[0].prompt).toMatchObject({ summary: 'Refund 20 EUR to order 1234', riskLevel: 'critical', branchName: 'Lisboa', requester: 'refunds' });
+    expect(bot('lis-tg').prompts).toEqual([]);
+  });
+
+  it('skips a channel whose agent is down', async () => {
+    const { create, t, bot } = await setup();
+    await t.running.store.agents.update('lis-tg', { status: 'down' });
+    const res = await create({ actionType: 'crm.update', summary: 'Update CRM', riskLevel: 'high' });
+    const sent = res.body.approval.deliveries.filter((d: { status: string }) => d.status === 'sent');
+    expect(sent.map((d: { managerId?: string; channel: string }) => `${d.managerId ?? '-'}:${d.channel}`).sort()).toEqual(['-:slack', 'ana:whatsapp', 'bruno:slack']);
+    expect(bot('lis-tg').prompts).toEqual([]);
+  });
+
+  it('two simultaneous decisions from two channels: exactly one wins, every prompt shows it, the loser is told who decided', async () => {
+    const { create, t, bot, store } = await setup();
+    const { body } = await create({ riskLevel: 'high', actionType: 'data.change' });
+    const id = body.approval.id;
+    // Ana taps Approve on WhatsApp while Bruno taps Reject on Telegram.
+    bot('lis-wa').emit({ type: 'decision', agentId: 'lis-wa', approvalId: id, decision: 'approve', deciderId: '351910000001@s.whatsapp.net' });
+    bot('lis-tg').emit({ type: 'decision', agentId: 'lis-tg', approvalId: id, decision: 'reject', deciderId: '1002' });
+    const api = t.call(`/api/approvals/${id}/decision`, { method: 'POST', token: TOKENS.bruno, json: { decision: 'reject', reason: 'too much' } });
+    const apiRes = await api;
+    for (let i = 0; i < 50 && (await store.approvals.get(id))?.status === 'pending'; i++) await new Promise((r) => setTimeout(r, 10));
+    const final = (await store.approvals.get(id))!;
+    expect(['approved', 'rejected']).toContain(final.status);
+    const decidedEvents = await store.auditEvents.find({ where: { approvalId: id, type: { in: ['approval.approved', 'approval.rejected'] } } });
+    expect(decidedEvents).toHaveLength(1);
+    if (apiRes.status === 409) expect(apiRes.body.error.message).toMatch(new RegExp(`Too late: approval ${final.code} was already ${final.status} by ${final.decision!.byName}`));
+    await new Promise((r) => setTimeout(r, 50));
+    const updated = [...bot('lis-tg').updates, ...bot('lis-wa').updates, ...bot('lis-slack').updates];
+    expect(updated.length).toBe(final.deliveries.filter((d) => d.status === 'sent').length);
+    expect(updated.every((u) => u.outcome.status === final.status && u.outcome.by === final.decision!.byName)).toBe(true);
+  });
+
+  it('refuses deciders who are not eligible, and audits the refusal', async () => {
+    const { create, t, bot, store } = await setup();
+    const { body } = await create({});
+    const id = body.approval.id;
+    const bruno = await t.call(`/api/approvals/${id}/decision`, { method: 'POST', token: TOKENS.bruno, json: { decision: 'approve' } });
+    expect(bruno.status).toBe(403);
+    expect(bruno.body.error.message).toBe('You are not allowed to decide this approval');
+    const carla = await t.call(`/api/approvals/${id}/decision`, { method: 'POST', token: TOKENS.carla, json: { decision: 'approve' } });
+    expect(carla.status).toBe(403);
+    bot('lis-tg').emit({ type: 'decision', agentId: 'lis-tg', approvalId: id, decision: 'approve', deciderId: '999999' });
+    await new Promise((r) => setTimeout(r, 50));
+    expect((await store.approvals.get(id))?.status).toBe('pending');
+    const refusals = await store.auditEvents.find({ where: { approvalId: id, type: 'approval.refused' }, orderBy: { field: 'seq' } });
+    expect(refusals.map((e) => e.actor)).toEqual(['manager bruno', 'manager carla', 'telegram user 999999']);
+    expect((await t.call(`/api/approvals/${id}/decision`, { method: 'POST', token: TOKENS.ana, json: { decision: 'maybe' } })).status).toBe(400);
+  });
+
+  it('needs n distinct approvers when requiredApprovals is n; any rejection rejects', async () => {
+    const { create, t } = await setup();
+    const { body } = await create({ riskLevel: 'high', requiredApprovals: 2 });
+    const id = body.approval.id;
+    const first = await t.call(`/api/approvals/${id}/decision`, { method: 'POST', token: TOKENS.ana, json: { decision: 'approve' } });
+    expect(first.status).toBe(202);
+    expect(first.body).toMatchObject({ remaining: 1, approval: { status: 'pending' } });
+    expect((await t.call(`/api/approvals/${id}/decision`, { method: 'POST', token: TOKENS.ana, json: { decision: 'approve' } })).status).toBe(409);
+    const second = await t.call(`/api/approvals/${id}/decision`, { method: 'POST', token: TOKENS.bruno, json: { decision: 'approve' } });
+    expect(second.status).toBe(200);
+    expect(second.body.approval.status).toBe('approved');
+    expect(second.body.approval.approvals.map((a: { by: string }) => a.by)).toEqual(['ana', 'bruno']);
+    const other = await create({ riskLevel: 'high', requiredApprovals: 2, summary: 'other' });
+    const rejected = await t.call(`/api/approvals/${other.body.approval.id}/decision`, { method: 'POST', token: TOKENS.bruno, json: { decision: 'reject', reason: 'no' } });
+    expect(rejected.body.approval).toMatchObject({ status: 'rejected', decision: { reason: 'no', byName: 'Bruno' } });
+  });
+
+  it('bulk-decides with a result per item; cancel and result follow the rules', async () => {
+    const { create, t } = await setup();
+    const a = (await create({ riskLevel: 'high', summary: 'a' })).body.approval.id;
+    const b = (await create({ riskLevel: 'high', summary: 'b' })).body.approval.id;
+    const bulk = await t.call('/api/approvals/bulk', { method: 'POST', token: TOKENS.ana, json: { ids: [a, b, 'missing'], decision: 'reject' } });
+    expect(bulk.body.results).toEqual([
+      { id: a, result: 'decided', status: 'rejected' },
+      { id: b, result: 'decided', status: 'rejected' },
+      { id: 'missing', result: 'error', error: { code: 'not_found', message: "Approval 'missing' was not found" } },
+    ]);
+    const c = (await create({ riskLevel: 'high', summary: 'c' })).body.approval;
+    expect((await t.call(`/api/approvals/${c.id}/cancel`, { method: 'POST', token: TOKENS.agent })).body.approval.status).toBe('cancelled');
+    expect((await t.call(`/api/approvals/${c.id}/cancel`, { method: 'POST', token: TOKENS.agent })).status).toBe(409);
+    const d = (await create({ riskLevel: 'high', summary: 'd' })).body.approval;
+    expect((await t.call(`/api/approvals/${d.id}/result`, { method: 'POST', token: TOKENS.agent, json: { success: true } })).status).toBe(409);
+    await t.call(`/api/approvals/${d.code}/decision`, { method: 'POST', token: TOKENS.ana, json: { decision: 'approve' } });
+    const done = await t.call(`/api/approvals/${d.id}/result`, { method: 'POST', token: TOKENS.agent, json: { success: false, error: 'card declined' } });
+    expect(done.body.approval).toMatchObject({ status: 'failed', result: { success: false, error: 'card declined' } });
+  });
+});
+
+describe('approvals: time, outcome delivery, audit, learning, message.send', () => {
+  it('escalates and expires on time, across a restart on the same data dir', async () => {
+    const clock = new ManualClock();
+    const { create, t } = await setup(clock);
+    const { body } = await create({ riskLevel: 'high', actionType: 'data.change', expiresInSec: 1200 });
+    const id = body.approval.id;
+    expect(body.approval.escalation).toEqual({ dueAt: new Date(clock.now() + 600_000).toISOString() });
+    // The coordinator is down while the escalation falls due; on start it fires at once.
+    await t.restart(() => clock.advance(700_000));
+    await clock.advance(0);
+    const afterRestart = (await t.running.store.approvals.get(id))!;
+    expect(afterRestart.escalation?.done).toBe(true);
+    expect((await t.running.store.auditEvents.find({ where: { approvalId: id, type: 'approval.escalated' } })).length).toBe(1);
+    await clock.advance(500_000);
+    const expired = (await t.running.store.approvals.get(id))!;
+    expect(expired).toMatchObject({ status: 'expired', decision: { outcome: 'expired', by: 'system', via: 'timer' } });
+  });
+
+  it('tells the requester by a signed webhook (retried until the receiver is up) and by long-poll', async () => {
+    const clock = new ManualClock();
+    const { create, t } = await setup(clock);
+    const received: Array<{ body: string; signature: string }> = [];
+    let failuresLeft = 2;
+    const url = await receiver((body, headers) => {
+      if (failuresLeft-- > 0) return 503;
+      received.push({ body, signature: String(headers['x-coordinator-signature']) });
+      return 204;
+    });
+    const { body } = await create({ riskLevel: 'high', callbackUrl: url });
+    const id = body.approval.id;
+    const poll = t.call(`/api/approvals/${id}?waitSec=20`, { token: TOKENS.agent });
+    const started = Date.now();
+    await new Promise((r) => setTimeout(r, 100));
+    await t.call(`/api/approvals/${id}/decision`, { method: 'POST', token: TOKENS.ana, json: { decision: 'approve' } });
+    const polled = await poll;
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(polled.body.approval.status).toBe('approved');
+
+    await clock.advance(0);
+    for (let i = 0; i < 50 && !(await t.running.store.outbox.findOne({ approvalId: id }))?.lastError; i++) await new Promise((r) => setTimeout(r, 10));
+    await clock.advance(1000);
+    await new Promise((r) => setTimeout(r, 100));
+    await clock.advance(2000);
+    for (let i = 0; i < 100 && received.length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      await clock.advance(4000);
+    }
+    expect(received).toHaveLength(1);
+    const expected = `sha256=${createHmac('sha256', 'f'.repeat(64)).update(received[0].body).digest('hex')}`;
+    expect(received[0].signature).toBe(expected);
+    expect(JSON.parse(received[0].body)).toMatchObject({ event: 'approval.approved', approval: { id, status: 'approved', decision: { byName: 'Ana' } } });
+    const item = await t.running.store.outbox.findOne({ approvalId: id });
+    expect(item).toMatchObject({ status: 'delivered', attempts: 3 });
+  });
+
+  it('lists the audit trail and verifies the chain, detecting a tampered row', async () => {
+    const { create, t, store } = await setup();
+    const { body } = await create({});
+    const list = await t.call(`/api/audit?approvalId=${body.approval.id}`);
+    expect(list.body.events.map((e: { type: string }) => e.type)).toEqual(expect.arrayContaining(['approval.created', 'approval.delivered']));
+    expect((await t.call('/api/audit/verify')).body).toMatchObject({ ok: true });
+    const victim = (await store.auditEvents.find({ where: { type: 'approval.created' } }))[0];
+    await store.auditEvents.update(victim.id, { actor: 'someone-else' });
+    const verify = await t.call('/api/audit/verify');
+    expect(verify.status).toBe(409);
+    expect(verify.body).toMatchObject({ ok: false, brokenAt: victim.seq });
+    expect((await t.call('/api/audit?limit=0')).status).toBe(400);
+  });
+
+  it('suggests auto-approval after K approvals, applies it only once accepted, and can revoke it', async () => {
+    const { create, t } = await setup();
+    for (const s of ['one', 'two']) {
+      const a = (await create({ actionType: 'crm.update', riskLevel: 'high', summary: s })).body.approval;
+      await t.call(`/api/approvals/${a.id}/decision`, { method: 'POST', token: TOKENS.ana, json: { decision: 'approve' } });
+    }
+    const rules = await t.call('/api/approvals/rules');
+    expect(rules.body.rules).toEqual([expect.objectContaining({ id: 'lisboa.crm.update', status: 'suggested', streak: 2 })]);
+    expect((await create({ actionType: 'crm.update', riskLevel: 'high', summary: 'three' })).body.approval.status).toBe('pending');
+    expect((await t.call('/api/approvals/rules/lisboa.crm.update/accept', { method: 'POST' })).body.rule.status).toBe('active');
+    const auto = (await create({ actionType: 'crm.update', riskLevel: 'high', summary: 'four' })).body.approval;
+    expect(auto).toMatchObject({ status: 'approved', decision: { by: 'policy', rule: expect.stringMatching(/learned rule lisboa\.crm\.update \(accepted by admin\)/) } });
+    await t.call('/api/approvals/rules/lisboa.crm.update/revoke', { method: 'POST' });
+    expect((await create({ actionType: 'crm.update', riskLevel: 'high', summary: 'five' })).body.approval.status).toBe('pending');
+  });
+
+  it('message.send: once approved, the coordinator sends the text to the customer and reports it executed', async () => {
+    const { create, t, bot } = await setup();
+    const { body } = await create({ actionType: 'message.send', summary: 'Reply to customer', details: { channel: 'telegram', chatId: '5550001', text: 'Your refund is on its way.' } });
+    expect(body.approval.riskLevel).toBe('critical');
+    const res = await t.call(`/api/approvals/${body.approval.id}/decision`, { method: 'POST', token: TOKENS.ana, json: { decision: 'approve' } });
+    expect(res.body.approval).toMatchObject({ status: 'executed', result: { success: true, result: { agentId: 'lis-tg', chatId: '5550001' } } });
+    expect(bot('lis-tg').sent).toContainEqual({ chatId: '5550001', text: 'Your refund is on its way.' });
+  });
+});
