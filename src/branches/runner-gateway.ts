@@ -20,22 +20,28 @@ export function attachRunnerGateway(deps: {
   logger: Logger;
   onChange?: (agentIds: string[]) => void;
   timeoutMs?: number;
-}): { close(): Promise<void> } {
+}): { close(): Promise<void>; toRequester(agentId: string, approval: unknown): void } {
   const log = deps.logger.child({ module: 'runners' });
   const io = new Server<RunnerToCoordinator, CoordinatorToRunner>(deps.server, { serveClient: false, cors: { origin: false } });
   const nsp = io.of(RUNNER_NAMESPACE);
   nsp.use(async (socket, next) => {
     const token = (socket.handshake.auth as { token?: unknown }).token;
     const principal = await deps.authenticate(typeof token === 'string' ? token : undefined);
-    if (!principal || (principal.role !== 'runner' && principal.role !== 'admin')) {
-      log.warn('runner refused: bad or missing token', { address: socket.handshake.address });
-      return next(new Error('unauthorized: a runner token is required (POST /api/runners)'));
+    if (!principal || !['runner', 'admin', 'agent'].includes(principal.role)) {
+      log.warn('connection to /agents refused: bad or missing token', { address: socket.handshake.address });
+      return next(new Error('unauthorized: a runner or agent token is required (POST /api/runners, POST /api/agents)'));
     }
     socket.data.principal = principal;
     next();
   });
   nsp.on('connection', (socket) => {
     const principal = socket.data.principal as Principal;
+    if (principal.role === 'agent') {
+      // An action agent listening for the outcome of its own approval requests.
+      void socket.join(`agent:${principal.subject}`);
+      socket.on('register', (_hello, ack) => ack({ ok: false, error: 'an agent token cannot host bots; use a runner token' }));
+      return;
+    }
     socket.on('register', ({ runner, agents }, ack) => {
       const config = deps.config();
       const where = new Map(config.branches.flatMap((b) => b.agents.map((a) => [a.id, b] as const)));
@@ -64,6 +70,9 @@ export function attachRunnerGateway(deps: {
     });
   });
   return {
+    toRequester(agentId, approval) {
+      nsp.to(`agent:${agentId}`).emit('approval', approval);
+    },
     close: () =>
       new Promise<void>((resolve) => {
         nsp.disconnectSockets(true);

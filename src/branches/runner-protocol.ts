@@ -21,4 +21,6 @@ export interface CoordinatorToRunner {
   send: (req: { agentId: string; chatId: string; text: string }, ack: Ack<MessageRef>) => void;
   promptApproval: (req: { agentId: string; chatId: string; prompt: ApprovalPrompt }, ack: Ack<MessageRef>) => void;
   updateApproval: (req: { agentId: string; ref: MessageRef; outcome: ApprovalOutcome }, ack: Ack<null>) => void;
+  /** To action agents connected with their own token: their approval requests as they change. */
+  approval: (approval: unknown) => void;
 }

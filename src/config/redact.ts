@@ -10,7 +10,7 @@ const PATTERNS: Array<[RegExp, string | ((m: string) => string)]> = [
   [/\bxox[abposr]-[A-Za-z0-9-]+/g, '[redacted-slack-token]'],
   [/\bxapp-[A-Za-z0-9-]+/g, '[redacted-slack-token]'],
   [/\d{6,12}:[A-Za-z0-9_-]{30,}/g, '[redacted-telegram-token]'],
-  [/\b(adm|agt|opr)_[A-Za-z0-9_-]{20,}/g, '[redacted-token]'],
+  [/\b(adm|agt|opr|mgr|run)_[A-Za-z0-9_-]{20,}/g, '[redacted-token]'],
   [/(mongodb(?:\+srv)?:\/\/)[^@\s/]+@/g, '$1[redacted]@'],
   [/\b(\d{6,15})@(s\.whatsapp\.net|c\.us|lid)\b/g, (m) => maskDigits(m.split('@')[0]) + '@' + m.split('@')[1]],
   [/\+\d[\d ()-]{6,18}\d/g, (m) => maskDigits(m)],

@@ -19,6 +19,7 @@ import { agentRoutes } from './routes/agent-routes.js';
 import { runnerRoutes } from './routes/runner-routes.js';
 import { approvalRoutes } from './routes/approval-routes.js';
 import { auditRoutes } from './routes/audit-routes.js';
+import { tokenRoutes } from './routes/token-routes.js';
 import { ApprovalDelivery } from './approvals/approval-delivery.js';
 import { ApprovalEngine } from './approvals/approval-engine.js';
 import { WebhookOutbox } from './approvals/webhook-outbox.js';
@@ -154,9 +155,14 @@ export async function createCoordinator(deps: CoordinatorDeps): Promise<Coordina
         operatorAuth: requireAuth(authenticate, ['operator']),
       }),
       auditRoutes({ store, audit, auth: requireAuth(authenticate, ['operator']) }),
+      tokenRoutes({ store, settings, audit, clock, adminAuth: requireAuth(authenticate, []) }),
     ],
   });
-  let gateway: { close(): Promise<void> } | undefined;
+  let gateway: ReturnType<typeof attachRunnerGateway> | undefined;
+  bus.on('approval.updated', (approval) => {
+    const { requestHash: _hash, ...view } = approval;
+    gateway?.toRequester(approval.requesterId, view);
+  });
   const coordinator: Coordinator = {
     api,
     dashboard: createDashboardApp({ apiUrl: () => coordinator.apiUrl }),

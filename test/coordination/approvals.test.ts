@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { createHmac } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
+import { io } from 'socket.io-client';
 import type { AddressInfo } from 'node:net';
 import { sha256 } from '../../src/core/ids.js';
 import { fakeChannels, type FakeBot } from '../helpers/fake-channel.js';
@@ -212,15 +213,22 @@ describe('approvals: routing and deciding', () => {
 describe('approvals: time, outcome delivery, audit, learning, message.send', () => {
   it('escalates and expires on time, across a restart on the same data dir', async () => {
     const clock = new ManualClock();
-    const { create, t } = await setup(clock);
+    const { create, t, bot } = await setup(clock);
+    // Ana, the owner, cannot be reached at first; Bruno gets the prompt.
+    bot('lis-tg').unreachable.add('1001');
+    bot('lis-wa').unreachable.add('+351910000001');
     const { body } = await create({ riskLevel: 'high', actionType: 'data.change', expiresInSec: 1200 });
     const id = body.approval.id;
+    expect(body.approval.deliveries.filter((d: { status: string }) => d.status === 'sent').map((d: { managerId?: string }) => d.managerId ?? 'channel')).toEqual(['bruno', 'channel']);
     expect(body.approval.escalation).toEqual({ dueAt: new Date(clock.now() + 600_000).toISOString() });
     // The coordinator is down while the escalation falls due; on start it fires at once.
     await t.restart(() => clock.advance(700_000));
     await clock.advance(0);
     const afterRestart = (await t.running.store.approvals.get(id))!;
     expect(afterRestart.escalation?.done).toBe(true);
+    // After the restart Ana's Telegram works again: the escalation reached her.
+    expect(afterRestart.deliveries.filter((d) => d.tier === 'escalation')).toEqual([expect.objectContaining({ managerId: 'ana', channel: 'telegram', status: 'sent' })]);
+    expect(bot('lis-tg').prompts.map((p) => p.chatId)).toEqual(['1001']);
     expect((await t.running.store.auditEvents.find({ where: { approvalId: id, type: 'approval.escalated' } })).length).toBe(1);
     await clock.advance(500_000);
     const expired = (await t.running.store.approvals.get(id))!;
@@ -262,6 +270,26 @@ describe('approvals: time, outcome delivery, audit, learning, message.send', () 
     expect(JSON.parse(received[0].body)).toMatchObject({ event: 'approval.approved', approval: { id, status: 'approved', decision: { byName: 'Ana' } } });
     const item = await t.running.store.outbox.findOne({ approvalId: id });
     expect(item).toMatchObject({ status: 'delivered', attempts: 3 });
+  });
+
+  it('pushes the outcome to the requester over Socket.IO, and mints manager tokens that can decide', async () => {
+    const { create, t } = await setup();
+    const socket = io(`${t.url}/agents`, { auth: { token: TOKENS.agent }, transports: ['websocket'] });
+    open.push({ close: async () => void socket.close() });
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', () => resolve());
+      socket.once('connect_error', reject);
+    });
+    const got: Array<{ id: string; status: string }> = [];
+    socket.on('approval', (a: { id: string; status: string }) => got.push(a));
+    const { body } = await create({ riskLevel: 'high' });
+    const minted = await t.call('/api/tokens', { method: 'POST', json: { role: 'manager', subject: 'bruno' } });
+    expect(minted.status).toBe(201);
+    expect(minted.body.token).toMatch(/^mgr_/);
+    expect((await t.call('/api/tokens', { method: 'POST', json: { role: 'manager', subject: 'zed' } })).status).toBe(400);
+    await t.call(`/api/approvals/${body.approval.id}/decision`, { method: 'POST', token: minted.body.token, json: { decision: 'reject', reason: 'not today' } });
+    for (let i = 0; i < 50 && !got.some((a) => a.status === 'rejected'); i++) await new Promise((r) => setTimeout(r, 10));
+    expect(got.find((a) => a.status === 'rejected')).toMatchObject({ id: body.approval.id, decision: { byName: 'Bruno', reason: 'not today' } });
   });
 
   it('lists the audit trail and verifies the chain, detecting a tampered row', async () => {
