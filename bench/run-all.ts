@@ -1,5 +1,6 @@
 /** `npm run bench`: every benchmark in bench/, one after the other, each printing its ratios. */
 import { cpus } from 'node:os';
+import { run as approvalsCreate } from './approvals-create.js';
 import { run as healthSweep } from './health-sweep.js';
 import { run as statusEndpoint } from './status-endpoint.js';
 import { run as storeWrites } from './store-writes.js';
@@ -10,3 +11,5 @@ console.log();
 await healthSweep();
 console.log();
 await statusEndpoint();
+console.log();
+await approvalsCreate();

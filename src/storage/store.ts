@@ -21,7 +21,7 @@ export const COLLECTION_SPECS = {
   healthChecks: { name: 'health_checks', indexes: [['agentId', 'at'], ['at']] },
   approvals: {
     name: 'approvals',
-    indexes: [['branchId', 'status'], ['status', 'expiresAt'], ['code']],
+    indexes: [['branchId', 'status'], ['status', 'expiresAt'], ['code'], ['createdAt']],
     unique: [['requesterId', 'idempotencyKey']],
   },
   auditEvents: { name: 'audit_events', indexes: [['approvalId'], ['branchId'], ['agentId'], ['at']], unique: [['seq']] },

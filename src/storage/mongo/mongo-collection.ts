@@ -60,6 +60,7 @@ export class MongoCollection<T extends StoredDoc> implements Collection<T> {
   // The schema is open (strict: false); documents are typed by the Collection<T> surface instead.
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   readonly model: Model<any>;
+  private readonly uniqueFields: Set<string>;
 
   constructor(
     connection: Connection,
@@ -69,7 +70,9 @@ export class MongoCollection<T extends StoredDoc> implements Collection<T> {
   ) {
     this.name = spec.name;
     const schema = new Schema({ _id: String, version: Number }, { strict: false, versionKey: false, collection: spec.name, id: false });
-    for (const fields of spec.indexes ?? []) schema.index(Object.fromEntries(fields.map((f) => [f, 1])));
+    // `_id` ends every index so sorts with the `_id` tie-break are served by the index.
+    for (const fields of spec.indexes ?? []) schema.index({ ...Object.fromEntries(fields.map((f) => [f, 1])), _id: 1 });
+    this.uniqueFields = new Set((spec.unique ?? []).filter((u) => u.length === 1).map((u) => u[0]));
     for (const fields of spec.unique ?? []) {
       schema.index(Object.fromEntries(fields.map((f) => [f, 1])), {
         unique: true,
@@ -109,7 +112,8 @@ export class MongoCollection<T extends StoredDoc> implements Collection<T> {
   async find(options: FindOptions<T> = {}): Promise<T[]> {
     return this.run('', async () => {
       const dir = options.orderBy?.direction === 'desc' ? -1 : 1;
-      const sort: Record<string, 1 | -1> = options.orderBy ? { [options.orderBy.field === 'id' ? '_id' : options.orderBy.field]: dir, _id: dir } : { _id: 1 };
+      const by = options.orderBy;
+      const sort: Record<string, 1 | -1> = by ? { [by.field === 'id' ? '_id' : by.field]: dir, ...(this.uniqueFields.has(by.field) ? {} : { _id: dir }) } : { _id: 1 };
       let cursor = this.model.collection.find(toFilter(options.where)).sort(sort);
       if (options.offset) cursor = cursor.skip(options.offset);
       if (options.limit !== undefined) cursor = cursor.limit(options.limit);

@@ -57,6 +57,8 @@ export class SqliteCollection<T extends StoredDoc> implements Collection<T> {
   private readonly table: string;
   private readonly stmts;
   private readonly prepared = new Map<string, Database.Statement>();
+  /** Fields with a unique index of their own: ordering by them is already total. */
+  private readonly uniqueFields: Set<string>;
 
   constructor(
     private readonly db: Database.Database,
@@ -67,9 +69,11 @@ export class SqliteCollection<T extends StoredDoc> implements Collection<T> {
     this.name = spec.name;
     this.table = `"${spec.name}"`;
     db.exec(`CREATE TABLE IF NOT EXISTS ${this.table} (id TEXT PRIMARY KEY, version INTEGER NOT NULL, doc TEXT NOT NULL)`);
+    // `id` ends every index so `ORDER BY field, id` (stable paging) is served by the index, not a sort.
     for (const fields of spec.indexes ?? []) {
-      db.exec(`CREATE INDEX IF NOT EXISTS "${spec.name}_${fields.join('_')}" ON ${this.table} (${fields.map(field).join(', ')})`);
+      db.exec(`CREATE INDEX IF NOT EXISTS "${spec.name}_${fields.join('_')}_id" ON ${this.table} (${fields.map(field).join(', ')}, id)`);
     }
+    this.uniqueFields = new Set((spec.unique ?? []).filter((u) => u.length === 1).map((u) => u[0]));
     for (const fields of spec.unique ?? []) {
       db.exec(`CREATE UNIQUE INDEX IF NOT EXISTS "${spec.name}_u_${fields.join('_')}" ON ${this.table} (${fields.map(field).join(', ')})`);
     }
@@ -134,7 +138,9 @@ export class SqliteCollection<T extends StoredDoc> implements Collection<T> {
 
   async find(options: FindOptions<T> = {}): Promise<T[]> {
     const { sql, params } = whereSql(options.where);
-    const order = options.orderBy ? `ORDER BY ${field(options.orderBy.field)} ${options.orderBy.direction === 'desc' ? 'DESC' : 'ASC'}, id ${options.orderBy.direction === 'desc' ? 'DESC' : 'ASC'}` : 'ORDER BY id';
+    const dir = options.orderBy?.direction === 'desc' ? 'DESC' : 'ASC';
+    const tieBreak = options.orderBy && !this.uniqueFields.has(options.orderBy.field) ? `, id ${dir}` : '';
+    const order = options.orderBy ? `ORDER BY ${field(options.orderBy.field)} ${dir}${tieBreak}` : 'ORDER BY id';
     const limit = options.limit !== undefined ? `LIMIT ${Math.max(0, Math.floor(options.limit))}` : options.offset ? 'LIMIT -1' : '';
     const offset = options.offset ? `OFFSET ${Math.max(0, Math.floor(options.offset))}` : '';
     const rows = this.prepare(`SELECT doc FROM ${this.table} ${sql} ${order} ${limit} ${offset}`).all(...params) as Array<{ doc: string }>;
