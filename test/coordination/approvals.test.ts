@@ -272,6 +272,32 @@ describe('approvals: time, outcome delivery, audit, learning, message.send', () 
     expect(item).toMatchObject({ status: 'delivered', attempts: 3 });
   });
 
+  it('keeps a pending webhook across a restart and delivers it once the receiver is reachable', async () => {
+    const clock = new ManualClock();
+    const { create, t } = await setup(clock);
+    let up = false;
+    const received: string[] = [];
+    const url = await receiver((body) => {
+      if (!up) return 502;
+      received.push(body);
+      return 200;
+    });
+    const { body } = await create({ riskLevel: 'high', callbackUrl: url });
+    await t.call(`/api/approvals/${body.approval.id}/decision`, { method: 'POST', token: TOKENS.ana, json: { decision: 'reject', reason: 'no' } });
+    await clock.advance(0);
+    for (let i = 0; i < 50 && !(await t.running.store.outbox.findOne({ approvalId: body.approval.id }))?.lastError; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(await t.running.store.outbox.findOne({ approvalId: body.approval.id })).toMatchObject({ status: 'pending', attempts: 1, lastError: 'HTTP 502' });
+    await t.restart(async () => {
+      up = true;
+      await clock.advance(60_000);
+    });
+    await clock.advance(0);
+    for (let i = 0; i < 100 && received.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(received).toHaveLength(1);
+    expect(JSON.parse(received[0])).toMatchObject({ event: 'approval.rejected', approval: { id: body.approval.id } });
+    expect(await t.running.store.outbox.findOne({ approvalId: body.approval.id })).toMatchObject({ status: 'delivered', attempts: 2 });
+  });
+
   it('pushes the outcome to the requester over Socket.IO, and mints manager tokens that can decide', async () => {
     const { create, t } = await setup();
     const socket = io(`${t.url}/agents`, { auth: { token: TOKENS.agent }, transports: ['websocket'] });

@@ -38,8 +38,29 @@ export class LearnedRules {
     return (doc?.value as LearningState) ?? { streaks: {}, rules: [] };
   }
 
-  private async save(state: LearningState): Promise<void> {
-    await this.deps.store.settings.put({ id: KEY, value: state, updatedAt: isoNow(this.deps.clock) });
+  /**
+   * Read-modify-write of the learning state with compare-and-set on its
+   * version, retried, so concurrent decisions never lose a count.
+   */
+  private async change<T>(fn: (state: LearningState) => T): Promise<T> {
+    const settings = this.deps.store.settings;
+    for (let attempt = 0; ; attempt++) {
+      const doc = await settings.get(KEY);
+      const state = structuredClone((doc?.value as LearningState) ?? { streaks: {}, rules: [] });
+      const result = fn(state);
+      const updatedAt = isoNow(this.deps.clock);
+      if (!doc) {
+        try {
+          await settings.insert({ id: KEY, value: state, updatedAt });
+          return result;
+        } catch (error) {
+          if (!(error instanceof ConflictError) || attempt > 10) throw error;
+          continue;
+        }
+      }
+      if (await settings.update(KEY, { value: state, updatedAt }, { version: doc.version })) return result;
+      if (attempt > 10) throw new ConflictError('learning state kept changing; try again');
+    }
   }
 
   async list(): Promise<LearnedRule[]> {
@@ -56,26 +77,27 @@ export class LearnedRules {
   /** Counts one human decision toward (or against) a suggestion. */
   async record(branchId: string, actionType: string, risk: RiskLevel, approved: boolean): Promise<void> {
     if (risk === 'critical') return;
-    const state = await this.load();
-    const key = `${branchId}|${actionType}`;
-    state.streaks[key] = approved ? (state.streaks[key] ?? 0) + 1 : 0;
-    const existing = state.rules.find((r) => r.branchId === branchId && r.actionType === actionType && r.status !== 'revoked');
-    if (approved && !existing && state.streaks[key] >= this.deps.settings.config.approvals.learnAfter) {
+    const suggested = await this.change((state) => {
+      const key = `${branchId}|${actionType}`;
+      state.streaks[key] = approved ? (state.streaks[key] ?? 0) + 1 : 0;
+      const existing = state.rules.find((r) => r.branchId === branchId && r.actionType === actionType && r.status !== 'revoked');
+      if (!approved || existing || state.streaks[key] < this.deps.settings.config.approvals.learnAfter) return null;
       const rule: LearnedRule = { id: `${branchId}.${actionType}`, branchId, actionType, status: 'suggested', streak: state.streaks[key], suggestedAt: isoNow(this.deps.clock) };
       state.rules = [...state.rules.filter((r) => r.id !== rule.id), rule];
-      await this.deps.audit.append({ type: 'approval.rule-suggested', actor: 'coordinator', branchId, data: rule });
-    }
-    await this.save(state);
+      return rule;
+    });
+    if (suggested) await this.deps.audit.append({ type: 'approval.rule-suggested', actor: 'coordinator', branchId, data: suggested });
   }
 
   async setStatus(id: string, status: 'active' | 'revoked', by: string): Promise<LearnedRule> {
-    const state = await this.load();
-    const rule = state.rules.find((r) => r.id === id);
-    if (!rule) throw new NotFoundError('Learned rule', id);
-    if (status === 'active' && rule.status !== 'suggested') throw new ConflictError(`Rule '${id}' is ${rule.status}; only a suggestion can be accepted`);
-    Object.assign(rule, { status, decidedBy: by, decidedAt: isoNow(this.deps.clock) });
-    if (status === 'revoked') state.streaks[`${rule.branchId}|${rule.actionType}`] = 0;
-    await this.save(state);
+    const rule = await this.change((state) => {
+      const found = state.rules.find((r) => r.id === id);
+      if (!found) throw new NotFoundError('Learned rule', id);
+      if (status === 'active' && found.status !== 'suggested') throw new ConflictError(`Rule '${id}' is ${found.status}; only a suggestion can be accepted`);
+      Object.assign(found, { status, decidedBy: by, decidedAt: isoNow(this.deps.clock) });
+      if (status === 'revoked') state.streaks[`${found.branchId}|${found.actionType}`] = 0;
+      return found;
+    });
     await this.deps.audit.append({ type: status === 'active' ? 'approval.rule-accepted' : 'approval.rule-revoked', actor: by, branchId: rule.branchId, data: { id } });
     return rule;
   }
