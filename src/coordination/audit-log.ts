@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { canonicalJson } from '../core/canonical-json.js';
 import type { Clock } from '../core/clock.js';
 import { isoNow } from '../core/clock.js';
 import { ConflictError } from '../core/errors.js';
@@ -11,22 +12,9 @@ export type AuditInput = Pick<AuditEventRecord, 'type' | 'actor' | 'branchId' | 
 
 const GENESIS = '0'.repeat(64);
 
-/** JSON with sorted keys, so the hash does not depend on key order. */
-function canonical(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  if (value && typeof value === 'object') {
-    return `{${Object.keys(value)
-      .sort()
-      .filter((k) => (value as Record<string, unknown>)[k] !== undefined)
-      .map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`)
-      .join(',')}}`;
-  }
-  return JSON.stringify(value ?? null);
-}
-
 export function hashEvent(e: Omit<AuditEventRecord, 'id' | 'version' | 'hash'>): string {
   const { seq, at, type, actor, branchId, agentId, approvalId, data, prevHash } = e;
-  return createHash('sha256').update(canonical({ seq, at, type, actor, branchId, agentId, approvalId, data, prevHash })).digest('hex');
+  return createHash('sha256').update(canonicalJson({ seq, at, type, actor, branchId, agentId, approvalId, data, prevHash })).digest('hex');
 }
 
 /**

@@ -1,15 +1,14 @@
 import { createHash, randomInt } from 'node:crypto';
+import { canonicalJson } from '../../core/canonical-json.js';
 import type { BranchConfig, ManagerConfig } from '../../config/config-schema.js';
 import type { Logger } from '../../config/logger.js';
-import type { Clock, TimerHandle } from '../../core/clock.js';
+import type { TimerHandle } from '../../core/clock.js';
 import { isoNow } from '../../core/clock.js';
 import { CodedError, ConflictError, ErrorCode, NotFoundError, ValidationError } from '../../core/errors.js';
 import { newId } from '../../core/ids.js';
 import type { ApprovalRecord, Decision, RiskLevel } from '../../storage/records.js';
-import type { Store } from '../../storage/store.js';
 import type { Principal } from '../auth.js';
-import type { AuditLog } from '../audit-log.js';
-import type { EventBus } from '../event-bus.js';
+import type { CoreDeps } from '../module-deps.js';
 import type { RuntimeSettings } from '../runtime-settings.js';
 import { ApprovalDelivery, managerByIdentity } from './approval-delivery.js';
 import { LearnedRules } from './learned-rules.js';
@@ -48,17 +47,7 @@ export type DecideResult =
 const CODE_ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZ23456789';
 
 function canonicalHash(value: unknown): string {
-  const canon = (v: unknown): string =>
-    Array.isArray(v)
-      ? `[${v.map(canon).join(',')}]`
-      : v && typeof v === 'object'
-        ? `{${Object.keys(v)
-            .sort()
-            .filter((k) => (v as Record<string, unknown>)[k] !== undefined)
-            .map((k) => `${JSON.stringify(k)}:${canon((v as Record<string, unknown>)[k])}`)
-            .join(',')}}`
-        : JSON.stringify(v ?? null);
-  return createHash('sha256').update(canon(value)).digest('hex');
+  return createHash('sha256').update(canonicalJson(value)).digest('hex');
 }
 
 /**
@@ -77,12 +66,7 @@ export class ApprovalEngine {
   private readonly executors = new Map<string, (approval: ApprovalRecord) => Promise<{ success: boolean; error?: string; result?: unknown }>>();
 
   constructor(
-    private readonly deps: {
-      store: Store;
-      clock: Clock;
-      logger: Logger;
-      bus: EventBus;
-      audit: AuditLog;
+    private readonly deps: CoreDeps & {
       settings: RuntimeSettings;
       delivery: ApprovalDelivery;
       outbox: WebhookOutbox;

@@ -1,13 +1,11 @@
 import type { ProbeResult } from '../../bots/bot-agent.js';
 import type { Logger } from '../../config/logger.js';
-import type { Clock, TimerHandle } from '../../core/clock.js';
+import type { TimerHandle } from '../../core/clock.js';
 import { isoNow } from '../../core/clock.js';
 import { newId } from '../../core/ids.js';
 import { Semaphore } from '../../core/semaphore.js';
 import type { AgentRecord, AgentStatus } from '../../storage/records.js';
-import type { Store } from '../../storage/store.js';
-import type { AuditLog } from '../audit-log.js';
-import type { EventBus } from '../event-bus.js';
+import type { CoreDeps } from '../module-deps.js';
 import { alertKind, restartDelay, statusAfterCheck } from './status-rules.js';
 
 export interface HealthOptions {
@@ -72,12 +70,7 @@ export class HealthMonitor {
   private pruneTimer?: TimerHandle;
 
   constructor(
-    private readonly deps: {
-      store: Store;
-      clock: Clock;
-      logger: Logger;
-      bus: EventBus;
-      audit: AuditLog;
+    private readonly deps: CoreDeps & {
       probe: Prober;
       alert: Alerter;
       restart: Restarter;
