@@ -73,6 +73,8 @@ export interface BotAgent {
   send(chatId: string, text: string): Promise<MessageRef>;
   promptApproval(chatId: string, prompt: ApprovalPrompt): Promise<MessageRef>;
   updateApproval(ref: MessageRef, outcome: ApprovalOutcome): Promise<void>;
+  /** For channels that receive webhooks: verify and process one request; returns the HTTP status. */
+  handleWebhook?(secretHeader: string | undefined, body: unknown): Promise<number>;
   /** Subscribes to the bot's events; returns the unsubscribe function. */
   onEvent(listener: (event: BotEvent) => void): () => void;
 }

@@ -1,10 +1,33 @@
 import type { Logger } from '../config/logger.js';
 import type { BotAgent } from './bot-agent.js';
 
+/** A tap on Approve/Reject (or a reason sent afterwards), as a channel reports it. */
+export interface DecisionRequest {
+  agentId: string;
+  channel: string;
+  approvalId: string;
+  decision: 'approve' | 'reject';
+  /** The presser's id on the channel (Telegram user id, Slack user id, WhatsApp JID). */
+  deciderId: string;
+  reason?: string;
+}
+
+/** What the presser is told (e.g. in Telegram's answerCallbackQuery). */
+export interface DecisionReply {
+  ok: boolean;
+  text: string;
+  /** True when the decision was a rejection that may still take a reason. */
+  askReason?: boolean;
+}
+
 /** What a channel needs to build one bot from its agent config. */
 export interface BotContext {
   logger: Logger;
   env: { TELEGRAM_API_ROOT?: string; SLACK_API_URL?: string };
+  /** Applies a decision made in chat and says what to answer; absent where nobody decides (tests). */
+  decide?: (request: DecisionRequest) => Promise<DecisionReply>;
+  /** Who a chat user is, if a configured manager: for greeting them on /start. */
+  identify?: (channel: string, userId: string) => { name: string; branches: string[] } | null;
 }
 
 export interface ChannelFactory<C = Record<string, unknown>> {

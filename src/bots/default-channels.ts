@@ -1,4 +1,5 @@
-import { ChannelRegistry } from './channel-registry.js';
+import { ChannelRegistry, type ChannelFactory } from './channel-registry.js';
+import { telegramChannel } from './telegram/telegram-channel.js';
 
 /**
  * The channels this build ships. Each channel folder adds one line here as it
@@ -6,5 +7,5 @@ import { ChannelRegistry } from './channel-registry.js';
  * channel shows as down with "not available in this build".
  */
 export function defaultChannels(): ChannelRegistry {
-  return new ChannelRegistry();
+  return new ChannelRegistry().register(telegramChannel as unknown as ChannelFactory);
 }

@@ -1,5 +1,5 @@
 import { io, type Socket } from 'socket.io-client';
-import type { ChannelRegistry } from '../bots/channel-registry.js';
+import type { ChannelRegistry, DecisionReply, DecisionRequest } from '../bots/channel-registry.js';
 import type { CoordinatorConfig } from '../config/config-schema.js';
 import type { Logger } from '../config/logger.js';
 import { LocalAgentHost } from './local-agent-host.js';
@@ -36,16 +36,28 @@ export async function runRunner(options: RunnerOptions): Promise<RunningRunner> 
   const wanted = (b: { id: string }, a: { id: string }) => (options.agents ? options.agents.includes(a.id) : (options.branches ?? []).includes(b.id));
   const selected = options.config.branches.flatMap((b) => b.agents.filter((a) => wanted(b, a)).map((a) => a.id));
   if (selected.length === 0) throw new Error(`no agents match ${options.agents ? `--agents ${options.agents.join(',')}` : `--branch ${(options.branches ?? []).join(',')}`} in the config file`);
-  const host = new LocalAgentHost({ channels: options.channels, context: { logger: options.logger, env: options.env }, logger: options.logger, name: options.name });
-  await host.startBranches(options.config.branches, (a) => selected.includes(a.id));
-  const hosted = selected.filter((id) => host.hosts(id));
-
+  // Created first (not yet connected) so the bots' decisions can be forwarded through it.
   const socket: Socket<CoordinatorToRunner, RunnerToCoordinator> = io(`${options.coordinatorUrl.replace(/\/$/, '')}${RUNNER_NAMESPACE}`, {
     auth: { token: options.token },
     reconnectionDelay: 500,
     reconnectionDelayMax: 5000,
     transports: ['websocket'],
+    autoConnect: false,
   });
+  // Decisions tapped on this runner's bots are applied by the coordinator, which says what to answer.
+  const decide = (request: DecisionRequest) =>
+    new Promise<DecisionReply>((resolve, reject) => {
+      if (!socket.connected) return reject(new Error('not connected to the coordinator'));
+      socket.timeout(10_000).emit('decide', request, (err: Error | null, reply: { ok: true; value: DecisionReply } | { ok: false; error: string }) => {
+        if (err) reject(err);
+        else if (reply.ok) resolve(reply.value);
+        else reject(new Error(reply.error));
+      });
+    });
+  const host = new LocalAgentHost({ channels: options.channels, context: { logger: options.logger, env: options.env, decide }, logger: options.logger, name: options.name });
+  await host.startBranches(options.config.branches, (a) => selected.includes(a.id));
+  const hosted = selected.filter((id) => host.hosts(id));
+
   let refuse: (why: string) => void = () => undefined;
   const refused = new Promise<string>((resolve) => (refuse = resolve));
   const answer = async <T>(ack: (r: { ok: true; value: T } | { ok: false; error: string }) => void, work: () => Promise<T>) => {
@@ -77,6 +89,7 @@ export async function runRunner(options: RunnerOptions): Promise<RunningRunner> 
     } else log.warn(`cannot reach the coordinator (${error.message}); retrying`);
   });
   socket.on('disconnect', (reason) => log.warn(`disconnected from the coordinator (${reason})`));
+  socket.connect();
   return {
     agents: hosted,
     refused,

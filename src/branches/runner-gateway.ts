@@ -1,6 +1,7 @@
 import type { Server as HttpServer } from 'node:http';
 import { Server } from 'socket.io';
 import type { Logger } from '../config/logger.js';
+import type { DecisionReply, DecisionRequest } from '../bots/channel-registry.js';
 import type { CoordinatorConfig } from '../config/config-schema.js';
 import type { Principal } from '../coordination/auth.js';
 import type { AgentHosts } from './agent-host.js';
@@ -19,6 +20,7 @@ export function attachRunnerGateway(deps: {
   config: () => CoordinatorConfig;
   logger: Logger;
   onChange?: (agentIds: string[]) => void;
+  decide?: (request: DecisionRequest) => Promise<DecisionReply>;
   timeoutMs?: number;
 }): { close(): Promise<void>; toRequester(agentId: string, approval: unknown): void } {
   const log = deps.logger.child({ module: 'runners' });
@@ -58,6 +60,13 @@ export function attachRunnerGateway(deps: {
         return;
       }
       const host = new RemoteAgentHost(socket, runner, new Set(agents), deps.timeoutMs ?? 5000);
+      socket.on('decide', (request, reply) => {
+        if (!agents.includes(request?.agentId) || !deps.decide) return reply({ ok: false, error: 'not one of this runner\'s agents' });
+        deps
+          .decide(request)
+          .then((value) => reply({ ok: true, value }))
+          .catch((error: unknown) => reply({ ok: false, error: error instanceof Error ? error.message : String(error) }));
+      });
       deps.hosts.add(host);
       log.info(`runner ${runner} connected, hosting ${agents.join(', ')}`, { runner, agents });
       socket.on('disconnect', (reason) => {

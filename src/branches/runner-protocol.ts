@@ -1,4 +1,5 @@
 import type { ApprovalOutcome, ApprovalPrompt, BotEvent, MessageRef, ProbeResult } from '../bots/bot-agent.js';
+import type { DecisionReply, DecisionRequest } from '../bots/channel-registry.js';
 
 /**
  * The `/agents` Socket.IO namespace between the coordinator and runners.
@@ -12,6 +13,8 @@ export type Ack<T> = (reply: { ok: true; value: T } | { ok: false; error: string
 export interface RunnerToCoordinator {
   register: (hello: { runner: string; agents: string[] }, ack: Ack<{ accepted: string[] }>) => void;
   event: (event: BotEvent) => void;
+  /** A decision tapped in chat on a runner's bot; the coordinator answers what to tell the presser. */
+  decide: (request: DecisionRequest, ack: Ack<DecisionReply>) => void;
 }
 
 /** Coordinator -> runner. */

@@ -68,6 +68,8 @@ export const agentConfigSchema = z.discriminatedUnion(
       /** Public HTTPS base URL; when set the bot uses a webhook instead of long polling. */
       webhookUrl: z.url().optional(),
       webhookSecret: credential,
+      /** Minimum ms between two getUpdates calls (default 250). */
+      pollMinIntervalMs: z.number().int().min(0).max(60_000).optional(),
     }),
     z.strictObject({
       ...agentBase,

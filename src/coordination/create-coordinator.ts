@@ -24,6 +24,10 @@ import { ApprovalDelivery } from './approvals/approval-delivery.js';
 import { ApprovalEngine } from './approvals/approval-engine.js';
 import { WebhookOutbox } from './approvals/webhook-outbox.js';
 import { registerMessageSend } from './approvals/message-send.js';
+import { chatDecider } from './approvals/chat-decisions.js';
+import { webhookRoutes } from './routes/webhook-routes.js';
+import type { DecisionRequest } from '../bots/channel-registry.js';
+import { identityOn } from './approvals/approval-delivery.js';
 import { attachRunnerGateway } from '../branches/runner-gateway.js';
 import { parseBody } from './http/middleware.js';
 import type { Server as HttpServer } from 'node:http';
@@ -87,9 +91,16 @@ export async function createCoordinator(deps: CoordinatorDeps): Promise<Coordina
 
   const audit = new AuditLog({ store, clock });
   const hosts = new AgentHosts();
+  // Bound once the engine exists (below); bots only call it after they start.
+  let decide: (request: DecisionRequest) => ReturnType<ReturnType<typeof chatDecider>> = () => Promise.reject(new Error('not ready'));
+  const identify = (channel: string, userId: string) => {
+    const branches = settings.config.branches.filter((b) => b.managers.some((m) => identityOn(m, channel) === userId));
+    const manager = branches[0]?.managers.find((m) => identityOn(m, channel) === userId);
+    return manager ? { name: manager.name, branches: branches.map((b) => b.name) } : null;
+  };
   const local = new LocalAgentHost({
     channels: deps.channels ?? defaultChannels(),
-    context: { logger, env: { TELEGRAM_API_ROOT: env.TELEGRAM_API_ROOT, SLACK_API_URL: env.SLACK_API_URL } },
+    context: { logger, env: { TELEGRAM_API_ROOT: env.TELEGRAM_API_ROOT, SLACK_API_URL: env.SLACK_API_URL }, decide: (r) => decide(r), identify },
     logger,
   });
   hosts.add(local);
@@ -109,6 +120,7 @@ export async function createCoordinator(deps: CoordinatorDeps): Promise<Coordina
   const outbox = new WebhookOutbox({ store, clock, logger });
   const approvals = new ApprovalEngine({ store, clock, logger, bus, audit, settings, delivery: new ApprovalDelivery({ store, hosts, clock, logger }), outbox });
   registerMessageSend(approvals, { settings, store, hosts });
+  decide = chatDecider(approvals);
   // A tap on Approve/Reject in any chat comes back as a 'decision' event.
   hosts.onEvent((event) => {
     if (event.type !== 'decision') return;
@@ -156,6 +168,7 @@ export async function createCoordinator(deps: CoordinatorDeps): Promise<Coordina
       }),
       auditRoutes({ store, audit, auth: requireAuth(authenticate, ['operator']) }),
       tokenRoutes({ store, settings, audit, clock, adminAuth: requireAuth(authenticate, []) }),
+      webhookRoutes({ local }),
     ],
   });
   let gateway: ReturnType<typeof attachRunnerGateway> | undefined;
@@ -190,6 +203,7 @@ export async function createCoordinator(deps: CoordinatorDeps): Promise<Coordina
         authenticate,
         config: () => settings.config,
         logger,
+        decide: (r) => decide(r),
         onChange: (agentIds) => agentIds.forEach((id) => void monitor.checkNow(id)),
       });
     },

@@ -224,6 +224,9 @@ export class ApprovalEngine {
       const approval = await this.require(input.approvalId);
       const branch = this.branch(approval.branchId);
       const who = await this.authorise(approval, branch, input.decider);
+      if (approval.status === 'rejected' && input.decision === 'reject' && input.reason && approval.decision?.by === who.by && !approval.decision.reason) {
+        return this.addReason(approval, input.reason);
+      }
       if (approval.status !== 'pending') return { outcome: 'too_late', approval };
       const at = isoNow(this.deps.clock);
       const required = approval.requiredApprovals ?? 1;
@@ -247,6 +250,17 @@ export class ApprovalEngine {
       }
       if (attempt > 5) return { outcome: 'too_late', approval: await this.require(approval.id) };
     }
+  }
+
+  /** The rejecting manager sends the reason after pressing Reject (e.g. replying in Telegram). */
+  private async addReason(approval: ApprovalRecord, reason: string): Promise<DecideResult> {
+    const decision = { ...approval.decision!, reason };
+    const updated = await this.deps.store.approvals.update(approval.id, { decision, updatedAt: isoNow(this.deps.clock) }, { version: approval.version });
+    if (!updated) return { outcome: 'too_late', approval: await this.require(approval.id) };
+    await this.deps.audit.append({ type: 'approval.reason-added', actor: decision.by, branchId: approval.branchId, approvalId: approval.id, data: { reason } });
+    await this.delivery.updateAll(updated);
+    this.deps.bus.emit('approval.updated', updated);
+    return { outcome: 'decided', approval: updated };
   }
 
   /**

@@ -1,0 +1,276 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { Bot, GrammyError, HttpError, type Context } from 'grammy';
+import { autoRetry } from '@grammyjs/auto-retry';
+import { apiThrottler } from '@grammyjs/transformer-throttler';
+import type { Update } from 'grammy/types';
+import type { Logger } from '../../config/logger.js';
+import type { ApprovalOutcome, ApprovalPrompt, BotAgent, BotEvent, MessageRef, ProbeResult } from '../bot-agent.js';
+import type { BotContext } from '../channel-registry.js';
+import { decodeCallback, encodeCallback } from './callback-data.js';
+
+export interface TelegramAgentConfig {
+  id: string;
+  token: string;
+  /** Public HTTPS base; with it the bot uses a webhook at `<webhookUrl>/webhooks/telegram/<id>`. */
+  webhookUrl?: string;
+  webhookSecret?: string;
+  /** Minimum time between two getUpdates calls (guards against servers that ignore `timeout`). */
+  pollMinIntervalMs?: number;
+}
+
+/** grammY's Node build types signals with the abort-controller polyfill; the platform's AbortSignal works at run time. */
+type GrammySignal = Parameters<Bot['api']['getMe']>[0];
+const asSignal = (signal: AbortSignal) => signal as unknown as GrammySignal;
+
+const RISK_MARK: Record<string, string> = { low: '🟢 low', medium: '🟡 medium', high: '🟠 high', critical: '🔴 critical' };
+const REASON_WINDOW_MS = 10 * 60_000;
+
+function renderPrompt(p: ApprovalPrompt): string {
+  return [
+    `Approval needed — ${p.actionType} (${p.code})`,
+    p.summary,
+    p.details ? `Details: ${p.details}` : '',
+    `Branch: ${p.branchName}   Risk: ${RISK_MARK[p.riskLevel] ?? p.riskLevel}`,
+    `Requested by: ${p.requester}   Expires: ${p.expiresAt.replace('T', ' ').slice(0, 16)} UTC`,
+    `Or reply: APPROVE ${p.code} / REJECT ${p.code} <reason>`,
+  ]
+    .filter(Boolean)
+    .join('\n');
+}
+
+function renderOutcome(o: ApprovalOutcome): string {
+  const when = o.at ? ` at ${o.at.replace('T', ' ').slice(0, 16)} UTC` : '';
+  const who = o.by ? ` by ${o.by}` : '';
+  const via = o.via ? ` via ${o.via}` : '';
+  return `➡ ${o.status.toUpperCase()}${who}${via}${when}${o.reason ? ` — reason: ${o.reason}` : ''}`;
+}
+
+/**
+ * A Telegram bot (grammY) as a BotAgent: long polling by default, or a webhook
+ * verified by Telegram's secret token; approval prompts with signed inline
+ * buttons; customer messages reported as events. Sends go through grammY's
+ * throttler and auto-retry (waits `retry_after` on 429).
+ */
+export class TelegramBot implements BotAgent {
+  readonly channel = 'telegram';
+  readonly id: string;
+  private bot: Bot | undefined;
+  private polling: AbortController | undefined;
+  private loop: Promise<void> | undefined;
+  private readonly listeners = new Set<(e: BotEvent) => void>();
+  private readonly callbackSecret: string;
+  /** Prompt texts by chat:message, so an edit can keep the prompt and add the outcome. */
+  private readonly promptText = new Map<string, string>();
+  /** Rejections that may still get a reason: chat:promptMessage -> approval id and when. */
+  private readonly awaitingReason = new Map<string, { approvalId: string; at: number }>();
+  private readonly log: Logger;
+
+  constructor(
+    private readonly config: TelegramAgentConfig,
+    private readonly context: BotContext,
+  ) {
+    this.id = config.id;
+    this.callbackSecret = createHash('sha256').update(`callback:${config.token}`).digest('hex');
+    this.log = context.logger.child({ module: 'telegram', agentId: config.id });
+  }
+
+  /** The secret Telegram must send in `X-Telegram-Bot-Api-Secret-Token` (configured, or derived from the token). */
+  get webhookSecret(): string {
+    return this.config.webhookSecret || createHash('sha256').update(`webhook:${this.config.token}`).digest('hex').slice(0, 48);
+  }
+
+  private build(): Bot {
+    const bot = new Bot(this.config.token, { client: this.context.env.TELEGRAM_API_ROOT ? { apiRoot: this.context.env.TELEGRAM_API_ROOT } : {} });
+    bot.api.config.use(apiThrottler());
+    bot.api.config.use(autoRetry({ maxRetryAttempts: 3, maxDelaySeconds: 60 }));
+    bot.command('start', (ctx) => this.onStart(ctx));
+    bot.on('callback_query:data', (ctx) => this.onCallback(ctx));
+    bot.on('message:text', (ctx) => this.onText(ctx));
+    bot.catch((err) => this.log.error('telegram update failed', { error: err.error, updateId: err.ctx.update.update_id }));
+    return bot;
+  }
+
+  async start(): Promise<void> {
+    if (this.bot) return;
+    const bot = this.build();
+    this.bot = bot;
+    await bot.init();
+    if (this.config.webhookUrl) {
+      const url = `${this.config.webhookUrl.replace(/\/$/, '')}/webhooks/telegram/${this.id}`;
+      await bot.api.setWebhook(url, { secret_token: this.webhookSecret });
+      this.log.info(`webhook set to ${url}`);
+      return;
+    }
+    await bot.api.deleteWebhook();
+    this.polling = new AbortController();
+    this.loop = this.poll(bot, this.polling.signal);
+  }
+
+  /** Our own long-polling loop (grammY's runner would spin against servers that ignore `timeout`). */
+  private async poll(bot: Bot, signal: AbortSignal): Promise<void> {
+    let offset = 0;
+    const minGap = this.config.pollMinIntervalMs ?? 250;
+    while (!signal.aborted) {
+      const started = Date.now();
+      try {
+        const updates = await bot.api.getUpdates({ offset, timeout: 25, allowed_updates: ['message', 'callback_query'] }, asSignal(signal));
+        for (const update of updates) {
+          offset = update.update_id + 1;
+          await bot.handleUpdate(update).catch((error: unknown) => this.log.error('update failed', { error }));
+        }
+      } catch (error) {
+        if (signal.aborted) break;
+        this.log.warn('getUpdates failed; retrying', { error });
+        await new Promise((r) => setTimeout(r, 2000));
+      }
+      const wait = minGap - (Date.now() - started);
+      if (wait > 0 && !signal.aborted) await new Promise((r) => setTimeout(r, wait));
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.polling?.abort();
+    await this.loop?.catch(() => undefined);
+    this.polling = undefined;
+    this.loop = undefined;
+    this.bot = undefined;
+  }
+
+  /** Handles one webhook request: 401 without the right secret (nothing processed), else 200. */
+  async handleWebhook(secretHeader: string | undefined, update: unknown): Promise<number> {
+    const expected = Buffer.from(this.webhookSecret);
+    const given = Buffer.from(secretHeader ?? '');
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return 401;
+    if (!this.bot) return 503;
+    if (!update || typeof update !== 'object' || typeof (update as Update).update_id !== 'number') return 400;
+    await this.bot.handleUpdate(update as Update);
+    return 200;
+  }
+
+  async probe(signal: AbortSignal): Promise<ProbeResult> {
+    const bot = this.bot ?? this.build();
+    const started = Date.now();
+    try {
+      const me = await bot.api.getMe(asSignal(signal));
+      return { ok: true, latencyMs: Date.now() - started, detail: `@${me.username}` };
+    } catch (error) {
+      if (error instanceof GrammyError && (error.error_code === 401 || error.error_code === 404)) {
+        return { ok: false, needsHuman: true, latencyMs: Date.now() - started, detail: `Telegram refused the token (${error.error_code} ${error.description}): the token was revoked or is wrong; set a new one and restart` };
+      }
+      const detail = error instanceof HttpError ? `network error: ${error.message}` : error instanceof Error ? error.message : String(error);
+      return { ok: false, latencyMs: Date.now() - started, detail };
+    }
+  }
+
+  private need(): Bot {
+    if (!this.bot) throw new Error(`telegram agent ${this.id} is not started`);
+    return this.bot;
+  }
+
+  async send(chatId: string, text: string): Promise<MessageRef> {
+    const message = await this.need().api.sendMessage(chatId, text.slice(0, 4096));
+    return { chatId, messageId: String(message.message_id) };
+  }
+
+  async promptApproval(chatId: string, prompt: ApprovalPrompt): Promise<MessageRef> {
+    const text = renderPrompt(prompt);
+    const message = await this.need().api.sendMessage(chatId, text, {
+      reply_markup: {
+        inline_keyboard: [
+          [
+            { text: '✅ Approve', callback_data: encodeCallback(this.callbackSecret, prompt.approvalId, 'approve') },
+            { text: '❌ Reject', callback_data: encodeCallback(this.callbackSecret, prompt.approvalId, 'reject') },
+          ],
+        ],
+      },
+    });
+    this.promptText.set(`${chatId}:${message.message_id}`, text);
+    return { chatId, messageId: String(message.message_id) };
+  }
+
+  async updateApproval(ref: MessageRef, outcome: ApprovalOutcome): Promise<void> {
+    const original = this.promptText.get(`${ref.chatId}:${ref.messageId}`);
+    const text = `${original ? `${original.split('\nOr reply:')[0]}\n\n` : ''}${renderOutcome(outcome)}`;
+    await this.need().api.editMessageText(ref.chatId, Number(ref.messageId), text, { reply_markup: { inline_keyboard: [] } });
+  }
+
+  onEvent(listener: (e: BotEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private emit(event: BotEvent): void {
+    this.listeners.forEach((l) => l(event));
+  }
+
+  private async onStart(ctx: Context): Promise<void> {
+    const from = ctx.from;
+    if (!from || ctx.chat?.type !== 'private') return;
+    const who = this.context.identify?.('telegram', String(from.id));
+    if (who) {
+      await ctx.reply(`Hello ${who.name}. You are set up as a manager of ${who.branches.join(', ')}: approval requests and alerts for them will arrive here.`);
+      return;
+    }
+    this.emitCustomer(ctx, '/start');
+  }
+
+  private async onCallback(ctx: Context): Promise<void> {
+    const query = ctx.callbackQuery!;
+    const parsed = decodeCallback(this.callbackSecret, query.data ?? '');
+    if (!parsed) {
+      this.log.warn('callback with invalid data ignored', { from: String(query.from.id) });
+      await ctx.answerCallbackQuery({ text: 'This button is not valid.' });
+      return;
+    }
+    let reply = { ok: false, text: 'Decisions are not taken here.' } as { ok: boolean; text: string; askReason?: boolean };
+    try {
+      if (this.context.decide) {
+        reply = await this.context.decide({ agentId: this.id, channel: 'telegram', approvalId: parsed.approvalId, decision: parsed.decision, deciderId: String(query.from.id) });
+      }
+    } catch (error) {
+      this.log.error('decision failed', { error, approvalId: parsed.approvalId });
+      reply = { ok: false, text: 'Something went wrong; try again or use the dashboard.' };
+    }
+    // Always answer, so the button stops spinning.
+    await ctx.answerCallbackQuery({ text: reply.text.slice(0, 200), show_alert: !reply.ok });
+    this.log.debug(`answered callback: ${reply.text}`, { approvalId: parsed.approvalId });
+    const message = query.message;
+    if (reply.askReason && message) {
+      this.awaitingReason.set(`${message.chat.id}:${message.message_id}`, { approvalId: parsed.approvalId, at: Date.now() });
+      await ctx.api.sendMessage(message.chat.id, 'Rejected. If you want to give a reason, reply to the request with it.', { reply_parameters: { message_id: message.message_id } }).catch(() => undefined);
+    }
+  }
+
+  private async onText(ctx: Context): Promise<void> {
+    const message = ctx.message!;
+    if (ctx.chat?.type !== 'private' || !ctx.from || ctx.from.is_bot) return;
+    const replyTo = message.reply_to_message?.message_id;
+    const pending = replyTo ? this.awaitingReason.get(`${message.chat.id}:${replyTo}`) : undefined;
+    if (pending && Date.now() - pending.at < REASON_WINDOW_MS && this.context.decide) {
+      this.awaitingReason.delete(`${message.chat.id}:${replyTo}`);
+      const reply = await this.context.decide({ agentId: this.id, channel: 'telegram', approvalId: pending.approvalId, decision: 'reject', deciderId: String(ctx.from.id), reason: message.text });
+      await ctx.reply(reply.ok ? 'Reason recorded.' : reply.text);
+      return;
+    }
+    this.emitCustomer(ctx, message.text ?? '');
+  }
+
+  private emitCustomer(ctx: Context, text: string): void {
+    const from = ctx.from!;
+    const message = ctx.message;
+    this.emit({
+      type: 'message',
+      message: {
+        agentId: this.id,
+        channel: 'telegram',
+        chatId: String(ctx.chat!.id),
+        senderId: String(from.id),
+        senderName: [from.first_name, from.last_name].filter(Boolean).join(' ') || from.username,
+        text,
+        at: new Date((message?.date ?? Math.floor(Date.now() / 1000)) * 1000).toISOString(),
+        messageId: message ? String(message.message_id) : undefined,
+        replyToMessageId: message?.reply_to_message ? String(message.reply_to_message.message_id) : undefined,
+      },
+    });
+  }
+}

@@ -1,0 +1,33 @@
+import type { DecisionReply, DecisionRequest } from '../../bots/channel-registry.js';
+import { CodedError, ErrorCode } from '../../core/errors.js';
+import type { ApprovalEngine } from './approval-engine.js';
+
+/**
+ * Applies a decision tapped in chat and words the answer the presser sees
+ * (Telegram's answerCallbackQuery, a Slack ephemeral, a WhatsApp reply).
+ */
+export function chatDecider(engine: ApprovalEngine): (request: DecisionRequest) => Promise<DecisionReply> {
+  return async (req) => {
+    try {
+      const result = await engine.decide({
+        approvalId: req.approvalId,
+        decision: req.decision,
+        reason: req.reason,
+        decider: { kind: 'chat', channel: req.channel, userId: req.deciderId },
+        via: req.channel,
+      });
+      const a = result.approval;
+      if (result.outcome === 'recorded') return { ok: true, text: `Your approval of ${a.code} is recorded; ${result.remaining} more needed.` };
+      if (result.outcome === 'too_late') {
+        const d = a.decision;
+        return { ok: false, text: `Too late: ${a.code} was already ${a.status}${d ? ` by ${d.byName ?? d.by} via ${d.via}` : ''}.` };
+      }
+      if (a.status === 'rejected') return { ok: true, text: req.reason ? `Reason recorded for ${a.code}.` : `Rejected ${a.code}.`, askReason: !req.reason && !a.decision?.reason };
+      return { ok: true, text: `${a.status === 'executed' || a.status === 'approved' ? 'Approved' : a.status} ${a.code}.` };
+    } catch (error) {
+      if (error instanceof CodedError && error.code === ErrorCode.Forbidden) return { ok: false, text: 'You are not allowed to decide this.' };
+      if (error instanceof CodedError && error.code === ErrorCode.NotFound) return { ok: false, text: 'This request no longer exists.' };
+      throw error;
+    }
+  };
+}
