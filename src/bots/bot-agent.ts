@@ -34,6 +34,13 @@ export interface MessageRef {
   messageId: string;
 }
 
+/** How to send: `thread` groups messages (an alert incident) where the channel supports threads. */
+export interface SendOptions {
+  thread?: string;
+  /** The last message of that thread (e.g. "resolved"): forget it afterwards. */
+  closeThread?: boolean;
+}
+
 /** An approval request as a channel renders it. */
 export interface ApprovalPrompt {
   approvalId: string;
@@ -70,11 +77,13 @@ export interface BotAgent {
   start(): Promise<void>;
   stop(): Promise<void>;
   probe(signal: AbortSignal): Promise<ProbeResult>;
-  send(chatId: string, text: string): Promise<MessageRef>;
+  send(chatId: string, text: string, options?: SendOptions): Promise<MessageRef>;
   promptApproval(chatId: string, prompt: ApprovalPrompt): Promise<MessageRef>;
   updateApproval(ref: MessageRef, outcome: ApprovalOutcome): Promise<void>;
   /** For channels that receive webhooks: verify and process one request; returns the HTTP status. */
   handleWebhook?(secretHeader: string | undefined, body: unknown): Promise<number>;
+  /** For channels whose SDK serves HTTP itself (Slack's Bolt): mounted under /webhooks/<channel>/<agent id>. */
+  readonly httpHandler?: (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse, next: (error?: unknown) => void) => void;
   /** Subscribes to the bot's events; returns the unsubscribe function. */
   onEvent(listener: (event: BotEvent) => void): () => void;
 }

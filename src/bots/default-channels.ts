@@ -1,4 +1,5 @@
 import { ChannelRegistry, type ChannelFactory } from './channel-registry.js';
+import { slackChannel } from './slack/slack-channel.js';
 import { telegramChannel } from './telegram/telegram-channel.js';
 
 /**
@@ -7,5 +8,7 @@ import { telegramChannel } from './telegram/telegram-channel.js';
  * channel shows as down with "not available in this build".
  */
 export function defaultChannels(): ChannelRegistry {
-  return new ChannelRegistry().register(telegramChannel as unknown as ChannelFactory);
+  return new ChannelRegistry()
+    .register(telegramChannel as unknown as ChannelFactory)
+    .register(slackChannel as unknown as ChannelFactory);
 }

@@ -1,4 +1,4 @@
-import type { ApprovalOutcome, ApprovalPrompt, BotAgent, BotEvent, MessageRef, ProbeResult } from '../bots/bot-agent.js';
+import type { ApprovalOutcome, ApprovalPrompt, BotAgent, BotEvent, MessageRef, ProbeResult, SendOptions } from '../bots/bot-agent.js';
 
 /**
  * Where bot agents run: in this process (LocalAgentHost) or in a runner
@@ -10,7 +10,7 @@ export interface AgentHost {
   hosts(agentId: string): boolean;
   probe(agentId: string, signal: AbortSignal): Promise<ProbeResult>;
   restart(agentId: string): Promise<void>;
-  send(agentId: string, chatId: string, text: string): Promise<MessageRef>;
+  send(agentId: string, chatId: string, text: string, options?: SendOptions): Promise<MessageRef>;
   promptApproval(agentId: string, chatId: string, prompt: ApprovalPrompt): Promise<MessageRef>;
   updateApproval(agentId: string, ref: MessageRef, outcome: ApprovalOutcome): Promise<void>;
   onEvent(listener: (event: BotEvent) => void): () => void;
@@ -47,19 +47,20 @@ export class AgentHosts implements AgentHost {
     return host;
   }
 
-  probe(agentId: string, signal: AbortSignal): Promise<ProbeResult> {
+  // Async so that "no host has this agent" is a rejected promise callers can catch, never a synchronous throw.
+  async probe(agentId: string, signal: AbortSignal): Promise<ProbeResult> {
     return this.need(agentId).probe(agentId, signal);
   }
-  restart(agentId: string): Promise<void> {
+  async restart(agentId: string): Promise<void> {
     return this.need(agentId).restart(agentId);
   }
-  send(agentId: string, chatId: string, text: string): Promise<MessageRef> {
-    return this.need(agentId).send(agentId, chatId, text);
+  async send(agentId: string, chatId: string, text: string, options?: SendOptions): Promise<MessageRef> {
+    return this.need(agentId).send(agentId, chatId, text, options);
   }
-  promptApproval(agentId: string, chatId: string, prompt: ApprovalPrompt): Promise<MessageRef> {
+  async promptApproval(agentId: string, chatId: string, prompt: ApprovalPrompt): Promise<MessageRef> {
     return this.need(agentId).promptApproval(agentId, chatId, prompt);
   }
-  updateApproval(agentId: string, ref: MessageRef, outcome: ApprovalOutcome): Promise<void> {
+  async updateApproval(agentId: string, ref: MessageRef, outcome: ApprovalOutcome): Promise<void> {
     return this.need(agentId).updateApproval(agentId, ref, outcome);
   }
   onEvent(listener: (event: BotEvent) => void): () => void {

@@ -1,4 +1,4 @@
-import type { ApprovalOutcome, ApprovalPrompt, BotAgent, BotEvent, MessageRef, ProbeResult } from '../bots/bot-agent.js';
+import type { ApprovalOutcome, ApprovalPrompt, BotAgent, BotEvent, MessageRef, ProbeResult, SendOptions } from '../bots/bot-agent.js';
 import type { BotContext, ChannelRegistry } from '../bots/channel-registry.js';
 import type { AgentConfig, BranchConfig } from '../config/config-schema.js';
 import type { Logger } from '../config/logger.js';
@@ -17,7 +17,7 @@ export class LocalAgentHost implements AgentHost {
   readonly unavailable = new Map<string, string>();
 
   constructor(
-    private readonly deps: { channels: ChannelRegistry; context: BotContext; logger: Logger; name?: string },
+    private readonly deps: { channels: ChannelRegistry; context: BotContext; logger: Logger; name?: string; startTimeoutMs?: number },
   ) {
     this.name = deps.name ?? 'local';
   }
@@ -33,7 +33,23 @@ export class LocalAgentHost implements AgentHost {
       const bot = this.deps.channels.get(agent.channel).create(agent as unknown as Record<string, unknown> & { id: string }, this.deps.context);
       bot.onEvent((e) => this.listeners.forEach((l) => l(e)));
       this.bots.set(agent.id, bot);
-      await bot.start().catch((error: unknown) => this.deps.logger.warn(`agent ${agent.id} did not start`, { module: 'agents', agentId: agent.id, error }));
+      // A platform that does not answer must not hold up the coordinator: after the timeout the start
+      // goes on in the background and the health monitor reports (and restarts) the agent.
+      const started = bot.start().then(
+        () => true,
+        (error: unknown) => {
+          this.deps.logger.warn(`agent ${agent.id} did not start`, { module: 'agents', agentId: agent.id, error });
+          return false;
+        },
+      );
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<'timeout'>((resolve) => {
+        timer = setTimeout(() => resolve('timeout'), this.deps.startTimeoutMs ?? 10_000);
+      });
+      if ((await Promise.race([started, timedOut])) === 'timeout') {
+        this.deps.logger.warn(`agent ${agent.id} is still starting after ${this.deps.startTimeoutMs ?? 10_000} ms; continuing without waiting`, { module: 'agents', agentId: agent.id });
+      }
+      clearTimeout(timer);
     }
   }
 
@@ -45,6 +61,11 @@ export class LocalAgentHost implements AgentHost {
     return this.bots.get(agentId);
   }
 
+  /** The running bots of one channel. */
+  botsOf(channel: string): BotAgent[] {
+    return [...this.bots.values()].filter((b) => b.channel === channel);
+  }
+
   async probe(agentId: string, signal: AbortSignal): Promise<ProbeResult> {
     const why = this.unavailable.get(agentId);
     if (why) return { ok: false, detail: why, needsHuman: true };
@@ -52,20 +73,21 @@ export class LocalAgentHost implements AgentHost {
   }
 
   async restart(agentId: string): Promise<void> {
+    if (this.unavailable.has(agentId)) throw new Error(this.unavailable.get(agentId));
     const bot = this.need(agentId);
     await bot.stop().catch(() => undefined);
     await bot.start();
   }
 
-  send(agentId: string, chatId: string, text: string): Promise<MessageRef> {
-    return this.need(agentId).send(chatId, text);
+  async send(agentId: string, chatId: string, text: string, options?: SendOptions): Promise<MessageRef> {
+    return this.need(agentId).send(chatId, text, options);
   }
 
-  promptApproval(agentId: string, chatId: string, prompt: ApprovalPrompt): Promise<MessageRef> {
+  async promptApproval(agentId: string, chatId: string, prompt: ApprovalPrompt): Promise<MessageRef> {
     return this.need(agentId).promptApproval(chatId, prompt);
   }
 
-  updateApproval(agentId: string, ref: MessageRef, outcome: ApprovalOutcome): Promise<void> {
+  async updateApproval(agentId: string, ref: MessageRef, outcome: ApprovalOutcome): Promise<void> {
     return this.need(agentId).updateApproval(ref, outcome);
   }
 

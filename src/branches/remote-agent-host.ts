@@ -1,5 +1,5 @@
 import type { Socket } from 'socket.io';
-import type { ApprovalOutcome, ApprovalPrompt, BotEvent, MessageRef, ProbeResult } from '../bots/bot-agent.js';
+import type { ApprovalOutcome, ApprovalPrompt, BotEvent, MessageRef, ProbeResult, SendOptions } from '../bots/bot-agent.js';
 import type { AgentHost } from './agent-host.js';
 import type { Ack, CoordinatorToRunner, RunnerToCoordinator } from './runner-protocol.js';
 
@@ -46,8 +46,8 @@ export class RemoteAgentHost implements AgentHost {
     return this.call<null>((ack) => this.socket.emit('restart', { agentId }, ack), 'a restart').then(() => undefined);
   }
 
-  send(agentId: string, chatId: string, text: string): Promise<MessageRef> {
-    return this.call<MessageRef>((ack) => this.socket.emit('send', { agentId, chatId, text }, ack), 'a send');
+  send(agentId: string, chatId: string, text: string, options?: SendOptions): Promise<MessageRef> {
+    return this.call<MessageRef>((ack) => this.socket.emit('send', { agentId, chatId, text, options }, ack), 'a send');
   }
 
   promptApproval(agentId: string, chatId: string, prompt: ApprovalPrompt): Promise<MessageRef> {

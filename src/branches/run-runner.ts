@@ -69,7 +69,7 @@ export async function runRunner(options: RunnerOptions): Promise<RunningRunner> 
   };
   socket.on('probe', ({ agentId }, ack) => void answer(ack, () => host.probe(agentId, AbortSignal.timeout(10_000))));
   socket.on('restart', ({ agentId }, ack) => void answer(ack, async () => (await host.restart(agentId), null)));
-  socket.on('send', ({ agentId, chatId, text }, ack) => void answer(ack, () => host.send(agentId, chatId, text)));
+  socket.on('send', ({ agentId, chatId, text, options }, ack) => void answer(ack, () => host.send(agentId, chatId, text, options)));
   socket.on('promptApproval', ({ agentId, chatId, prompt }, ack) => void answer(ack, () => host.promptApproval(agentId, chatId, prompt)));
   socket.on('updateApproval', ({ agentId, ref, outcome }, ack) => void answer(ack, async () => (await host.updateApproval(agentId, ref, outcome), null)));
   host.onEvent((event) => socket.emit('event', event));

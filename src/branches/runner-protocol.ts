@@ -1,4 +1,4 @@
-import type { ApprovalOutcome, ApprovalPrompt, BotEvent, MessageRef, ProbeResult } from '../bots/bot-agent.js';
+import type { ApprovalOutcome, ApprovalPrompt, BotEvent, MessageRef, ProbeResult, SendOptions } from '../bots/bot-agent.js';
 import type { DecisionReply, DecisionRequest } from '../bots/channel-registry.js';
 
 /**
@@ -21,7 +21,7 @@ export interface RunnerToCoordinator {
 export interface CoordinatorToRunner {
   probe: (req: { agentId: string }, ack: Ack<ProbeResult>) => void;
   restart: (req: { agentId: string }, ack: Ack<null>) => void;
-  send: (req: { agentId: string; chatId: string; text: string }, ack: Ack<MessageRef>) => void;
+  send: (req: { agentId: string; chatId: string; text: string; options?: SendOptions }, ack: Ack<MessageRef>) => void;
   promptApproval: (req: { agentId: string; chatId: string; prompt: ApprovalPrompt }, ack: Ack<MessageRef>) => void;
   updateApproval: (req: { agentId: string; ref: MessageRef; outcome: ApprovalOutcome }, ack: Ack<null>) => void;
   /** To action agents connected with their own token: their approval requests as they change. */

@@ -52,7 +52,7 @@ export function createAlerter(deps: { settings: RuntimeSettings; store: Store; h
       const delivered: string[] = [];
       for (const chat of route.chats) {
         try {
-          await deps.hosts.send(route.agentId, chat, text);
+          await deps.hosts.send(route.agentId, chat, text, { thread: `health:${agent.id}`, closeThread: kind === 'resolved' });
           delivered.push(chat);
         } catch (error) {
           log.warn(`alert via ${route.agentId} to a chat failed`, { agentId: agent.id, via: route.agentId, error });

@@ -25,7 +25,7 @@ import { ApprovalEngine } from './approvals/approval-engine.js';
 import { WebhookOutbox } from './approvals/webhook-outbox.js';
 import { registerMessageSend } from './approvals/message-send.js';
 import { chatDecider } from './approvals/chat-decisions.js';
-import { webhookRoutes } from './routes/webhook-routes.js';
+import { slackWebhookRoutes, webhookRoutes } from './routes/webhook-routes.js';
 import type { DecisionRequest } from '../bots/channel-registry.js';
 import { identityOn } from './approvals/approval-delivery.js';
 import { attachRunnerGateway } from '../branches/runner-gateway.js';
@@ -120,14 +120,13 @@ export async function createCoordinator(deps: CoordinatorDeps): Promise<Coordina
   const outbox = new WebhookOutbox({ store, clock, logger });
   const approvals = new ApprovalEngine({ store, clock, logger, bus, audit, settings, delivery: new ApprovalDelivery({ store, hosts, clock, logger }), outbox });
   registerMessageSend(approvals, { settings, store, hosts });
-  decide = chatDecider(approvals);
-  // A tap on Approve/Reject in any chat comes back as a 'decision' event.
+  decide = chatDecider(approvals, settings);
+  // Channels may also report a tap as a 'decision' event (no answer expected); same checks.
   hosts.onEvent((event) => {
     if (event.type !== 'decision') return;
-    const channel = settings.config.branches.flatMap((b) => b.agents).find((a) => a.id === event.agentId)?.channel ?? 'unknown';
-    void approvals
-      .decide({ approvalId: event.approvalId, decision: event.decision, reason: event.reason, decider: { kind: 'chat', channel, userId: event.deciderId }, via: channel })
-      .catch((error: unknown) => logger.info('chat decision not applied', { module: 'approvals', approvalId: event.approvalId, error }));
+    void decide({ agentId: event.agentId, channel: '', approvalId: event.approvalId, decision: event.decision, deciderId: event.deciderId, reason: event.reason })
+      .then((reply) => !reply.ok && logger.info(`chat decision not applied: ${reply.text}`, { module: 'approvals', approvalId: event.approvalId }))
+      .catch((error: unknown) => logger.warn('chat decision failed', { module: 'approvals', approvalId: event.approvalId, error }));
   });
 
   const authenticate = createAuthenticator(store, adminToken.hash);
@@ -138,6 +137,7 @@ export async function createCoordinator(deps: CoordinatorDeps): Promise<Coordina
     metrics,
     bodyLimit: env.BODY_LIMIT,
     rateLimitPerMin: env.RATE_LIMIT_PER_MIN,
+    rawRouters: [slackWebhookRoutes({ local })],
     routers: [
       systemRoutes({ store, settings, metrics, startedAt: clock.now(), version: VERSION, auth: anyRole }),
       configRoutes({

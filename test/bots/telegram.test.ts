@@ -85,7 +85,7 @@ describe('Telegram bot agent against the Bot API emulator', () => {
     expect(approval.decision).toMatchObject({ by: 'ana', byName: 'Ana', via: 'telegram' });
     await until('the edit', () => String(p.stored.message.text).includes('APPROVED by Ana via telegram'));
     expect((p.stored.message.reply_markup as { inline_keyboard: unknown[] }).inline_keyboard).toEqual([]);
-    expect(t.logs.some((e) => String(e.message).startsWith('answered callback: Approved') && e.agentId === 'lis-tg')).toBe(true);
+    await until('the callback answer', () => t.logs.some((e) => String(e.message).startsWith('answered callback: Approved') && e.agentId === 'lis-tg'));
   });
 
   it('a stranger presses: nothing changes, the refusal is audited; forged button data is ignored', async () => {
@@ -97,7 +97,7 @@ describe('Telegram bot agent against the Bot API emulator', () => {
     await ana.sendCallback(ana.makeCallbackQuery(`ap:${p.approval.id}:y:AAAAAAAAAA`, { message: { message_id: p.messageId } }));
     await until('forged data logged', () => t.logs.some((e) => e.message === 'callback with invalid data ignored'));
     expect(await status(p.approval.id)).toBe('pending');
-    expect(t.logs.some((e) => String(e.message) === 'answered callback: You are not allowed to decide this.')).toBe(true);
+    await until('the refusal answer', () => t.logs.some((e) => String(e.message) === 'answered callback: You are not allowed to decide this.'));
   });
 
   it('a decision made through the REST API edits the Telegram message', async () => {

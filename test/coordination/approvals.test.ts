@@ -30,6 +30,8 @@ branches:
     name: Porto
     managers:
       - { id: carla, name: Carla, role: owner, telegram: 2001 }
+    agents:
+      - { id: porto-tg, channel: telegram, token: t2 }
 `;
 
 const open: Array<{ close(): Promise<void> }> = [];
@@ -93,6 +95,12 @@ describe('approvals: create and policy', () => {
     expect(branch.body.error.details.issues[0]).toMatchObject({ path: 'branchId', message: expect.stringMatching(/unknown branch 'nowhere'/) });
     expect(await store.approvals.count()).toBe(0);
     expect((await t.call('/api/approvals', { method: 'POST', token: TOKENS.ana, json: {} })).status).toBe(403);
+  });
+
+  it('lets a request raise its risk but never lower it below the action type', async () => {
+    const { create } = await setup();
+    expect((await create({ riskLevel: 'low' })).body.approval).toMatchObject({ riskLevel: 'critical', status: 'pending' });
+    expect((await create({ actionType: 'status.check', summary: 'Check', riskLevel: 'high' })).body.approval).toMatchObject({ riskLevel: 'high', status: 'pending' });
   });
 
   it('auto-approves what the autonomy allows, saying which rule, and audits it', async () => {
@@ -172,9 +180,17 @@ describe('approvals: routing and deciding', () => {
     expect((await t.call(`/api/approvals/${id}/decision`, { method: 'POST', token: TOKENS.ana, json: { decision: 'maybe' } })).status).toBe(400);
   });
 
+  it("refuses a decision relayed by another branch's bot, even naming a real manager", async () => {
+    const { create, bot, store } = await setup();
+    const { body } = await create({});
+    bot('porto-tg').emit({ type: 'decision', agentId: 'porto-tg', approvalId: body.approval.id, decision: 'approve', deciderId: '1001' });
+    await new Promise((r) => setTimeout(r, 100));
+    expect((await store.approvals.get(body.approval.id))?.status).toBe('pending');
+  });
+
   it('needs n distinct approvers when requiredApprovals is n; any rejection rejects', async () => {
     const { create, t } = await setup();
-    const { body } = await create({ riskLevel: 'high', requiredApprovals: 2 });
+    const { body } = await create({ actionType: 'data.change', riskLevel: 'high', requiredApprovals: 2 });
     const id = body.approval.id;
     const first = await t.call(`/api/approvals/${id}/decision`, { method: 'POST', token: TOKENS.ana, json: { decision: 'approve' } });
     expect(first.status).toBe(202);
@@ -184,25 +200,25 @@ describe('approvals: routing and deciding', () => {
     expect(second.status).toBe(200);
     expect(second.body.approval.status).toBe('approved');
     expect(second.body.approval.approvals.map((a: { by: string }) => a.by)).toEqual(['ana', 'bruno']);
-    const other = await create({ riskLevel: 'high', requiredApprovals: 2, summary: 'other' });
+    const other = await create({ actionType: 'data.change', riskLevel: 'high', requiredApprovals: 2, summary: 'other' });
     const rejected = await t.call(`/api/approvals/${other.body.approval.id}/decision`, { method: 'POST', token: TOKENS.bruno, json: { decision: 'reject', reason: 'no' } });
     expect(rejected.body.approval).toMatchObject({ status: 'rejected', decision: { reason: 'no', byName: 'Bruno' } });
   });
 
   it('bulk-decides with a result per item; cancel and result follow the rules', async () => {
     const { create, t } = await setup();
-    const a = (await create({ riskLevel: 'high', summary: 'a' })).body.approval.id;
-    const b = (await create({ riskLevel: 'high', summary: 'b' })).body.approval.id;
+    const a = (await create({ actionType: 'data.change', riskLevel: 'high', summary: 'a' })).body.approval.id;
+    const b = (await create({ actionType: 'data.change', riskLevel: 'high', summary: 'b' })).body.approval.id;
     const bulk = await t.call('/api/approvals/bulk', { method: 'POST', token: TOKENS.ana, json: { ids: [a, b, 'missing'], decision: 'reject' } });
     expect(bulk.body.results).toEqual([
       { id: a, result: 'decided', status: 'rejected' },
       { id: b, result: 'decided', status: 'rejected' },
       { id: 'missing', result: 'error', error: { code: 'not_found', message: "Approval 'missing' was not found" } },
     ]);
-    const c = (await create({ riskLevel: 'high', summary: 'c' })).body.approval;
+    const c = (await create({ actionType: 'data.change', riskLevel: 'high', summary: 'c' })).body.approval;
     expect((await t.call(`/api/approvals/${c.id}/cancel`, { method: 'POST', token: TOKENS.agent })).body.approval.status).toBe('cancelled');
     expect((await t.call(`/api/approvals/${c.id}/cancel`, { method: 'POST', token: TOKENS.agent })).status).toBe(409);
-    const d = (await create({ riskLevel: 'high', summary: 'd' })).body.approval;
+    const d = (await create({ actionType: 'data.change', riskLevel: 'high', summary: 'd' })).body.approval;
     expect((await t.call(`/api/approvals/${d.id}/result`, { method: 'POST', token: TOKENS.agent, json: { success: true } })).status).toBe(409);
     await t.call(`/api/approvals/${d.code}/decision`, { method: 'POST', token: TOKENS.ana, json: { decision: 'approve' } });
     const done = await t.call(`/api/approvals/${d.id}/result`, { method: 'POST', token: TOKENS.agent, json: { success: false, error: 'card declined' } });
@@ -245,7 +261,7 @@ describe('approvals: time, outcome delivery, audit, learning, message.send', () 
       received.push({ body, signature: String(headers['x-coordinator-signature']) });
       return 204;
     });
-    const { body } = await create({ riskLevel: 'high', callbackUrl: url });
+    const { body } = await create({ actionType: 'data.change', riskLevel: 'high', callbackUrl: url });
     const id = body.approval.id;
     const poll = t.call(`/api/approvals/${id}?waitSec=20`, { token: TOKENS.agent });
     const started = Date.now();
@@ -282,7 +298,7 @@ describe('approvals: time, outcome delivery, audit, learning, message.send', () 
       received.push(body);
       return 200;
     });
-    const { body } = await create({ riskLevel: 'high', callbackUrl: url });
+    const { body } = await create({ actionType: 'data.change', riskLevel: 'high', callbackUrl: url });
     await t.call(`/api/approvals/${body.approval.id}/decision`, { method: 'POST', token: TOKENS.ana, json: { decision: 'reject', reason: 'no' } });
     await clock.advance(0);
     for (let i = 0; i < 50 && !(await t.running.store.outbox.findOne({ approvalId: body.approval.id }))?.lastError; i++) await new Promise((r) => setTimeout(r, 10));
@@ -308,7 +324,7 @@ describe('approvals: time, outcome delivery, audit, learning, message.send', () 
     });
     const got: Array<{ id: string; status: string }> = [];
     socket.on('approval', (a: { id: string; status: string }) => got.push(a));
-    const { body } = await create({ riskLevel: 'high' });
+    const { body } = await create({ actionType: 'data.change', riskLevel: 'high' });
     const minted = await t.call('/api/tokens', { method: 'POST', json: { role: 'manager', subject: 'bruno' } });
     expect(minted.status).toBe(201);
     expect(minted.body.token).toMatch(/^mgr_/);

@@ -39,6 +39,9 @@ export async function startTestCoordinator(
     COORDINATOR_CONFIG: join(dir.path, 'coordinator.yaml'),
     ADMIN_TOKEN: ADMIN,
     LOG_LEVEL: 'debug',
+    // Tests never reach the internet: chat platforms default to a closed loopback port.
+    TELEGRAM_API_ROOT: 'http://127.0.0.1:9',
+    SLACK_API_URL: 'http://127.0.0.1:9/',
     ...options.env,
   };
   const { logger, entries } = memoryLogger();

@@ -93,15 +93,17 @@ export class TelegramBot implements BotAgent {
   async start(): Promise<void> {
     if (this.bot) return;
     const bot = this.build();
-    this.bot = bot;
+    // Only a bot that finished starting is kept: a failed start must not look healthy to the probe.
     await bot.init();
     if (this.config.webhookUrl) {
       const url = `${this.config.webhookUrl.replace(/\/$/, '')}/webhooks/telegram/${this.id}`;
       await bot.api.setWebhook(url, { secret_token: this.webhookSecret });
       this.log.info(`webhook set to ${url}`);
+      this.bot = bot;
       return;
     }
     await bot.api.deleteWebhook();
+    this.bot = bot;
     this.polling = new AbortController();
     this.loop = this.poll(bot, this.polling.signal);
   }
@@ -152,6 +154,7 @@ export class TelegramBot implements BotAgent {
     const started = Date.now();
     try {
       const me = await bot.api.getMe(asSignal(signal));
+      if (!this.bot) return { ok: false, latencyMs: Date.now() - started, detail: 'Telegram answers, but the bot did not start (see the logs); restarting it' };
       return { ok: true, latencyMs: Date.now() - started, detail: `@${me.username}` };
     } catch (error) {
       if (error instanceof GrammyError && (error.error_code === 401 || error.error_code === 404)) {

@@ -44,10 +44,20 @@ export type DecideResult =
   | { outcome: 'recorded'; approval: ApprovalRecord; remaining: number }
   | { outcome: 'too_late'; approval: ApprovalRecord };
 
+const MAX_TIMER_MS = 2 ** 31 - 1;
 const CODE_ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZ23456789';
 
 function canonicalHash(value: unknown): string {
   return createHash('sha256').update(canonicalJson(value)).digest('hex');
+}
+
+const RISK_ORDER: RiskLevel[] = ['low', 'medium', 'high', 'critical'];
+
+/** The request may raise its risk, never lower it below what the action type is classified as. */
+function riskFor(input: CreateApprovalInput, config: Parameters<typeof classifyRisk>[1]): { risk: RiskLevel; source: string } {
+  const classified = classifyRisk(input.actionType, config);
+  if (input.riskLevel && RISK_ORDER.indexOf(input.riskLevel) > RISK_ORDER.indexOf(classified.risk)) return { risk: input.riskLevel, source: 'request' };
+  return classified;
 }
 
 /**
@@ -118,7 +128,7 @@ export class ApprovalEngine {
       throw new ValidationError('Unknown team', [{ path: 'teamId', message: `unknown team '${input.teamId}' (configure it under approvals.teams)` }]);
     }
     const config = settings.config;
-    const risk = input.riskLevel ? { risk: input.riskLevel, source: 'request' } : classifyRisk(input.actionType, config);
+    const risk = riskFor(input, config);
     const autonomy = resolveAutonomy(config, branch, input.teamId);
     const now = clock.now();
     const ttl = input.expiresInSec ?? ttlSec(config, risk.risk);
@@ -176,11 +186,25 @@ export class ApprovalEngine {
 
     const managers = eligibleManagers(config, branch, risk.risk);
     const deliveries = await this.delivery.deliver(approval, branch, managers, 'initial');
-    approval = (await store.approvals.update(approval.id, { deliveries: [...approval.deliveries, ...deliveries], updatedAt: isoNow(clock) })) ?? approval;
+    approval = await this.appendDeliveries(approval.id, deliveries);
     await this.auditDeliveries(approval, deliveries);
-    this.scheduleTimers(approval);
-    this.deps.bus.emit('approval.updated', approval);
+    if (approval.status === 'pending') {
+      this.scheduleTimers(approval);
+      this.deps.bus.emit('approval.updated', approval);
+    } else {
+      // Decided from the first prompt before the deliveries were saved: show the outcome on every copy now.
+      await this.delivery.updateAll(approval);
+    }
     return { approval, created: true };
+  }
+
+  /** Records deliveries (compare-and-set on the version, retried) so a concurrent decision never loses them. */
+  private async appendDeliveries(id: string, deliveries: ApprovalRecord['deliveries'], extra: Partial<ApprovalRecord> = {}): Promise<ApprovalRecord> {
+    for (;;) {
+      const current = await this.require(id);
+      const updated = await this.deps.store.approvals.update(id, { deliveries: [...current.deliveries, ...deliveries], updatedAt: isoNow(this.deps.clock), ...extra }, { version: current.version });
+      if (updated) return updated;
+    }
   }
 
   private replay(existing: ApprovalRecord, requestHash: string): { approval: ApprovalRecord; created: boolean } {
@@ -341,9 +365,12 @@ export class ApprovalEngine {
     if (this.stopped) return;
     this.clearTimers(approval.id);
     const now = this.deps.clock.now();
-    const handles = [this.deps.clock.setTimeout(() => void this.expire(approval.id), Math.max(0, Date.parse(approval.expiresAt) - now))];
+    // Node fires delays above 2^31-1 ms at once; longer ones wake early and re-check (expire/escalate look at the time).
+    const delay = (at: string) => Math.min(MAX_TIMER_MS, Math.max(0, Date.parse(at) - now));
+    const run = (what: string, fn: () => Promise<void>) => () => void fn().catch((error: unknown) => this.log.error(`approval ${what} failed`, { approvalId: approval.id, error }));
+    const handles = [this.deps.clock.setTimeout(run('expiry', () => this.expire(approval.id)), delay(approval.expiresAt))];
     if (approval.escalation && !approval.escalation.done) {
-      handles.push(this.deps.clock.setTimeout(() => void this.escalate(approval.id), Math.max(0, Date.parse(approval.escalation.dueAt) - now)));
+      handles.push(this.deps.clock.setTimeout(run('escalation', () => this.escalate(approval.id)), delay(approval.escalation.dueAt)));
     }
     this.timers.set(approval.id, handles);
   }
@@ -365,12 +392,17 @@ export class ApprovalEngine {
   async escalate(id: string): Promise<void> {
     const approval = await this.deps.store.approvals.get(id);
     if (!approval || approval.status !== 'pending' || !approval.escalation || approval.escalation.done) return;
-    const branch = this.branch(approval.branchId);
+    if (Date.parse(approval.escalation.dueAt) > this.deps.clock.now()) return this.scheduleTimers(approval);
+    const branch = this.deps.settings.config.branches.find((b) => b.id === approval.branchId);
+    if (!branch) {
+      this.log.warn(`approval ${approval.code}: branch ${approval.branchId} is no longer configured; not escalating`, { approvalId: id });
+      return;
+    }
     const reached = new Set(approval.deliveries.filter((d) => d.status === 'sent').map((d) => d.managerId));
     const owners = branch.managers.filter((m) => m.role === 'owner' && !reached.has(m.id));
     const deliveries = await this.delivery.deliver(approval, branch, owners, 'escalation');
-    const updated = await this.deps.store.approvals.update(id, { deliveries: [...approval.deliveries, ...deliveries], escalation: { ...approval.escalation, done: true }, updatedAt: isoNow(this.deps.clock) }, { status: 'pending', version: approval.version });
-    if (!updated) return;
+    const updated = await this.appendDeliveries(id, deliveries, { escalation: { ...approval.escalation, done: true } });
+    if (updated.status !== 'pending') await this.delivery.updateAll(updated);
     await this.deps.audit.append({ type: 'approval.escalated', actor: 'coordinator', branchId: approval.branchId, approvalId: id, data: { to: owners.map((o) => o.id) } });
     await this.auditDeliveries(updated, deliveries);
     this.deps.bus.emit('approval.updated', updated);

@@ -1,20 +1,28 @@
 import type { DecisionReply, DecisionRequest } from '../../bots/channel-registry.js';
 import { CodedError, ErrorCode } from '../../core/errors.js';
 import type { ApprovalEngine } from './approval-engine.js';
+import type { RuntimeSettings } from '../runtime-settings.js';
 
 /**
  * Applies a decision tapped in chat and words the answer the presser sees
  * (Telegram's answerCallbackQuery, a Slack ephemeral, a WhatsApp reply).
  */
-export function chatDecider(engine: ApprovalEngine): (request: DecisionRequest) => Promise<DecisionReply> {
+export function chatDecider(engine: ApprovalEngine, settings: RuntimeSettings): (request: DecisionRequest) => Promise<DecisionReply> {
+  const refused = { ok: false, text: 'You are not allowed to decide this.' };
   return async (req) => {
     try {
+      // Trust only what the config says about the relaying bot: its channel, and that it belongs
+      // to the approval's branch (a runner cannot relay "decisions" for other branches).
+      const branch = settings.config.branches.find((b) => b.agents.some((a) => a.id === req.agentId));
+      const channel = branch?.agents.find((a) => a.id === req.agentId)?.channel;
+      const approval = await engine.require(req.approvalId);
+      if (!branch || !channel || approval.branchId !== branch.id) return refused;
       const result = await engine.decide({
-        approvalId: req.approvalId,
+        approvalId: approval.id,
         decision: req.decision,
         reason: req.reason,
-        decider: { kind: 'chat', channel: req.channel, userId: req.deciderId },
-        via: req.channel,
+        decider: { kind: 'chat', channel, userId: req.deciderId },
+        via: channel,
       });
       const a = result.approval;
       if (result.outcome === 'recorded') return { ok: true, text: `Your approval of ${a.code} is recorded; ${result.remaining} more needed.` };
@@ -25,7 +33,7 @@ export function chatDecider(engine: ApprovalEngine): (request: DecisionRequest) 
       if (a.status === 'rejected') return { ok: true, text: req.reason ? `Reason recorded for ${a.code}.` : `Rejected ${a.code}.`, askReason: !req.reason && !a.decision?.reason };
       return { ok: true, text: `${a.status === 'executed' || a.status === 'approved' ? 'Approved' : a.status} ${a.code}.` };
     } catch (error) {
-      if (error instanceof CodedError && error.code === ErrorCode.Forbidden) return { ok: false, text: 'You are not allowed to decide this.' };
+      if (error instanceof CodedError && error.code === ErrorCode.Forbidden) return refused;
       if (error instanceof CodedError && error.code === ErrorCode.NotFound) return { ok: false, text: 'This request no longer exists.' };
       throw error;
     }

@@ -51,8 +51,8 @@ export class WebhookOutbox {
       item.id,
       this.deps.clock.setTimeout(() => {
         this.timers.delete(item.id);
-        void this.attempt(item.id);
-      }, delay),
+        void this.attempt(item.id).catch((error: unknown) => this.deps.logger.error('webhook attempt failed to run', { module: 'outbox', outboxId: item.id, error }));
+      }, Math.min(delay, 2 ** 31 - 1)),
     );
   }
 

@@ -14,6 +14,8 @@ export interface ApiAppOptions {
   bodyLimit: string;
   rateLimitPerMin: number;
   routers: Router[];
+  /** Mounted before the JSON body parser (for SDKs that verify signatures over the raw body). */
+  rawRouters?: Router[];
 }
 
 /** The REST API as an Express app; the caller owns the HTTP server (so it can be mounted anywhere). */
@@ -37,6 +39,7 @@ export function createApiApp(options: ApiAppOptions): Express {
       handler: (_req, _res, next) => next(new CodedError(ErrorCode.RateLimited, `Too many requests: at most ${options.rateLimitPerMin} a minute per client; retry after the Retry-After header`)),
     }),
   );
+  for (const router of options.rawRouters ?? []) app.use(router);
   app.use(express.json({ limit: options.bodyLimit }));
   for (const router of options.routers) app.use(router);
   app.use(notFoundHandler);

@@ -94,15 +94,20 @@ export function approvalRoutes(deps: { engine: ApprovalEngine; store: Store; bus
         const done = (a: ApprovalRecord) => {
           clearTimeout(timer);
           off();
-          req.off('close', onClose);
+          res.off('close', onClose);
           resolve(a);
         };
         const off = deps.bus.on('approval.updated', (a) => {
           if (a.id === approval.id && a.status !== 'pending') done(a);
         });
         const onClose = () => done(approval);
-        const timer = setTimeout(async () => done((await store.approvals.get(approval.id)) ?? approval), Math.min(waitSec, MAX_WAIT_SEC) * 1000);
-        req.on('close', onClose);
+        const timer = setTimeout(() => {
+          store.approvals.get(approval.id).then(
+            (latest) => done(latest ?? approval),
+            () => done(approval),
+          );
+        }, Math.min(waitSec, MAX_WAIT_SEC) * 1000);
+        res.on('close', onClose);
       });
     }
     res.json({ approval: approvalView(approval) });

@@ -1,4 +1,4 @@
-import { Router } from 'express';
+import express, { Router } from 'express';
 import type { LocalAgentHost } from '../../branches/local-agent-host.js';
 import { CodedError, ErrorCode } from '../../core/errors.js';
 
@@ -16,5 +16,27 @@ export function webhookRoutes(deps: { local: LocalAgentHost }): Router {
     if (status === 400) throw new CodedError(ErrorCode.Validation, 'Not a Telegram update', { issues: [{ path: 'update_id', message: 'expected a Telegram Update object' }] });
     res.status(status).json({ ok: status === 200 });
   });
+  return router;
+}
+
+/**
+ * Slack's requests go to the agent's Bolt receiver, which checks the signature
+ * and the 5-minute timestamp window itself; they are mounted before the JSON
+ * parser because Bolt needs the raw body. `/webhooks/slack` works when only one
+ * Slack app is configured.
+ */
+export function slackWebhookRoutes(deps: { local: LocalAgentHost }): Router {
+  const router = Router();
+  const dispatch = (agentId: string | undefined): express.RequestHandler => (req, res, next) => {
+    const bots = deps.local.botsOf('slack');
+    const bot = agentId ? bots.find((b) => b.id === agentId) : bots.length === 1 ? bots[0] : undefined;
+    if (!bot?.httpHandler) {
+      const why = agentId ? `No Slack agent '${agentId}' runs here` : bots.length === 0 ? 'No Slack agent runs here' : `Several Slack apps run here: use /webhooks/slack/<agent id> (${bots.map((b) => b.id).join(', ')})`;
+      return next(new CodedError(ErrorCode.NotFound, why));
+    }
+    bot.httpHandler(req, res, next);
+  };
+  router.use('/webhooks/slack/:agentId', (req, res, next) => dispatch(String(req.params.agentId))(req, res, next));
+  router.post('/webhooks/slack', dispatch(undefined));
   return router;
 }

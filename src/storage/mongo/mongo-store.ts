@@ -47,6 +47,8 @@ export class MongoStore implements Store {
       connectTimeoutMS: timeout,
       socketTimeoutMS: Math.max(timeout * 5, 10_000),
       bufferCommands: false,
+      // Store absent fields as absent: a null would collide in partial unique indexes ($exists matches null).
+      ignoreUndefined: true,
       autoIndex: false,
       autoCreate: false,
     };
