@@ -22,6 +22,23 @@ export interface SlackAgentConfig {
 const RISK: Record<string, string> = { low: ':large_green_circle: low', medium: ':large_yellow_circle: medium', high: ':large_orange_circle: high', critical: ':red_circle: critical' };
 const NEEDS_HUMAN = new Set(['invalid_auth', 'account_inactive', 'token_revoked', 'not_authed', 'token_expired']);
 
+/** Bolt's logger interface over our winston child logger (so its lines are JSON, redacted, in our files). */
+function boltLogger(log: Logger) {
+  let level = 'info';
+  const text = (args: unknown[]) => args.map((a) => (typeof a === 'string' ? a : JSON.stringify(a))).join(' ');
+  return {
+    debug: (...args: unknown[]) => log.debug(text(args)),
+    info: (...args: unknown[]) => log.info(text(args)),
+    warn: (...args: unknown[]) => log.warn(text(args)),
+    error: (...args: unknown[]) => log.error(text(args)),
+    setLevel: (l: string) => {
+      level = l;
+    },
+    getLevel: () => level,
+    setName: () => undefined,
+  } as unknown as bolt.Logger;
+}
+
 /** Approval buttons carry `approvalId:mac`; the MAC (keyed by the bot token) stops hand-made payloads. */
 function signValue(secret: string, approvalId: string, decision: string): string {
   return `${approvalId}:${createHmac('sha256', secret).update(`${approvalId}:${decision}`).digest('base64url').slice(0, 12)}`;
@@ -90,12 +107,13 @@ export class SlackBot implements BotAgent {
       timeout: 10_000,
     };
     if (this.config.appToken) {
-      return new App({ token: this.config.botToken, appToken: this.config.appToken, socketMode: true, clientOptions, deferInitialization: true });
+      return new App({ token: this.config.botToken, appToken: this.config.appToken, socketMode: true, clientOptions, deferInitialization: true, logger: boltLogger(this.log) });
     }
     const router = express.Router();
-    const receiver = new ExpressReceiver({ signingSecret: this.config.signingSecret, endpoints: '/', router, processBeforeResponse: false });
+    const logger = boltLogger(this.log);
+    const receiver = new ExpressReceiver({ signingSecret: this.config.signingSecret, endpoints: '/', router, processBeforeResponse: false, logger });
     this.handler = router;
-    return new App({ token: this.config.botToken, receiver, clientOptions, deferInitialization: true });
+    return new App({ token: this.config.botToken, receiver, clientOptions, deferInitialization: true, logger });
   }
 
   async start(): Promise<void> {

@@ -70,7 +70,8 @@ export class ApprovalDelivery {
     const attempt = async (base: Omit<Delivery, 'status' | 'at' | 'messageId' | 'error'>): Promise<boolean> => {
       try {
         const ref = await this.deps.hosts.promptApproval(base.agentId, base.chatId, prompt);
-        out.push({ ...base, messageId: ref.messageId, status: 'sent', at: isoNow(this.deps.clock) });
+        // Keep the chat the platform answered with (Slack turns a user id into a DM channel id): updates go there.
+        out.push({ ...base, chatId: ref.chatId, messageId: ref.messageId, status: 'sent', at: isoNow(this.deps.clock) });
         return true;
       } catch (error) {
         out.push({ ...base, status: 'failed', error: error instanceof Error ? error.message : String(error), at: isoNow(this.deps.clock) });

@@ -37,6 +37,7 @@ export function slackWebhookRoutes(deps: { local: LocalAgentHost }): Router {
     bot.httpHandler(req, res, next);
   };
   router.use('/webhooks/slack/:agentId', (req, res, next) => dispatch(String(req.params.agentId))(req, res, next));
-  router.post('/webhooks/slack', dispatch(undefined));
+  // `use` strips the mount path, as Bolt's router (listening on '/') expects.
+  router.use('/webhooks/slack', (req, res, next) => (req.path === '/' ? dispatch(undefined)(req, res, next) : next()));
   return router;
 }
