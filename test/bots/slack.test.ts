@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { sha256 } from '../../src/core/ids.js';
 import { interactionBody, slackApiStandIn, slackSignature } from '../helpers/slack-api-stand-in.js';
-import { startTestCoordinator, type TestCoordinator } from '../helpers/test-coordinator.js';
+import { until } from '../helpers/until.js';
+import { addRequester, startTestCoordinator, type TestCoordinator } from '../helpers/test-coordinator.js';
 
 const SECRET = 'slack-signing-secret-for-tests';
 const AGENT_TOKEN = 'agent-token-slack-tests-0001';
@@ -15,15 +15,6 @@ branches:
       - { id: lis-slack, channel: slack, botToken: xoxb-test-token, signingSecret: "${SECRET}", approvalsChannel: C0APPROVE }
 `;
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | false | null> | T | undefined | false | null, ms = 10_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 describe('Slack bot agent (Bolt) with signed requests and a stand-in Web API', () => {
   let api: Awaited<ReturnType<typeof slackApiStandIn>>;
@@ -32,9 +23,7 @@ describe('Slack bot agent (Bolt) with signed requests and a stand-in Web API', (
   beforeAll(async () => {
     api = await slackApiStandIn();
     t = await startTestCoordinator({ yaml: YAML, env: { SLACK_API_URL: api.url, HEALTH_INTERVAL_MS: '1000' } });
-    const now = new Date().toISOString();
-    await t.running.store.agents.insert({ id: 'refunds', branchId: 'lisboa', kind: 'action', status: 'up', dependsOn: [], registeredAt: now, source: 'api' });
-    await t.running.store.apiTokens.insert({ id: sha256(AGENT_TOKEN), role: 'agent', subject: 'refunds', createdAt: now });
+    await addRequester(t, 'refunds', 'lisboa', AGENT_TOKEN);
     await until('lis-slack up', async () => (await t.running.store.agents.get('lis-slack'))?.status === 'up');
   });
   afterAll(async () => {

@@ -4,8 +4,8 @@ import type { AddressInfo } from 'node:net';
 import emulator from 'telegram-test-api';
 import type { StoredBotUpdate, TelegramServer as TelegramServerType } from 'telegram-test-api/lib/telegramServer.js';
 import type { BotEvent } from '../../src/bots/bot-agent.js';
-import { sha256 } from '../../src/core/ids.js';
-import { startTestCoordinator, type TestCoordinator } from '../helpers/test-coordinator.js';
+import { until } from '../helpers/until.js';
+import { addRequester, startTestCoordinator, type TestCoordinator } from '../helpers/test-coordinator.js';
 
 // The package is CommonJS (`module.exports = TelegramServer`); under NodeNext its typed default is the module object.
 const TelegramServer = emulator as unknown as typeof TelegramServerType;
@@ -20,15 +20,6 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | false | null> | T | undefined | false | null, ms = 10_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 const YAML = `
 branches:
@@ -50,9 +41,7 @@ describe('Telegram bot agent against the Bot API emulator', () => {
     await server.start();
     t = await startTestCoordinator({ yaml: YAML, env: { TG_TOKEN: TOKEN, TELEGRAM_API_ROOT: server.config.apiURL, HEALTH_INTERVAL_MS: '1000' } });
     t.running.coordinator.hosts.onEvent((e) => events.push(e));
-    const now = new Date().toISOString();
-    await t.running.store.agents.insert({ id: 'refunds', branchId: 'lisboa', kind: 'action', status: 'up', dependsOn: [], registeredAt: now, source: 'api' });
-    await t.running.store.apiTokens.insert({ id: sha256(AGENT_TOKEN), role: 'agent', subject: 'refunds', createdAt: now });
+    await addRequester(t, 'refunds', 'lisboa', AGENT_TOKEN);
     await until('lis-tg up', async () => (await t.running.store.agents.get('lis-tg'))?.status === 'up');
   });
   afterAll(async () => {

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import type { BotEvent } from '../../src/bots/bot-agent.js';
+import { until } from '../helpers/until.js';
 import { startTestCoordinator, type TestCoordinator } from '../helpers/test-coordinator.js';
 
 const YAML = `
@@ -20,15 +21,6 @@ branches:
       - { id: faro-tg, channel: telegram, token: t }
 `;
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, ms = 15_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('remote runner', () => {
   let t: TestCoordinator;

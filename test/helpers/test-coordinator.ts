@@ -1,6 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { boot, type BootOptions, type Running } from '../../src/boot.js';
+import { sha256 } from '../../src/core/ids.js';
 import { memoryLogger } from './quiet-logger.js';
 import { tempDir } from './temp-dir.js';
 
@@ -18,6 +19,13 @@ export interface TestCoordinator {
   /** Stops and starts again on the same data dir; `downtime` runs in between (e.g. moving a clock). */
   restart(downtime?: () => Promise<void>): Promise<void>;
   close(): Promise<void>;
+}
+
+/** Adds an action agent `id` at `branchId` with a known bearer token (the state POST /api/agents would create). */
+export async function addRequester(t: TestCoordinator, id: string, branchId: string, token: string): Promise<void> {
+  const now = new Date().toISOString();
+  await t.running.store.agents.insert({ id, branchId, kind: 'action', status: 'up', dependsOn: [], registeredAt: now, source: 'api' });
+  await t.running.store.apiTokens.insert({ id: sha256(token), role: 'agent', subject: id, createdAt: now });
 }
 
 /**
