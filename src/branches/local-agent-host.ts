@@ -22,9 +22,15 @@ export class LocalAgentHost implements AgentHost {
     this.name = deps.name ?? 'local';
   }
 
-  /** Builds and starts the agents of these branches; a failing start is logged and left to the health monitor. */
+  /**
+   * Builds and starts the agents of these branches, concurrently except that
+   * each waits for its own dependencies (`dependsOn` order). A platform that
+   * does not answer must not hold up the coordinator: after `startTimeoutMs`
+   * the starts go on in the background and the health monitor reports them.
+   */
   async startBranches(branches: BranchConfig[], filter: (agent: AgentConfig) => boolean = () => true): Promise<void> {
     const agents = branches.flatMap((b) => b.agents).filter((a) => a.enabled && !a.missingCredentials?.length && filter(a));
+    const starts = new Map<string, Promise<void>>();
     for (const agent of startOrder(agents)) {
       if (!this.deps.channels.has(agent.channel)) {
         this.unavailable.set(agent.id, `channel '${agent.channel}' is not available in this build (available: ${this.deps.channels.names().join(', ') || 'none'})`);
@@ -33,24 +39,25 @@ export class LocalAgentHost implements AgentHost {
       const bot = this.deps.channels.get(agent.channel).create(agent as unknown as Record<string, unknown> & { id: string }, this.deps.context);
       bot.onEvent((e) => this.listeners.forEach((l) => l(e)));
       this.bots.set(agent.id, bot);
-      // A platform that does not answer must not hold up the coordinator: after the timeout the start
-      // goes on in the background and the health monitor reports (and restarts) the agent.
-      const started = bot.start().then(
-        () => true,
-        (error: unknown) => {
-          this.deps.logger.warn(`agent ${agent.id} did not start`, { module: 'agents', agentId: agent.id, error });
-          return false;
-        },
+      const deps = agent.dependsOn.map((d) => starts.get(d)).filter((p): p is Promise<void> => p !== undefined);
+      starts.set(
+        agent.id,
+        Promise.all(deps)
+          .then(() => bot.start())
+          .catch((error: unknown) => {
+            this.deps.logger.warn(`agent ${agent.id} did not start`, { module: 'agents', agentId: agent.id, error });
+          }),
       );
-      let timer: NodeJS.Timeout | undefined;
-      const timedOut = new Promise<'timeout'>((resolve) => {
-        timer = setTimeout(() => resolve('timeout'), this.deps.startTimeoutMs ?? 10_000);
-      });
-      if ((await Promise.race([started, timedOut])) === 'timeout') {
-        this.deps.logger.warn(`agent ${agent.id} is still starting after ${this.deps.startTimeoutMs ?? 10_000} ms; continuing without waiting`, { module: 'agents', agentId: agent.id });
-      }
-      clearTimeout(timer);
     }
+    const limit = this.deps.startTimeoutMs ?? 10_000;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), limit);
+    });
+    if ((await Promise.race([Promise.all(starts.values()), timedOut])) === 'timeout') {
+      this.deps.logger.warn(`some agents are still starting after ${limit} ms; continuing without waiting`, { module: 'agents' });
+    }
+    clearTimeout(timer);
   }
 
   hosts(agentId: string): boolean {

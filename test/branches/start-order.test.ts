@@ -34,3 +34,33 @@ describe('agent hosts', () => {
     await expect(hosts.restart('ghost')).rejects.toThrow();
   });
 });
+
+describe('local agent host start-up', () => {
+  it('starts agents concurrently but each after its dependencies, and does not wait past the timeout', async () => {
+    const { LocalAgentHost } = await import('../../src/branches/local-agent-host.js');
+    const { memoryLogger } = await import('../helpers/quiet-logger.js');
+    const { registry, bots } = fakeChannels(['telegram']);
+    const order: string[] = [];
+    const delays: Record<string, number> = { slow: 150, dep: 0, free: 0, hung: 1000 };
+    const { logger, entries } = memoryLogger();
+    const host = new LocalAgentHost({ channels: registry, context: { logger, env: {} }, logger, startTimeoutMs: 400 });
+    const agent = (id: string, dependsOn: string[] = []) => ({ id, channel: 'telegram' as const, token: 't', webhookSecret: '', dependsOn, enabled: true });
+    const original = registry.get('telegram').create;
+    registry.get('telegram').create = (config, context) => {
+      const bot = original(config, context);
+      const start = bot.start.bind(bot);
+      bot.start = async () => {
+        await new Promise((r) => setTimeout(r, delays[config.id]));
+        order.push(config.id);
+        await start();
+      };
+      return bot;
+    };
+    const started = Date.now();
+    await host.startBranches([{ id: 'b', name: 'B', timezone: 'UTC', host: 'local', managers: [], agents: [agent('dep', ['slow']), agent('slow'), agent('free'), agent('hung')] }]);
+    expect(Date.now() - started).toBeLessThan(1500);
+    expect(order).toEqual(['free', 'slow', 'dep']);
+    expect(bots.get('dep')!.starts).toBe(1);
+    expect(entries.some((e) => /still starting after 400 ms/.test(String(e.message)))).toBe(true);
+  });
+});
