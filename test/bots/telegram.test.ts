@@ -115,6 +115,10 @@ describe('Telegram bot agent against the Bot API emulator', () => {
     const ana = server.getClient(TOKEN, { userId: 1001, chatId: 1001, firstName: 'Ana' });
     await ana.sendCommand(ana.makeCommand('/start'));
     await until('greeting', () => server.storage.botMessages.some((m: StoredBotUpdate) => String(m.message.chat_id) === '1001' && String(m.message.text).startsWith('Hello Ana. You are set up as a manager of Lisboa')));
+    // /start from anyone else is a customer arriving, handed to the conversation side.
+    await customer.sendCommand(customer.makeCommand('/start'));
+    await until('customer /start', () => events.find((e) => e.type === 'message' && e.message.senderId === '5001' && e.message.text === '/start'));
+    expect(server.storage.botMessages.some((m: StoredBotUpdate) => String(m.message.chat_id) === '5001' && String(m.message.text).startsWith('Hello'))).toBe(false);
   });
 
   it('the webhook endpoint refuses requests without the right secret token, changing nothing', async () => {
