@@ -1,4 +1,5 @@
-import type { ApprovalOutcome, ApprovalPrompt, BotAgent, BotEvent, MessageRef, ProbeResult, SendOptions } from '../bots/bot-agent.js';
+import { Listeners } from '../core/listeners.js';
+import type { ApprovalOutcome, ApprovalPrompt, BotEvent, MessageRef, ProbeResult, SendOptions } from '../bots/bot-agent.js';
 
 /**
  * Where bot agents run: in this process (LocalAgentHost) or in a runner
@@ -21,11 +22,11 @@ export interface AgentHost {
 export class AgentHosts implements AgentHost {
   readonly name = 'all';
   private readonly hostsList: AgentHost[] = [];
-  private readonly listeners = new Set<(event: BotEvent) => void>();
+  private readonly listeners = new Listeners<BotEvent>();
 
   add(host: AgentHost): void {
     this.hostsList.push(host);
-    host.onEvent((e) => this.listeners.forEach((l) => l(e)));
+    host.onEvent((e) => this.listeners.emit(e));
   }
 
   remove(host: AgentHost): void {
@@ -64,12 +65,10 @@ export class AgentHosts implements AgentHost {
     return this.need(agentId).updateApproval(agentId, ref, outcome);
   }
   onEvent(listener: (event: BotEvent) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    return this.listeners.add(listener);
   }
   async stop(): Promise<void> {
     await Promise.all(this.hostsList.map((h) => h.stop()));
   }
 }
 
-export type { BotAgent };

@@ -1,17 +1,11 @@
-import type { CoordinatorConfig, ManagerConfig } from '../config/config-schema.js';
+import type { CoordinatorConfig } from '../config/config-schema.js';
+import { identityOn } from './manager-identity.js';
 import type { AgentRecord } from '../storage/records.js';
 
 export interface AlertRoute {
   agentId: string;
   channel: string;
   chats: string[];
-}
-
-function managerChat(manager: ManagerConfig, channel: string): string | undefined {
-  if (channel === 'telegram') return manager.telegram;
-  if (channel === 'slack') return manager.slack;
-  if (channel === 'whatsapp') return manager.whatsapp;
-  return undefined;
 }
 
 /**
@@ -25,7 +19,7 @@ export function alertRoutes(config: CoordinatorConfig, agents: AgentRecord[], su
   const branch = config.branches.find((b) => b.id === subject.branchId);
   for (const agent of branch?.agents ?? []) {
     if (!up.has(agent.id)) continue;
-    const chats = (branch?.managers ?? []).map((m) => managerChat(m, agent.channel)).filter((c): c is string => Boolean(c));
+    const chats = (branch?.managers ?? []).map((m) => identityOn(m, agent.channel)).filter((c): c is string => Boolean(c));
     if (chats.length > 0) routes.push({ agentId: agent.id, channel: agent.channel, chats });
   }
   const ops = config.business.opsAlerts;

@@ -1,3 +1,4 @@
+import { Listeners } from '../core/listeners.js';
 import type { ApprovalOutcome, ApprovalPrompt, BotAgent, BotEvent, MessageRef, ProbeResult, SendOptions } from '../bots/bot-agent.js';
 import type { BotContext, ChannelRegistry } from '../bots/channel-registry.js';
 import type { AgentConfig, BranchConfig } from '../config/config-schema.js';
@@ -12,7 +13,7 @@ import { startOrder } from './start-order.js';
 export class LocalAgentHost implements AgentHost {
   readonly name: string;
   private readonly bots = new Map<string, BotAgent>();
-  private readonly listeners = new Set<(event: BotEvent) => void>();
+  private readonly listeners = new Listeners<BotEvent>();
   /** Agents that could not be built, with why (shown as their down reason). */
   readonly unavailable = new Map<string, string>();
 
@@ -37,7 +38,7 @@ export class LocalAgentHost implements AgentHost {
         continue;
       }
       const bot = this.deps.channels.get(agent.channel).create(agent as unknown as Record<string, unknown> & { id: string }, this.deps.context);
-      bot.onEvent((e) => this.listeners.forEach((l) => l(e)));
+      bot.onEvent((e) => this.listeners.emit(e));
       this.bots.set(agent.id, bot);
       const deps = agent.dependsOn.map((d) => starts.get(d)).filter((p): p is Promise<void> => p !== undefined);
       starts.set(
@@ -99,8 +100,7 @@ export class LocalAgentHost implements AgentHost {
   }
 
   onEvent(listener: (event: BotEvent) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    return this.listeners.add(listener);
   }
 
   async stop(): Promise<void> {

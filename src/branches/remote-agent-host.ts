@@ -1,3 +1,4 @@
+import { Listeners } from '../core/listeners.js';
 import type { Socket } from 'socket.io';
 import type { ApprovalOutcome, ApprovalPrompt, BotEvent, MessageRef, ProbeResult, SendOptions } from '../bots/bot-agent.js';
 import type { AgentHost } from './agent-host.js';
@@ -8,7 +9,7 @@ type RunnerSocket = Socket<RunnerToCoordinator, CoordinatorToRunner>;
 /** The agents of one connected runner, driven over its socket with acknowledged commands. */
 export class RemoteAgentHost implements AgentHost {
   readonly name: string;
-  private readonly listeners = new Set<(event: BotEvent) => void>();
+  private readonly listeners = new Listeners<BotEvent>();
 
   constructor(
     private readonly socket: RunnerSocket,
@@ -18,7 +19,7 @@ export class RemoteAgentHost implements AgentHost {
   ) {
     this.name = `runner:${runner}`;
     socket.on('event', (event) => {
-      if ('agentId' in event ? this.agents.has(event.agentId) : this.agents.has(event.message.agentId)) this.listeners.forEach((l) => l(event));
+      if ('agentId' in event ? this.agents.has(event.agentId) : this.agents.has(event.message.agentId)) this.listeners.emit(event);
     });
   }
 
@@ -59,8 +60,7 @@ export class RemoteAgentHost implements AgentHost {
   }
 
   onEvent(listener: (event: BotEvent) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    return this.listeners.add(listener);
   }
 
   async stop(): Promise<void> {

@@ -27,7 +27,7 @@ import { registerMessageSend } from './approvals/message-send.js';
 import { chatDecider } from './approvals/chat-decisions.js';
 import { slackWebhookRoutes, webhookRoutes } from './routes/webhook-routes.js';
 import type { DecisionRequest } from '../bots/channel-registry.js';
-import { identityOn } from './approvals/approval-delivery.js';
+import { identityOn } from '../branches/manager-identity.js';
 import { attachRunnerGateway } from '../branches/runner-gateway.js';
 import { parseBody } from './http/middleware.js';
 import type { Server as HttpServer } from 'node:http';

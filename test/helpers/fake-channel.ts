@@ -1,3 +1,4 @@
+import { Listeners } from '../../src/core/listeners.js';
 import type { ApprovalOutcome, ApprovalPrompt, BotAgent, BotEvent, MessageRef, ProbeResult } from '../../src/bots/bot-agent.js';
 import { ChannelRegistry, type ChannelFactory } from '../../src/bots/channel-registry.js';
 
@@ -15,7 +16,7 @@ export class FakeBot implements BotAgent {
   readonly updates: Array<{ ref: MessageRef; outcome: ApprovalOutcome }> = [];
   /** Chat ids this bot cannot reach (like a Telegram user who never pressed /start). */
   readonly unreachable = new Set<string>();
-  private readonly listeners = new Set<(e: BotEvent) => void>();
+  private readonly listeners = new Listeners<BotEvent>();
 
   constructor(
     readonly id: string,
@@ -48,12 +49,11 @@ export class FakeBot implements BotAgent {
   async updateApproval(ref: MessageRef, outcome: ApprovalOutcome): Promise<void> {
     this.updates.push({ ref, outcome });
   }
-  onEvent(listener: (e: BotEvent) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+  onEvent(listener: (event: BotEvent) => void): () => void {
+    return this.listeners.add(listener);
   }
   emit(event: BotEvent): void {
-    this.listeners.forEach((l) => l(event));
+    this.listeners.emit(event);
   }
 }
 

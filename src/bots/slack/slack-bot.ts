@@ -1,3 +1,4 @@
+import { Listeners } from '../../core/listeners.js';
 import { createHash, createHmac } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import bolt from '@slack/bolt';
@@ -77,7 +78,7 @@ export class SlackBot implements BotAgent {
   readonly id: string;
   private app: BoltApp | undefined;
   private handler: express.Router | undefined;
-  private readonly listeners = new Set<(e: BotEvent) => void>();
+  private readonly listeners = new Listeners<BotEvent>();
   private readonly secret: string;
   private readonly prompts = new Map<string, ApprovalPrompt>();
   /** Alert threads: thread key -> ts of the first message. */
@@ -227,8 +228,7 @@ export class SlackBot implements BotAgent {
     await this.need().client.chat.update({ channel: ref.chatId, ts: ref.messageId, text: `${o.status}: ${prompt?.summary ?? o.approvalId}`, blocks });
   }
 
-  onEvent(listener: (e: BotEvent) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+  onEvent(listener: (event: BotEvent) => void): () => void {
+    return this.listeners.add(listener);
   }
 }

@@ -1,3 +1,4 @@
+import { Listeners } from '../../core/listeners.js';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { Bot, GrammyError, HttpError, type Context } from 'grammy';
 import { autoRetry } from '@grammyjs/auto-retry';
@@ -32,7 +33,6 @@ function renderPrompt(p: ApprovalPrompt): string {
     p.details ? `Details: ${p.details}` : '',
     `Branch: ${p.branchName}   Risk: ${RISK_MARK[p.riskLevel] ?? p.riskLevel}`,
     `Requested by: ${p.requester}   Expires: ${p.expiresAt.replace('T', ' ').slice(0, 16)} UTC`,
-    `Or reply: APPROVE ${p.code} / REJECT ${p.code} <reason>`,
   ]
     .filter(Boolean)
     .join('\n');
@@ -57,7 +57,7 @@ export class TelegramBot implements BotAgent {
   private bot: Bot | undefined;
   private polling: AbortController | undefined;
   private loop: Promise<void> | undefined;
-  private readonly listeners = new Set<(e: BotEvent) => void>();
+  private readonly listeners = new Listeners<BotEvent>();
   private readonly callbackSecret: string;
   /** Prompt texts by chat:message, so an edit can keep the prompt and add the outcome. */
   private readonly promptText = new Map<string, string>();
@@ -193,17 +193,12 @@ export class TelegramBot implements BotAgent {
 
   async updateApproval(ref: MessageRef, outcome: ApprovalOutcome): Promise<void> {
     const original = this.promptText.get(`${ref.chatId}:${ref.messageId}`);
-    const text = `${original ? `${original.split('\nOr reply:')[0]}\n\n` : ''}${renderOutcome(outcome)}`;
+    const text = `${original ? `${original}\n\n` : ''}${renderOutcome(outcome)}`;
     await this.need().api.editMessageText(ref.chatId, Number(ref.messageId), text, { reply_markup: { inline_keyboard: [] } });
   }
 
-  onEvent(listener: (e: BotEvent) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  }
-
-  private emit(event: BotEvent): void {
-    this.listeners.forEach((l) => l(event));
+  onEvent(listener: (event: BotEvent) => void): () => void {
+    return this.listeners.add(listener);
   }
 
   private async onStart(ctx: Context): Promise<void> {
@@ -261,7 +256,7 @@ export class TelegramBot implements BotAgent {
   private emitCustomer(ctx: Context, text: string): void {
     const from = ctx.from!;
     const message = ctx.message;
-    this.emit({
+    this.listeners.emit({
       type: 'message',
       message: {
         agentId: this.id,

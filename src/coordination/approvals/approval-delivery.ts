@@ -1,6 +1,7 @@
 import type { ApprovalOutcome, ApprovalPrompt } from '../../bots/bot-agent.js';
 import type { AgentHost } from '../../branches/agent-host.js';
 import type { BranchConfig, Channel, ManagerConfig } from '../../config/config-schema.js';
+import { identityOn } from '../../branches/manager-identity.js';
 import type { Logger } from '../../config/logger.js';
 import type { Clock } from '../../core/clock.js';
 import { isoNow } from '../../core/clock.js';
@@ -8,24 +9,6 @@ import type { ApprovalRecord, Delivery } from '../../storage/records.js';
 import type { Store } from '../../storage/store.js';
 
 const DEFAULT_ORDER: Channel[] = ['slack', 'telegram', 'whatsapp'];
-
-/** A manager's chat id on a channel, if they have one. */
-export function identityOn(manager: ManagerConfig, channel: string): string | undefined {
-  if (channel === 'slack') return manager.slack;
-  if (channel === 'telegram') return manager.telegram;
-  if (channel === 'whatsapp') return manager.whatsapp;
-  return undefined;
-}
-
-/** The manager a chat user is, matched by their identity on that channel. */
-export function managerByIdentity(branch: BranchConfig, channel: string, userId: string): ManagerConfig | undefined {
-  const digits = (v: string) => v.replace(/\D/g, '');
-  return branch.managers.find((m) => {
-    const id = identityOn(m, channel);
-    if (!id) return false;
-    return channel === 'whatsapp' ? digits(id) === digits(userId.split('@')[0]) : id === userId;
-  });
-}
 
 export function promptOf(approval: ApprovalRecord, branchName: string): ApprovalPrompt {
   const details = approval.details === undefined ? undefined : typeof approval.details === 'string' ? approval.details : JSON.stringify(approval.details);

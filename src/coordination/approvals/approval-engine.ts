@@ -10,7 +10,8 @@ import type { ApprovalRecord, Decision, RiskLevel } from '../../storage/records.
 import type { Principal } from '../auth.js';
 import type { CoreDeps } from '../module-deps.js';
 import type { RuntimeSettings } from '../runtime-settings.js';
-import { ApprovalDelivery, managerByIdentity } from './approval-delivery.js';
+import { managerByIdentity } from '../../branches/manager-identity.js';
+import type { ApprovalDelivery } from './approval-delivery.js';
 import { LearnedRules } from './learned-rules.js';
 import { autoApproves, classifyRisk, eligibleManagers, resolveAutonomy, ttlSec } from './policy.js';
 import type { WebhookOutbox } from './webhook-outbox.js';

@@ -40,7 +40,11 @@ export function systemRoutes(deps: { store: Store; settings: RuntimeSettings; me
   router.get('/coordination/status', deps.auth, async (_req, res) => {
     const agents = await store.agents.find({ orderBy: { field: 'id' } });
     const byBranch = new Map<string, AgentRecord[]>();
-    for (const a of agents) byBranch.set(a.branchId, [...(byBranch.get(a.branchId) ?? []), a]);
+    for (const a of agents) {
+      const list = byBranch.get(a.branchId);
+      if (list) list.push(a);
+      else byBranch.set(a.branchId, [a]);
+    }
     const view = (a: AgentRecord) => ({
       id: a.id,
       kind: a.kind,
