@@ -26,7 +26,6 @@ import { WebhookOutbox } from './approvals/webhook-outbox.js';
 import { registerMessageSend } from './approvals/message-send.js';
 import { chatDecider } from './approvals/chat-decisions.js';
 import { slackWebhookRoutes, webhookRoutes } from './routes/webhook-routes.js';
-import type { DecisionRequest } from '../bots/channel-registry.js';
 import { identityOn } from '../branches/manager-identity.js';
 import { attachRunnerGateway } from '../branches/runner-gateway.js';
 import { parseBody } from './http/middleware.js';
@@ -91,8 +90,10 @@ export async function createCoordinator(deps: CoordinatorDeps): Promise<Coordina
 
   const audit = new AuditLog({ store, clock });
   const hosts = new AgentHosts();
-  // Bound once the engine exists (below); bots only call it after they start.
-  let decide: (request: DecisionRequest) => ReturnType<ReturnType<typeof chatDecider>> = () => Promise.reject(new Error('not ready'));
+  const outbox = new WebhookOutbox({ store, clock, logger });
+  const approvals = new ApprovalEngine({ store, clock, logger, bus, audit, settings, delivery: new ApprovalDelivery({ store, hosts, clock, logger }), outbox });
+  registerMessageSend(approvals, { settings, store, hosts });
+  const decide = chatDecider(approvals, settings);
   const identify = (channel: string, userId: string) => {
     const branches = settings.config.branches.filter((b) => b.managers.some((m) => identityOn(m, channel) === userId));
     const manager = branches[0]?.managers.find((m) => identityOn(m, channel) === userId);
@@ -100,7 +101,7 @@ export async function createCoordinator(deps: CoordinatorDeps): Promise<Coordina
   };
   const local = new LocalAgentHost({
     channels: deps.channels ?? defaultChannels(),
-    context: { logger, env: { TELEGRAM_API_ROOT: env.TELEGRAM_API_ROOT, SLACK_API_URL: env.SLACK_API_URL }, decide: (r) => decide(r), identify },
+    context: { logger, env: { TELEGRAM_API_ROOT: env.TELEGRAM_API_ROOT, SLACK_API_URL: env.SLACK_API_URL }, decide, identify },
     logger,
   });
   hosts.add(local);
@@ -117,10 +118,6 @@ export async function createCoordinator(deps: CoordinatorDeps): Promise<Coordina
     options: { ...DEFAULT_HEALTH_OPTIONS, ...deps.health, intervalMs: () => settings.env.HEALTH_INTERVAL_MS },
   });
   const registry = new AgentRegistry({ store, clock, settings, audit, monitor });
-  const outbox = new WebhookOutbox({ store, clock, logger });
-  const approvals = new ApprovalEngine({ store, clock, logger, bus, audit, settings, delivery: new ApprovalDelivery({ store, hosts, clock, logger }), outbox });
-  registerMessageSend(approvals, { settings, store, hosts });
-  decide = chatDecider(approvals, settings);
   // Channels may also report a tap as a 'decision' event (no answer expected); same checks.
   hosts.onEvent((event) => {
     if (event.type !== 'decision') return;
@@ -203,7 +200,7 @@ export async function createCoordinator(deps: CoordinatorDeps): Promise<Coordina
         authenticate,
         config: () => settings.config,
         logger,
-        decide: (r) => decide(r),
+        decide,
         onChange: (agentIds) => agentIds.forEach((id) => void monitor.checkNow(id)),
       });
     },
