@@ -68,7 +68,7 @@ export interface ApprovalOutcome {
 export type BotEvent =
   | { type: 'message'; message: InboundMessage }
   | { type: 'decision'; agentId: string; approvalId: string; decision: 'approve' | 'reject'; deciderId: string; reason?: string; ref?: MessageRef }
-  | { type: 'pairing'; agentId: string; qr?: string; pairingCode?: string }
+  | { type: 'pairing'; agentId: string; qr?: string; pairingCode?: string; paired?: boolean }
   | { type: 'connection'; agentId: string; state: 'open' | 'closed'; detail?: string };
 
 export interface BotAgent {

@@ -2,7 +2,7 @@ import type { Express } from 'express';
 import type { LoadedConfig } from '../config/config-file.js';
 import type { Env } from '../config/env.js';
 import type { Logger } from '../config/logger.js';
-import type { Clock } from '../core/clock.js';
+import { isoNow, type Clock } from '../core/clock.js';
 import { VERSION } from '../core/project-root.js';
 import type { Store } from '../storage/store.js';
 import { createDashboardApp } from '../dashboard/create-dashboard-app.js';
@@ -106,6 +106,11 @@ export async function createCoordinator(deps: CoordinatorDeps): Promise<Coordina
   });
   hosts.add(local);
   hosts.onEvent((event) => logger.debug('bot event', { module: 'agents', event: event.type }));
+  hosts.onEvent((event) => {
+    if (event.type !== 'pairing') return;
+    const { type: _type, ...pairing } = event;
+    bus.emit('agent.pairing', { ...pairing, at: isoNow(clock) });
+  });
   const monitor = new HealthMonitor({
     store,
     clock,

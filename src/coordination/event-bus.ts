@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../config/logger.js';
 import type { Overrides } from '../config/overrides.js';
-import type { AgentStatus, ApprovalRecord } from '../storage/records.js';
+import type { AgentStatus, ApprovalRecord, ConversationRecord, MessageRecord } from '../storage/records.js';
 import type { StoreState } from '../storage/store.js';
 
 /** Every domain event, by name. Modules talk through these, never through each other's internals. */
@@ -13,6 +13,12 @@ export interface DomainEvents {
   'alert.sent': { agentId: string; kind: string; via: string; chats: string[]; text: string };
   'approval.updated': ApprovalRecord;
   'alert.undeliverable': { agentId: string; kind: string; text: string; why: string };
+  /** A WhatsApp number waiting to be paired: a fresh QR (text to render) or pairing code; `paired` once done. */
+  'agent.pairing': { agentId: string; qr?: string; pairingCode?: string; paired?: boolean; at: string };
+  /** A customer or staff message was stored (inbound or outbound). */
+  'message.recorded': MessageRecord;
+  /** A conversation changed state (handed to humans, resolved) or got a new message. */
+  'conversation.updated': ConversationRecord & { contactName?: string };
 }
 
 export type EventName = keyof DomainEvents;

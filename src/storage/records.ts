@@ -128,8 +128,31 @@ export interface MessageRecord extends StoredDoc {
   direction: 'in' | 'out';
   text: string;
   at: string;
+  /** Who produced an outbound message: `bot`, `staff:<name>`, `agent:<id> via approval <id>`; inbound: the customer. */
   handledBy?: string;
   conversationId?: string;
+}
+
+/** Who is answering a contact right now. */
+export type ConversationState = 'bot' | 'pending_human';
+
+/** The current conversation with one contact (one per contact; `state` moves between bot and humans). */
+export interface ConversationRecord extends StoredDoc {
+  contactId: string;
+  branchId: string;
+  channel: string;
+  state: ConversationState;
+  /** Why it went to humans: `no_answer`, `asked_for_person`. */
+  reason?: string;
+  openedAt: string;
+  lastMessageAt: string;
+  lastText: string;
+  /** Where staff were notified: the staff channel's thread, so replies there reach the customer. */
+  staffThread?: { agentId: string; chatId: string; thread: string };
+  /** When the after-hours reply was last sent (one per conversation window). */
+  afterHoursReplyAt?: string;
+  /** Auto-replies sent in the current window (loop protection) and when the window began. */
+  autoReplies: { count: number; windowStart: string };
 }
 
 export interface SettingRecord extends StoredDoc {
@@ -147,6 +170,34 @@ export interface WaAuthRecord extends StoredDoc {
 }
 
 export type PrincipalRole = 'admin' | 'operator' | 'manager' | 'agent' | 'runner';
+
+/** A WhatsApp message we sent or received, kept so Baileys' `getMessage(key)` (retries, poll votes) can find it. */
+export interface WaMessageRecord extends StoredDoc {
+  agentId: string;
+  remoteJid: string;
+  /** The message key's id. */
+  keyId: string;
+  fromMe: boolean;
+  /** BufferJSON-serialised `proto.IWebMessageInfo`. */
+  message: string;
+  at: string;
+}
+
+/** One outbound WhatsApp send, persisted before it is sent (the governor's queue). */
+export interface WaOutboundRecord extends StoredDoc {
+  agentId: string;
+  chatId: string;
+  /** BufferJSON-serialised `AnyMessageContent`. */
+  content: string;
+  status: 'queued' | 'sending' | 'sent' | 'failed';
+  attempts: number;
+  createdAt: string;
+  notBefore: string;
+  sentAt?: string;
+  /** The key id WhatsApp gave the sent message. */
+  keyId?: string;
+  lastError?: string;
+}
 
 /** A bearer token, stored by its SHA-256 (the record id); the token itself is shown once. */
 export interface ApiTokenRecord extends StoredDoc {

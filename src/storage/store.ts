@@ -6,10 +6,13 @@ import type {
   ApprovalRecord,
   AuditEventRecord,
   ContactRecord,
+  ConversationRecord,
   HealthCheckRecord,
   MessageRecord,
   SettingRecord,
   WaAuthRecord,
+  WaMessageRecord,
+  WaOutboundRecord,
 } from './records.js';
 
 /**
@@ -27,8 +30,11 @@ export const COLLECTION_SPECS = {
   auditEvents: { name: 'audit_events', indexes: [['approvalId'], ['branchId'], ['agentId'], ['at']], unique: [['seq']] },
   contacts: { name: 'contacts', indexes: [['branchId', 'lastSeenAt']], unique: [['branchId', 'channel', 'externalId']] },
   messages: { name: 'messages', indexes: [['contactId', 'at'], ['branchId', 'at']] },
+  conversations: { name: 'conversations', indexes: [['branchId', 'state'], ['lastMessageAt']], unique: [['contactId']] },
   settings: { name: 'settings' },
   waAuth: { name: 'wa_auth', indexes: [['agentId', 'type']] },
+  waMessages: { name: 'wa_messages', indexes: [['agentId', 'at']], unique: [['agentId', 'remoteJid', 'keyId', 'fromMe']] },
+  waOutbound: { name: 'wa_outbound', indexes: [['agentId', 'status', 'createdAt'], ['agentId', 'sentAt']] },
   apiTokens: { name: 'api_tokens', indexes: [['subject']] },
   outbox: { name: 'outbox', indexes: [['status', 'nextAttemptAt']] },
 } satisfies Record<string, CollectionSpec>;
@@ -42,8 +48,11 @@ export interface StoreCollections {
   auditEvents: Collection<AuditEventRecord>;
   contacts: Collection<ContactRecord>;
   messages: Collection<MessageRecord>;
+  conversations: Collection<ConversationRecord>;
   settings: Collection<SettingRecord>;
   waAuth: Collection<WaAuthRecord>;
+  waMessages: Collection<WaMessageRecord>;
+  waOutbound: Collection<WaOutboundRecord>;
   apiTokens: Collection<ApiTokenRecord>;
   outbox: Collection<OutboxRecord>;
 }

@@ -20,8 +20,11 @@ export class MongoStore implements Store {
   declare readonly auditEvents: StoreCollections['auditEvents'];
   declare readonly contacts: StoreCollections['contacts'];
   declare readonly messages: StoreCollections['messages'];
+  declare readonly conversations: StoreCollections['conversations'];
   declare readonly settings: StoreCollections['settings'];
   declare readonly waAuth: StoreCollections['waAuth'];
+  declare readonly waMessages: StoreCollections['waMessages'];
+  declare readonly waOutbound: StoreCollections['waOutbound'];
   declare readonly apiTokens: StoreCollections['apiTokens'];
   declare readonly outbox: StoreCollections['outbox'];
   readonly connection: mongoose.Connection;
