@@ -26,6 +26,12 @@ export interface InboundMessage {
   at: string;
   messageId?: string;
   replyToMessageId?: string;
+  /** The sender's phone number (digits, with country code) when the channel knows it (WhatsApp LIDs may hide it). */
+  senderPhone?: string;
+  /** The thread the message was posted in (Slack `thread_ts`): staff replies in a hand-off thread. */
+  thread?: string;
+  /** The chat is a group or channel rather than a one-to-one chat. */
+  group?: boolean;
 }
 
 /** Where a sent message landed, so it can be edited later. */
