@@ -45,6 +45,8 @@ export interface SendOptions {
   thread?: string;
   /** The last message of that thread (e.g. "resolved"): forget it afterwards. */
   closeThread?: boolean;
+  /** Post under this message of the same chat (a Slack thread reply, a Telegram reply), e.g. a hand-off's thread. */
+  replyTo?: string;
 }
 
 /** An approval request as a channel renders it. */

@@ -114,6 +114,17 @@ function crossCheck(config: CoordinatorConfig): Issue[] {
   if (cycle) issues.push({ path: `${agentIds.get(cycle[0])}.dependsOn`, message: `dependency cycle: ${cycle.join(' -> ')}` });
   const ops = config.business.opsAlerts;
   if (ops && !agentIds.has(ops.agent)) issues.push({ path: 'business.opsAlerts.agent', message: `unknown agent '${ops.agent}'` });
+  const agents = new Map(config.branches.flatMap((b) => b.agents.map((a) => [a.id, a] as const)));
+  config.branches.forEach((branch, b) =>
+    branch.responder.staff.forEach((target, s) => {
+      const path = `branches[${b}].responder.staff[${s}]`;
+      const agent = agents.get(target.agent);
+      if (!agent) issues.push({ path: `${path}.agent`, message: `unknown agent '${target.agent}'` });
+      else if (!target.chat && !(agent.channel === 'slack' && agent.staffChannel)) {
+        issues.push({ path: `${path}.chat`, message: `say which chat of '${target.agent}' staff read (or give that Slack agent a staffChannel)` });
+      }
+    }),
+  );
   return issues;
 }
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { responderSchema } from './responder-schema.js';
 
 /** Ids are used in URLs, Telegram callback data and log lines: keep them short and plain. */
 export const idSchema = z
@@ -101,6 +102,8 @@ export const branchSchema = z.strictObject({
   host: z.enum(['local', 'remote'], { message: 'expected "local" (bots run in the coordinator) or "remote" (in a runner)' }).default('local'),
   managers: z.array(managerSchema).default([]),
   agents: z.array(agentConfigSchema).default([]),
+  /** How the bot answers customers (opt-out, hours, FAQ, hand-off); defaults apply when absent. */
+  responder: responderSchema.prefault({}),
 });
 
 export const RISK_LEVELS = ['low', 'medium', 'high', 'critical'] as const;
@@ -124,6 +127,23 @@ export const approvalsConfigSchema = z
   })
   .default({ riskByAction: {}, minRole: {}, ttlSec: {}, escalateAfterSec: {}, learnAfter: 10, teams: {} });
 
+/** `scrypt$N$r$p$salt$hash` (salt and hash base64url), as printed by `npm run hash-password`. */
+export const SCRYPT_HASH = /^scrypt\$(\d+)\$(\d+)\$(\d+)\$([A-Za-z0-9_-]{16,})\$([A-Za-z0-9_-]{43,})$/;
+
+/** A dashboard login. `manager` links it to a manager id: only then may it decide approvals (as that manager). */
+export const operatorSchema = z.strictObject({
+  username: z.string().regex(/^[a-z0-9][a-z0-9._@-]{0,63}$/, 'expected a lowercase username (letters, digits, . _ @ -)'),
+  name: z.string().min(1).optional(),
+  passwordHash: z
+    .string()
+    .regex(SCRYPT_HASH, 'expected a scrypt hash "scrypt$N$r$p$salt$hash" (make one with: npm run hash-password)')
+    .refine((h) => {
+      const [, n, r, p] = h.split('$').map(Number);
+      return n >= 1024 && (n & (n - 1)) === 0 && r >= 1 && r <= 64 && p >= 1 && p <= 16;
+    }, 'expected N a power of two >= 1024, r 1-64, p 1-16'),
+  manager: idSchema.optional(),
+});
+
 export const coordinatorConfigSchema = z.strictObject({
   business: z
     .strictObject({
@@ -139,9 +159,12 @@ export const coordinatorConfigSchema = z.strictObject({
     .default({ autonomy: 'supervised' }),
   approvals: approvalsConfigSchema,
   branches: z.array(branchSchema).default([]),
+  /** Dashboard logins (besides the admin token). */
+  operators: z.array(operatorSchema).default([]),
 });
 
 export type ManagerConfig = z.infer<typeof managerSchema>;
+export type OperatorConfig = z.infer<typeof operatorSchema>;
 export type AgentConfig = z.infer<typeof agentConfigSchema> & { missingCredentials?: string[] };
 export type BranchConfig = Omit<z.infer<typeof branchSchema>, 'agents'> & { agents: AgentConfig[] };
 export type CoordinatorConfig = Omit<z.infer<typeof coordinatorConfigSchema>, 'branches'> & { branches: BranchConfig[] };

@@ -5,7 +5,7 @@ import type { Logger } from '../config/logger.js';
 import { isoNow, type Clock } from '../core/clock.js';
 import { VERSION } from '../core/project-root.js';
 import type { Store } from '../storage/store.js';
-import { createDashboardApp } from '../dashboard/create-dashboard-app.js';
+import { createDashboard, type Dashboard } from '../dashboard/create-dashboard-app.js';
 import { AgentHosts } from '../branches/agent-host.js';
 import { LocalAgentHost } from '../branches/local-agent-host.js';
 import type { ChannelRegistry } from '../bots/channel-registry.js';
@@ -25,6 +25,8 @@ import { ApprovalEngine } from './approvals/approval-engine.js';
 import { WebhookOutbox } from './approvals/webhook-outbox.js';
 import { registerMessageSend } from './approvals/message-send.js';
 import { chatDecider } from './approvals/chat-decisions.js';
+import { ConversationService } from '../conversations/conversation-service.js';
+import { contactRoutes } from './routes/contact-routes.js';
 import { slackWebhookRoutes, webhookRoutes } from './routes/webhook-routes.js';
 import { identityOn } from '../branches/manager-identity.js';
 import { attachRunnerGateway } from '../branches/runner-gateway.js';
@@ -50,11 +52,14 @@ export interface CoordinatorDeps {
   channels?: ChannelRegistry;
   /** Health monitor tuning (tests shorten the intervals). */
   health?: Partial<Omit<HealthOptions, 'intervalMs'>>;
+  /** Dashboard live-update periods (tests shorten them). */
+  dashboard?: { refreshMs?: number; auditPollMs?: number };
 }
 
 export interface Coordinator {
   api: Express;
-  dashboard: Express;
+  /** The operator dashboard: its Express app, and its Socket.IO side to attach to the dashboard's server. */
+  dashboard: Dashboard;
   bus: EventBus;
   settings: RuntimeSettings;
   adminToken: AdminTokenInfo;
@@ -65,6 +70,7 @@ export interface Coordinator {
   registry: AgentRegistry;
   approvals: ApprovalEngine;
   outbox: WebhookOutbox;
+  conversations: ConversationService;
   /** Starts the bot agents (in dependsOn order) and the health monitor. */
   start(): Promise<void>;
   /** Accepts runners on the API server's `/agents` Socket.IO namespace. */
@@ -92,7 +98,11 @@ export async function createCoordinator(deps: CoordinatorDeps): Promise<Coordina
   const hosts = new AgentHosts();
   const outbox = new WebhookOutbox({ store, clock, logger });
   const approvals = new ApprovalEngine({ store, clock, logger, bus, audit, settings, delivery: new ApprovalDelivery({ store, hosts, clock, logger }), outbox });
-  registerMessageSend(approvals, { settings, store, hosts });
+  const conversations = new ConversationService({ store, hosts, bus, audit, clock, logger, config: () => settings.config });
+  registerMessageSend(approvals, { settings, store, hosts, conversations });
+  hosts.onEvent((event) => {
+    if (event.type === 'message') void conversations.handleInbound(event.message);
+  });
   const decide = chatDecider(approvals, settings);
   const identify = (channel: string, userId: string) => {
     const branches = settings.config.branches.filter((b) => b.managers.some((m) => identityOn(m, channel) === userId));
@@ -169,6 +179,7 @@ export async function createCoordinator(deps: CoordinatorDeps): Promise<Coordina
         operatorAuth: requireAuth(authenticate, ['operator']),
       }),
       auditRoutes({ store, audit, auth: requireAuth(authenticate, ['operator']) }),
+      contactRoutes({ store, conversations, settings, audit, auth: requireAuth(authenticate, ['operator', 'manager']) }),
       tokenRoutes({ store, settings, audit, clock, adminAuth: requireAuth(authenticate, []) }),
       webhookRoutes({ local }),
     ],
@@ -178,9 +189,24 @@ export async function createCoordinator(deps: CoordinatorDeps): Promise<Coordina
     const { requestHash: _hash, ...view } = approval;
     gateway?.toRequester(approval.requesterId, view);
   });
+  const dashboard = await createDashboard({
+    store,
+    clock,
+    logger,
+    bus,
+    audit,
+    settings,
+    registry,
+    approvals,
+    monitor,
+    hosts,
+    adminTokenHash: adminToken.hash,
+    apiUrl: () => coordinator.apiUrl,
+    live: deps.dashboard,
+  });
   const coordinator: Coordinator = {
     api,
-    dashboard: createDashboardApp({ apiUrl: () => coordinator.apiUrl }),
+    dashboard,
     bus,
     settings,
     adminToken,
@@ -191,6 +217,7 @@ export async function createCoordinator(deps: CoordinatorDeps): Promise<Coordina
     registry,
     approvals,
     outbox,
+    conversations,
     apiUrl: '',
     async start() {
       await local.startBranches(settings.config.branches.filter((b) => b.host !== 'remote'));
@@ -215,9 +242,11 @@ export async function createCoordinator(deps: CoordinatorDeps): Promise<Coordina
     },
     async stop() {
       await coordinator.detach();
+      await dashboard.close();
       await monitor.stop();
       approvals.stop();
       outbox.stop();
+      await conversations.idle();
       await hosts.stop();
     },
   };

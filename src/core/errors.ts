@@ -14,6 +14,8 @@ export const ErrorCode = {
   RateLimited: 'rate_limited',
   StoreUnavailable: 'store_unavailable',
   DataDirLocked: 'data_dir_locked',
+  /** A chat platform did not take a message we had to send. */
+  DeliveryFailed: 'delivery_failed',
   Internal: 'internal_error',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -1,11 +1,25 @@
 import { randomBytes, createHash, timingSafeEqual } from 'node:crypto';
 
+let lastMs = -1;
+let lastRandom = 0n;
+
 /**
  * Sortable unique ids: 12 hex chars of milliseconds then 12 of randomness, so ids
  * created later sort later (useful for paging) and never collide across replicas.
+ * Within one process they are strictly increasing even in the same millisecond
+ * (the random part counts up), so "newest first" is exact for one writer.
  */
 export function newId(now: number = Date.now()): string {
-  return now.toString(16).padStart(12, '0') + randomBytes(6).toString('hex');
+  let random: bigint;
+  if (now <= lastMs) {
+    now = lastMs;
+    random = lastRandom + 1n;
+  } else {
+    random = BigInt(`0x${randomBytes(6).toString('hex')}`) >> 1n; // leave room to count up
+  }
+  lastMs = now;
+  lastRandom = random;
+  return now.toString(16).padStart(12, '0') + random.toString(16).padStart(12, '0').slice(-12);
 }
 
 /** A high-entropy bearer token, URL-safe. */

@@ -131,6 +131,21 @@ export interface MessageRecord extends StoredDoc {
   /** Who produced an outbound message: `bot`, `staff:<name>`, `agent:<id> via approval <id>`; inbound: the customer. */
   handledBy?: string;
   conversationId?: string;
+  /** The channel's id for the message (to match staff replies and quotes). */
+  externalId?: string;
+  /** Inbound text longer than the branch's limit was cut to it. */
+  truncated?: boolean;
+  /** Outbound only: whether the channel accepted it. */
+  status?: 'sent' | 'failed' | 'suppressed';
+  error?: string;
+}
+
+/** A hand-off notification in a staff chat: its first message and the ones forwarded under it. */
+export interface StaffThread {
+  agentId: string;
+  chatId: string;
+  rootId: string;
+  messageIds: string[];
 }
 
 /** Who is answering a contact right now. */
@@ -141,14 +156,17 @@ export interface ConversationRecord extends StoredDoc {
   contactId: string;
   branchId: string;
   channel: string;
+  /** The bot agent and chat the customer writes to: replies go back the same way. */
+  agentId: string;
+  chatId: string;
   state: ConversationState;
   /** Why it went to humans: `no_answer`, `asked_for_person`. */
   reason?: string;
   openedAt: string;
   lastMessageAt: string;
   lastText: string;
-  /** Where staff were notified: the staff channel's thread, so replies there reach the customer. */
-  staffThread?: { agentId: string; chatId: string; thread: string };
+  /** Where staff were notified (the staff channel's thread, or managers' chats when it was down): replies there reach the customer. */
+  staffThreads?: StaffThread[];
   /** When the after-hours reply was last sent (one per conversation window). */
   afterHoursReplyAt?: string;
   /** Auto-replies sent in the current window (loop protection) and when the window began. */

@@ -30,7 +30,7 @@ export const COLLECTION_SPECS = {
   auditEvents: { name: 'audit_events', indexes: [['approvalId'], ['branchId'], ['agentId'], ['at']], unique: [['seq']] },
   contacts: { name: 'contacts', indexes: [['branchId', 'lastSeenAt']], unique: [['branchId', 'channel', 'externalId']] },
   messages: { name: 'messages', indexes: [['contactId', 'at'], ['branchId', 'at']] },
-  conversations: { name: 'conversations', indexes: [['branchId', 'state'], ['lastMessageAt']], unique: [['contactId']] },
+  conversations: { name: 'conversations', indexes: [['branchId', 'state'], ['state', 'lastMessageAt'], ['lastMessageAt']], unique: [['contactId']] },
   settings: { name: 'settings' },
   waAuth: { name: 'wa_auth', indexes: [['agentId', 'type']] },
   waMessages: { name: 'wa_messages', indexes: [['agentId', 'at']], unique: [['agentId', 'remoteJid', 'keyId', 'fromMe']] },

@@ -1,3 +1,4 @@
+import { responderSchema } from '../../src/config/responder-schema.js';
 import { describe, expect, it } from '@jest/globals';
 import { ChannelRegistry } from '../../src/bots/channel-registry.js';
 import { startOrder } from '../../src/branches/start-order.js';
@@ -57,7 +58,7 @@ describe('local agent host start-up', () => {
       return bot;
     };
     const started = Date.now();
-    await host.startBranches([{ id: 'b', name: 'B', timezone: 'UTC', host: 'local', managers: [], agents: [agent('dep', ['slow']), agent('slow'), agent('free'), agent('hung')] }]);
+    await host.startBranches([{ id: 'b', name: 'B', timezone: 'UTC', host: 'local', managers: [], responder: responderSchema.parse({}), agents: [agent('dep', ['slow']), agent('slow'), agent('free'), agent('hung')] }]);
     expect(Date.now() - started).toBeLessThan(1500);
     expect(order).toEqual(['free', 'slow', 'dep']);
     expect(bots.get('dep')!.starts).toBe(1);

@@ -88,7 +88,7 @@ describe('health monitor', () => {
     expect(audit.map((e) => (e.data as { to: string }).to)).toEqual(['up', 'pending', 'down']);
 
     // The alert went through the branch's healthy WhatsApp bot to the manager, never through the down bot.
-    expect(h.bot('lis-wa').sent).toEqual([{ chatId: '+351910000001', text: expect.stringMatching(/^DOWN: lis-tg \(telegram, Lisboa\) — connection refused\. Restarting it automatically\.$/) }]);
+    expect(h.bot('lis-wa').sent).toEqual([{ chatId: '+351910000001', text: expect.stringMatching(/^DOWN: lis-tg \(telegram, Lisboa\) — connection refused\. Restarting it automatically\.$/), options: { thread: 'health:lis-tg', closeThread: false } }]);
     expect(h.bot('lis-tg').sent).toEqual([]);
 
     // Dependents are blocked, not probed.
@@ -115,7 +115,7 @@ describe('health monitor', () => {
     expect(texts.filter((x) => x.startsWith('RESOLVED: lis-tg'))).toHaveLength(1);
     expect(texts.some((x) => /^BLOCKED: lis-dep .*dependency lis-tg is down/.test(x))).toBe(true);
     // lis-tg is healthy again and first in the branch's order, so it carries lis-dep's resolution (to Ana's Telegram id).
-    expect(h.bot('lis-tg').sent).toContainEqual({ chatId: '1001', text: expect.stringMatching(/^RESOLVED: lis-dep/) });
+    expect(h.bot('lis-tg').sent).toContainEqual({ chatId: '1001', text: expect.stringMatching(/^RESOLVED: lis-dep/), options: { thread: 'health:lis-dep', closeThread: true } });
     // Restart backoff starts over after recovery.
     const before = (h.events['agent.restart-scheduled'] ?? []).length;
     h.bot('lis-tg').health = 'fail';

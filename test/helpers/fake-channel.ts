@@ -1,5 +1,5 @@
 import { Listeners } from '../../src/core/listeners.js';
-import type { ApprovalOutcome, ApprovalPrompt, BotAgent, BotEvent, MessageRef, ProbeResult } from '../../src/bots/bot-agent.js';
+import type { ApprovalOutcome, ApprovalPrompt, BotAgent, BotEvent, MessageRef, ProbeResult, SendOptions } from '../../src/bots/bot-agent.js';
 import { ChannelRegistry, type ChannelFactory } from '../../src/bots/channel-registry.js';
 
 export type FakeHealth = 'ok' | 'fail' | 'hang' | 'needs-human';
@@ -11,7 +11,7 @@ export class FakeBot implements BotAgent {
   probes = 0;
   starts = 0;
   stops = 0;
-  readonly sent: Array<{ chatId: string; text: string }> = [];
+  readonly sent: Array<{ chatId: string; text: string; options?: SendOptions }> = [];
   readonly prompts: Array<{ chatId: string; prompt: ApprovalPrompt; messageId: string }> = [];
   readonly updates: Array<{ ref: MessageRef; outcome: ApprovalOutcome }> = [];
   /** Chat ids this bot cannot reach (like a Telegram user who never pressed /start). */
@@ -35,9 +35,9 @@ export class FakeBot implements BotAgent {
     if (this.health === 'needs-human') return Promise.resolve({ ok: false, detail: 'token revoked (401): needs a person', needsHuman: true });
     return Promise.resolve(this.health === 'ok' ? { ok: true, latencyMs: 12 } : { ok: false, detail: 'connection refused' });
   }
-  async send(chatId: string, text: string): Promise<MessageRef> {
+  async send(chatId: string, text: string, options?: SendOptions): Promise<MessageRef> {
     if (this.failSends) throw new Error('send refused');
-    this.sent.push({ chatId, text });
+    this.sent.push({ chatId, text, ...(options ? { options } : {}) });
     return { chatId, messageId: String(this.sent.length) };
   }
   async promptApproval(chatId: string, prompt: ApprovalPrompt): Promise<MessageRef> {

@@ -195,7 +195,7 @@ export class SlackBot implements BotAgent {
   }
 
   async send(chatId: string, text: string, options?: SendOptions): Promise<MessageRef> {
-    const thread = options?.thread ? this.threads.get(options.thread) : undefined;
+    const thread = options?.replyTo ?? (options?.thread ? this.threads.get(options.thread) : undefined);
     const res = await this.need().client.chat.postMessage({ channel: chatId, text, thread_ts: thread });
     if (options?.thread && !thread && res.ts) this.threads.set(options.thread, res.ts);
     if (options?.thread && options.closeThread) this.threads.delete(options.thread);

@@ -5,7 +5,7 @@ import { autoRetry } from '@grammyjs/auto-retry';
 import { apiThrottler } from '@grammyjs/transformer-throttler';
 import type { Update } from 'grammy/types';
 import type { Logger } from '../../config/logger.js';
-import type { ApprovalOutcome, ApprovalPrompt, BotAgent, BotEvent, MessageRef, ProbeResult } from '../bot-agent.js';
+import type { ApprovalOutcome, ApprovalPrompt, BotAgent, BotEvent, MessageRef, ProbeResult, SendOptions } from '../bot-agent.js';
 import type { BotContext } from '../channel-registry.js';
 import { decodeCallback, encodeCallback } from './callback-data.js';
 
@@ -170,8 +170,9 @@ export class TelegramBot implements BotAgent {
     return this.bot;
   }
 
-  async send(chatId: string, text: string): Promise<MessageRef> {
-    const message = await this.need().api.sendMessage(chatId, text.slice(0, 4096));
+  async send(chatId: string, text: string, options?: SendOptions): Promise<MessageRef> {
+    const replyTo = options?.replyTo ? { reply_parameters: { message_id: Number(options.replyTo), allow_sending_without_reply: true } } : {};
+    const message = await this.need().api.sendMessage(chatId, text.slice(0, 4096), replyTo);
     return { chatId, messageId: String(message.message_id) };
   }
 
@@ -241,7 +242,12 @@ export class TelegramBot implements BotAgent {
 
   private async onText(ctx: Context): Promise<void> {
     const message = ctx.message!;
-    if (ctx.chat?.type !== 'private' || !ctx.from || ctx.from.is_bot) return;
+    if (!ctx.from || ctx.from.is_bot) return;
+    if (ctx.chat?.type !== 'private') {
+      // In groups only replies to this bot's own messages matter (staff answering a hand-off).
+      if (message.reply_to_message?.from?.id === ctx.me.id) this.emitCustomer(ctx, message.text ?? '', true);
+      return;
+    }
     const replyTo = message.reply_to_message?.message_id;
     const pending = replyTo ? this.awaitingReason.get(`${message.chat.id}:${replyTo}`) : undefined;
     if (pending && Date.now() - pending.at < REASON_WINDOW_MS && this.context.decide) {
@@ -253,7 +259,7 @@ export class TelegramBot implements BotAgent {
     this.emitCustomer(ctx, message.text ?? '');
   }
 
-  private emitCustomer(ctx: Context, text: string): void {
+  private emitCustomer(ctx: Context, text: string, group = false): void {
     const from = ctx.from!;
     const message = ctx.message;
     this.listeners.emit({
@@ -268,6 +274,7 @@ export class TelegramBot implements BotAgent {
         at: new Date((message?.date ?? Math.floor(Date.now() / 1000)) * 1000).toISOString(),
         messageId: message ? String(message.message_id) : undefined,
         replyToMessageId: message?.reply_to_message ? String(message.reply_to_message.message_id) : undefined,
+        ...(group ? { group } : {}),
       },
     });
   }

@@ -1,25 +1,42 @@
 import type { AgentHost } from '../../branches/agent-host.js';
+import type { ConversationService } from '../../conversations/conversation-service.js';
 import type { Store } from '../../storage/store.js';
 import type { RuntimeSettings } from '../runtime-settings.js';
 import type { ApprovalEngine } from './approval-engine.js';
 
 /**
- * Built-in action `message.send` (critical by default): an agent asks to send
- * `details.text` to `details.chatId` at a branch; once approved the coordinator
- * sends it itself, through the branch's agent on `details.channel` (or the
- * first healthy one), and reports executed/failed.
+ * Built-in action `message.send` (critical by default): an agent proposes a
+ * message; once approved the coordinator sends it itself and reports
+ * executed/failed.
+ *
+ * - `details: {contactId, text}` — a reply to a customer: sent on the chat they
+ *   write from and recorded in their history as the agent's, via this approval.
+ * - `details: {chatId, text, channel?|agentId?}` — any chat, through the
+ *   branch's agent on that channel (or the first healthy one); recorded too
+ *   when that chat is a known customer's.
  */
-export function registerMessageSend(engine: ApprovalEngine, deps: { settings: RuntimeSettings; store: Store; hosts: AgentHost }): void {
+export function registerMessageSend(engine: ApprovalEngine, deps: { settings: RuntimeSettings; store: Store; hosts: AgentHost; conversations: ConversationService }): void {
   engine.registerExecutor('message.send', async (approval) => {
-    const details = (approval.details ?? {}) as { chatId?: unknown; text?: unknown; channel?: unknown; agentId?: unknown };
-    if (typeof details.chatId !== 'string' || typeof details.text !== 'string') {
-      return { success: false, error: 'message.send needs details.chatId and details.text (strings)' };
+    const details = (approval.details ?? {}) as { contactId?: unknown; chatId?: unknown; text?: unknown; channel?: unknown; agentId?: unknown };
+    if (typeof details.text !== 'string' || details.text.trim() === '') return { success: false, error: 'message.send needs details.text (a non-empty string)' };
+    const sender = { kind: 'agent' as const, agentId: approval.requesterId, approvalId: approval.id };
+    if (typeof details.contactId === 'string') {
+      const contact = await deps.store.contacts.get(details.contactId);
+      if (!contact || contact.branchId !== approval.branchId) return { success: false, error: `no contact '${details.contactId}' at branch ${approval.branchId}` };
+      const message = await deps.conversations.sendToContact(contact.id, details.text, sender);
+      return { success: true, result: { contactId: contact.id, messageId: message.id } };
     }
+    if (typeof details.chatId !== 'string') return { success: false, error: 'message.send needs details.contactId or details.chatId' };
     const branch = deps.settings.config.branches.find((b) => b.id === approval.branchId);
     const candidates = (branch?.agents ?? []).filter((a) => (details.agentId ? a.id === details.agentId : details.channel ? a.channel === details.channel : true));
     for (const agent of candidates) {
       const record = await deps.store.agents.get(agent.id);
       if (record?.status !== 'up' || !deps.hosts.hosts(agent.id)) continue;
+      const contact = await deps.conversations.contactByChat(agent.id, details.chatId);
+      if (contact) {
+        const message = await deps.conversations.sendToContact(contact.id, details.text, sender);
+        return { success: true, result: { agentId: agent.id, channel: agent.channel, contactId: contact.id, messageId: message.id } };
+      }
       const ref = await deps.hosts.send(agent.id, details.chatId, details.text);
       return { success: true, result: { agentId: agent.id, channel: agent.channel, ...ref } };
     }

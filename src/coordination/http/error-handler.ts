@@ -13,6 +13,7 @@ const STATUS: Record<ErrorCode, number> = {
   [ErrorCode.RateLimited]: 429,
   [ErrorCode.StoreUnavailable]: 503,
   [ErrorCode.DataDirLocked]: 503,
+  [ErrorCode.DeliveryFailed]: 502,
   [ErrorCode.Internal]: 500,
 };
 

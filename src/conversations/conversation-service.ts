@@ -1,0 +1,303 @@
+import type { InboundMessage } from '../bots/bot-agent.js';
+import type { BranchConfig, CoordinatorConfig } from '../config/config-schema.js';
+import type { Logger } from '../config/logger.js';
+import type { AgentHost } from '../branches/agent-host.js';
+import { managerByIdentity } from '../branches/manager-identity.js';
+import { isoNow, type Clock } from '../core/clock.js';
+import { CodedError, ErrorCode } from '../core/errors.js';
+import { KeyedQueue } from '../core/keyed-queue.js';
+import type { EventBus } from '../coordination/event-bus.js';
+import type { AuditLog } from '../coordination/audit-log.js';
+import type { ContactRecord, ConversationRecord, MessageRecord } from '../storage/records.js';
+import type { Store } from '../storage/store.js';
+import { branchFields } from './answer-template.js';
+import { ContactBook } from './contact-book.js';
+import { InboundLimiter } from './inbound-limiter.js';
+import { Responder } from './responder.js';
+import { contactLabel, RESOLVE_COMMAND, StaffHandoff } from './staff-handoff.js';
+
+export interface ConversationDeps {
+  store: Store;
+  hosts: AgentHost;
+  bus: EventBus;
+  audit: AuditLog;
+  clock: Clock;
+  logger: Logger;
+  config: () => CoordinatorConfig;
+}
+
+/** Who sends an outbound message, as stored in `handledBy`. */
+export type Sender = { kind: 'bot' } | { kind: 'staff'; name: string } | { kind: 'agent'; agentId: string; approvalId: string };
+
+const handledBy = (s: Sender) => (s.kind === 'bot' ? 'bot' : s.kind === 'staff' ? `staff:${s.name}` : `agent:${s.agentId} via approval ${s.approvalId}`);
+
+/**
+ * Customer conversations: every inbound message is rate-limited, stored with
+ * its contact, run through the branch's responder (opt-out, hours, FAQ,
+ * hand-off) and answered on the channel it came from; hand-offs go to staff,
+ * whose replies come back to the customer. Talks to bots only through the
+ * AgentHost and to the rest through the store and the event bus.
+ */
+export class ConversationService {
+  readonly book: ContactBook;
+  private readonly staff: StaffHandoff;
+  private readonly limiter = new InboundLimiter();
+  private readonly queue = new KeyedQueue();
+  private responders = new WeakMap<BranchConfig, Responder>();
+  private readonly log: Logger;
+
+  constructor(private readonly deps: ConversationDeps) {
+    this.book = new ContactBook(deps);
+    this.staff = new StaffHandoff(deps);
+    this.log = deps.logger.child({ module: 'conversations' });
+  }
+
+  /** Messages dropped by the flood limit since start. */
+  get droppedInbound(): number {
+    return this.limiter.droppedTotal;
+  }
+
+  /** Handles one inbound chat message (the bots' `message` event). Never throws: failures are logged. */
+  async handleInbound(message: InboundMessage): Promise<void> {
+    try {
+      const config = this.deps.config();
+      const branch = config.branches.find((b) => b.agents.some((a) => a.id === message.agentId));
+      if (!branch) {
+        this.log.warn(`message from unknown agent ${message.agentId} ignored`);
+        return;
+      }
+      if (await this.relayFromStaff(message)) return;
+      if (message.group && !this.groupsAllowed(branch, message.agentId)) return;
+      // Managers writing to their own bot are not customers.
+      if (config.branches.some((b) => managerByIdentity(b, message.channel, message.senderId))) {
+        this.log.debug('message from a manager is not a customer message', { agentId: message.agentId });
+        return;
+      }
+      const key = `${branch.id}:${message.channel}:${message.senderId}`;
+      const limit = this.limiter.take(key, branch.responder.limits.inboundPerMinute, this.deps.clock.now());
+      if (!limit.ok) {
+        if (limit.firstDrop) this.log.warn(`flood from ${message.channel} ${message.senderId} at ${branch.id}: over ${branch.responder.limits.inboundPerMinute} messages a minute, dropping the rest of this minute`, { branchId: branch.id });
+        return;
+      }
+      await this.queue.run(key, () => this.inbound(branch, config, message));
+    } catch (error) {
+      this.log.error('inbound message failed', { agentId: message.agentId, error });
+    }
+  }
+
+  private groupsAllowed(branch: BranchConfig, agentId: string): boolean {
+    const agent = branch.agents.find((a) => a.id === agentId);
+    return agent?.channel === 'whatsapp' && agent.groups;
+  }
+
+  private async inbound(branch: BranchConfig, config: CoordinatorConfig, message: InboundMessage): Promise<void> {
+    let contact = await this.book.touchContact(branch.id, message);
+    let conversation = await this.book.conversationOf(contact, message);
+    const max = branch.responder.limits.maxTextLength;
+    const text = message.text.length > max ? message.text.slice(0, max) : message.text;
+    const stored = await this.book.record({
+      contactId: contact.id,
+      branchId: branch.id,
+      channel: message.channel,
+      direction: 'in',
+      text,
+      conversationId: conversation.id,
+      handledBy: 'customer',
+      ...(message.messageId ? { externalId: message.messageId } : {}),
+      ...(text.length < message.text.length ? { truncated: true } : {}),
+    });
+    this.deps.bus.emit('message.recorded', stored);
+    conversation = await this.book.updateConversation(conversation, { lastMessageAt: stored.at, lastText: text.slice(0, 200) });
+
+    const windowMs = branch.responder.limits.windowMinutes * 60_000;
+    const now = this.deps.clock.now();
+    const afterHoursSent = Boolean(conversation.afterHoursReplyAt && now - Date.parse(conversation.afterHoursReplyAt) < windowMs);
+    const outcome = this.responder(branch, config).decide({ text, optedOut: contact.optedOut, state: conversation.state, afterHoursSent, now: new Date(now) });
+    this.log.debug(`responder: ${outcome.kind}`, { branchId: branch.id, contactId: contact.id });
+
+    switch (outcome.kind) {
+      case 'opt_out':
+        contact = await this.book.setOptOut(contact, true);
+        await this.audit('contact.opted_out', contact);
+        conversation = await this.autoReply(branch, contact, conversation, outcome.reply, { evenIfOptedOut: true });
+        break;
+      case 'opt_in':
+        contact = await this.book.setOptOut(contact, false);
+        await this.audit('contact.opted_in', contact);
+        conversation = await this.autoReply(branch, contact, conversation, outcome.reply);
+        break;
+      case 'with_staff':
+        conversation = await this.book.updateConversation(conversation, { staffThreads: await this.staff.post(conversation.staffThreads ?? [], `${contactLabel(contact)}: ${text}`) });
+        break;
+      case 'after_hours':
+        if (outcome.reply) {
+          conversation = await this.autoReply(branch, contact, conversation, outcome.reply);
+          conversation = await this.book.updateConversation(conversation, { afterHoursReplyAt: isoNow(this.deps.clock) });
+        }
+        break;
+      case 'faq':
+        conversation = await this.autoReply(branch, contact, conversation, outcome.reply);
+        break;
+      case 'handoff':
+        if (outcome.reply) conversation = await this.autoReply(branch, contact, conversation, outcome.reply);
+        conversation = await this.openHandoff(branch, contact, conversation, outcome.reason, 'bot');
+        break;
+      case 'silent_opted_out':
+        break;
+    }
+    this.published(conversation, contact);
+  }
+
+  /** Hands the contact to staff (from the responder, or an operator through the API). */
+  async handOff(contactId: string, by: string): Promise<ConversationRecord> {
+    const contact = await this.book.contact(contactId);
+    return this.queue.run(`${contact.branchId}:${contact.channel}:${contact.externalId}`, async () => {
+      const conversation = await this.needConversation(contact);
+      if (conversation.state === 'pending_human') return conversation;
+      const branch = this.branchOf(contact);
+      const updated = await this.openHandoff(branch, contact, conversation, 'api', by);
+      this.published(updated, contact);
+      return updated;
+    });
+  }
+
+  /** Gives the contact back to the bot and tells the staff thread who resolved it. */
+  async resolve(contactId: string, by: string): Promise<ConversationRecord> {
+    const contact = await this.book.contact(contactId);
+    return this.queue.run(`${contact.branchId}:${contact.channel}:${contact.externalId}`, async () => {
+      const conversation = await this.needConversation(contact);
+      if (conversation.state !== 'pending_human') return conversation;
+      await this.staff.post(conversation.staffThreads ?? [], `✅ Resolved by ${by}: the bot answers ${contactLabel(contact)} again.`);
+      const updated = await this.book.updateConversation(conversation, { state: 'bot', reason: undefined, staffThreads: undefined, autoReplies: { count: 0, windowStart: isoNow(this.deps.clock) } });
+      await this.audit('conversation.resolved', contact, by);
+      this.published(updated, contact);
+      return updated;
+    });
+  }
+
+  /**
+   * Sends `text` to the contact on the chat they write from, and records it.
+   * Refused (409) for a contact who opted out, unless staff are answering them.
+   */
+  async sendToContact(contactId: string, text: string, sender: Sender): Promise<MessageRecord> {
+    const contact = await this.book.contact(contactId);
+    return this.queue.run(`${contact.branchId}:${contact.channel}:${contact.externalId}`, async () => {
+      const conversation = await this.needConversation(contact);
+      if (contact.optedOut && sender.kind !== 'staff') throw new CodedError(ErrorCode.Conflict, `contact ${contactId} opted out of automatic messages`);
+      const { record, conversation: updated } = await this.deliver(contact, conversation, text, sender);
+      this.published(updated, contact);
+      if (record.status === 'failed') throw new CodedError(ErrorCode.DeliveryFailed, `could not deliver to ${contactLabel(contact)}: ${record.error ?? 'send failed'}`);
+      return record;
+    });
+  }
+
+  /** The contact a chat id on an agent belongs to (for actions addressed by chat id). */
+  async contactByChat(agentId: string, chatId: string): Promise<ContactRecord | null> {
+    const conversation = await this.deps.store.conversations.findOne({ agentId, chatId });
+    return conversation ? this.deps.store.contacts.get(conversation.contactId) : null;
+  }
+
+  /** Resolves when queued work is done (tests, shutdown). */
+  idle(): Promise<void> {
+    return this.queue.idle();
+  }
+
+  private async relayFromStaff(message: InboundMessage): Promise<boolean> {
+    if (!message.thread && !message.replyToMessageId) return false;
+    const conversation = this.staff.match(message, await this.book.pendingHuman());
+    if (!conversation) return false;
+    const config = this.deps.config();
+    const staffName = config.branches.map((b) => managerByIdentity(b, message.channel, message.senderId)).find(Boolean)?.name ?? message.senderName ?? message.senderId;
+    if (RESOLVE_COMMAND.test(message.text.trim())) {
+      await this.resolve(conversation.contactId, staffName);
+      return true;
+    }
+    try {
+      await this.sendToContact(conversation.contactId, `${staffName}: ${message.text}`, { kind: 'staff', name: staffName });
+    } catch (error) {
+      const thread = (conversation.staffThreads ?? []).filter((t) => t.agentId === message.agentId && t.chatId === message.chatId);
+      await this.staff.post(thread, `⚠️ Not delivered to the customer: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    return true;
+  }
+
+  private async openHandoff(branch: BranchConfig, contact: ContactRecord, conversation: ConversationRecord, reason: string, by: string): Promise<ConversationRecord> {
+    const recent = await this.deps.store.messages.find({ where: { contactId: contact.id, direction: 'in' }, orderBy: { field: 'at', direction: 'desc' }, limit: 5 });
+    const threads = await this.staff.open(branch, contact, reason, recent.reverse().map((m) => m.text));
+    await this.audit('conversation.handed_off', contact, by, { reason, notified: threads.map((t) => `${t.agentId}:${t.chatId}`) });
+    return this.book.updateConversation(conversation, { state: 'pending_human', reason, staffThreads: threads });
+  }
+
+  /** A bot reply, within the per-window cap (a loop with another bot stops here). */
+  private async autoReply(branch: BranchConfig, contact: ContactRecord, conversation: ConversationRecord, text: string, options: { evenIfOptedOut?: boolean } = {}): Promise<ConversationRecord> {
+    if (contact.optedOut && !options.evenIfOptedOut) return conversation;
+    const limits = branch.responder.limits;
+    const now = this.deps.clock.now();
+    const fresh = now - Date.parse(conversation.autoReplies.windowStart) >= limits.windowMinutes * 60_000;
+    const count = fresh ? 0 : conversation.autoReplies.count;
+    if (count >= limits.autoRepliesPerWindow) {
+      this.log.warn(`auto-reply cap reached for contact ${contact.id} (${limits.autoRepliesPerWindow} per ${limits.windowMinutes} min): not answering`, { branchId: branch.id });
+      return conversation;
+    }
+    const autoReplies = { count: count + 1, windowStart: fresh ? new Date(now).toISOString() : conversation.autoReplies.windowStart };
+    const { conversation: updated } = await this.deliver(contact, await this.book.updateConversation(conversation, { autoReplies }), text, { kind: 'bot' });
+    return updated;
+  }
+
+  private async deliver(contact: ContactRecord, conversation: ConversationRecord, text: string, sender: Sender): Promise<{ record: MessageRecord; conversation: ConversationRecord }> {
+    let status: MessageRecord['status'] = 'sent';
+    let error: string | undefined;
+    let externalId: string | undefined;
+    try {
+      externalId = (await this.deps.hosts.send(conversation.agentId, conversation.chatId, text)).messageId;
+    } catch (e) {
+      status = 'failed';
+      error = e instanceof Error ? e.message : String(e);
+      this.log.warn(`reply to contact ${contact.id} via ${conversation.agentId} failed: ${error}`, { branchId: contact.branchId });
+    }
+    const record = await this.book.record({
+      contactId: contact.id,
+      branchId: contact.branchId,
+      channel: contact.channel,
+      direction: 'out',
+      text,
+      conversationId: conversation.id,
+      handledBy: handledBy(sender),
+      status,
+      ...(error ? { error } : {}),
+      ...(externalId ? { externalId } : {}),
+    });
+    this.deps.bus.emit('message.recorded', record);
+    const updated = await this.book.updateConversation(conversation, { lastMessageAt: record.at, lastText: text.slice(0, 200) });
+    return { record, conversation: updated };
+  }
+
+  private responder(branch: BranchConfig, config: CoordinatorConfig): Responder {
+    let responder = this.responders.get(branch);
+    if (!responder) {
+      responder = new Responder(branch, branchFields(branch, config.business.name));
+      this.responders.set(branch, responder);
+    }
+    return responder;
+  }
+
+  private branchOf(contact: ContactRecord): BranchConfig {
+    const branch = this.deps.config().branches.find((b) => b.id === contact.branchId);
+    if (!branch) throw new CodedError(ErrorCode.Conflict, `branch '${contact.branchId}' of contact ${contact.id} is no longer configured`);
+    return branch;
+  }
+
+  private async needConversation(contact: ContactRecord): Promise<ConversationRecord> {
+    const conversation = await this.book.conversation(contact.id);
+    if (!conversation) throw new CodedError(ErrorCode.Conflict, `contact ${contact.id} has no conversation to answer in yet`);
+    return conversation;
+  }
+
+  private published(conversation: ConversationRecord, contact: ContactRecord): void {
+    this.deps.bus.emit('conversation.updated', { ...conversation, ...(contact.name ? { contactName: contact.name } : {}) });
+  }
+
+  private async audit(type: string, contact: ContactRecord, actor = 'bot', data?: Record<string, unknown>): Promise<void> {
+    await this.deps.audit.append({ type, actor, branchId: contact.branchId, data: { contactId: contact.id, ...data } });
+  }
+}

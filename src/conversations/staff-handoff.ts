@@ -1,0 +1,110 @@
+import type { InboundMessage } from '../bots/bot-agent.js';
+import type { BranchConfig, CoordinatorConfig } from '../config/config-schema.js';
+import type { Logger } from '../config/logger.js';
+import type { AgentHost } from '../branches/agent-host.js';
+import { identityOn } from '../branches/manager-identity.js';
+import type { ContactRecord, ConversationRecord, StaffThread } from '../storage/records.js';
+import type { Store } from '../storage/store.js';
+
+/** Staff may type this as a reply in the hand-off thread to give the customer back to the bot. */
+export const RESOLVE_COMMAND = /^[/!#]?resolved?\.?$/i;
+const KEEP_IDS = 50;
+
+const REASONS: Record<string, string> = {
+  asked_for_person: 'asked for a person',
+  no_answer: 'the bot had no answer',
+  responder_off: 'automatic answers are off',
+  api: 'handed over by an operator',
+};
+
+export function contactLabel(contact: ContactRecord): string {
+  const id = contact.phone ? `+${contact.phone.replace(/^\+/, '')}` : contact.externalId;
+  return contact.name ? `${contact.name} (${contact.channel} ${id})` : `${contact.channel} ${id}`;
+}
+
+interface Target {
+  agentId: string;
+  chatId: string;
+}
+
+/**
+ * The staff side of a hand-off, channel-agnostic: posts the notification in
+ * the branch's staff chat (first configured target whose agent is up; else the
+ * branch managers' chats on a healthy bot; else the ops chat), forwards later
+ * customer messages under it, and recognises staff replies to it.
+ */
+export class StaffHandoff {
+  constructor(private readonly deps: { store: Store; hosts: AgentHost; config: () => CoordinatorConfig; logger: Logger }) {}
+
+  /** Opens threads for a new hand-off; returns them (empty when no staff chat could be reached: the dashboard still shows it). */
+  async open(branch: BranchConfig, contact: ContactRecord, reason: string, recent: string[]): Promise<StaffThread[]> {
+    const quoted = recent.map((t) => `> ${t.replace(/\n/g, '\n> ')}`).join('\n');
+    const text = `🙋 ${contactLabel(contact)} at ${branch.name} needs a person (${REASONS[reason] ?? reason}).\n${quoted}\n\nReply to this message — in its thread on Slack — to answer them. Reply /resolve to give them back to the bot.`;
+    const threads: StaffThread[] = [];
+    // Groups in order: the staff chat (the first that takes it), else every manager's chat, else the ops chat.
+    for (const group of await this.targets(branch)) {
+      for (const target of group.targets) {
+        try {
+          const ref = await this.deps.hosts.send(target.agentId, target.chatId, text);
+          threads.push({ agentId: target.agentId, chatId: ref.chatId, rootId: ref.messageId, messageIds: [ref.messageId] });
+          if (!group.all) break;
+        } catch (error) {
+          this.deps.logger.warn(`hand-off notification through ${target.agentId} failed; trying the next staff chat`, { module: 'conversations', error });
+        }
+      }
+      if (threads.length > 0) break;
+    }
+    if (threads.length === 0) this.deps.logger.warn(`no staff chat reachable for the hand-off of contact ${contact.id}: only the dashboard shows it`, { module: 'conversations', branchId: branch.id });
+    return threads;
+  }
+
+  /** Posts `text` under every thread of the hand-off; returns the threads with the new message ids. */
+  async post(threads: StaffThread[], text: string): Promise<StaffThread[]> {
+    return Promise.all(
+      threads.map(async (thread) => {
+        try {
+          const ref = await this.deps.hosts.send(thread.agentId, thread.chatId, text, { replyTo: thread.rootId });
+          return { ...thread, messageIds: [...thread.messageIds, ref.messageId].slice(-KEEP_IDS) };
+        } catch (error) {
+          this.deps.logger.warn(`could not post to the hand-off thread in ${thread.chatId} via ${thread.agentId}`, { module: 'conversations', error });
+          return thread;
+        }
+      }),
+    );
+  }
+
+  /** Is `message` a staff reply in one of these conversations' threads? */
+  match(message: InboundMessage, pending: ConversationRecord[]): ConversationRecord | undefined {
+    const refs = [message.thread, message.replyToMessageId].filter((r): r is string => Boolean(r));
+    if (refs.length === 0) return undefined;
+    return pending.find((c) =>
+      (c.staffThreads ?? []).some((t) => t.agentId === message.agentId && t.chatId === message.chatId && refs.some((r) => t.messageIds.includes(r))),
+    );
+  }
+
+  private async targets(branch: BranchConfig): Promise<Array<{ all: boolean; targets: Target[] }>> {
+    const config = this.deps.config();
+    const agents = config.branches.flatMap((b) => b.agents);
+    const up = async (id: string) => this.deps.hosts.hosts(id) && (await this.deps.store.agents.get(id))?.status === 'up';
+    const staff: Target[] = [];
+    for (const target of branch.responder.staff) {
+      const agent = agents.find((a) => a.id === target.agent);
+      const chat = target.chat ?? (agent?.channel === 'slack' ? agent.staffChannel : undefined);
+      if (agent && chat && (await up(agent.id))) staff.push({ agentId: agent.id, chatId: chat });
+    }
+    // Each manager once, on the first healthy bot of the branch they can be reached on.
+    const healthy: BranchConfig['agents'] = [];
+    for (const agent of branch.agents) if (await up(agent.id)) healthy.push(agent);
+    const managers = branch.managers.flatMap((manager) => {
+      const agent = healthy.find((a) => identityOn(manager, a.channel));
+      return agent ? [{ agentId: agent.id, chatId: identityOn(manager, agent.channel)! }] : [];
+    });
+    const ops = config.business.opsAlerts;
+    const opsTarget = ops && (await up(ops.agent)) ? [{ agentId: ops.agent, chatId: ops.chat }] : [];
+    return [
+      { all: false, targets: staff },
+      { all: true, targets: managers },
+      { all: false, targets: opsTarget },
+    ];
+  }
+}

@@ -1,0 +1,22 @@
+/**
+ * Text matching for the responder: case and accents are ignored, so
+ * "HORÁRIO", "horario" and "Horário?" all match the keyword "horário".
+ */
+
+/** Lower-case, accent-free, single-spaced text. */
+export function normalizeText(text: string): string {
+  return text.normalize('NFD').replace(/\p{M}+/gu, '').toLowerCase().replace(/\s+/g, ' ').trim();
+}
+
+const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** A matcher for a word or phrase as whole words (not inside another word: "euro" does not match "europa"). */
+export function phraseMatcher(phrase: string): RegExp {
+  return new RegExp(`(^|[^\\p{L}\\p{N}])${escape(normalizeText(phrase))}($|[^\\p{L}\\p{N}])`, 'u');
+}
+
+/** The message is exactly this command, give or take case, accents and surrounding punctuation ("Stop!" is STOP). */
+export function isCommand(normalized: string, commands: string[]): boolean {
+  const bare = normalized.replace(/^[^\p{L}\p{N}]+|[^\p{L}\p{N}]+$/gu, '');
+  return commands.some((c) => normalizeText(c) === bare);
+}

@@ -1,0 +1,129 @@
+import { Router, type Request, type RequestHandler } from 'express';
+import { z } from 'zod';
+import type { ConversationService } from '../../conversations/conversation-service.js';
+import { CodedError, ErrorCode, NotFoundError } from '../../core/errors.js';
+import type { ContactRecord, ConversationState } from '../../storage/records.js';
+import type { Store } from '../../storage/store.js';
+import { parseBody } from '../http/middleware.js';
+import type { AuditLog } from '../audit-log.js';
+import type { RuntimeSettings } from '../runtime-settings.js';
+
+const STATES: ConversationState[] = ['bot', 'pending_human'];
+const replySchema = z.strictObject({ text: z.string({ message: 'expected the text to send' }).trim().min(1, 'expected some text').max(4000, 'expected at most 4000 characters') });
+const patchSchema = z
+  .strictObject({
+    optedOut: z.boolean({ message: 'expected true or false' }).optional(),
+    tags: z.array(z.string().trim().min(1).max(40)).max(20, 'expected at most 20 tags').optional(),
+    name: z.string().trim().min(1).max(200).optional(),
+  })
+  .refine((p) => Object.keys(p).length > 0, { message: 'expected at least one of optedOut, tags, name' });
+
+function paging(query: Request['query'], max: number): { limit: number; offset: number } {
+  const limit = query.limit === undefined ? 50 : Number(query.limit);
+  const offset = query.offset === undefined ? 0 : Number(query.offset);
+  const issues = [];
+  if (!Number.isInteger(limit) || limit < 1 || limit > max) issues.push({ path: 'limit', message: `expected 1-${max}` });
+  if (!Number.isInteger(offset) || offset < 0) issues.push({ path: 'offset', message: 'expected a whole number >= 0' });
+  if (issues.length > 0) throw new CodedError(ErrorCode.Validation, 'Invalid paging', { issues });
+  return { limit, offset };
+}
+
+/**
+ * `/api/contacts`: customers, their conversation state and message history;
+ * staff reply, hand over and resolve. Managers see the contacts of their own
+ * branches; operators and the admin see all.
+ */
+export function contactRoutes(deps: { store: Store; conversations: ConversationService; settings: RuntimeSettings; audit: AuditLog; auth: RequestHandler }): Router {
+  const router = Router();
+  const { store, conversations } = deps;
+
+  /** Branch ids this caller may see (undefined: all). */
+  const visibleBranches = (req: Request): string[] | undefined => {
+    const p = req.principal!;
+    if (p.role !== 'manager') return undefined;
+    return deps.settings.config.branches.filter((b) => b.managers.some((m) => m.id === p.subject)).map((b) => b.id);
+  };
+  const staffName = (req: Request): string => {
+    const p = req.principal!;
+    const manager = deps.settings.config.branches.flatMap((b) => b.managers).find((m) => m.id === p.subject);
+    return manager?.name ?? (p.role === 'admin' ? 'admin' : p.subject);
+  };
+  const visibleContact = async (req: Request): Promise<ContactRecord> => {
+    const id = String(req.params.id);
+    const contact = await store.contacts.get(id);
+    const branches = visibleBranches(req);
+    if (!contact || (branches && !branches.includes(contact.branchId))) throw new NotFoundError('contact', id);
+    return contact;
+  };
+  const withConversation = async (contact: ContactRecord) => {
+    const { version: _v, ...rest } = contact;
+    const conversation = await store.conversations.get(contact.id);
+    return { ...rest, conversation: conversation ? { state: conversation.state, reason: conversation.reason, lastMessageAt: conversation.lastMessageAt, lastText: conversation.lastText, agentId: conversation.agentId } : null };
+  };
+
+  router.get('/api/contacts', deps.auth, async (req, res) => {
+    const { limit, offset } = paging(req.query, 500);
+    const q = req.query;
+    if (q.state !== undefined && !STATES.includes(String(q.state) as ConversationState)) {
+      throw new CodedError(ErrorCode.Validation, 'Invalid filter', { issues: [{ path: 'state', message: `expected one of ${STATES.join(', ')}` }] });
+    }
+    const branches = visibleBranches(req);
+    const branchId = q.branchId === undefined ? undefined : String(q.branchId);
+    if (branchId && branches && !branches.includes(branchId)) throw new NotFoundError('branch', branchId);
+    const branchFilter = branchId ? { branchId } : branches ? { branchId: { in: branches } } : {};
+    if (q.state !== undefined) {
+      // By conversation state (e.g. the hand-off queue), newest activity first.
+      const where = { ...branchFilter, state: String(q.state) as ConversationState };
+      const [list, total] = await Promise.all([store.conversations.find({ where, orderBy: { field: 'lastMessageAt', direction: 'desc' }, limit, offset }), store.conversations.count(where)]);
+      const contacts = await Promise.all(list.map(async (c) => store.contacts.get(c.contactId)));
+      res.json({ contacts: await Promise.all(contacts.filter((c): c is ContactRecord => Boolean(c)).map(withConversation)), total, limit, offset });
+      return;
+    }
+    const where = { ...branchFilter, ...(q.channel ? { channel: String(q.channel) } : {}) };
+    const [list, total] = await Promise.all([store.contacts.find({ where, orderBy: { field: 'lastSeenAt', direction: 'desc' }, limit, offset }), store.contacts.count(where)]);
+    res.json({ contacts: await Promise.all(list.map(withConversation)), total, limit, offset });
+  });
+
+  router.get('/api/contacts/:id', deps.auth, async (req, res) => {
+    res.json({ contact: await withConversation(await visibleContact(req)) });
+  });
+
+  router.get('/api/contacts/:id/messages', deps.auth, async (req, res) => {
+    const contact = await visibleContact(req);
+    const { limit, offset } = paging(req.query, 200);
+    const where = { contactId: contact.id };
+    const [messages, total] = await Promise.all([store.messages.find({ where, orderBy: { field: 'at', direction: 'desc' }, limit, offset }), store.messages.count(where)]);
+    res.json({ messages: messages.map(({ version: _v, ...m }) => m), total, limit, offset, nextOffset: offset + messages.length < total ? offset + messages.length : null });
+  });
+
+  router.post('/api/contacts/:id/reply', deps.auth, async (req, res) => {
+    const contact = await visibleContact(req);
+    const { text } = parseBody(replySchema, req.body);
+    const name = staffName(req);
+    const message = await conversations.sendToContact(contact.id, `${name}: ${text}`, { kind: 'staff', name });
+    const { version: _v, ...view } = message;
+    res.status(201).json({ message: view });
+  });
+
+  router.post('/api/contacts/:id/handoff', deps.auth, async (req, res) => {
+    const contact = await visibleContact(req);
+    const conversation = await conversations.handOff(contact.id, staffName(req));
+    res.json({ contact: await withConversation(contact), state: conversation.state });
+  });
+
+  router.post('/api/contacts/:id/resolve', deps.auth, async (req, res) => {
+    const contact = await visibleContact(req);
+    const conversation = await conversations.resolve(contact.id, staffName(req));
+    res.json({ contact: await withConversation(contact), state: conversation.state });
+  });
+
+  router.patch('/api/contacts/:id', deps.auth, async (req, res) => {
+    const contact = await visibleContact(req);
+    const patch = parseBody(patchSchema, req.body);
+    const updated = (await store.contacts.update(contact.id, patch)) ?? contact;
+    await deps.audit.append({ type: 'contact.updated', actor: staffName(req), branchId: contact.branchId, data: { contactId: contact.id, ...patch } });
+    res.json({ contact: await withConversation(updated) });
+  });
+
+  return router;
+}

@@ -1,0 +1,308 @@
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { InboundMessage } from '../../src/bots/bot-agent.js';
+import { loadConfigFile } from '../../src/config/config-file.js';
+import { ConfigError } from '../../src/core/errors.js';
+import { sha256 } from '../../src/core/ids.js';
+import { fakeChannels, type FakeBot } from '../helpers/fake-channel.js';
+import { ManualClock } from '../helpers/manual-clock.js';
+import { startTestCoordinator } from '../helpers/test-coordinator.js';
+import { tempDir } from '../helpers/temp-dir.js';
+import { until } from '../helpers/until.js';
+
+// 2026-03-02 is a Monday; 10:00 UTC is 10:00 in Lisbon (no DST yet) and 07:00 in Recife.
+const YAML = `
+business: { name: Câmbio Rápido }
+branches:
+  - id: lisboa
+    name: Lisboa
+    timezone: Europe/Lisbon
+    address: Rua Augusta 100, Lisboa
+    businessHours: { mon: "09:00-18:00", tue: "09:00-18:00", wed: "09:00-18:00", thu: "09:00-18:00", fri: "09:00-18:00", sat: "09:00-13:00" }
+    managers:
+      - { id: ana, name: Ana, role: owner, telegram: 1001, slack: U0ANA0001 }
+    agents:
+      - { id: lis-wa, channel: whatsapp }
+      - { id: lis-tg, channel: telegram, token: t }
+      - { id: lis-slack, channel: slack, botToken: b, signingSecret: s, staffChannel: C0STAFF }
+    responder:
+      staff: [{ agent: lis-slack }]
+      rates: { USD: { buy: 5.1, sell: 5.35 }, EUR: { buy: 5.9, sell: 6.2 } }
+      limits: { inboundPerMinute: 5, autoRepliesPerWindow: 4, windowMinutes: 60 }
+      faq:
+        - id: usd
+          keywords: [dólar, dollar, usd]
+          answer: "Dólar hoje: compra {rates.USD.buy}, venda {rates.USD.sell}."
+        - id: eur
+          keywords: [euro]
+          answer: "{rates.EUR}"
+        - id: hours
+          keywords: [horário, opening hours]
+          patterns: ["que horas (abre|fecha)"]
+          answer: "{branch}: {hours}"
+        - id: address
+          keywords: [endereço, address, onde fica]
+          answer: "Estamos em {address}."
+  - id: recife
+    name: Recife
+    timezone: America/Recife
+    businessHours: { mon: "09:00-18:00" }
+    agents:
+      - { id: rec-wa, channel: whatsapp }
+    responder:
+      faq: [{ id: usd, keywords: [dolar], answer: "Compra {rates.USD.buy}" }]
+      rates: { USD: { buy: 5.2, sell: 5.4 } }
+`;
+
+const AGENT = 'agent-token-replies-00001';
+const ANA = 'manager-token-ana-conv-001';
+const open: Array<{ close(): Promise<void> }> = [];
+afterEach(async () => {
+  for (const o of open.splice(0).reverse()) await o.close();
+});
+
+async function setup() {
+  const clock = new ManualClock();
+  const { registry, bots } = fakeChannels();
+  const t = await startTestCoordinator({ yaml: YAML, clock, channels: registry });
+  open.push(t);
+  await clock.advance(0);
+  const store = t.running.store;
+  const now = new Date(clock.now()).toISOString();
+  await store.agents.insert({ id: 'replies', branchId: 'lisboa', kind: 'action', status: 'up', dependsOn: [], registeredAt: now, source: 'api' });
+  await store.apiTokens.insert({ id: sha256(AGENT), role: 'agent', subject: 'replies', createdAt: now });
+  await store.apiTokens.insert({ id: sha256(ANA), role: 'manager', subject: 'ana', createdAt: now });
+  await until('agents up', async () => (await store.agents.find({ where: { kind: 'bot' } })).every((a) => a.status === 'up'));
+  const bot = (id: string) => bots.get(id) as FakeBot;
+  /** A customer writes to a branch's WhatsApp number. */
+  const say = (text: string, from = '351911111111', agentId = 'lis-wa', name = 'João') => {
+    const message: InboundMessage = { agentId, channel: 'whatsapp', chatId: `${from}@s.whatsapp.net`, senderId: `${from}@s.whatsapp.net`, senderPhone: from, senderName: name, text, at: new Date(clock.now()).toISOString() };
+    bot(agentId).emit({ type: 'message', message });
+  };
+  const sentTo = (agentId: string, chat: string) => bot(agentId).sent.filter((s) => s.chatId === chat);
+  /** The next reply to `from` after `count` earlier ones. */
+  const reply = (count: number, from = '351911111111', agentId = 'lis-wa') =>
+    until(`reply #${count + 1} to ${from}`, () => sentTo(agentId, `${from}@s.whatsapp.net`)[count]?.text);
+  const contactOf = async (phone: string) => until(`contact ${phone}`, () => store.contacts.findOne({ phone }));
+  const messagesOf = async (phone: string) => store.messages.find({ where: { contactId: (await contactOf(phone)).id }, orderBy: { field: 'at', direction: 'asc' } });
+  return { t, clock, store, bot, say, reply, sentTo, contactOf, messagesOf };
+}
+
+describe('responder', () => {
+  it('answers FAQ in Portuguese and English, ignoring case and accents, with branch fields and rates', async () => {
+    const { say, reply, messagesOf, t } = await setup();
+    say('Qual o preço do DOLAR hoje?');
+    expect(await reply(0)).toBe('Dólar hoje: compra 5.10, venda 5.35.');
+    say('what is the Euro rate');
+    expect(await reply(1)).toBe('EUR: buy 5.90 / sell 6.20');
+    say('HORARIO??');
+    expect(await reply(2)).toBe('Lisboa: Mon-Fri 09:00-18:00; Sat 09:00-13:00');
+    say('a que horas fecha?');
+    expect(await reply(3)).toBe('Lisboa: Mon-Fri 09:00-18:00; Sat 09:00-13:00');
+    const history = await until('8 messages stored', async () => ((await messagesOf('351911111111')).length === 8 ? messagesOf('351911111111') : null));
+    expect(history.map((m) => [m.direction, m.handledBy])).toEqual([
+      ['in', 'customer'], ['out', 'bot'], ['in', 'customer'], ['out', 'bot'], ['in', 'customer'], ['out', 'bot'], ['in', 'customer'], ['out', 'bot'],
+    ]);
+    const list = await t.call('/api/contacts?branchId=lisboa');
+    expect(list.status).toBe(200);
+    expect(list.body.contacts[0]).toMatchObject({ name: 'João', phone: '351911111111', channel: 'whatsapp', optedOut: false, conversation: { state: 'bot' } });
+  });
+
+  it('a word inside another word is not a keyword ("europa" is not "euro"); no match hands off', async () => {
+    const { say, reply, t, contactOf } = await setup();
+    say('vou para a europa amanhã');
+    expect(await reply(0)).toBe('Thank you. A person from Lisboa will answer you here shortly.');
+    const contact = await contactOf('351911111111');
+    await until('pending_human', async () => (await t.call(`/api/contacts/${contact.id}`)).body.contact.conversation.state === 'pending_human');
+  });
+
+  it('follows business hours in the branch time zone: one after-hours reply per window, FAQ once open', async () => {
+    const { say, reply, clock, sentTo, messagesOf } = await setup();
+    say('dólar?', '5581999990000', 'rec-wa');
+    expect(await reply(0, '5581999990000', 'rec-wa')).toBe('Recife is closed right now. Opening hours: Mon 09:00-18:00. We will answer when we open.');
+    say('olá??', '5581999990000', 'rec-wa');
+    await until('second message stored', async () => (await messagesOf('5581999990000')).length === 3);
+    expect(sentTo('rec-wa', '5581999990000@s.whatsapp.net')).toHaveLength(1);
+    // Same instant in Lisbon is open: answered.
+    say('dólar');
+    expect(await reply(0)).toMatch(/^Dólar hoje/);
+    await clock.advance(2 * 3600_000); // 09:00 in Recife
+    say('dolar', '5581999990000', 'rec-wa');
+    expect(await reply(1, '5581999990000', 'rec-wa')).toBe('Compra 5.20');
+  });
+
+  it('opt-out stops every bot message (agent replies too) until START', async () => {
+    const { say, reply, t, contactOf, messagesOf, sentTo } = await setup();
+    say('SAIR');
+    expect(await reply(0)).toBe('You will not get automatic messages from Lisboa any more. Send START to subscribe again.');
+    const contact = await contactOf('351911111111');
+    expect((await t.running.store.contacts.get(contact.id))?.optedOut).toBe(true);
+    say('dólar?');
+    await until('stored while opted out', async () => (await messagesOf('351911111111')).length === 3);
+    expect(sentTo('lis-wa', '351911111111@s.whatsapp.net')).toHaveLength(1);
+    say('Start');
+    expect(await reply(1)).toBe('Welcome back: Lisboa will answer you again.');
+    say('dólar?');
+    expect(await reply(2)).toMatch(/^Dólar hoje/);
+    expect((await t.running.store.auditEvents.find({ where: { type: 'contact.opted_out' } })).length).toBe(1);
+  });
+
+  it('caps automatic replies per contact per window (no loop with another bot)', async () => {
+    const { say, reply, sentTo, messagesOf, clock } = await setup();
+    for (let i = 0; i < 4; i++) {
+      say('dólar');
+      await reply(i);
+      await clock.advance(20_000);
+    }
+    say('dólar');
+    await until('5th message stored', async () => (await messagesOf('351911111111')).length === 9);
+    expect(sentTo('lis-wa', '351911111111@s.whatsapp.net')).toHaveLength(4);
+    await clock.advance(3600_000);
+    say('dólar');
+    expect(await reply(4)).toMatch(/^Dólar hoje/);
+  });
+});
+
+describe('hand-off to staff', () => {
+  it('hands off, forwards later messages to the Slack thread, relays staff replies attributed, and resolves', async () => {
+    const { say, reply, bot, t, contactOf, messagesOf, sentTo } = await setup();
+    say('quero falar com um ATENDENTE');
+    expect(await reply(0)).toBe('Thank you. A person from Lisboa will answer you here shortly.');
+    const root = await until('staff notified', () => bot('lis-slack').sent.find((s) => s.chatId === 'C0STAFF'));
+    expect(root.text).toContain('João (whatsapp +351911111111) at Lisboa needs a person (asked for a person)');
+    expect(root.text).toContain('> quero falar com um ATENDENTE');
+    const rootId = String(bot('lis-slack').sent.indexOf(root) + 1);
+
+    say('é sobre uma encomenda de euros');
+    const forwarded = await until('forwarded to the thread', () => bot('lis-slack').sent.find((s) => s.text.includes('é sobre uma encomenda')));
+    expect(forwarded.options).toEqual({ replyTo: rootId });
+    expect(sentTo('lis-wa', '351911111111@s.whatsapp.net')).toHaveLength(1); // the bot stays quiet ("euro" is a FAQ keyword)
+
+    const staff = (text: string) =>
+      bot('lis-slack').emit({ type: 'message', message: { agentId: 'lis-slack', channel: 'slack', chatId: 'C0STAFF', senderId: 'U0ANA0001', senderName: 'ana.s', text, thread: rootId, at: new Date().toISOString(), group: true } });
+    staff('Olá João, quantos euros precisa?');
+    expect(await reply(1)).toBe('Ana: Olá João, quantos euros precisa?');
+    const history = await messagesOf('351911111111');
+    expect(history.at(-1)).toMatchObject({ direction: 'out', handledBy: 'staff:Ana', status: 'sent' });
+
+    staff('/resolve');
+    const contact = await contactOf('351911111111');
+    await until('resolved', async () => (await t.running.store.conversations.get(contact.id))?.state === 'bot');
+    await until('thread told', () => bot('lis-slack').sent.some((s) => s.text.startsWith('✅ Resolved by Ana') && s.options?.replyTo === rootId));
+    say('euro');
+    expect(await reply(2)).toBe('EUR: buy 5.90 / sell 6.20');
+    expect(await t.running.store.auditEvents.findOne({ type: 'conversation.resolved' })).toMatchObject({ actor: 'Ana', branchId: 'lisboa' });
+  });
+
+  it('a staff channel that is down: the managers are told on another healthy channel, and their replies still reach the customer', async () => {
+    const { say, reply, bot, t, clock } = await setup();
+    bot('lis-slack').health = 'fail';
+    for (let i = 0; i < 4 && (await t.running.store.agents.get('lis-slack'))?.status !== 'down'; i++) await clock.advance(30_000);
+    expect((await t.running.store.agents.get('lis-slack'))?.status).toBe('down');
+    say('preciso de ajuda com outra coisa');
+    await reply(0);
+    const note = await until('Ana told on Telegram', () => bot('lis-tg').sent.find((s) => s.chatId === '1001' && s.text.includes('needs a person')));
+    expect(bot('lis-slack').sent.some((s) => s.text.includes('needs a person'))).toBe(false);
+    const noteId = String(bot('lis-tg').sent.indexOf(note) + 1);
+    bot('lis-tg').emit({ type: 'message', message: { agentId: 'lis-tg', channel: 'telegram', chatId: '1001', senderId: '1001', text: 'Claro, diga', replyToMessageId: noteId, at: new Date().toISOString() } });
+    expect(await reply(1)).toBe('Ana: Claro, diga');
+  });
+
+  it('operators reply, hand over and resolve through the API; bad input changes nothing', async () => {
+    const { say, reply, t, contactOf } = await setup();
+    say('dólar');
+    await reply(0);
+    const contact = await contactOf('351911111111');
+    expect((await t.call(`/api/contacts/${contact.id}/reply`, { method: 'POST', json: { text: '' } })).status).toBe(400);
+    expect((await t.call(`/api/contacts/${contact.id}/reply`, { method: 'POST', json: { text: 'hi', extra: 1 } })).status).toBe(400);
+    expect((await t.call('/api/contacts/nope/reply', { method: 'POST', json: { text: 'hi' } })).status).toBe(404);
+    expect((await t.call(`/api/contacts/${contact.id}/messages`)).body.total).toBe(2);
+    const handoff = await t.call(`/api/contacts/${contact.id}/handoff`, { method: 'POST', token: ANA });
+    expect(handoff.body.state).toBe('pending_human');
+    const sent = await t.call(`/api/contacts/${contact.id}/reply`, { method: 'POST', token: ANA, json: { text: 'Bom dia!' } });
+    expect(sent.status).toBe(201);
+    expect(sent.body.message).toMatchObject({ handledBy: 'staff:Ana', text: 'Ana: Bom dia!', status: 'sent' });
+    expect(await reply(1)).toBe('Ana: Bom dia!');
+    expect((await t.call(`/api/contacts/${contact.id}/resolve`, { method: 'POST', token: ANA })).body.state).toBe('bot');
+    expect((await t.call(`/api/contacts/${contact.id}`, { method: 'PATCH', json: { tags: ['vip'] } })).body.contact.tags).toEqual(['vip']);
+    expect((await t.call(`/api/contacts/${contact.id}`, { method: 'PATCH', json: { optedOut: 'yes' } })).status).toBe(400);
+  });
+});
+
+describe('protection and history', () => {
+  it('drops a flood from one number (counted, logged once) without starving another', async () => {
+    const { say, reply, messagesOf, t } = await setup();
+    for (let i = 0; i < 12; i++) say(`spam ${i}`, '351900000000');
+    say('dólar');
+    expect(await reply(0)).toMatch(/^Dólar hoje/);
+    await until('flood handled', async () => (await messagesOf('351900000000')).filter((m) => m.direction === 'in').length === 5);
+    await t.running.coordinator.conversations.idle();
+    expect((await messagesOf('351900000000')).filter((m) => m.direction === 'in')).toHaveLength(5);
+    expect(t.running.coordinator.conversations.droppedInbound).toBe(7);
+    // Phone numbers are masked in logs.
+    expect(t.logs.filter((e) => String(e.message).startsWith('flood from whatsapp ***000@s.whatsapp.net at lisboa'))).toHaveLength(1);
+  });
+
+  it('stores over-long text cut to the limit (marked), as data', async () => {
+    const { say, messagesOf } = await setup();
+    say(`{address} <script>${'x'.repeat(5000)}`);
+    const [first] = await until('stored', async () => ((await messagesOf('351911111111')).length ? messagesOf('351911111111') : null));
+    expect(first!.text).toHaveLength(4096);
+    expect(first!.text.startsWith('{address} <script>')).toBe(true);
+    expect(first!.truncated).toBe(true);
+  });
+
+  it('pages the message history newest first', async () => {
+    const { say, reply, t, contactOf, clock } = await setup();
+    for (let i = 0; i < 3; i++) {
+      say(`dólar ${i}`);
+      await reply(i);
+      await clock.advance(1000);
+    }
+    const contact = await contactOf('351911111111');
+    const page1 = await t.call(`/api/contacts/${contact.id}/messages?limit=4`);
+    expect(page1.body).toMatchObject({ total: 6, limit: 4, offset: 0, nextOffset: 4 });
+    expect(page1.body.messages.map((m: { text: string }) => m.text.slice(0, 7))).toEqual(['Dólar h', 'dólar 2', 'Dólar h', 'dólar 1']);
+    const page2 = await t.call(`/api/contacts/${contact.id}/messages?limit=4&offset=4`);
+    expect(page2.body.messages.map((m: { text: string }) => m.text.slice(0, 7))).toEqual(['Dólar h', 'dólar 0']);
+    expect(page2.body.nextOffset).toBeNull();
+    expect((await t.call(`/api/contacts/${contact.id}/messages?limit=0`)).status).toBe(400);
+    expect((await t.call('/api/contacts?state=gone')).status).toBe(400);
+  });
+});
+
+describe('agent-proposed replies', () => {
+  it('an approved message.send reaches the customer and is recorded as the agent’s, via the approval', async () => {
+    const { say, reply, t, contactOf, messagesOf } = await setup();
+    say('dólar');
+    await reply(0);
+    const contact = await contactOf('351911111111');
+    const created = await t.call('/api/approvals', { method: 'POST', token: AGENT, json: { branchId: 'lisboa', actionType: 'message.send', summary: 'Tell João his order is ready', details: { contactId: contact.id, text: 'A sua encomenda de euros está pronta.' } } });
+    expect(created.status).toBe(201);
+    const decided = await t.call(`/api/approvals/${created.body.approval.id}/decision`, { method: 'POST', token: ANA, json: { decision: 'approve' } });
+    expect(decided.status).toBe(200);
+    expect(await reply(1)).toBe('A sua encomenda de euros está pronta.');
+    await until('executed', async () => (await t.running.store.approvals.get(created.body.approval.id))?.status === 'executed');
+    expect((await messagesOf('351911111111')).at(-1)).toMatchObject({ direction: 'out', handledBy: `agent:replies via approval ${created.body.approval.id}` });
+  });
+});
+
+describe('responder config', () => {
+  const load = (responder: string) => {
+    const dir = tempDir();
+    open.push({ close: async () => dir.cleanup() });
+    const path = join(dir.path, 'c.yaml');
+    writeFileSync(path, `branches:\n  - id: b\n    name: B\n    agents: [{ id: b-tg, channel: telegram, token: t }]\n    responder:\n${responder}`);
+    return () => loadConfigFile(path, {});
+  };
+  it('a bad regex is a config error naming the rule', () => {
+    expect(load('      faq: [{ id: broken, patterns: ["(abre"], answer: x }]')).toThrow(ConfigError);
+    expect(load('      faq: [{ id: broken, patterns: ["(abre"], answer: x }]')).toThrow(/branches\[0\]\.responder\.faq\[0\]\.patterns\[0\].*FAQ rule 'broken': invalid regular expression/s);
+  });
+  it('an unknown template field or staff agent is a config error', () => {
+    expect(load('      faq: [{ id: r, keywords: [x], answer: "{rates.GBP.buy}" }]')).toThrow(/FAQ rule 'r' uses unknown field \{rates.GBP.buy\}/);
+    expect(load('      staff: [{ agent: nobody, chat: C1 }]')).toThrow(/responder\.staff\[0\]\.agent.*unknown agent 'nobody'/s);
+    expect(load('      staff: [{ agent: b-tg }]')).toThrow(/say which chat of 'b-tg' staff read/);
+  });
+});
