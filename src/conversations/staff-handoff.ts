@@ -39,7 +39,7 @@ export class StaffHandoff {
   /** Opens threads for a new hand-off; returns them (empty when no staff chat could be reached: the dashboard still shows it). */
   async open(branch: BranchConfig, contact: ContactRecord, reason: string, recent: string[]): Promise<StaffThread[]> {
     const quoted = recent.map((t) => `> ${t.replace(/\n/g, '\n> ')}`).join('\n');
-    const text = `🙋 ${contactLabel(contact)} at ${branch.name} needs a person (${REASONS[reason] ?? reason}).\n${quoted}\n\nReply to this message — in its thread on Slack — to answer them. Reply /resolve to give them back to the bot.`;
+    const text = `🙋 ${contactLabel(contact)} at ${branch.name} needs a person (${REASONS[reason] ?? reason}).\n${quoted}\n\nReply to this message (in its thread on Slack) to answer them; reply "resolve" to give them back to the bot.`;
     const threads: StaffThread[] = [];
     // Groups in order: the staff chat (the first that takes it), else every manager's chat, else the ops chat.
     for (const group of await this.targets(branch)) {

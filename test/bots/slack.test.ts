@@ -1,6 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { interactionBody, slackApiStandIn, slackSignature } from '../helpers/slack-api-stand-in.js';
 import { until } from '../helpers/until.js';
+import { fakeChannels, type FakeBot } from '../helpers/fake-channel.js';
+import { slackChannel } from '../../src/bots/slack/slack-channel.js';
+import type { ChannelFactory } from '../../src/bots/channel-registry.js';
 import { addRequester, startTestCoordinator, type TestCoordinator } from '../helpers/test-coordinator.js';
 
 const SECRET = 'slack-signing-secret-for-tests';
@@ -146,5 +149,76 @@ describe('Slack bot agent (Bolt) with signed requests and a stand-in Web API', (
     const posted = api.calls('chat.postMessage').filter((c) => c.args.channel === 'C0OPS');
     expect(posted[0].args.thread_ts).toBeUndefined();
     expect(posted[1].args.thread_ts).toBe(first.messageId);
+  });
+});
+
+describe('Slack side of a customer hand-off (staff thread)', () => {
+  let api: Awaited<ReturnType<typeof slackApiStandIn>>;
+  let t: TestCoordinator;
+  let wa: FakeBot;
+  const HANDOFF_YAML = `
+branches:
+  - id: lisboa
+    name: Lisboa
+    managers:
+      - { id: ana, name: Ana, role: owner, slack: U0ANA0001 }
+    agents:
+      - { id: lis-wa, channel: whatsapp }
+      - { id: lis-slack, channel: slack, botToken: xoxb-test-token, signingSecret: "${SECRET}", staffChannel: C0STAFF }
+    responder:
+      staff: [{ agent: lis-slack }]
+`;
+
+  beforeAll(async () => {
+    api = await slackApiStandIn();
+    // The real Slack adapter beside a stand-in WhatsApp bot for the customer's side.
+    const { registry, bots } = fakeChannels(['whatsapp']);
+    registry.register(slackChannel as unknown as ChannelFactory);
+    t = await startTestCoordinator({ yaml: HANDOFF_YAML, channels: registry, env: { SLACK_API_URL: api.url, HEALTH_INTERVAL_MS: '1000' } });
+    wa = bots.get('lis-wa')!;
+    await until('agents up', async () => (await t.running.store.agents.find({ where: { kind: 'bot' } })).every((a) => a.status === 'up'));
+  });
+  afterAll(async () => {
+    await t.close();
+    await api.close();
+  });
+
+  /** A message event as Slack's Events API posts it (JSON, signed). */
+  const staffReply = (text: string, threadTs: string, ts: string) => {
+    const body = JSON.stringify({
+      token: 'legacy',
+      team_id: 'T0TEST',
+      api_app_id: 'A0TEST',
+      type: 'event_callback',
+      event_id: `Ev${ts.replace('.', '')}`,
+      event_time: Math.floor(Date.now() / 1000),
+      event: { type: 'message', channel: 'C0STAFF', channel_type: 'channel', user: 'U0ANA0001', text, ts, thread_ts: threadTs, event_ts: ts },
+    });
+    return fetch(`${t.url}/webhooks/slack`, { method: 'POST', body, headers: { ...slackSignature(SECRET, body), 'content-type': 'application/json' } });
+  };
+
+  it('opens a thread in the staff channel; a thread reply reaches the customer; "resolve" closes the hand-off', async () => {
+    wa.emit({ type: 'message', message: { agentId: 'lis-wa', channel: 'whatsapp', chatId: '351922222222@s.whatsapp.net', senderId: '351922222222@s.whatsapp.net', senderPhone: '351922222222', senderName: 'Rita', text: 'Preciso de falar com uma pessoa', at: new Date().toISOString() } });
+    const root = await until('the hand-off in #staff', () => api.calls('chat.postMessage').find((c) => c.args.channel === 'C0STAFF' && String(c.args.text).includes('Rita')));
+    expect(root.args.thread_ts).toBeUndefined();
+    const rootTs = `1700000000.${String(api.state.calls.filter((c) => c.method === 'chat.postMessage').indexOf(root) + 1).padStart(6, '0')}`;
+
+    // The customer writes again: it goes under the thread, not as a new post.
+    wa.emit({ type: 'message', message: { agentId: 'lis-wa', channel: 'whatsapp', chatId: '351922222222@s.whatsapp.net', senderId: '351922222222@s.whatsapp.net', text: 'É urgente', at: new Date().toISOString() } });
+    const under = await until('forwarded into the thread', () => api.calls('chat.postMessage').find((c) => String(c.args.text).includes('É urgente')));
+    expect(under.args).toMatchObject({ channel: 'C0STAFF', thread_ts: rootTs });
+
+    const forged = JSON.stringify({ type: 'event_callback', event: { type: 'message', channel: 'C0STAFF', user: 'U0ANA0001', text: 'forged', ts: '1.1', thread_ts: rootTs } });
+    expect((await fetch(`${t.url}/webhooks/slack`, { method: 'POST', body: forged, headers: { ...slackSignature('wrong', forged), 'content-type': 'application/json' } })).status).toBe(401);
+
+    expect((await staffReply('Olá Rita, diga', rootTs, '1700000200.000001')).status).toBe(200);
+    await until('relayed to the customer', () => wa.sent.find((s) => s.chatId === '351922222222@s.whatsapp.net' && s.text === 'Ana: Olá Rita, diga'));
+    expect(wa.sent.some((s) => s.text.includes('forged'))).toBe(false);
+    const contact = (await t.running.store.contacts.findOne({ phone: '351922222222' }))!;
+    expect((await t.running.store.messages.find({ where: { contactId: contact.id, direction: 'out' } })).map((m) => m.handledBy)).toContain('staff:Ana');
+
+    expect((await staffReply('resolve', rootTs, '1700000300.000001')).status).toBe(200);
+    await until('back to the bot', async () => (await t.running.store.conversations.get(contact.id))?.state === 'bot');
+    await until('the thread says so', () => api.calls('chat.postMessage').find((c) => c.args.thread_ts === rootTs && String(c.args.text).startsWith('✅ Resolved by Ana')));
   });
 });

@@ -151,6 +151,25 @@ export class SlackBot implements BotAgent {
         });
       }
     });
+    // People's messages (staff answering a hand-off in its thread, DMs): reported upward; Bolt already drops our own.
+    app.event('message', async ({ event }) => {
+      if (event.subtype !== undefined || !('user' in event) || !event.user || typeof event.text !== 'string') return;
+      const thread = 'thread_ts' in event && event.thread_ts && event.thread_ts !== event.ts ? event.thread_ts : undefined;
+      this.listeners.emit({
+        type: 'message',
+        message: {
+          agentId: this.id,
+          channel: 'slack',
+          chatId: event.channel,
+          senderId: event.user,
+          text: event.text,
+          at: new Date(Number(event.ts) * 1000).toISOString(),
+          messageId: event.ts,
+          ...(thread ? { thread } : {}),
+          ...(event.channel_type !== 'im' ? { group: true } : {}),
+        },
+      });
+    });
     app.view('approval_reject_reason', async ({ ack, body, view }) => {
       await ack();
       const reason = view.state.values.reason?.value?.value?.trim();
