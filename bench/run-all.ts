@@ -2,6 +2,7 @@
 import { cpus } from 'node:os';
 import { run as approvalsCreate } from './approvals-create.js';
 import { run as healthSweep } from './health-sweep.js';
+import { run as inboundMessages } from './inbound-messages.js';
 import { run as statusEndpoint } from './status-endpoint.js';
 import { run as storeWrites } from './store-writes.js';
 
@@ -13,3 +14,5 @@ console.log();
 await statusEndpoint();
 console.log();
 await approvalsCreate();
+console.log();
+await inboundMessages();
