@@ -66,6 +66,8 @@ export const responderSchema = z
         startReply: z.string().min(1).default('Welcome back: {branch} will answer you again.'),
       })
       .prefault({}),
+    /** Answer to Telegram's /start (a customer opening the chat). */
+    welcomeReply: z.string().min(1).default('Hello! This is {branch}. Ask about our rates, opening hours or address, or write "person" to talk to someone.'),
     afterHoursReply: z.string().min(1).default('{branch} is closed right now. Opening hours: {hours}. We will answer when we open.'),
     handoffReply: z.string().min(1).default('Thank you. A person from {branch} will answer you here shortly.'),
     /** Phrases that mean "let me talk to a person": hand off at once. */
@@ -98,6 +100,7 @@ export const responderSchema = z
     };
     responder.faq.forEach((rule, i) => check(rule.answer, ['faq', i, 'answer'], `FAQ rule '${rule.id}'`));
     check(responder.afterHoursReply, ['afterHoursReply'], 'afterHoursReply');
+    check(responder.welcomeReply, ['welcomeReply'], 'welcomeReply');
     check(responder.handoffReply, ['handoffReply'], 'handoffReply');
     check(responder.optOut.stopReply, ['optOut', 'stopReply'], 'optOut.stopReply');
     check(responder.optOut.startReply, ['optOut', 'startReply'], 'optOut.startReply');

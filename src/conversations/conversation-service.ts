@@ -136,6 +136,7 @@ export class ConversationService {
         }
         break;
       case 'faq':
+      case 'welcome':
         conversation = await this.autoReply(branch, contact, conversation, outcome.reply);
         break;
       case 'handoff':

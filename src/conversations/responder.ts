@@ -16,6 +16,8 @@ export type ResponderOutcome =
   /** Closed: `reply` only once per conversation window. */
   | { kind: 'after_hours'; reply?: string }
   | { kind: 'faq'; ruleId: string; reply: string }
+  /** Telegram's /start: a greeting, not a question for staff. */
+  | { kind: 'welcome'; reply: string }
   | { kind: 'handoff'; reason: 'no_answer' | 'asked_for_person' | 'responder_off'; reply?: string };
 
 export interface ResponderInput {
@@ -68,6 +70,7 @@ export class Responder {
   private route(text: string, input: ResponderInput): ResponderOutcome {
     const render = (template: string) => renderTemplate(template, this.fields);
     if (input.state === 'pending_human') return { kind: 'with_staff' };
+    if (/^\/start(\s|$)/.test(text)) return { kind: 'welcome', reply: render(this.config.welcomeReply) };
     if (!this.config.enabled) return { kind: 'handoff', reason: 'responder_off' };
     if (!isOpen(this.branch.businessHours, this.branch.timezone, input.now)) {
       return input.afterHoursSent ? { kind: 'after_hours' } : { kind: 'after_hours', reply: render(this.config.afterHoursReply) };

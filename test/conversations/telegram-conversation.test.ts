@@ -50,6 +50,8 @@ describe('conversations through the real Telegram adapter and the Bot API emulat
 
   it('answers an FAQ, hands off to the staff group, and relays a staff reply back to the customer', async () => {
     const customer = server.getClient(TOKEN, { userId: 5005, chatId: 5005, firstName: 'Rui' });
+    await customer.sendCommand(customer.makeCommand('/start'));
+    await botSaid(5005, (text) => text.startsWith('Hello! This is Lisboa.'));
     await customer.sendMessage(customer.makeMessage('Qual o ENDERECO?'));
     await botSaid(5005, (text) => text === 'Estamos em Rua Augusta 100.');
 
