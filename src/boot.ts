@@ -30,6 +30,7 @@ export interface BootOptions {
   /** Passed to createCoordinator (tests use a fake channel and short health intervals). */
   channels?: CoordinatorDeps['channels'];
   health?: CoordinatorDeps['health'];
+  dashboard?: CoordinatorDeps['dashboard'];
 }
 
 /**
@@ -53,11 +54,12 @@ export async function boot(options: BootOptions): Promise<Running> {
   });
   let api: Listening | undefined;
   try {
-    coordinator = await createCoordinator({ env, config, store, logger, clock, channels: options.channels, health: options.health });
+    coordinator = await createCoordinator({ env, config, store, logger, clock, channels: options.channels, health: options.health, dashboard: options.dashboard });
     api = await listen(coordinator.api, env.HOST, env.PORT);
     coordinator.apiUrl = api.url;
     coordinator.attach(api.server);
-    const dashboard = await listen(coordinator.dashboard, env.HOST, env.DASHBOARD_PORT);
+    const dashboard = await listen(coordinator.dashboard.app, env.HOST, env.DASHBOARD_PORT);
+    await coordinator.dashboard.attach(dashboard.server);
     await coordinator.start();
     const running: Running = {
       env,
@@ -68,6 +70,7 @@ export async function boot(options: BootOptions): Promise<Running> {
       dashboard,
       async stop() {
         await coordinator!.detach();
+        await coordinator!.dashboard.close();
         await Promise.all([api!.close(), dashboard.close()]);
         await coordinator!.stop();
         await store.close();

@@ -1,0 +1,84 @@
+import type { AgentHosts } from '../branches/agent-host.js';
+import { CodedError, ConflictError, ErrorCode, asCodedError } from '../core/errors.js';
+import type { AgentRegistry } from '../coordination/agent-registry.js';
+import type { ApprovalEngine, DecideResult } from '../coordination/approvals/approval-engine.js';
+import type { AuditLog } from '../coordination/audit-log.js';
+import type { HealthMonitor } from '../coordination/health/health-monitor.js';
+import type { Principal } from '../coordination/auth.js';
+import type { DashboardUser } from './session-manager.js';
+
+export interface DecisionInput {
+  decision: 'approve' | 'reject';
+  reason?: string;
+}
+
+export type DecisionOutcome = { id: string; result: DecideResult['outcome'] | 'error'; status?: string; error?: { code: string; message: string } };
+
+/** The audit actor for something an operator did on the dashboard. */
+export const actorOf = (user: DashboardUser) => `dashboard:${user.username}`;
+
+/**
+ * What an operator can do from the dashboard, each through the same module
+ * call the REST API makes: decisions through the approval engine (as the
+ * operator's linked manager, `via: 'dashboard'`), maintenance through the
+ * health monitor, restarts through the agent hosts, learned rules through the
+ * engine's rules. Every action is audited (by those modules, or here).
+ */
+export class DashboardActions {
+  constructor(private readonly deps: { approvals: ApprovalEngine; registry: AgentRegistry; monitor: HealthMonitor; hosts: AgentHosts; audit: AuditLog }) {}
+
+  /** The engine's decider for this user: only operators linked to a manager decide (as that manager). */
+  private principal(user: DashboardUser): Principal {
+    if (!user.managerId) {
+      throw new CodedError(
+        ErrorCode.Forbidden,
+        user.kind === 'admin' ? 'The admin token cannot decide approvals from the dashboard; sign in as an operator linked to a manager' : `Operator '${user.username}' is not linked to a manager, so cannot decide approvals`,
+      );
+    }
+    return { role: 'manager', subject: user.managerId };
+  }
+
+  async decide(user: DashboardUser, approvalId: string, input: DecisionInput): Promise<DecideResult> {
+    if (!user.managerId) {
+      const approval = await this.deps.approvals.require(approvalId);
+      await this.deps.audit.append({ type: 'approval.refused', actor: actorOf(user), branchId: approval.branchId, approvalId: approval.id, data: { reason: 'dashboard user not linked to a manager', via: 'dashboard' } });
+    }
+    const principal = this.principal(user);
+    return this.deps.approvals.decide({ approvalId, decision: input.decision, reason: input.reason, decider: { kind: 'principal', principal }, via: 'dashboard' });
+  }
+
+  /** Decides each id in turn; one failure does not stop the others. */
+  async bulk(user: DashboardUser, ids: string[], input: DecisionInput): Promise<DecisionOutcome[]> {
+    this.principal(user);
+    const results: DecisionOutcome[] = [];
+    for (const id of ids) {
+      try {
+        const r = await this.decide(user, id, input);
+        results.push({ id, result: r.outcome, status: r.approval.status });
+      } catch (error) {
+        const coded = asCodedError(error);
+        results.push({ id, result: 'error', error: { code: coded.code, message: coded.message } });
+      }
+    }
+    return results;
+  }
+
+  async maintenance(user: DashboardUser, agentId: string, enabled: boolean) {
+    await this.deps.registry.require(agentId);
+    return this.deps.monitor.setMaintenance(agentId, enabled, actorOf(user));
+  }
+
+  /** Same checks and calls as `POST /api/agents/:id/restart`. */
+  async restart(user: DashboardUser, agentId: string): Promise<void> {
+    const agent = await this.deps.registry.require(agentId);
+    if (agent.kind !== 'bot') throw new ConflictError(`Agent '${agent.id}' is an action agent: it runs outside the coordinator and restarts itself`);
+    if (!this.deps.hosts.hosts(agent.id)) throw new ConflictError(`Agent '${agent.id}' is not running in this process or on a connected runner`);
+    await this.deps.audit.append({ type: 'agent.restart', actor: actorOf(user), agentId: agent.id, branchId: agent.branchId });
+    await this.deps.hosts.restart(agent.id);
+    await this.deps.monitor.checkNow(agent.id);
+  }
+
+  rule(user: DashboardUser, ruleId: string, action: 'accept' | 'revoke') {
+    return this.deps.approvals.learned.setStatus(ruleId, action === 'accept' ? 'active' : 'revoked', actorOf(user));
+  }
+}

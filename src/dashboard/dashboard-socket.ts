@@ -1,0 +1,158 @@
+import type { Server as HttpServer } from 'node:http';
+import { Server, type Socket } from 'socket.io';
+import type { Logger } from '../config/logger.js';
+import type { EventBus } from '../coordination/event-bus.js';
+import type { DashboardViews } from './dashboard-views.js';
+import { approvalView } from './dashboard-views.js';
+import type { OperatorDirectory } from './operator-directory.js';
+import { qrSvgDataUrl } from './qr-svg.js';
+import { readCookie, SESSION_COOKIE, type Session, type SessionManager } from './session-manager.js';
+
+/** A WhatsApp number waiting to be paired, as the page shows it. */
+export interface PairingView {
+  agentId: string;
+  /** The QR as an SVG data URL, ready for an `<img>`. */
+  qrImage?: string;
+  pairingCode?: string;
+  paired?: boolean;
+  at: string;
+}
+
+export interface DashboardSocketOptions {
+  views: DashboardViews;
+  sessions: SessionManager;
+  operators: OperatorDirectory;
+  bus: EventBus;
+  logger: Logger;
+  /** How often the agent grid (latencies, uptime) and metrics are refreshed for connected pages (default 10 s). */
+  refreshMs?: number;
+  /** How often new audit events are looked for (default 1 s). */
+  auditPollMs?: number;
+}
+
+/**
+ * The dashboard's live side: bus events pushed to signed-in pages, keyed by
+ * the page's session cookie (anyone else is refused at the handshake).
+ * Events: `snapshot`, `me`, `agent`, `agents`, `approval`, `pairing`, `audit`,
+ * `conversation`, `message`, `metrics`, `rules`.
+ */
+export class DashboardSocket {
+  private io?: Server;
+  private readonly pairings = new Map<string, PairingView>();
+  private readonly offs: Array<() => void> = [];
+  private timers: NodeJS.Timeout[] = [];
+  private lastAuditSeq = 0;
+  private readonly log: Logger;
+
+  constructor(private readonly options: DashboardSocketOptions) {
+    this.log = options.logger.child({ module: 'dashboard' });
+    const { bus } = options;
+    this.offs.push(
+      bus.on('agent.status', async (e) => {
+        const card = await options.views.agent(e.agentId);
+        if (card) this.io?.emit('agent', card);
+        this.pushMetrics();
+      }),
+      bus.on('approval.updated', async (approval) => {
+        this.io?.emit('approval', approvalView(approval));
+        if (approval.status !== 'pending') this.io?.emit('rules', await options.views.rules());
+        this.pushMetrics();
+      }),
+      bus.on('agent.pairing', (e) => {
+        const view: PairingView = { agentId: e.agentId, at: e.at, ...(e.pairingCode ? { pairingCode: e.pairingCode } : {}), ...(e.paired ? { paired: true } : {}) };
+        if (e.qr) view.qrImage = qrSvgDataUrl(e.qr);
+        if (e.paired) this.pairings.delete(e.agentId);
+        else this.pairings.set(e.agentId, view);
+        this.io?.emit('pairing', view);
+      }),
+      bus.on('conversation.updated', async (c) => {
+        this.io?.emit('conversation', await options.views.conversation(c));
+      }),
+      bus.on('message.recorded', (m) => {
+        this.io?.emit('message', { id: m.id, branchId: m.branchId, channel: m.channel, direction: m.direction, at: m.at });
+      }),
+    );
+  }
+
+  /** Attaches Socket.IO to the dashboard's HTTP server and starts the refresh timers. */
+  async attach(server: HttpServer): Promise<void> {
+    const io = new Server(server, { serveClient: true, cors: { origin: false } });
+    io.use((socket, next) => {
+      const session = this.options.sessions.verify(readCookie(socket.request.headers.cookie, SESSION_COOKIE));
+      const user = session && this.options.operators.resolve(session);
+      if (!session || !user) {
+        const error = new Error('unauthorized: sign in to the dashboard first') as Error & { data?: unknown };
+        error.data = { code: 'unauthorized' };
+        return next(error);
+      }
+      socket.data.session = session;
+      socket.data.user = user;
+      next();
+    });
+    io.on('connection', (socket) => void this.welcome(socket));
+    this.io = io;
+    this.lastAuditSeq = (await this.options.views.audit(0, 1))[0]?.seq ?? 0;
+    const refresh = this.options.refreshMs ?? 10_000;
+    this.timers = [
+      setInterval(() => void this.refresh().catch((error: unknown) => this.log.warn('dashboard refresh failed', { error })), refresh),
+      setInterval(() => void this.pollAudit().catch((error: unknown) => this.log.warn('dashboard audit poll failed', { error })), this.options.auditPollMs ?? 1000),
+    ];
+    for (const t of this.timers) t.unref();
+  }
+
+  private async welcome(socket: Socket): Promise<void> {
+    const session = socket.data.session as Session;
+    await socket.join(`sid:${session.sid}`);
+    socket.emit('me', this.options.operators.view(socket.data.user));
+    try {
+      socket.emit('snapshot', { ...(await this.options.views.snapshot()), pairings: [...this.pairings.values()] });
+    } catch (error) {
+      this.log.error('dashboard snapshot failed', { error });
+      socket.emit('failure', { message: 'Could not load the dashboard data; retrying on reconnect' });
+    }
+  }
+
+  /** Closes the live connections of a session (on logout). */
+  disconnectSession(session: Session): void {
+    this.io?.in(`sid:${session.sid}`).disconnectSockets(true);
+  }
+
+  private connected(): boolean {
+    return Boolean(this.io && this.io.engine.clientsCount > 0);
+  }
+
+  private pushMetrics(): void {
+    if (!this.connected()) return;
+    void this.options.views.metrics().then(
+      (m) => this.io?.emit('metrics', m),
+      (error: unknown) => this.log.warn('dashboard metrics failed', { error }),
+    );
+  }
+
+  private async refresh(): Promise<void> {
+    if (!this.connected()) return;
+    this.io?.emit('agents', await this.options.views.agents());
+    this.pushMetrics();
+  }
+
+  private async pollAudit(): Promise<void> {
+    if (!this.io) return;
+    const events = await this.options.views.audit(this.lastAuditSeq, 200);
+    if (events.length === 0) return;
+    this.lastAuditSeq = events[events.length - 1].seq;
+    if (this.connected()) this.io.emit('audit', events);
+  }
+
+  async close(): Promise<void> {
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    for (const off of this.offs.splice(0)) off();
+    const io = this.io;
+    this.io = undefined;
+    if (io) {
+      io.disconnectSockets(true);
+      // io.close() would also close the HTTP server; the caller owns that.
+      io.engine.close();
+    }
+  }
+}

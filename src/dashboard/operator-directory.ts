@@ -1,0 +1,66 @@
+import { sameDigest, sha256 } from '../core/ids.js';
+import type { RiskLevel } from '../storage/records.js';
+import { RISK_LEVELS } from '../config/config-schema.js';
+import type { RuntimeSettings } from '../coordination/runtime-settings.js';
+import { eligibleManagers } from '../coordination/approvals/policy.js';
+import { DEFAULT_SCRYPT, hashPassword, verifyPassword } from './password-hash.js';
+import type { DashboardUser, Session } from './session-manager.js';
+
+/** What the dashboard tells the page about the signed-in user: who, and what they may decide. */
+export interface UserView extends DashboardUser {
+  /** Per branch id, the risk levels this user may decide (the engine's eligibility rules). */
+  canDecide: Record<string, RiskLevel[]>;
+  /** Why deciding is not possible, when it is not anywhere. */
+  decideNote?: string;
+}
+
+/**
+ * Dashboard logins: the operators of the coordinator config (scrypt hashes) and
+ * the admin token. Always re-read from the settings in force, so an operator
+ * removed from the config loses access at once.
+ */
+export class OperatorDirectory {
+  private dummyHash?: Promise<string>;
+
+  constructor(private readonly deps: { settings: RuntimeSettings; adminTokenHash: string }) {}
+
+  /** Checks a username and password; unknown users cost the same time as a wrong password. */
+  async login(username: string, password: string): Promise<DashboardUser | null> {
+    const operator = this.deps.settings.config.operators.find((o) => o.username === username.toLowerCase());
+    if (!operator) {
+      this.dummyHash ??= hashPassword('not-a-user', DEFAULT_SCRYPT);
+      await verifyPassword(password, await this.dummyHash);
+      return null;
+    }
+    return (await verifyPassword(password, operator.passwordHash)) ? this.resolve({ kind: 'operator', username: operator.username }) : null;
+  }
+
+  loginWithToken(token: string): DashboardUser | null {
+    return sameDigest(sha256(token), this.deps.adminTokenHash) ? { kind: 'admin', username: 'admin', name: 'Administrator' } : null;
+  }
+
+  /** The user behind a session, as configured now (null if the operator was removed). */
+  resolve(session: Pick<Session, 'kind' | 'username'>): DashboardUser | null {
+    if (session.kind === 'admin') return { kind: 'admin', username: 'admin', name: 'Administrator' };
+    const operator = this.deps.settings.config.operators.find((o) => o.username === session.username);
+    if (!operator) return null;
+    return { kind: 'operator', username: operator.username, name: operator.name ?? operator.username, ...(operator.manager ? { managerId: operator.manager } : {}) };
+  }
+
+  /** Who the user may decide for, computed with the approval policy the engine uses. */
+  view(user: DashboardUser): UserView {
+    const config = this.deps.settings.config;
+    const canDecide: Record<string, RiskLevel[]> = {};
+    if (user.managerId) {
+      for (const branch of config.branches) {
+        const risks = RISK_LEVELS.filter((risk) => eligibleManagers(config, branch, risk).some((m) => m.id === user.managerId));
+        if (risks.length > 0) canDecide[branch.id] = risks;
+      }
+    }
+    let decideNote: string | undefined;
+    if (user.kind === 'admin') decideNote = 'Signed in with the admin token: you can watch and act on agents, but approvals are decided by managers. Sign in as an operator linked to a manager to decide.';
+    else if (!user.managerId) decideNote = `Operator '${user.username}' is not linked to a manager (operators[].manager in the config): you can watch but not decide approvals.`;
+    else if (Object.keys(canDecide).length === 0) decideNote = `Manager '${user.managerId}' is not an eligible approver in any branch.`;
+    return { ...user, canDecide, ...(decideNote ? { decideNote } : {}) };
+  }
+}

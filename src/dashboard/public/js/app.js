@@ -1,0 +1,281 @@
+/* global document, Option */
+/** The dashboard page: sign-in, the live socket, state, and wiring of the three panels. */
+import { io } from '/socket.io/socket.io.esm.min.js';
+import { get, post } from './api.js';
+import { renderAgents } from './agents.js';
+import { renderApprovals, tickCountdowns } from './approvals.js';
+import { renderAudit, renderConversations, renderMetrics } from './activity.js';
+
+const $ = (id) => document.getElementById(id);
+const state = {
+  me: null,
+  branches: [],
+  agents: new Map(),
+  approvals: new Map(),
+  rules: [],
+  audit: [],
+  conversations: new Map(),
+  pairings: new Map(),
+  metrics: null,
+  filters: { branch: '', risk: '', status: 'pending' },
+  selected: new Set(),
+};
+let socket = null;
+
+const say = (text) => ($('action-status').textContent = text);
+const failed = (error) => say(`Failed: ${error.message}`);
+
+// --- rendering, batched per animation frame -------------------------------
+const dirty = new Set();
+function refresh(...panels) {
+  for (const p of panels) dirty.add(p);
+  document.defaultView.requestAnimationFrame(() => {
+    if (dirty.has('agents')) renderAgents(state, actions, { grid: $('agents-grid'), summary: $('agents-summary') });
+    if (dirty.has('approvals')) renderApprovals(state, actions, { list: $('approvals-list'), count: $('pending-count'), bulk: $('bulk'), bulkCount: $('bulk-count'), rules: $('rules-list') });
+    if (dirty.has('metrics')) renderMetrics(state.metrics, $('metrics'));
+    if (dirty.has('conversations')) renderConversations(state, $('conversations-list'));
+    if (dirty.has('audit')) renderAudit(state, $('audit-list'));
+    dirty.clear();
+  });
+}
+const all = () => refresh('agents', 'approvals', 'metrics', 'conversations', 'audit');
+
+// --- operator actions ------------------------------------------------------
+const rejectDialog = $('reject-dialog');
+function askReason(ids) {
+  $('reject-what').textContent = ids.length === 1 ? `Reject ${state.approvals.get(ids[0])?.code}: ${state.approvals.get(ids[0])?.summary}` : `Reject ${ids.length} requests`;
+  $('reject-reason').value = '';
+  rejectDialog.showModal();
+  return new Promise((resolve) => rejectDialog.addEventListener('close', () => resolve(rejectDialog.returnValue === 'confirm' ? $('reject-reason').value.trim() : null), { once: true }));
+}
+
+const actions = {
+  select(id, on) {
+    if (on) state.selected.add(id);
+    else state.selected.delete(id);
+    refresh('approvals');
+  },
+  async decide(ids, decision) {
+    let reason;
+    if (decision === 'reject') {
+      reason = await askReason(ids);
+      if (reason === null) return;
+    }
+    const body = { decision, ...(reason ? { reason } : {}) };
+    try {
+      if (ids.length === 1) {
+        const { approval } = await post(`/api/approvals/${encodeURIComponent(ids[0])}/decision`, body);
+        state.approvals.set(approval.id, approval);
+        say(`${approval.code}: ${approval.status}`);
+      } else {
+        const { results } = await post('/api/approvals/bulk', { ...body, ids });
+        const ok = results.filter((r) => r.result === 'decided').length;
+        say(`${ok} of ${results.length} ${decision === 'approve' ? 'approved' : 'rejected'}${ok < results.length ? `; others: ${results.filter((r) => r.result !== 'decided').map((r) => r.error?.message ?? r.result).join('; ')}` : ''}`);
+      }
+      for (const id of ids) state.selected.delete(id);
+      refresh('approvals');
+    } catch (error) {
+      failed(error);
+    }
+  },
+  async maintenance(agentId, enabled) {
+    try {
+      const { agent } = await post(`/api/agents/${encodeURIComponent(agentId)}/maintenance`, { enabled });
+      if (agent) state.agents.set(agent.agent.id, agent);
+      refresh('agents');
+    } catch (error) {
+      failed(error);
+    }
+  },
+  async restart(agentId) {
+    try {
+      const { agent } = await post(`/api/agents/${encodeURIComponent(agentId)}/restart`);
+      if (agent) state.agents.set(agent.agent.id, agent);
+      refresh('agents');
+    } catch (error) {
+      failed(error);
+    }
+  },
+  async rule(ruleId, action) {
+    try {
+      const { rule } = await post(`/api/rules/${encodeURIComponent(ruleId)}/${action}`);
+      state.rules = state.rules.map((r) => (r.id === rule.id ? rule : r));
+      refresh('approvals');
+    } catch (error) {
+      failed(error);
+    }
+  },
+};
+
+// --- live socket -------------------------------------------------------------
+function setLive(text, on) {
+  $('live').textContent = text;
+  $('live').classList.toggle('on', on);
+}
+
+function connect() {
+  socket?.disconnect();
+  socket = io({ withCredentials: true, transports: ['websocket', 'polling'] });
+  socket.on('connect', () => setLive('Live', true));
+  socket.on('disconnect', () => setLive('Reconnecting…', false));
+  socket.on('connect_error', (error) => {
+    if (String(error.message).startsWith('unauthorized')) {
+      socket.disconnect();
+      showLogin('Your session ended: sign in again.');
+    } else setLive('Reconnecting…', false);
+  });
+  socket.on('me', (me) => {
+    state.me = me;
+    showUser();
+    refresh('approvals');
+  });
+  socket.on('snapshot', (s) => {
+    state.branches = s.branches;
+    state.agents = new Map(s.agents.map((c) => [c.agent.id, c]));
+    state.approvals = new Map(s.approvals.map((a) => [a.id, a]));
+    state.rules = s.rules;
+    state.audit = s.audit;
+    state.conversations = new Map(s.conversations.map((c) => [c.id, c]));
+    state.pairings = new Map((s.pairings ?? []).map((p) => [p.agentId, p]));
+    state.metrics = s.metrics;
+    fillBranchFilter();
+    all();
+  });
+  socket.on('agent', (card) => {
+    state.agents.set(card.agent.id, card);
+    if (card.agent.status === 'up') state.pairings.delete(card.agent.id);
+    refresh('agents');
+  });
+  socket.on('agents', (cards) => {
+    state.agents = new Map(cards.map((c) => [c.agent.id, c]));
+    refresh('agents');
+  });
+  socket.on('pairing', (p) => {
+    if (p.paired) state.pairings.delete(p.agentId);
+    else state.pairings.set(p.agentId, p);
+    refresh('agents');
+  });
+  socket.on('approval', (a) => {
+    state.approvals.set(a.id, a);
+    refresh('approvals');
+  });
+  socket.on('rules', (rules) => {
+    state.rules = rules;
+    refresh('approvals');
+  });
+  socket.on('audit', (events) => {
+    const last = state.audit.at(-1)?.seq ?? 0;
+    state.audit = [...state.audit, ...events.filter((e) => e.seq > last)].slice(-200);
+    refresh('audit');
+  });
+  socket.on('conversation', (c) => {
+    state.conversations.set(c.id, c);
+    refresh('conversations');
+  });
+  socket.on('metrics', (m) => {
+    state.metrics = m;
+    refresh('metrics');
+  });
+}
+
+// --- sign-in -------------------------------------------------------------------
+function showLogin(message = '') {
+  $('app').hidden = true;
+  $('logout').hidden = true;
+  $('who').hidden = true;
+  $('login').hidden = false;
+  $('login-error').textContent = message;
+  setLive('Not connected', false);
+  $('username').focus();
+}
+
+function showUser() {
+  $('who').hidden = false;
+  $('who').textContent = `${state.me.name}${state.me.managerId ? ` (manager ${state.me.managerId})` : state.me.kind === 'admin' ? ' (admin token)' : ' (view only)'}`;
+  $('logout').hidden = false;
+  $('decide-note').hidden = !state.me.decideNote;
+  $('decide-note').textContent = state.me.decideNote ?? '';
+}
+
+function showApp(me) {
+  state.me = me;
+  $('login').hidden = true;
+  $('app').hidden = false;
+  showUser();
+  connect();
+}
+
+async function signIn(body) {
+  try {
+    const { user } = await post('/login', body);
+    $('password').value = '';
+    $('token').value = '';
+    showApp(user);
+    document.querySelector('[role=tab][aria-selected=true]').focus();
+  } catch (error) {
+    $('login-error').textContent = error.status === 429 ? error.message : error.status === 401 ? 'Wrong username or password.' : `Sign-in failed: ${error.message}`;
+  }
+}
+
+$('login-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  void signIn({ username: $('username').value, password: $('password').value });
+});
+$('token-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  void signIn({ token: $('token').value });
+});
+$('logout').addEventListener('click', async () => {
+  await post('/logout').catch(() => undefined);
+  socket?.disconnect();
+  showLogin('Signed out.');
+});
+
+// --- tabs (arrow keys move between them, as WAI-ARIA tabs do) ------------------------------
+const tabs = [...document.querySelectorAll('[role=tab]')];
+function selectTab(tab) {
+  for (const t of tabs) {
+    const on = t === tab;
+    t.setAttribute('aria-selected', String(on));
+    t.tabIndex = on ? 0 : -1;
+    $(t.getAttribute('aria-controls')).hidden = !on;
+  }
+}
+for (const tab of tabs) {
+  tab.addEventListener('click', () => selectTab(tab));
+  tab.addEventListener('keydown', (e) => {
+    const i = tabs.indexOf(tab);
+    const next = e.key === 'ArrowRight' ? tabs[(i + 1) % tabs.length] : e.key === 'ArrowLeft' ? tabs[(i - 1 + tabs.length) % tabs.length] : null;
+    if (next) {
+      selectTab(next);
+      next.focus();
+    }
+  });
+}
+
+// --- filters and bulk ------------------------------------------------------------------
+function fillBranchFilter() {
+  const select = $('f-branch');
+  const current = select.value;
+  select.replaceChildren(new Option('All', ''), ...state.branches.map((b) => new Option(b.name, b.id)));
+  select.value = current;
+}
+for (const [id, key] of [['f-branch', 'branch'], ['f-risk', 'risk'], ['f-status', 'status']]) {
+  $(id).addEventListener('change', (e) => {
+    state.filters[key] = e.target.value;
+    refresh('approvals');
+  });
+}
+$('bulk-approve').addEventListener('click', () => actions.decide([...state.selected], 'approve'));
+$('bulk-reject').addEventListener('click', () => actions.decide([...state.selected], 'reject'));
+$('bulk-clear').addEventListener('click', () => {
+  state.selected.clear();
+  refresh('approvals');
+});
+
+setInterval(() => tickCountdowns($('approvals-list')), 1000);
+
+get('/api/me').then(
+  ({ user }) => showApp(user),
+  () => showLogin(),
+);

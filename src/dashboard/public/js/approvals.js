@@ -1,0 +1,94 @@
+/** The Approvals panel: filtered queue, decisions (single and bulk), countdowns, learned rules. */
+import { badge, duration, h, render, time } from './dom.js';
+
+export function canDecide(state, a) {
+  return a.status === 'pending' && (state.me?.canDecide?.[a.branchId] ?? []).includes(a.riskLevel);
+}
+
+function whyNot(state, a) {
+  if (a.status !== 'pending') return null;
+  if (state.me?.decideNote) return null;
+  return `You may not decide ${a.riskLevel}-risk requests at this branch.`;
+}
+
+function decidedLine(a) {
+  const d = a.decision;
+  if (!d) return null;
+  const who = d.byName ?? d.by;
+  const text = d.by === 'policy' ? `Auto-approved by policy (${d.rule ?? 'rule'})` : `${d.outcome[0].toUpperCase()}${d.outcome.slice(1)} by ${who} via ${d.via} at ${time(d.at)}`;
+  return h('p', { class: 'decided', 'data-testid': 'decided' }, text, d.reason ? ` — “${d.reason}”` : '');
+}
+
+function item(a, state, act) {
+  const mayDecide = canDecide(state, a);
+  const branch = state.branches.find((b) => b.id === a.branchId)?.name ?? a.branchId;
+  const label = `${a.code}: ${a.summary}`;
+  return h(
+    'li',
+    { class: `approval risk-${a.riskLevel}`, 'data-approval': a.id, 'data-status': a.status },
+    h('div', {}, mayDecide ? h('input', { type: 'checkbox', 'aria-label': `Select ${label}`, 'data-key': `sel-${a.id}`, checked: state.selected.has(a.id), onchange: (e) => act.select(a.id, e.target.checked) }) : null),
+    h(
+      'div',
+      { class: 'body' },
+      h('div', { class: 'head' }, h('strong', {}, a.code), badge(a.riskLevel, `${a.riskLevel} risk`), badge(a.status), h('span', { class: 'meta' }, `${a.actionType} · ${branch}`)),
+      h('p', { class: 'summary-text' }, a.summary),
+      h(
+        'p',
+        { class: 'meta' },
+        `Requested by ${a.requesterId} at ${time(a.createdAt)}`,
+        a.status === 'pending' ? h('span', {}, ' · expires in ', h('span', { 'data-expires': a.expiresAt }, duration(Date.parse(a.expiresAt) - Date.now()))) : null,
+        (a.requiredApprovals ?? 1) > 1 ? ` · ${(a.approvals ?? []).length}/${a.requiredApprovals} approvals` : null,
+      ),
+      decidedLine(a),
+      mayDecide
+        ? h(
+            'div',
+            { class: 'actions' },
+            h('button', { type: 'button', class: 'approve', 'data-key': `approve-${a.id}`, 'aria-label': `Approve ${label}`, onclick: () => act.decide([a.id], 'approve') }, 'Approve'),
+            h('button', { type: 'button', class: 'reject', 'data-key': `reject-${a.id}`, 'aria-label': `Reject ${label}`, onclick: () => act.decide([a.id], 'reject') }, 'Reject'),
+          )
+        : whyNot(state, a)
+          ? h('p', { class: 'meta' }, whyNot(state, a))
+          : null,
+    ),
+  );
+}
+
+export function visibleApprovals(state) {
+  const f = state.filters;
+  return [...state.approvals.values()]
+    .filter((a) => (!f.branch || a.branchId === f.branch) && (!f.risk || a.riskLevel === f.risk) && (!f.status || a.status === f.status))
+    .sort((x, y) => y.createdAt.localeCompare(x.createdAt));
+}
+
+export function renderApprovals(state, act, els) {
+  const list = visibleApprovals(state);
+  render(els.list, list.length ? list.map((a) => item(a, state, act)) : [h('li', { class: 'meta' }, 'No approval requests match these filters.')]);
+  const pending = [...state.approvals.values()].filter((a) => a.status === 'pending').length;
+  els.count.textContent = pending ? String(pending) : '';
+  els.count.setAttribute('aria-label', `${pending} pending`);
+  for (const id of [...state.selected]) if (!state.approvals.get(id) || !canDecide(state, state.approvals.get(id))) state.selected.delete(id);
+  els.bulk.hidden = state.selected.size === 0;
+  els.bulkCount.textContent = `${state.selected.size} selected`;
+  render(
+    els.rules,
+    state.rules.length
+      ? state.rules.map((r) =>
+          h(
+            'li',
+            { 'data-rule': r.id },
+            badge(r.status === 'active' ? 'approved' : r.status === 'revoked' ? 'cancelled' : 'pending', r.status),
+            h('span', {}, `Auto-approve ${r.actionType} at ${state.branches.find((b) => b.id === r.branchId)?.name ?? r.branchId} (after ${r.streak} approvals in a row)`),
+            r.decidedBy ? h('span', { class: 'meta' }, `${r.status} by ${r.decidedBy} ${time(r.decidedAt)}`) : null,
+            r.status === 'suggested' ? h('button', { type: 'button', 'data-key': `accept-${r.id}`, onclick: () => act.rule(r.id, 'accept') }, 'Accept suggestion') : null,
+            r.status === 'active' ? h('button', { type: 'button', 'data-key': `revoke-${r.id}`, onclick: () => act.rule(r.id, 'revoke') }, 'Revoke') : null,
+          ),
+        )
+      : [h('li', { class: 'meta' }, 'No suggestions yet: they appear after a run of approvals of one action type at one branch.')],
+  );
+}
+
+/** Updates countdown texts in place (every second) without re-rendering. */
+export function tickCountdowns(root) {
+  for (const el of root.querySelectorAll('[data-expires]')) el.textContent = duration(Date.parse(el.getAttribute('data-expires')) - Date.now());
+}

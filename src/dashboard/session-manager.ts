@@ -1,0 +1,96 @@
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Clock } from '../core/clock.js';
+import { isoNow } from '../core/clock.js';
+import type { Store } from '../storage/store.js';
+
+/** Who is signed in to the dashboard. `managerId` is set only for operators linked to a manager. */
+export interface DashboardUser {
+  kind: 'admin' | 'operator';
+  username: string;
+  name: string;
+  managerId?: string;
+}
+
+export interface Session {
+  sid: string;
+  username: string;
+  kind: DashboardUser['kind'];
+  /** Expiry, epoch ms. */
+  exp: number;
+}
+
+export const SESSION_COOKIE = 'coord_session';
+const SECRET_KEY = 'dashboard.sessionSecret';
+
+/** The HMAC key for session cookies: generated once and kept in the store, so sessions survive restarts and work across replicas. */
+export async function ensureSessionSecret(store: Store, clock: Clock): Promise<Buffer> {
+  const existing = await store.settings.get(SECRET_KEY);
+  if (existing && typeof existing.value === 'string') return Buffer.from(existing.value, 'base64url');
+  const value = randomBytes(32).toString('base64url');
+  try {
+    await store.settings.insert({ id: SECRET_KEY, value, updatedAt: isoNow(clock) });
+  } catch {
+    // Another replica made it first: use theirs.
+    const theirs = await store.settings.get(SECRET_KEY);
+    if (theirs && typeof theirs.value === 'string') return Buffer.from(theirs.value, 'base64url');
+  }
+  return Buffer.from(value, 'base64url');
+}
+
+/**
+ * Signed, expiring session cookies (`<payload>.<hmac>`). Stateless so any
+ * replica can check them; logout revokes the session id in this process (and
+ * the cookie is cleared), which is enough for one coordinator.
+ */
+export class SessionManager {
+  private readonly revoked = new Map<string, number>();
+
+  constructor(
+    private readonly secret: Buffer,
+    private readonly clock: Clock,
+    readonly ttlMs = 12 * 3600_000,
+  ) {}
+
+  private sign(payload: string): string {
+    return createHmac('sha256', this.secret).update(payload).digest('base64url');
+  }
+
+  /** A new session for `user`; returns the cookie value. */
+  issue(user: DashboardUser): { session: Session; cookie: string } {
+    const session: Session = { sid: randomBytes(12).toString('base64url'), username: user.username, kind: user.kind, exp: this.clock.now() + this.ttlMs };
+    const payload = Buffer.from(JSON.stringify(session)).toString('base64url');
+    return { session, cookie: `${payload}.${this.sign(payload)}` };
+  }
+
+  /** The session in a cookie value, or null if forged, expired or revoked. */
+  verify(value: string | undefined): Session | null {
+    if (!value) return null;
+    const [payload, mac] = value.split('.');
+    if (!payload || !mac) return null;
+    const expected = Buffer.from(this.sign(payload));
+    const given = Buffer.from(mac);
+    if (expected.length !== given.length || !timingSafeEqual(expected, given)) return null;
+    try {
+      const session = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Session;
+      if (typeof session.exp !== 'number' || session.exp <= this.clock.now() || this.revoked.has(session.sid)) return null;
+      return session;
+    } catch {
+      return null;
+    }
+  }
+
+  revoke(session: Session): void {
+    const now = this.clock.now();
+    for (const [sid, exp] of this.revoked) if (exp <= now) this.revoked.delete(sid);
+    this.revoked.set(session.sid, session.exp);
+  }
+}
+
+/** The value of one cookie in a `Cookie` header. */
+export function readCookie(header: string | undefined, name: string): string | undefined {
+  for (const part of (header ?? '').split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === name) return decodeURIComponent(part.slice(eq + 1).trim());
+  }
+  return undefined;
+}
