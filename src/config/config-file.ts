@@ -114,6 +114,13 @@ function crossCheck(config: CoordinatorConfig): Issue[] {
   if (cycle) issues.push({ path: `${agentIds.get(cycle[0])}.dependsOn`, message: `dependency cycle: ${cycle.join(' -> ')}` });
   const ops = config.business.opsAlerts;
   if (ops && !agentIds.has(ops.agent)) issues.push({ path: 'business.opsAlerts.agent', message: `unknown agent '${ops.agent}'` });
+  const managers = new Set(config.branches.flatMap((b) => b.managers.map((m) => m.id)));
+  const usernames = new Set<string>();
+  config.operators.forEach((operator, o) => {
+    if (operator.manager && !managers.has(operator.manager)) issues.push({ path: `operators[${o}].manager`, message: `unknown manager '${operator.manager}' (known: ${[...managers].join(', ') || 'none'})` });
+    if (usernames.has(operator.username)) issues.push({ path: `operators[${o}].username`, message: `duplicate username '${operator.username}'` });
+    usernames.add(operator.username);
+  });
   const agents = new Map(config.branches.flatMap((b) => b.agents.map((a) => [a.id, a] as const)));
   config.branches.forEach((branch, b) =>
     branch.responder.staff.forEach((target, s) => {

@@ -138,6 +138,7 @@ export const operatorSchema = z.strictObject({
     .string()
     .regex(SCRYPT_HASH, 'expected a scrypt hash "scrypt$N$r$p$salt$hash" (make one with: npm run hash-password)')
     .refine((h) => {
+      if (!SCRYPT_HASH.test(h)) return true; // the format error above says it
       const [, n, r, p] = h.split('$').map(Number);
       return n >= 1024 && (n & (n - 1)) === 0 && r >= 1 && r <= 64 && p >= 1 && p <= 16;
     }, 'expected N a power of two >= 1024, r 1-64, p 1-16'),

@@ -8,6 +8,7 @@ import { CodedError, ConflictError, ErrorCode, NotFoundError, ValidationError } 
 import { newToken, sha256 } from '../core/ids.js';
 import type { AgentRecord } from '../storage/records.js';
 import type { Store } from '../storage/store.js';
+import type { AgentHost } from '../branches/agent-host.js';
 import type { AuditLog } from './audit-log.js';
 import type { HealthMonitor } from './health/health-monitor.js';
 import type { RuntimeSettings } from './runtime-settings.js';
@@ -38,7 +39,7 @@ export function agentView(agent: AgentRecord) {
 
 /** Agents from the API: registration with a one-time token, removal, heartbeats, details with uptime. */
 export class AgentRegistry {
-  constructor(private readonly deps: { store: Store; clock: Clock; settings: RuntimeSettings; audit: AuditLog; monitor: HealthMonitor }) {}
+  constructor(private readonly deps: { store: Store; clock: Clock; settings: RuntimeSettings; audit: AuditLog; monitor: HealthMonitor; hosts: AgentHost }) {}
 
   async register(input: RegisterAgentInput, actor: string): Promise<{ agent: AgentRecord; token: string }> {
     const { store, clock, settings } = this.deps;
@@ -84,6 +85,17 @@ export class AgentRegistry {
     const agent = await this.deps.store.agents.get(id);
     if (!agent) throw new NotFoundError('Agent', id);
     return agent;
+  }
+
+  /** Restarts a bot where it runs (here or on a runner), audited, then checks it at once. */
+  async restart(id: string, actor: string): Promise<AgentRecord> {
+    const agent = await this.require(id);
+    if (agent.kind !== 'bot') throw new ConflictError(`Agent '${agent.id}' is an action agent: it runs outside the coordinator and restarts itself`);
+    if (!this.deps.hosts.hosts(agent.id)) throw new ConflictError(`Agent '${agent.id}' is not running in this process or on a connected runner`);
+    await this.deps.audit.append({ type: 'agent.restart', actor, agentId: agent.id, branchId: agent.branchId });
+    await this.deps.hosts.restart(agent.id);
+    await this.deps.monitor.checkNow(agent.id);
+    return (await this.deps.store.agents.get(agent.id)) ?? agent;
   }
 
   async remove(id: string, actor: string): Promise<void> {

@@ -132,7 +132,7 @@ export async function createCoordinator(deps: CoordinatorDeps): Promise<Coordina
     restart: (agent) => hosts.restart(agent.id),
     options: { ...DEFAULT_HEALTH_OPTIONS, ...deps.health, intervalMs: () => settings.env.HEALTH_INTERVAL_MS },
   });
-  const registry = new AgentRegistry({ store, clock, settings, audit, monitor });
+  const registry = new AgentRegistry({ store, clock, settings, audit, monitor, hosts });
   // Channels may also report a tap as a 'decision' event (no answer expected); same checks.
   hosts.onEvent((event) => {
     if (event.type !== 'decision') return;

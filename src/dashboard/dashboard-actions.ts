@@ -1,5 +1,5 @@
 import type { AgentHosts } from '../branches/agent-host.js';
-import { CodedError, ConflictError, ErrorCode, asCodedError } from '../core/errors.js';
+import { CodedError, ErrorCode, asCodedError } from '../core/errors.js';
 import type { AgentRegistry } from '../coordination/agent-registry.js';
 import type { ApprovalEngine, DecideResult } from '../coordination/approvals/approval-engine.js';
 import type { AuditLog } from '../coordination/audit-log.js';
@@ -21,7 +21,7 @@ export const actorOf = (user: DashboardUser) => `dashboard:${user.username}`;
  * What an operator can do from the dashboard, each through the same module
  * call the REST API makes: decisions through the approval engine (as the
  * operator's linked manager, `via: 'dashboard'`), maintenance through the
- * health monitor, restarts through the agent hosts, learned rules through the
+ * health monitor, restarts through the agent registry, learned rules through the
  * engine's rules. Every action is audited (by those modules, or here).
  */
 export class DashboardActions {
@@ -68,14 +68,9 @@ export class DashboardActions {
     return this.deps.monitor.setMaintenance(agentId, enabled, actorOf(user));
   }
 
-  /** Same checks and calls as `POST /api/agents/:id/restart`. */
+  /** The registry's restart, as `POST /api/agents/:id/restart` uses it. */
   async restart(user: DashboardUser, agentId: string): Promise<void> {
-    const agent = await this.deps.registry.require(agentId);
-    if (agent.kind !== 'bot') throw new ConflictError(`Agent '${agent.id}' is an action agent: it runs outside the coordinator and restarts itself`);
-    if (!this.deps.hosts.hosts(agent.id)) throw new ConflictError(`Agent '${agent.id}' is not running in this process or on a connected runner`);
-    await this.deps.audit.append({ type: 'agent.restart', actor: actorOf(user), agentId: agent.id, branchId: agent.branchId });
-    await this.deps.hosts.restart(agent.id);
-    await this.deps.monitor.checkNow(agent.id);
+    await this.deps.registry.restart(agentId, actorOf(user));
   }
 
   rule(user: DashboardUser, ruleId: string, action: 'accept' | 'revoke') {

@@ -113,4 +113,20 @@ branches:
     expect(where).toMatch(/coordinator\.yaml:\d+:\d+$/);
     expect(message).toMatch(/YAML syntax/);
   });
+
+  it('checks dashboard operators: a bad hash, an unknown manager link, a duplicate username', () => {
+    const hash = 'scrypt$32768$8$1$AAAAAAAAAAAAAAAAAAAAAA$' + 'B'.repeat(43);
+    const path = write(`
+operators:
+  - { username: ana, passwordHash: "${hash}", manager: ana }
+  - { username: ana, passwordHash: "${hash}", manager: ghost }
+branches:
+  - { id: b1, name: B1, managers: [{ id: ana, name: Ana }] }
+`);
+    const issues = issuesOf(() => loadConfigFile(path, {}));
+    expect(issues['operators[1].manager']).toMatch(/unknown manager 'ghost' \(known: ana\)/);
+    expect(issues['operators[1].username']).toMatch(/duplicate username 'ana'/);
+    const plain = write('operators: [{ username: bob, passwordHash: "plain-text" }]');
+    expect(issuesOf(() => loadConfigFile(plain, {}))['operators[0].passwordHash']).toMatch(/npm run hash-password/);
+  });
 });

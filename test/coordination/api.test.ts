@@ -144,7 +144,7 @@ describe('REST core', () => {
     expect(res.body).toMatch(/coordinator_store_fallback 0/);
   });
 
-  it('serves the placeholder dashboard on DASHBOARD_PORT', async () => {
+  it('serves the dashboard page on DASHBOARD_PORT', async () => {
     const res = await fetch(t.running.dashboard.url);
     expect(res.status).toBe(200);
     expect(await res.text()).toMatch(/Coordinator dashboard/);

@@ -1,7 +1,7 @@
 import { Router, type RequestHandler } from 'express';
 import { z } from 'zod';
 import type { AgentHost } from '../../branches/agent-host.js';
-import { CodedError, ConflictError, ErrorCode } from '../../core/errors.js';
+import { CodedError, ErrorCode } from '../../core/errors.js';
 import type { AgentStatus } from '../../storage/records.js';
 import type { Store } from '../../storage/store.js';
 import type { AgentRegistry } from '../agent-registry.js';
@@ -65,13 +65,7 @@ export function agentRoutes(deps: {
   });
 
   router.post('/api/agents/:id/restart', deps.operatorAuth, async (req, res) => {
-    const agent = await registry.require(String(req.params.id));
-    if (agent.kind !== 'bot') throw new ConflictError(`Agent '${agent.id}' is an action agent: it runs outside the coordinator and restarts itself`);
-    if (!deps.hosts.hosts(agent.id)) throw new ConflictError(`Agent '${agent.id}' is not running in this process or on a connected runner`);
-    await deps.audit.append({ type: 'agent.restart', actor: req.principal!.subject, agentId: agent.id, branchId: agent.branchId });
-    await deps.hosts.restart(agent.id);
-    await deps.monitor.checkNow(agent.id);
-    res.json({ agent: agentView((await store.agents.get(agent.id)) ?? agent) });
+    res.json({ agent: agentView(await registry.restart(String(req.params.id), req.principal!.subject)) });
   });
 
   router.post('/api/agents/:id/maintenance', deps.operatorAuth, async (req, res) => {
