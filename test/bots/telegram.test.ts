@@ -1,24 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import emulator from 'telegram-test-api';
-import type { StoredBotUpdate, TelegramServer as TelegramServerType } from 'telegram-test-api/lib/telegramServer.js';
+import { startTelegramEmulator, type StoredBotUpdate, type TelegramServer as TelegramServerType } from '../helpers/telegram-emulator.js';
 import type { BotEvent } from '../../src/bots/bot-agent.js';
 import { until } from '../helpers/until.js';
 import { addRequester, startTestCoordinator, type TestCoordinator } from '../helpers/test-coordinator.js';
 
-// The package is CommonJS (`module.exports = TelegramServer`); under NodeNext its typed default is the module object.
-const TelegramServer = emulator as unknown as typeof TelegramServerType;
 const TOKEN = '123456:TEST-TOKEN-for-the-emulator';
 const AGENT_TOKEN = 'agent-token-telegram-tests-1';
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 
 const YAML = `
@@ -37,8 +27,7 @@ describe('Telegram bot agent against the Bot API emulator', () => {
   const events: BotEvent[] = [];
 
   beforeAll(async () => {
-    server = new TelegramServer({ host: '127.0.0.1', port: await freePort() });
-    await server.start();
+    server = await startTelegramEmulator();
     t = await startTestCoordinator({ yaml: YAML, env: { TG_TOKEN: TOKEN, TELEGRAM_API_ROOT: server.config.apiURL, HEALTH_INTERVAL_MS: '1000' } });
     t.running.coordinator.hosts.onEvent((e) => events.push(e));
     await addRequester(t, 'refunds', 'lisboa', AGENT_TOKEN);

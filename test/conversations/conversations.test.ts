@@ -7,7 +7,7 @@ import { ConfigError } from '../../src/core/errors.js';
 import { sha256 } from '../../src/core/ids.js';
 import { fakeChannels, type FakeBot } from '../helpers/fake-channel.js';
 import { ManualClock } from '../helpers/manual-clock.js';
-import { startTestCoordinator } from '../helpers/test-coordinator.js';
+import { addRequester, startTestCoordinator } from '../helpers/test-coordinator.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { until } from '../helpers/until.js';
 
@@ -69,10 +69,8 @@ async function setup() {
   open.push(t);
   await clock.advance(0);
   const store = t.running.store;
-  const now = new Date(clock.now()).toISOString();
-  await store.agents.insert({ id: 'replies', branchId: 'lisboa', kind: 'action', status: 'up', dependsOn: [], registeredAt: now, source: 'api' });
-  await store.apiTokens.insert({ id: sha256(AGENT), role: 'agent', subject: 'replies', createdAt: now });
-  await store.apiTokens.insert({ id: sha256(ANA), role: 'manager', subject: 'ana', createdAt: now });
+  await addRequester(t, 'replies', 'lisboa', AGENT);
+  await store.apiTokens.insert({ id: sha256(ANA), role: 'manager', subject: 'ana', createdAt: new Date(clock.now()).toISOString() });
   await until('agents up', async () => (await store.agents.find({ where: { kind: 'bot' } })).every((a) => a.status === 'up'));
   const bot = (id: string) => bots.get(id) as FakeBot;
   /** A customer writes to a branch's WhatsApp number. */

@@ -1,28 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import emulator from 'telegram-test-api';
-import type { StoredBotUpdate, TelegramServer as TelegramServerType } from 'telegram-test-api/lib/telegramServer.js';
+import { startTelegramEmulator, type StoredBotUpdate, type TelegramServer as TelegramServerType } from '../helpers/telegram-emulator.js';
 import { hashPassword } from '../../src/dashboard/password-hash.js';
 import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
 import { addRequester, startTestCoordinator, type TestCoordinator } from '../helpers/test-coordinator.js';
 import { until } from '../helpers/until.js';
 import { signIn } from './dashboard-setup.js';
 
-// The package is CommonJS (`module.exports = TelegramServer`); under NodeNext its typed default is the module object.
-const TelegramServer = emulator as unknown as typeof TelegramServerType;
 const TOKEN = '123456:TEST-TOKEN-for-the-dashboard-test';
 const AGENT_TOKEN = 'agent-token-dashboard-telegram-1';
 const PASSWORD = 'ana-dashboard-password';
 const LONG = 120_000;
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 describe('dashboard decision reaches Telegram (Bot API emulator)', () => {
   let server: TelegramServerType;
@@ -30,8 +18,7 @@ describe('dashboard decision reaches Telegram (Bot API emulator)', () => {
   let b: TestBrowser;
 
   beforeAll(async () => {
-    server = new TelegramServer({ host: '127.0.0.1', port: await freePort() });
-    await server.start();
+    server = await startTelegramEmulator();
     const yaml = `
 branches:
   - id: lisboa
