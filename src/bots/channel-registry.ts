@@ -1,5 +1,7 @@
 import type { Logger } from '../config/logger.js';
+import type { Clock } from '../core/clock.js';
 import type { BotAgent } from './bot-agent.js';
+import type { WhatsAppState } from './whatsapp/whatsapp-state.js';
 
 /** A tap on Approve/Reject (or a reason sent afterwards), as a channel reports it. */
 export interface DecisionRequest {
@@ -28,6 +30,10 @@ export interface BotContext {
   decide?: (request: DecisionRequest) => Promise<DecisionReply>;
   /** Who a chat user is, if a configured manager: for greeting them on /start. */
   identify?: (channel: string, userId: string) => { name: string; branches: string[] } | null;
+  /** Where a WhatsApp agent keeps its session, lease, sent messages and outbound queue (over the store). */
+  whatsappState?: (agentId: string) => WhatsAppState;
+  /** Time for timers that must be testable (WhatsApp's governor and reconnect backoff); defaults to the system clock. */
+  clock?: Clock;
 }
 
 export interface ChannelFactory<C = Record<string, unknown>> {

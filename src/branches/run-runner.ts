@@ -2,7 +2,12 @@ import { io, type Socket } from 'socket.io-client';
 import type { ChannelRegistry, DecisionReply, DecisionRequest } from '../bots/channel-registry.js';
 import type { CoordinatorConfig } from '../config/config-schema.js';
 import type { Logger } from '../config/logger.js';
+import type { WhatsAppState } from '../bots/whatsapp/whatsapp-state.js';
+import { systemClock } from '../core/clock.js';
+import { openStore } from '../storage/open-store.js';
+import type { Store } from '../storage/store.js';
 import { LocalAgentHost } from './local-agent-host.js';
+import { whatsAppStateStore } from './whatsapp-state-store.js';
 import { RUNNER_NAMESPACE, type CoordinatorToRunner, type RunnerToCoordinator } from './runner-protocol.js';
 
 export interface RunnerOptions {
@@ -16,7 +21,9 @@ export interface RunnerOptions {
   agents?: string[];
   channels: ChannelRegistry;
   logger: Logger;
-  env: { TELEGRAM_API_ROOT?: string; SLACK_API_URL?: string };
+  env: { TELEGRAM_API_ROOT?: string; SLACK_API_URL?: string; DATA_DIR?: string; MONGODB_URI?: string; MONGODB_TIMEOUT_MS?: number };
+  /** Where WhatsApp agents keep their session and queue; default: this runner opens its own store (DATA_DIR / MONGODB_URI). */
+  whatsappState?: (agentId: string) => WhatsAppState;
 }
 
 export interface RunningRunner {
@@ -54,7 +61,16 @@ export async function runRunner(options: RunnerOptions): Promise<RunningRunner> 
         else reject(new Error(reply.error));
       });
     });
-  const host = new LocalAgentHost({ channels: options.channels, context: { logger: options.logger, env: options.env, decide }, logger: options.logger, name: options.name });
+  // WhatsApp sessions live in a store: the runner opens its own (its DATA_DIR, or the shared MONGODB_URI) when it hosts one.
+  let ownStore: Store | undefined;
+  let whatsappState = options.whatsappState;
+  const hostsWhatsApp = options.config.branches.some((b) => b.agents.some((a) => a.channel === 'whatsapp' && selected.includes(a.id)));
+  if (!whatsappState && hostsWhatsApp) {
+    const store = await openStore({ dataDir: options.env.DATA_DIR ?? './data', mongodbUri: options.env.MONGODB_URI, mongodbTimeoutMs: options.env.MONGODB_TIMEOUT_MS, logger: options.logger, clock: systemClock });
+    ownStore = store;
+    whatsappState = (agentId) => whatsAppStateStore(store, agentId);
+  }
+  const host = new LocalAgentHost({ channels: options.channels, context: { logger: options.logger, env: options.env, decide, whatsappState }, logger: options.logger, name: options.name });
   await host.startBranches(options.config.branches, (a) => selected.includes(a.id));
   const hosted = selected.filter((id) => host.hosts(id));
 
@@ -96,6 +112,7 @@ export async function runRunner(options: RunnerOptions): Promise<RunningRunner> 
     async stop() {
       socket.disconnect();
       await host.stop();
+      await ownStore?.close();
     },
   };
 }

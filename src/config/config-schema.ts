@@ -84,8 +84,23 @@ export const agentConfigSchema = z.discriminatedUnion(
     z.strictObject({
       ...agentBase,
       channel: z.literal('whatsapp'),
+      /** The branch's number: with it the agent also asks for a pairing code (besides the QR). */
       phone: phone.optional(),
+      /** Answer group chats too (default: one-to-one chats only). */
       groups: z.boolean().default(false),
+      /** Outbound governor: minimum ms between two sends (default 1500) ... */
+      minGapMs: z.number({ message: 'expected milliseconds between two sends, e.g. 1500' }).int().min(200, 'expected at least 200 ms: faster sending gets numbers banned').max(600_000).default(1500),
+      /** ... plus up to this much random ms (default 1000) ... */
+      jitterMs: z.number({ message: 'expected milliseconds of random extra gap, e.g. 1000' }).int().min(0).max(600_000).default(1000),
+      /** ... and at most this many messages in any 24 hours (default 1000). */
+      dailyCap: z.number({ message: 'expected a number of messages per 24 hours, e.g. 1000' }).int().min(1).max(100_000).default(1000),
+      /** Another WhatsApp WebSocket endpoint (self-hosted proxies, tests); default: WhatsApp's own. */
+      waWebSocketUrl: z.string().regex(/^wss?:\/\/\S+$/, 'expected a ws:// or wss:// URL').optional(),
+      /** Reconnect backoff: first delay and cap in ms (defaults 1000 and 60000). */
+      reconnectBaseMs: z.number().int().min(10).max(600_000).default(1000),
+      reconnectMaxMs: z.number().int().min(10).max(3_600_000).default(60_000),
+      /** The health probe fails when an open socket received nothing for this long (default 90000 ms; WhatsApp pings every 30 s). */
+      activityWindowMs: z.number().int().min(1000).max(3_600_000).default(90_000),
     }),
   ],
   { message: `expected channel to be one of ${CHANNELS.join(', ')}` },

@@ -29,6 +29,7 @@ import { ConversationService } from '../conversations/conversation-service.js';
 import { contactRoutes } from './routes/contact-routes.js';
 import { slackWebhookRoutes, webhookRoutes } from './routes/webhook-routes.js';
 import { identityOn } from '../branches/manager-identity.js';
+import { whatsAppStateStore } from '../branches/whatsapp-state-store.js';
 import { attachRunnerGateway } from '../branches/runner-gateway.js';
 import { parseBody } from './http/middleware.js';
 import type { Server as HttpServer } from 'node:http';
@@ -111,7 +112,7 @@ export async function createCoordinator(deps: CoordinatorDeps): Promise<Coordina
   };
   const local = new LocalAgentHost({
     channels: deps.channels ?? defaultChannels(),
-    context: { logger, env: { TELEGRAM_API_ROOT: env.TELEGRAM_API_ROOT, SLACK_API_URL: env.SLACK_API_URL }, decide, identify },
+    context: { logger, env: { TELEGRAM_API_ROOT: env.TELEGRAM_API_ROOT, SLACK_API_URL: env.SLACK_API_URL }, decide, identify, clock, whatsappState: (agentId) => whatsAppStateStore(store, agentId) },
     logger,
   });
   hosts.add(local);
@@ -133,6 +134,8 @@ export async function createCoordinator(deps: CoordinatorDeps): Promise<Coordina
     options: { ...DEFAULT_HEALTH_OPTIONS, ...deps.health, intervalMs: () => settings.env.HEALTH_INTERVAL_MS },
   });
   const registry = new AgentRegistry({ store, clock, settings, audit, monitor, hosts });
+  // A channel's connection change (a WhatsApp close, with its reason) is checked now, not at the next interval.
+  hosts.onEvent((event) => void (event.type === 'connection' && monitor.checkNow(event.agentId)));
   // Channels may also report a tap as a 'decision' event (no answer expected); same checks.
   hosts.onEvent((event) => {
     if (event.type !== 'decision') return;

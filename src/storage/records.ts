@@ -199,6 +199,9 @@ export interface WaMessageRecord extends StoredDoc {
   /** BufferJSON-serialised `proto.IWebMessageInfo`. */
   message: string;
   at: string;
+  /** Set on approval prompts (the text and the poll): the approval they ask about. */
+  approvalId?: string;
+  approvalCode?: string;
 }
 
 /** One outbound WhatsApp send, persisted before it is sent (the governor's queue). */

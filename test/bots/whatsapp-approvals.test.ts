@@ -1,0 +1,136 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { BotEvent } from '../../src/bots/bot-agent.js';
+import { ChannelRegistry, type ChannelFactory } from '../../src/bots/channel-registry.js';
+import { WhatsAppBot, type WhatsAppAgentConfig } from '../../src/bots/whatsapp/whatsapp-bot.js';
+import { OUR_LID, phoneText, phoneVote, standInSockets } from '../helpers/baileys-stand-in.js';
+import { addRequester, startTestCoordinator, type TestCoordinator } from '../helpers/test-coordinator.js';
+import { until } from '../helpers/until.js';
+
+const AGENT_TOKEN = 'agent-token-whatsapp-tests-1';
+const ANA = '351910000001';
+const ANA_JID = `${ANA}@s.whatsapp.net`;
+const ANA_LID = '70000000000011@lid';
+const EVE_JID = '351930000009@s.whatsapp.net';
+
+const YAML = `
+branches:
+  - id: lisboa
+    name: Lisboa
+    managers:
+      - { id: ana, name: Ana, role: owner, whatsapp: "+${ANA}" }
+    agents:
+      - { id: lis-wa, channel: whatsapp, minGapMs: 200, jitterMs: 0 }
+`;
+
+describe('WhatsApp approvals (poll + text fallback) through the real coordinator', () => {
+  let t: TestCoordinator;
+  const sockets = standInSockets({ autoOpen: true });
+  const events: BotEvent[] = [];
+
+  beforeAll(async () => {
+    const factory: ChannelFactory<WhatsAppAgentConfig> = {
+      channel: 'whatsapp',
+      create: (config, context) => new WhatsAppBot(config, context, { state: context.whatsappState!(config.id), makeSocket: sockets.makeSocket }),
+    };
+    const channels = new ChannelRegistry().register(factory as unknown as ChannelFactory);
+    t = await startTestCoordinator({ yaml: YAML, channels, env: { HEALTH_INTERVAL_MS: '1000' } });
+    t.running.coordinator.hosts.onEvent((e) => events.push(e));
+    await addRequester(t, 'refunds', 'lisboa', AGENT_TOKEN);
+    await until('lis-wa up', async () => (await t.running.store.agents.get('lis-wa'))?.status === 'up');
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  const sock = () => sockets.latest();
+  const status = async (id: string) => (await t.running.store.approvals.get(id))?.status;
+  const prompt = async (summary: string) => {
+    const res = await t.call('/api/approvals', { method: 'POST', token: AGENT_TOKEN, json: { branchId: 'lisboa', actionType: 'refund', summary } });
+    expect(res.status).toBe(201);
+    const code: string = res.body.approval.code;
+    const poll = await until('the poll', () => sock().sent.map((s) => s.message).find((m) => m.message?.pollCreationMessageV3?.name?.startsWith(code)));
+    const text = sock().sent.map((s) => s.message).find((m) => m.message?.extendedTextMessage?.text?.includes(summary) || m.message?.conversation?.includes(summary));
+    return { approval: res.body.approval as { id: string; code: string }, code, poll, text: text! };
+  };
+  const replyTo = (jid: string, contains: string) => until(`a reply containing "${contains}"`, () => sock().texts(jid).find((x) => x.includes(contains)));
+
+  it('sends a text with the summary and code, then a single-choice poll Approve / Reject', async () => {
+    const p = await prompt('Refund 20 EUR to order 1');
+    expect(p.text.key.remoteJid).toBe(ANA_JID);
+    expect(p.text.message?.extendedTextMessage?.text ?? p.text.message?.conversation).toMatch(new RegExp(`Approval needed\\* — refund \\(${p.code}\\)\\nRefund 20 EUR to order 1`));
+    expect(p.poll.message?.pollCreationMessageV3).toMatchObject({ selectableOptionsCount: 1, options: [{ optionName: 'Approve' }, { optionName: 'Reject' }] });
+    expect(p.poll.message?.messageContextInfo?.messageSecret).toHaveLength(32);
+    const approval = (await t.running.store.approvals.get(p.approval.id))!;
+    expect(approval.deliveries[0]).toMatchObject({ channel: 'whatsapp', agentId: 'lis-wa', chatId: ANA_JID, status: 'sent', messageId: p.poll.key.id });
+    // Every sent message is stored, so Baileys' getMessage(key) finds it (retries, polls).
+    const getMessage = sock().config.getMessage!;
+    expect((await getMessage({ remoteJid: ANA_JID, id: p.poll.key.id, fromMe: true }))?.pollCreationMessageV3?.name).toBe(p.poll.message?.pollCreationMessageV3?.name);
+  });
+
+  it("the manager's poll vote approves; the answer is sent back", async () => {
+    const p = await prompt('Refund 30 EUR to order 2');
+    sock().receive(phoneVote({ jid: ANA_JID, pushName: 'Ana' }, p.poll, 'Approve'));
+    await until('approved', async () => (await status(p.approval.id)) === 'approved');
+    expect((await t.running.store.approvals.get(p.approval.id))!.decision).toMatchObject({ by: 'ana', via: 'whatsapp' });
+    await replyTo(ANA_JID, `Approved ${p.code}.`);
+  });
+
+  it('a vote from the manager addressed by LID is mapped to her phone through the LID mapping', async () => {
+    sock().lids.set(ANA_LID, `${ANA}:3@s.whatsapp.net`);
+    const p = await prompt('Refund 35 EUR to order 2b');
+    sock().receive(phoneVote({ jid: ANA_LID }, p.poll, 'Reject', { creatorJid: OUR_LID }));
+    await until('rejected', async () => (await status(p.approval.id)) === 'rejected');
+    await replyTo(ANA_JID, `Rejected ${p.code}. To add a reason, send REJECT ${p.code} <reason>.`);
+  });
+
+  it("a stranger's vote is ignored: nothing decided, nothing answered", async () => {
+    const p = await prompt('Refund 40 EUR to order 3');
+    const before = sock().sent.length;
+    sock().receive(phoneVote({ jid: EVE_JID, pushName: 'Eve' }, p.poll, 'Approve'));
+    await until('the ignore log line', () => t.logs.some((e) => e.message === 'poll vote from someone other than the prompted manager ignored'));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await status(p.approval.id)).toBe('pending');
+    expect(sock().sent.length).toBe(before);
+  });
+
+  it('text fallback: "2" quoting the prompt rejects, "REJECT <code> <reason>" adds the reason, "APPROVE <code>" approves', async () => {
+    const p = await prompt('Refund 50 EUR to order 4');
+    sock().receive(phoneText({ jid: ANA_JID }, '2', p.text));
+    await until('rejected', async () => (await status(p.approval.id)) === 'rejected');
+    sock().receive(phoneText({ jid: ANA_JID }, `REJECT ${p.code} customer already refunded`));
+    await until('reason stored', async () => (await t.running.store.approvals.get(p.approval.id))?.decision?.reason === 'customer already refunded');
+
+    const q = await prompt('Refund 55 EUR to order 5');
+    sock().receive(phoneText({ jid: ANA_JID }, `approve ${q.code.toLowerCase()}`));
+    await until('approved', async () => (await status(q.approval.id)) === 'approved');
+    // The same words from someone who is not a manager are just a customer message.
+    sock().receive(phoneText({ jid: EVE_JID }, `APPROVE ${q.code}`));
+    await until('customer event', () => events.find((e) => e.type === 'message' && e.message.text === `APPROVE ${q.code}`));
+  });
+
+  it('a decision elsewhere sends a follow-up to the prompt; a late vote is told who decided', async () => {
+    const p = await prompt('Refund 60 EUR to order 6');
+    const res = await t.call(`/api/approvals/${p.approval.id}/decision`, { method: 'POST', json: { decision: 'approve' } });
+    expect(res.status).toBe(200);
+    await replyTo(ANA_JID, `➡ ${p.code} APPROVED by admin via api`);
+    sock().receive(phoneVote({ jid: ANA_JID }, p.poll, 'Reject'));
+    await replyTo(ANA_JID, `Too late: ${p.code} was already approved by`);
+    expect(await status(p.approval.id)).toBe('approved');
+  });
+
+  it('customer texts become inbound events with LID and phone; status, groups and our own messages are ignored', async () => {
+    const lid = '80000000000077@lid';
+    sock().receive(phoneText({ jid: lid, alt: '5511987654321@s.whatsapp.net', pushName: 'Rui' }, 'Qual é o câmbio do euro?'));
+    const event = await until('inbound', () => events.find((e) => e.type === 'message' && e.message.text === 'Qual é o câmbio do euro?'));
+    expect(event).toMatchObject({ message: { agentId: 'lis-wa', channel: 'whatsapp', chatId: lid, senderId: lid, senderPhone: '5511987654321', senderName: 'Rui' } });
+    const ignored = [
+      { ...phoneText({ jid: 'status@broadcast' }, 'status text'), key: { remoteJid: 'status@broadcast', participant: EVE_JID, fromMe: false, id: 'S1' } },
+      { ...phoneText({ jid: '120363000000000001@g.us' }, 'group text'), key: { remoteJid: '120363000000000001@g.us', participant: EVE_JID, fromMe: false, id: 'G1' } },
+      { ...phoneText({ jid: EVE_JID }, 'our own text'), key: { remoteJid: EVE_JID, fromMe: true, id: 'M1' } },
+    ];
+    sock().receive(...ignored);
+    sock().receive(phoneText({ jid: EVE_JID }, 'marker'));
+    await until('marker', () => events.find((e) => e.type === 'message' && e.message.text === 'marker'));
+    expect(events.filter((e) => e.type === 'message' && /status text|group text|our own text/.test(e.message.text))).toEqual([]);
+  });
+});

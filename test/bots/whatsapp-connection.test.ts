@@ -1,0 +1,157 @@
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import type { BotEvent } from '../../src/bots/bot-agent.js';
+import { WhatsAppBot, type WhatsAppAgentConfig } from '../../src/bots/whatsapp/whatsapp-bot.js';
+import { whatsAppStateStore } from '../../src/branches/whatsapp-state-store.js';
+import { SqliteStore } from '../../src/storage/sqlite/sqlite-store.js';
+import type { Store } from '../../src/storage/store.js';
+import { phoneText, standInSockets } from '../helpers/baileys-stand-in.js';
+import { ManualClock } from '../helpers/manual-clock.js';
+import { memoryLogger } from '../helpers/quiet-logger.js';
+import { tempDir } from '../helpers/temp-dir.js';
+
+describe('WhatsApp connection: pairing, reconnect by reason, health', () => {
+  let dir: ReturnType<typeof tempDir>;
+  let store: Store;
+  let clock: ManualClock;
+  let bot: WhatsAppBot;
+  let sockets: ReturnType<typeof standInSockets>;
+  let events: BotEvent[];
+  let logs: Array<Record<string, unknown>>;
+
+  const make = async (config: Partial<WhatsAppAgentConfig> = {}) => {
+    const memory = memoryLogger();
+    logs = memory.entries;
+    bot = new WhatsAppBot({ id: 'wa-1', reconnectBaseMs: 1000, reconnectMaxMs: 8000, activityWindowMs: 90_000, ...config }, { logger: memory.logger, env: {} }, {
+      state: whatsAppStateStore(store, 'wa-1'),
+      makeSocket: sockets.makeSocket,
+      clock,
+      random: () => 0.5,
+    });
+    bot.onEvent((e) => events.push(e));
+    await bot.start();
+    return sockets.latest();
+  };
+
+  beforeEach(() => {
+    dir = tempDir('wa-conn-');
+    store = SqliteStore.open({ dataDir: dir.path });
+    clock = new ManualClock();
+    sockets = standInSockets({ now: () => clock.now() });
+    events = [];
+  });
+  afterEach(async () => {
+    await bot.stop();
+    await store.close();
+    dir.cleanup();
+  });
+
+  it('pairs: QR and pairing code as events and log lines; the 515 restart after pairing is silent; paired marks it up', async () => {
+    const sock = await make({ phone: '+351210000001' });
+    sock.update({ connection: 'connecting', qr: '2@first-qr' });
+    await clock.advance(0);
+    expect(sock.pairingRequests).toEqual(['351210000001']);
+    expect(events).toEqual([
+      { type: 'pairing', agentId: 'wa-1', qr: '2@first-qr' },
+      { type: 'pairing', agentId: 'wa-1', pairingCode: 'K7WQ2M9P' },
+    ]);
+    expect(logs.some((e) => String(e.message).includes('pairing code: K7WQ2M9P'))).toBe(true);
+    expect(await bot.probe()).toMatchObject({ ok: false, needsHuman: true, detail: expect.stringMatching(/^needs pairing: enter the pairing code K7WQ2M9P/) });
+    sock.update({ qr: '2@second-qr' });
+    await clock.advance(0);
+    expect(events.at(-1)).toEqual({ type: 'pairing', agentId: 'wa-1', qr: '2@second-qr' });
+    expect(sock.pairingRequests).toHaveLength(1);
+
+    // The phone scanned: Baileys reports a new login, then closes with 515 (restart required).
+    sock.update({ isNewLogin: true, qr: undefined });
+    sock.close(515);
+    await clock.advance(0);
+    expect(sockets.sockets).toHaveLength(2);
+    expect(logs.filter((e) => e.level === 'warn' && /disconnected/.test(String(e.message)))).toEqual([]);
+    sockets.latest().open();
+    await clock.advance(0);
+    expect(events.slice(-2)).toEqual([
+      { type: 'connection', agentId: 'wa-1', state: 'open', detail: '+351210000001' },
+      { type: 'pairing', agentId: 'wa-1', paired: true },
+    ]);
+    expect(await bot.probe()).toMatchObject({ ok: true, detail: 'connected as +351210000001' });
+  });
+
+  it('transient closes (408, 428, 503) reconnect with exponential backoff; each close is a connection event with its reason', async () => {
+    let sock = await make();
+    sock.open();
+    for (const [i, code] of [408, 428, 503].entries()) {
+      sock.close(code);
+      await clock.advance(0);
+      expect(events.at(-1)).toMatchObject({ type: 'connection', state: 'closed', detail: expect.stringContaining(`(${code})`) });
+      expect(await bot.probe()).toMatchObject({ ok: false, detail: expect.stringMatching(new RegExp(`^disconnected: .*\\(${code}\\) at .*; reconnecting`)) });
+      const delay = 1000 * 2 ** i;
+      await clock.advance(delay - 1);
+      expect(sockets.sockets).toHaveLength(i + 1);
+      await clock.advance(1);
+      expect(sockets.sockets).toHaveLength(i + 2);
+      sock = sockets.latest();
+    }
+    sock.open();
+    await clock.advance(0);
+    expect(await bot.probe()).toMatchObject({ ok: true });
+    // A successful open resets the backoff.
+    sock.close(428);
+    await clock.advance(1000);
+    expect(sockets.sockets).toHaveLength(5);
+  });
+
+  it('replaced (440): stops and asks a person, no reconnect', async () => {
+    const sock = await make();
+    sock.open();
+    sock.close(440);
+    await clock.advance(600_000);
+    expect(sockets.sockets).toHaveLength(1);
+    expect(await bot.probe()).toMatchObject({ ok: false, needsHuman: true, detail: expect.stringMatching(/replaced by another session \(440\).*another WhatsApp session took over/) });
+  });
+
+  it('logged out (401) or forbidden (403): clears the stored session, needs pairing, no loop; a restart shows a fresh QR', async () => {
+    for (const code of [401, 403]) {
+      const sock = await make();
+      sock.open();
+      await clock.advance(0);
+      expect(await store.waAuth.count({ agentId: 'wa-1', type: 'creds' })).toBe(1);
+      sock.close(code);
+      await clock.advance(600_000);
+      expect(sockets.sockets.filter((s) => !s.ended)).toHaveLength(0);
+      expect(await store.waAuth.count({ agentId: 'wa-1', type: 'creds' })).toBe(0);
+      expect(await bot.probe()).toMatchObject({ ok: false, needsHuman: true, detail: expect.stringMatching(new RegExp(`^needs pairing: .*\\(${code}\\).*POST /api/agents/wa-1/restart`)) });
+      await bot.stop();
+      await bot.start();
+      expect(sockets.latest().config.auth.creds.registered).toBe(false);
+      await bot.stop();
+    }
+  });
+
+  it('bad session (500) and mismatch (411): keys reset and a new pairing starts at once', async () => {
+    for (const code of [500, 411]) {
+      const sock = await make();
+      sock.open();
+      await clock.advance(0);
+      const before = sockets.sockets.length;
+      const oldNoise = Buffer.from(sock.config.auth.creds.noiseKey.private).toString('hex');
+      sock.close(code);
+      await clock.advance(0);
+      expect(sockets.sockets).toHaveLength(before + 1);
+      expect(Buffer.from(sockets.latest().config.auth.creds.noiseKey.private).toString('hex')).not.toBe(oldNoise);
+      sockets.latest().update({ qr: '2@new' });
+      await clock.advance(0);
+      expect(await bot.probe()).toMatchObject({ ok: false, needsHuman: true, detail: expect.stringMatching(/^needs pairing/) });
+      await bot.stop();
+    }
+  });
+
+  it('health: an open socket with no activity within the window is not ok; activity makes it ok again', async () => {
+    const sock = await make({ activityWindowMs: 60_000 });
+    sock.open();
+    await clock.advance(61_000);
+    expect(await bot.probe()).toMatchObject({ ok: false, detail: 'socket open but nothing received for 61 s' });
+    sock.receive(phoneText({ jid: '351960000002@s.whatsapp.net' }, 'hi'));
+    await clock.advance(0);
+    expect(await bot.probe()).toMatchObject({ ok: true });
+  });
+});

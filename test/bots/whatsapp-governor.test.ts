@@ -1,0 +1,120 @@
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import type { BotContext } from '../../src/bots/channel-registry.js';
+import { WhatsAppBot, type WhatsAppAgentConfig } from '../../src/bots/whatsapp/whatsapp-bot.js';
+import { whatsAppStateStore } from '../../src/branches/whatsapp-state-store.js';
+import { CodedError, ErrorCode } from '../../src/core/errors.js';
+import { SqliteStore } from '../../src/storage/sqlite/sqlite-store.js';
+import type { Store } from '../../src/storage/store.js';
+import { boom, standInSockets } from '../helpers/baileys-stand-in.js';
+import { ManualClock } from '../helpers/manual-clock.js';
+import { memoryLogger } from '../helpers/quiet-logger.js';
+import { tempDir } from '../helpers/temp-dir.js';
+
+const CUSTOMER = '351960000002@s.whatsapp.net';
+
+describe('WhatsApp outbound governor', () => {
+  let dir: ReturnType<typeof tempDir>;
+  let store: Store;
+  let clock: ManualClock;
+  const bots: WhatsAppBot[] = [];
+  let logs: Array<Record<string, unknown>>;
+
+  beforeEach(() => {
+    dir = tempDir('wa-gov-');
+    store = SqliteStore.open({ dataDir: dir.path });
+    clock = new ManualClock();
+  });
+  afterEach(async () => {
+    await Promise.all(bots.splice(0).map((b) => b.stop()));
+    await store.close();
+    dir.cleanup();
+  });
+
+  /** A started, connected bot on the shared store; gap 1000 ms + jitter 400 ms × 0.5 = 1200 ms. */
+  const connectedBot = async (config: Partial<WhatsAppAgentConfig> = {}) => {
+    const sockets = standInSockets({ now: () => clock.now() });
+    const memory = memoryLogger();
+    logs = memory.entries;
+    const context: BotContext = { logger: memory.logger, env: {} };
+    const bot = new WhatsAppBot({ id: 'wa-gov', minGapMs: 1000, jitterMs: 400, ...config }, context, {
+      state: whatsAppStateStore(store, 'wa-gov'),
+      makeSocket: sockets.makeSocket,
+      clock,
+      random: () => 0.5,
+    });
+    bots.push(bot);
+    await bot.start();
+    sockets.latest().open();
+    return { bot, sock: sockets.latest() };
+  };
+
+  it('spaces sends by the minimum gap plus jitter, in order', async () => {
+    const { bot, sock } = await connectedBot();
+    const sends = ['one', 'two', 'three'].map((text) => bot.send(CUSTOMER, text));
+    await clock.advance(5000);
+    const refs = await Promise.all(sends);
+    expect(sock.texts()).toEqual(['one', 'two', 'three']);
+    const at = sock.sent.map((s) => s.at);
+    expect([at[1] - at[0], at[2] - at[1]]).toEqual([1200, 1200]);
+    expect(refs.map((r) => r.messageId)).toEqual(sock.sent.map((s) => s.message.key.id));
+    expect(refs[0].chatId).toBe(CUSTOMER);
+    // Persisted and stored: the queue shows them sent, and getMessage(key) finds each one.
+    expect(await store.waOutbound.count({ agentId: 'wa-gov', status: 'sent' })).toBe(3);
+    const found = await sock.config.getMessage!({ remoteJid: CUSTOMER, id: refs[1].messageId, fromMe: true });
+    expect(found?.extendedTextMessage?.text ?? found?.conversation).toBe('two');
+  });
+
+  it('survives a restart without losing or double-sending: queued items go once, a crash mid-send resends under the same id only if it was not stored', async () => {
+    const first = await connectedBot();
+    const pending = ['a', 'b', 'c', 'd'].map((text) => first.bot.send(CUSTOMER, text).catch((e: unknown) => e));
+    await clock.advance(10);
+    expect(first.sock.texts()).toEqual(['a']);
+    // The process dies: the queue stays in the store.
+    await first.bot.stop();
+    for (const p of pending.slice(1)) expect(await p).toMatchObject({ code: ErrorCode.DeliveryFailed });
+    const rows = await store.waOutbound.find({ where: { agentId: 'wa-gov' }, orderBy: { field: 'createdAt' } });
+    rows.sort((x, y) => (x.id < y.id ? -1 : 1));
+    expect(rows.map((r) => r.status)).toEqual(['sent', 'queued', 'queued', 'queued']);
+    // Crash after 'a' was sent and stored but before it was marked sent; crash while 'b' was being sent (not stored).
+    await store.waOutbound.update(rows[0].id, { status: 'sending' });
+    await store.waOutbound.update(rows[1].id, { status: 'sending' });
+
+    const second = await connectedBot();
+    await clock.advance(10_000);
+    expect(second.sock.texts()).toEqual(['b', 'c', 'd']);
+    expect(second.sock.sent.map((s) => s.message.key.id)).toEqual(rows.slice(1).map((r) => r.keyId));
+    const ids = [...first.sock.sent, ...second.sock.sent].map((s) => s.message.key.id);
+    expect(new Set(ids).size).toBe(4);
+    expect(await store.waOutbound.count({ agentId: 'wa-gov', status: 'sent' })).toBe(4);
+  });
+
+  it('pauses with backoff on rate-overlimit, then sends', async () => {
+    const { bot, sock } = await connectedBot();
+    sock.failNext.push(boom('rate-overlimit', 429));
+    const sent = bot.send(CUSTOMER, 'hello');
+    await clock.advance(29_000);
+    expect(sock.texts()).toEqual([]);
+    expect(logs.some((e) => String(e.message).startsWith('WhatsApp answered rate-overlimit; pausing sends for 30 s'))).toBe(true);
+    await clock.advance(2000);
+    expect(sock.texts()).toEqual(['hello']);
+    await sent;
+  });
+
+  it('refuses beyond the daily cap with a rate_limited error, and refuses while disconnected', async () => {
+    const { bot, sock } = await connectedBot({ dailyCap: 2 });
+    const two = [bot.send(CUSTOMER, '1'), bot.send(CUSTOMER, '2')];
+    await clock.advance(3000);
+    await Promise.all(two);
+    const third = await bot.send(CUSTOMER, '3').catch((e: unknown) => e);
+    expect(third).toBeInstanceOf(CodedError);
+    expect(third).toMatchObject({ code: ErrorCode.RateLimited });
+    // A day later the window has room again.
+    await clock.advance(24 * 60 * 60_000);
+    const later = bot.send(CUSTOMER, '3');
+    await clock.advance(10);
+    await later;
+    expect(sock.texts()).toEqual(['1', '2', '3']);
+    sock.close(408);
+    expect(await bot.send(CUSTOMER, 'x').catch((e: unknown) => e)).toMatchObject({ code: ErrorCode.DeliveryFailed });
+  });
+});
