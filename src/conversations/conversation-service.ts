@@ -1,5 +1,5 @@
 import type { InboundMessage } from '../bots/bot-agent.js';
-import type { BranchConfig, CoordinatorConfig } from '../config/config-schema.js';
+import type { BranchConfig, CoordinatorConfig, ManagerConfig } from '../config/config-schema.js';
 import type { Logger } from '../config/logger.js';
 import type { AgentHost } from '../branches/agent-host.js';
 import { managerByIdentity } from '../branches/manager-identity.js';
@@ -28,6 +28,18 @@ export interface ConversationDeps {
 
 /** Who sends an outbound message, as stored in `handledBy`. */
 export type Sender = { kind: 'bot' } | { kind: 'staff'; name: string } | { kind: 'agent'; agentId: string; approvalId: string };
+
+/** The configured manager who sent `message` (by their id on the channel, or their phone when WhatsApp gives a LID). */
+function managerOf(config: CoordinatorConfig, message: InboundMessage): ManagerConfig | undefined {
+  const ids = [message.senderId, ...(message.senderPhone ? [message.senderPhone] : [])];
+  for (const branch of config.branches) {
+    for (const id of ids) {
+      const manager = managerByIdentity(branch, message.channel, id);
+      if (manager) return manager;
+    }
+  }
+  return undefined;
+}
 
 const handledBy = (s: Sender) => (s.kind === 'bot' ? 'bot' : s.kind === 'staff' ? `staff:${s.name}` : `agent:${s.agentId} via approval ${s.approvalId}`);
 
@@ -69,7 +81,7 @@ export class ConversationService {
       if (await this.relayFromStaff(message)) return;
       if (message.group && !this.groupsAllowed(branch, message.agentId)) return;
       // Managers writing to their own bot are not customers.
-      if (config.branches.some((b) => managerByIdentity(b, message.channel, message.senderId))) {
+      if (managerOf(config, message)) {
         this.log.debug('message from a manager is not a customer message', { agentId: message.agentId });
         return;
       }
@@ -208,7 +220,7 @@ export class ConversationService {
     const conversation = this.staff.match(message, await this.book.pendingHuman());
     if (!conversation) return false;
     const config = this.deps.config();
-    const staffName = config.branches.map((b) => managerByIdentity(b, message.channel, message.senderId)).find(Boolean)?.name ?? message.senderName ?? message.senderId;
+    const staffName = managerOf(config, message)?.name ?? message.senderName ?? message.senderId;
     if (RESOLVE_COMMAND.test(message.text.trim())) {
       await this.resolve(conversation.contactId, staffName);
       return true;

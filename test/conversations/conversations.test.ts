@@ -22,6 +22,7 @@ branches:
     businessHours: { mon: "09:00-18:00", tue: "09:00-18:00", wed: "09:00-18:00", thu: "09:00-18:00", fri: "09:00-18:00", sat: "09:00-13:00" }
     managers:
       - { id: ana, name: Ana, role: owner, telegram: 1001, slack: U0ANA0001 }
+      - { id: bea, name: Bea, role: manager, whatsapp: "+351910000009" }
     agents:
       - { id: lis-wa, channel: whatsapp }
       - { id: lis-tg, channel: telegram, token: t }
@@ -105,6 +106,16 @@ describe('responder', () => {
     const list = await t.call('/api/contacts?branchId=lisboa');
     expect(list.status).toBe(200);
     expect(list.body.contacts[0]).toMatchObject({ name: 'João', phone: '351911111111', channel: 'whatsapp', optedOut: false, conversation: { state: 'bot' } });
+  });
+
+  it('a manager writing to the bot (a WhatsApp LID with her phone) is not taken for a customer', async () => {
+    const { bot, t, say, reply } = await setup();
+    bot('lis-wa').emit({ type: 'message', message: { agentId: 'lis-wa', channel: 'whatsapp', chatId: '99887766@lid', senderId: '99887766@lid', senderPhone: '351910000009', text: 'dólar?', at: new Date().toISOString() } });
+    say('dólar?');
+    await reply(0);
+    await t.running.coordinator.conversations.idle();
+    expect(await t.running.store.contacts.count({})).toBe(1);
+    expect(bot('lis-wa').sent.some((s) => s.chatId === '99887766@lid')).toBe(false);
   });
 
   it('a word inside another word is not a keyword ("europa" is not "euro"); no match hands off', async () => {
