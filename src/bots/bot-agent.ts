@@ -12,6 +12,8 @@ export interface ProbeResult {
   detail?: string;
   /** The failure will not fix itself by restarting (revoked token, logged-out number): a human must act. */
   needsHuman?: boolean;
+  /** The bot is reconnecting by itself, with its own backoff (a WhatsApp socket): restarting it would only reset that. */
+  reconnecting?: boolean;
 }
 
 /** A message someone sent to one of our bots. */

@@ -22,7 +22,14 @@ export function alertText(agent: AgentRecord, kind: AlertKind, reason: string | 
     case 'down':
     case 'renotify': {
       const human = /needs? (a person|pairing|a human)|revoked|logged out|not available in this build|invalid_auth|401/i.test(reason ?? '');
-      const next = human ? 'It needs a person: fix the cause above; it will not be restarted automatically.' : agent.kind === 'bot' ? 'Restarting it automatically.' : 'Check the agent process.';
+      const reconnecting = /reconnecting/i.test(reason ?? '');
+      const next = human
+        ? 'It needs a person: fix the cause above; it will not be restarted automatically.'
+        : agent.kind === 'bot'
+          ? reconnecting
+            ? 'It is reconnecting by itself.'
+            : 'Restarting it automatically.'
+          : 'Check the agent process.';
       return `${kind === 'renotify' ? 'Still down' : 'DOWN'}: ${name}${reason ? ` — ${reason}` : ''}. ${next}`;
     }
     case 'blocked':

@@ -157,6 +157,20 @@ describe('health monitor', () => {
     expect(h.bot('lis-wa').sent[0].text).toMatch(/It needs a person/);
   });
 
+  it('a bot reconnecting by itself goes down after the retries but is not restarted over its own backoff', async () => {
+    const h = await harness();
+    h.bot('lis-tg').health = 'reconnecting';
+    await h.clock.advance(INTERVAL + 2 * RETRY);
+    expect(await h.status('lis-tg')).toBe('down');
+    await h.clock.advance(10 * INTERVAL);
+    expect(h.bot('lis-tg').starts).toBe(1);
+    expect(h.events['agent.restart-scheduled'] ?? []).toEqual([]);
+    expect(h.bot('lis-wa').sent[0].text).toMatch(/reconnecting\. It is reconnecting by itself\.$/);
+    h.bot('lis-tg').health = 'ok';
+    await h.clock.advance(INTERVAL);
+    expect(await h.status('lis-tg')).toBe('up');
+  });
+
   it('maintenance pauses checks, restarts and alerts, and is audited', async () => {
     const h = await harness();
     const on = await h.t.call('/api/agents/lis-wa/maintenance', { method: 'POST', json: { enabled: true } });

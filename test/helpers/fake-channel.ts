@@ -2,7 +2,7 @@ import { Listeners } from '../../src/core/listeners.js';
 import type { ApprovalOutcome, ApprovalPrompt, BotAgent, BotEvent, MessageRef, ProbeResult, SendOptions } from '../../src/bots/bot-agent.js';
 import { ChannelRegistry, type ChannelFactory } from '../../src/bots/channel-registry.js';
 
-export type FakeHealth = 'ok' | 'fail' | 'hang' | 'needs-human';
+export type FakeHealth = 'ok' | 'fail' | 'hang' | 'needs-human' | 'reconnecting';
 
 /** A chat bot whose health and delivery the test controls; records what it was asked to do. */
 export class FakeBot implements BotAgent {
@@ -33,6 +33,7 @@ export class FakeBot implements BotAgent {
     this.probes++;
     if (this.health === 'hang') return new Promise((_resolve, reject) => signal.addEventListener('abort', () => reject(new Error('aborted'))));
     if (this.health === 'needs-human') return Promise.resolve({ ok: false, detail: 'token revoked (401): needs a person', needsHuman: true });
+    if (this.health === 'reconnecting') return Promise.resolve({ ok: false, detail: 'disconnected: connection lost (408); reconnecting', reconnecting: true });
     return Promise.resolve(this.health === 'ok' ? { ok: true, latencyMs: 12 } : { ok: false, detail: 'connection refused' });
   }
   async send(chatId: string, text: string, options?: SendOptions): Promise<MessageRef> {

@@ -46,6 +46,8 @@ interface Tracked {
   restartTimer?: TimerHandle;
   restartAttempt: number;
   needsHuman: boolean;
+  /** The last probe said the bot reconnects by itself: no restarts from here. */
+  reconnecting?: boolean;
   lastAlertAt?: number;
   running?: Promise<void>;
 }
@@ -173,6 +175,7 @@ export class HealthMonitor {
     await store.healthChecks.insert({ id: newId(clock.now()), agentId, at, ok: result.ok, latencyMs, detail: result.detail });
     t.failures = result.ok ? 0 : t.failures + 1;
     t.needsHuman = !result.ok && Boolean(result.needsHuman);
+    t.reconnecting = !result.ok && Boolean(result.reconnecting);
     const from = agent.status === 'blocked' ? 'pending' : agent.status;
     const to = result.ok ? 'up' : t.needsHuman ? 'down' : statusAfterCheck(from, false, t.failures, options.retries);
     const latest = await store.agents.update(agentId, { lastCheck: { at, ok: result.ok, latencyMs, detail: result.detail } });
@@ -188,7 +191,7 @@ export class HealthMonitor {
       await this.wakeDependents(agentId);
     } else if (to === 'down') {
       if (latest.status === 'down') await this.maybeRenotify(after, t);
-      if (agent.kind === 'bot' && !t.needsHuman && !t.restartTimer) this.scheduleRestart(after, t);
+      if (agent.kind === 'bot' && !t.needsHuman && !t.reconnecting && !t.restartTimer) this.scheduleRestart(after, t);
     }
     this.schedule(agentId, to === 'pending' ? options.retryIntervalMs : options.intervalMs());
   }
@@ -272,7 +275,7 @@ export class HealthMonitor {
           t.restartTimer = undefined;
         }
         const after = await this.deps.store.agents.get(agent.id);
-        if (after?.status === 'down' && !t.needsHuman && !this.stopped && this.tracked.has(agent.id)) this.scheduleRestart(after, t);
+        if (after?.status === 'down' && !t.needsHuman && !t.reconnecting && !this.stopped && this.tracked.has(agent.id)) this.scheduleRestart(after, t);
       })();
     }, delay);
   }
