@@ -6,11 +6,13 @@ export interface AlertRoute {
   agentId: string;
   channel: string;
   chats: string[];
+  /** The business's ops channel: it gets every alert, besides the branch's managers. */
+  ops?: boolean;
 }
 
 /**
- * Where to alert about `subject`, best first: the branch's other healthy bots
- * (to the managers who are on that channel), then the business's ops channel.
+ * Where to alert about `subject`: the branch's other healthy bots, best first
+ * (to the managers who are on that channel), and the business's ops channel.
  * Never through the subject itself or any agent that is not `up`.
  */
 export function alertRoutes(config: CoordinatorConfig, agents: AgentRecord[], subject: AgentRecord): AlertRoute[] {
@@ -23,6 +25,6 @@ export function alertRoutes(config: CoordinatorConfig, agents: AgentRecord[], su
     if (chats.length > 0) routes.push({ agentId: agent.id, channel: agent.channel, chats });
   }
   const ops = config.business.opsAlerts;
-  if (ops && up.has(ops.agent)) routes.push({ agentId: ops.agent, channel: up.get(ops.agent)!.channel ?? '', chats: [ops.chat] });
+  if (ops && up.has(ops.agent)) routes.push({ agentId: ops.agent, channel: up.get(ops.agent)!.channel ?? '', chats: [ops.chat], ops: true });
   return routes;
 }

@@ -40,8 +40,9 @@ export function alertText(agent: AgentRecord, kind: AlertKind, reason: string | 
 }
 
 /**
- * Sends health alerts through the first healthy route (a branch bot to its
- * managers, else the ops channel); never through the agent alerted about.
+ * Sends health alerts to the branch's managers through the first healthy bot
+ * of the branch that delivers, and to the business's ops channel (threaded per
+ * incident where the channel has threads); never through the agent alerted about.
  */
 export function createAlerter(deps: { settings: RuntimeSettings; store: Store; hosts: AgentHost; bus: EventBus; logger: Logger; clock: Clock }): Alerter {
   const log = deps.logger.child({ module: 'alerts' });
@@ -54,8 +55,8 @@ export function createAlerter(deps: { settings: RuntimeSettings; store: Store; h
     const branchName = config.branches.find((b) => b.id === agent.branchId)?.name ?? agent.branchId;
     const text = alertText(agent, kind, reason, branchName, kind === 'resolved' && started !== undefined ? deps.clock.now() - started : undefined);
     const routes = alertRoutes(config, await deps.store.agents.find(), agent);
-    for (const route of routes) {
-      if (!deps.hosts.hosts(route.agentId)) continue;
+    const deliver = async (route: (typeof routes)[number]): Promise<boolean> => {
+      if (!deps.hosts.hosts(route.agentId)) return false;
       const delivered: string[] = [];
       for (const chat of route.chats) {
         try {
@@ -65,12 +66,21 @@ export function createAlerter(deps: { settings: RuntimeSettings; store: Store; h
           log.warn(`alert via ${route.agentId} to a chat failed`, { agentId: agent.id, via: route.agentId, error });
         }
       }
-      if (delivered.length > 0) {
-        log.info(`alert sent via ${route.agentId}: ${text}`, { agentId: agent.id, via: route.agentId, kind });
-        deps.bus.emit('alert.sent', { agentId: agent.id, kind, via: route.agentId, chats: delivered, text });
-        return;
+      if (delivered.length === 0) return false;
+      log.info(`alert sent via ${route.agentId}: ${text}`, { agentId: agent.id, via: route.agentId, kind });
+      deps.bus.emit('alert.sent', { agentId: agent.id, kind, via: route.agentId, chats: delivered, text });
+      return true;
+    };
+    // The managers through the first branch bot that delivers, and the ops channel always.
+    let sent = false;
+    for (const route of routes.filter((r) => !r.ops)) {
+      if (await deliver(route)) {
+        sent = true;
+        break;
       }
     }
+    for (const route of routes.filter((r) => r.ops)) sent = (await deliver(route)) || sent;
+    if (sent) return;
     log.warn(`no healthy channel for alert: ${text}`, { agentId: agent.id, kind });
     deps.bus.emit('alert.undeliverable', { agentId: agent.id, kind, text, why: routes.length === 0 ? 'no healthy channel' : 'every route failed' });
   };

@@ -157,6 +157,8 @@ describe('Slack side of a customer hand-off (staff thread)', () => {
   let t: TestCoordinator;
   let wa: FakeBot;
   const HANDOFF_YAML = `
+business:
+  opsAlerts: { agent: lis-slack, chat: C0OPS }
 branches:
   - id: lisboa
     name: Lisboa
@@ -174,7 +176,7 @@ branches:
     // The real Slack adapter beside a stand-in WhatsApp bot for the customer's side.
     const { registry, bots } = fakeChannels(['whatsapp']);
     registry.register(slackChannel as unknown as ChannelFactory);
-    t = await startTestCoordinator({ yaml: HANDOFF_YAML, channels: registry, env: { SLACK_API_URL: api.url, HEALTH_INTERVAL_MS: '1000' } });
+    t = await startTestCoordinator({ yaml: HANDOFF_YAML, channels: registry, env: { SLACK_API_URL: api.url, HEALTH_INTERVAL_MS: '1000' }, health: { retryIntervalMs: 200 } });
     wa = bots.get('lis-wa')!;
     await until('agents up', async () => (await t.running.store.agents.find({ where: { kind: 'bot' } })).every((a) => a.status === 'up'));
   });
@@ -220,5 +222,15 @@ branches:
     expect((await staffReply('resolve', rootTs, '1700000300.000001')).status).toBe(200);
     await until('back to the bot', async () => (await t.running.store.conversations.get(contact.id))?.state === 'bot');
     await until('the thread says so', () => api.calls('chat.postMessage').find((c) => c.args.thread_ts === rootTs && String(c.args.text).startsWith('✅ Resolved by Ana')));
+  });
+
+  it('health alerts go to the ops channel, threaded per incident: DOWN starts the thread, RESOLVED answers in it', async () => {
+    wa.health = 'fail';
+    const down = await until('DOWN in #ops', () => api.calls('chat.postMessage').find((c) => c.args.channel === 'C0OPS' && String(c.args.text).startsWith('DOWN: lis-wa')), 15_000);
+    expect(down.args.thread_ts).toBeUndefined();
+    const downTs = `1700000000.${String(api.state.calls.filter((c) => c.method === 'chat.postMessage').indexOf(down) + 1).padStart(6, '0')}`;
+    wa.health = 'ok';
+    const resolved = await until('RESOLVED in #ops', () => api.calls('chat.postMessage').find((c) => c.args.channel === 'C0OPS' && String(c.args.text).startsWith('RESOLVED: lis-wa')), 15_000);
+    expect(resolved.args.thread_ts).toBe(downTs);
   });
 });

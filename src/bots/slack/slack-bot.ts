@@ -81,7 +81,7 @@ export class SlackBot implements BotAgent {
   private readonly listeners = new Listeners<BotEvent>();
   private readonly secret: string;
   private readonly prompts = new Map<string, ApprovalPrompt>();
-  /** Alert threads: thread key -> ts of the first message. */
+  /** Alert threads: chat + thread key -> ts of the first message. */
   private readonly threads = new Map<string, string>();
   private readonly log: Logger;
 
@@ -214,10 +214,12 @@ export class SlackBot implements BotAgent {
   }
 
   async send(chatId: string, text: string, options?: SendOptions): Promise<MessageRef> {
-    const thread = options?.replyTo ?? (options?.thread ? this.threads.get(options.thread) : undefined);
+    // Thread keys are per chat: the same incident posted to a DM and to #ops has a thread in each.
+    const key = options?.thread ? `${chatId}\u0000${options.thread}` : undefined;
+    const thread = options?.replyTo ?? (key ? this.threads.get(key) : undefined);
     const res = await this.need().client.chat.postMessage({ channel: chatId, text, thread_ts: thread });
-    if (options?.thread && !thread && res.ts) this.threads.set(options.thread, res.ts);
-    if (options?.thread && options.closeThread) this.threads.delete(options.thread);
+    if (key && !thread && res.ts) this.threads.set(key, res.ts);
+    if (key && options?.closeThread) this.threads.delete(key);
     return { chatId: res.channel ?? chatId, messageId: res.ts ?? '' };
   }
 
