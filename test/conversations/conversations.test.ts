@@ -295,6 +295,19 @@ describe('agent-proposed replies', () => {
     await until('executed', async () => (await t.running.store.approvals.get(created.body.approval.id))?.status === 'executed');
     expect((await messagesOf('351911111111')).at(-1)).toMatchObject({ direction: 'out', handledBy: `agent:replies via approval ${created.body.approval.id}` });
   });
+
+  it('a message.send request with bad details is refused at once (400), creating nothing', async () => {
+    const { t } = await setup();
+    const ask = (details: unknown) => t.call('/api/approvals', { method: 'POST', token: AGENT, json: { branchId: 'lisboa', actionType: 'message.send', summary: 'Say hi', details } });
+    const missing = await ask({ contactId: 'nobody', text: 'hi' });
+    expect(missing.status).toBe(400);
+    expect(missing.body.error.details.issues).toEqual([{ path: 'details.contactId', message: "no contact 'nobody' at branch lisboa" }]);
+    const empty = await ask({ chatId: '123', text: '   ' });
+    expect(empty.status).toBe(400);
+    expect(empty.body.error.details.issues[0].path).toMatch(/^details/);
+    expect((await ask(undefined)).status).toBe(400);
+    expect(await t.running.store.approvals.count({})).toBe(0);
+  });
 });
 
 describe('responder config', () => {

@@ -75,6 +75,8 @@ export class ApprovalEngine {
   private stopped = false;
   /** Built-in actions the coordinator executes itself once approved (e.g. `message.send`). */
   private readonly executors = new Map<string, (approval: ApprovalRecord) => Promise<{ success: boolean; error?: string; result?: unknown }>>();
+  /** Built-in actions check their details when requested, so a bad request is a 400 now, not a failure after approval. */
+  private readonly validators = new Map<string, (details: unknown, branchId: string) => Promise<void>>();
 
   constructor(
     private readonly deps: CoreDeps & {
@@ -91,6 +93,11 @@ export class ApprovalEngine {
   /** Registers a built-in action executed by the coordinator when approved. */
   registerExecutor(actionType: string, run: (approval: ApprovalRecord) => Promise<{ success: boolean; error?: string; result?: unknown }>): void {
     this.executors.set(actionType, run);
+  }
+
+  /** Checks `details` of an action type at request time; throws a ValidationError naming the field. */
+  registerValidator(actionType: string, validate: (details: unknown, branchId: string) => Promise<void>): void {
+    this.validators.set(actionType, validate);
   }
 
   private branch(branchId: string): BranchConfig {
@@ -125,6 +132,7 @@ export class ApprovalEngine {
       if (existing) return this.replay(existing, requestHash);
     }
     const branch = this.branch(input.branchId);
+    await this.validators.get(input.actionType)?.(input.details, branch.id);
     if (input.teamId && !settings.config.approvals.teams[input.teamId]) {
       throw new ValidationError('Unknown team', [{ path: 'teamId', message: `unknown team '${input.teamId}' (configure it under approvals.teams)` }]);
     }

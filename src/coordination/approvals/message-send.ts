@@ -2,7 +2,20 @@ import type { AgentHost } from '../../branches/agent-host.js';
 import type { ConversationService } from '../../conversations/conversation-service.js';
 import type { Store } from '../../storage/store.js';
 import type { RuntimeSettings } from '../runtime-settings.js';
+import { z } from 'zod';
+import { ValidationError } from '../../core/errors.js';
+import { zodIssues } from '../../config/zod-issues.js';
 import type { ApprovalEngine } from './approval-engine.js';
+
+const text = z.string({ message: 'expected the text to send' }).trim().min(1, 'expected some text').max(4096, 'expected at most 4096 characters');
+/** `details` of a message.send request: to a known customer, or to any chat through a channel or agent. */
+export const messageSendDetails = z.union(
+  [
+    z.strictObject({ contactId: z.string().min(1), text }),
+    z.strictObject({ chatId: z.string().min(1), text, channel: z.enum(['telegram', 'slack', 'whatsapp']).optional(), agentId: z.string().optional() }),
+  ],
+  { message: 'expected details {contactId, text} or {chatId, text, channel?, agentId?}' },
+);
 
 /**
  * Built-in action `message.send` (critical by default): an agent proposes a
@@ -16,6 +29,15 @@ import type { ApprovalEngine } from './approval-engine.js';
  *   when that chat is a known customer's.
  */
 export function registerMessageSend(engine: ApprovalEngine, deps: { settings: RuntimeSettings; store: Store; hosts: AgentHost; conversations: ConversationService }): void {
+  engine.registerValidator('message.send', async (details, branchId) => {
+    const parsed = messageSendDetails.safeParse(details);
+    if (!parsed.success) throw new ValidationError('Invalid message.send details', zodIssues(parsed.error, 'details'));
+    if ('contactId' in parsed.data) {
+      const contact = await deps.store.contacts.get(parsed.data.contactId);
+      if (!contact || contact.branchId !== branchId) throw new ValidationError('Unknown contact', [{ path: 'details.contactId', message: `no contact '${parsed.data.contactId}' at branch ${branchId}` }]);
+      if (contact.optedOut) throw new ValidationError('Contact opted out', [{ path: 'details.contactId', message: `contact '${contact.id}' opted out of automatic messages` }]);
+    }
+  });
   engine.registerExecutor('message.send', async (approval) => {
     const details = (approval.details ?? {}) as { contactId?: unknown; chatId?: unknown; text?: unknown; channel?: unknown; agentId?: unknown };
     if (typeof details.text !== 'string' || details.text.trim() === '') return { success: false, error: 'message.send needs details.text (a non-empty string)' };
