@@ -203,6 +203,7 @@ export async function createCoordinator(deps: CoordinatorDeps): Promise<Coordina
     approvals,
     monitor,
     hosts,
+    conversations,
     adminTokenHash: adminToken.hash,
     apiUrl: () => coordinator.apiUrl,
     live: deps.dashboard,

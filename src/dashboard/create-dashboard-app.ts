@@ -14,6 +14,7 @@ import type { HealthMonitor } from '../coordination/health/health-monitor.js';
 import { errorHandler, notFoundHandler } from '../coordination/http/error-handler.js';
 import { requestContext } from '../coordination/http/middleware.js';
 import type { RuntimeSettings } from '../coordination/runtime-settings.js';
+import type { ConversationService } from '../conversations/conversation-service.js';
 import type { Store } from '../storage/store.js';
 import { DashboardActions } from './dashboard-actions.js';
 import { dashboardRoutes } from './dashboard-routes.js';
@@ -53,8 +54,12 @@ export interface DashboardDeps {
   /** SHA-256 of the admin token (it can sign in too, view-only for approvals). */
   adminTokenHash: string;
   apiUrl: () => string;
+  /** Customer conversations: with it, operators can resolve a hand-off from the Activity panel. */
+  conversations?: Pick<ConversationService, 'resolve'>;
   /** Refresh and poll periods of the live side (tests shorten them). */
-  live?: { refreshMs?: number; auditPollMs?: number };
+  live?: { refreshMs?: number; auditPollMs?: number; sessionCheckMs?: number; coalesceMs?: number };
+  /** How long a sign-in lasts (default 12 h). */
+  sessionTtlMs?: number;
   /** Failed logins allowed per address per 15 minutes. */
   loginAttempts?: number;
 }
@@ -73,10 +78,10 @@ export interface Dashboard {
  * engine, registry and monitor like the REST API does.
  */
 export async function createDashboard(deps: DashboardDeps): Promise<Dashboard> {
-  const sessions = new SessionManager(await ensureSessionSecret(deps.store, deps.clock), deps.clock);
+  const sessions = new SessionManager(await ensureSessionSecret(deps.store, deps.clock), deps.clock, deps.sessionTtlMs, deps.store);
   const operators = new OperatorDirectory({ settings: deps.settings, adminTokenHash: deps.adminTokenHash });
-  const views = new DashboardViews({ store: deps.store, clock: deps.clock, settings: deps.settings, registry: deps.registry, approvals: deps.approvals });
-  const actions = new DashboardActions({ approvals: deps.approvals, registry: deps.registry, monitor: deps.monitor, hosts: deps.hosts, audit: deps.audit });
+  const views = new DashboardViews({ store: deps.store, clock: deps.clock, settings: deps.settings, registry: deps.registry, approvals: deps.approvals, canResolve: Boolean(deps.conversations) });
+  const actions = new DashboardActions({ approvals: deps.approvals, registry: deps.registry, monitor: deps.monitor, hosts: deps.hosts, audit: deps.audit, conversations: deps.conversations });
   const socket = new DashboardSocket({ views, sessions, operators, bus: deps.bus, logger: deps.logger, ...deps.live });
   warnAboutUnlinkedOperators(deps);
 

@@ -5,6 +5,7 @@ import type { ApprovalEngine, DecideResult } from '../coordination/approvals/app
 import type { AuditLog } from '../coordination/audit-log.js';
 import type { HealthMonitor } from '../coordination/health/health-monitor.js';
 import type { Principal } from '../coordination/auth.js';
+import type { ConversationService } from '../conversations/conversation-service.js';
 import type { DashboardUser } from './session-manager.js';
 
 export interface DecisionInput {
@@ -25,7 +26,9 @@ export const actorOf = (user: DashboardUser) => `dashboard:${user.username}`;
  * engine's rules. Every action is audited (by those modules, or here).
  */
 export class DashboardActions {
-  constructor(private readonly deps: { approvals: ApprovalEngine; registry: AgentRegistry; monitor: HealthMonitor; hosts: AgentHosts; audit: AuditLog }) {}
+  constructor(
+    private readonly deps: { approvals: ApprovalEngine; registry: AgentRegistry; monitor: HealthMonitor; hosts: AgentHosts; audit: AuditLog; conversations?: Pick<ConversationService, 'resolve'> },
+  ) {}
 
   /** The engine's decider for this user: only operators linked to a manager decide (as that manager). */
   private principal(user: DashboardUser): Principal {
@@ -71,6 +74,12 @@ export class DashboardActions {
   /** The registry's restart, as `POST /api/agents/:id/restart` uses it. */
   async restart(user: DashboardUser, agentId: string): Promise<void> {
     await this.deps.registry.restart(agentId, actorOf(user));
+  }
+
+  /** Gives a handed-off customer back to the bot (ConversationService.resolve: staff thread told, audited). */
+  async resolveConversation(user: DashboardUser, contactId: string) {
+    if (!this.deps.conversations) throw new CodedError(ErrorCode.Conflict, 'Resolving conversations is not available on this dashboard');
+    return this.deps.conversations.resolve(contactId, `${user.name} (dashboard)`);
   }
 
   rule(user: DashboardUser, ruleId: string, action: 'accept' | 'revoke') {

@@ -7,6 +7,7 @@ import { parseBody } from '../coordination/http/middleware.js';
 import { actorOf, type DashboardActions } from './dashboard-actions.js';
 import { approvalView, type DashboardViews } from './dashboard-views.js';
 import type { OperatorDirectory } from './operator-directory.js';
+import { isSameOrigin } from './same-origin.js';
 import { readCookie, SESSION_COOKIE, type DashboardUser, type Session, type SessionManager } from './session-manager.js';
 
 const loginSchema = z.union([
@@ -39,9 +40,13 @@ export interface DashboardRouteDeps {
   loginAttempts?: number;
 }
 
-/** State-changing requests must be JSON with `X-Requested-With: dashboard`; with SameSite=Strict cookies, that stops cross-site forgery. */
+/**
+ * State-changing requests must be JSON with `X-Requested-With: dashboard` and,
+ * from a browser, come from the dashboard's own origin; with SameSite=Strict
+ * cookies, that stops cross-site (and cross-port, same-site) forgery.
+ */
 const requireJson: RequestHandler = (req, _res, next) => {
-  if (!req.is('application/json') || req.get('x-requested-with') !== 'dashboard') {
+  if (!req.is('application/json') || req.get('x-requested-with') !== 'dashboard' || !isSameOrigin(req)) {
     return next(new CodedError(ErrorCode.Forbidden, 'State-changing dashboard requests must be JSON and carry "X-Requested-With: dashboard"'));
   }
   next();
@@ -52,8 +57,8 @@ export function dashboardRoutes(deps: DashboardRouteDeps): Router {
   const router = Router();
   const cookieOptions = (req: Request): CookieOptions => ({ httpOnly: true, sameSite: 'strict', secure: req.secure, path: '/' });
 
-  const requireSession: RequestHandler = (req: SessionRequest, _res, next) => {
-    const session = deps.sessions.verify(readCookie(req.get('cookie'), SESSION_COOKIE));
+  const requireSession: RequestHandler = async (req: SessionRequest, _res, next) => {
+    const session = await deps.sessions.verify(readCookie(req.get('cookie'), SESSION_COOKIE));
     const user = session && deps.operators.resolve(session);
     if (!session || !user) return next(new CodedError(ErrorCode.Unauthorized, 'Not signed in (or the session expired): log in again'));
     req.dashboardSession = session;
@@ -86,7 +91,7 @@ export function dashboardRoutes(deps: DashboardRouteDeps): Router {
   });
 
   router.post('/logout', requireJson, requireSession, async (req: SessionRequest, res) => {
-    deps.sessions.revoke(req.dashboardSession!);
+    await deps.sessions.revoke(req.dashboardSession!);
     deps.onLogout(req.dashboardSession!);
     await deps.audit.append({ type: 'dashboard.logout', actor: actorOf(userOf(req)) });
     res.clearCookie(SESSION_COOKIE, cookieOptions(req));
@@ -126,6 +131,15 @@ export function dashboardRoutes(deps: DashboardRouteDeps): Router {
     parseBody(emptySchema, req.body);
     await deps.actions.restart(userOf(req), String(req.params.id));
     res.json({ agent: await deps.views.agent(String(req.params.id)) });
+  });
+
+  router.get('/api/conversations/:id/messages', requireSession, async (req, res) => {
+    res.json({ messages: await deps.views.messages(String(req.params.id)) });
+  });
+
+  router.post('/api/conversations/:id/resolve', requireJson, requireSession, async (req: SessionRequest, res) => {
+    parseBody(emptySchema, req.body);
+    res.json({ conversation: await deps.views.conversation(await deps.actions.resolveConversation(userOf(req), (await deps.views.conversationRecord(String(req.params.id))).contactId)) });
   });
 
   for (const action of ['accept', 'revoke'] as const) {

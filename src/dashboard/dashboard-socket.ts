@@ -6,6 +6,7 @@ import type { DashboardViews } from './dashboard-views.js';
 import { approvalView } from './dashboard-views.js';
 import type { OperatorDirectory } from './operator-directory.js';
 import { qrSvgDataUrl } from './qr-svg.js';
+import { isSameOrigin } from './same-origin.js';
 import { readCookie, SESSION_COOKIE, type Session, type SessionManager } from './session-manager.js';
 
 /** A WhatsApp number waiting to be paired, as the page shows it. */
@@ -28,6 +29,10 @@ export interface DashboardSocketOptions {
   refreshMs?: number;
   /** How often new audit events are looked for (default 1 s). */
   auditPollMs?: number;
+  /** How often open connections' sessions are checked again (expired, revoked, operator removed; default 30 s). */
+  sessionCheckMs?: number;
+  /** Bursts of changes (1,000 approvals at once) recompute the metrics and rules at most once per this (default 1 s). */
+  coalesceMs?: number;
 }
 
 /**
@@ -41,6 +46,7 @@ export class DashboardSocket {
   private readonly pairings = new Map<string, PairingView>();
   private readonly offs: Array<() => void> = [];
   private timers: NodeJS.Timeout[] = [];
+  private readonly pending = new Map<'metrics' | 'rules', NodeJS.Timeout>();
   private lastAuditSeq = 0;
   private readonly log: Logger;
 
@@ -51,12 +57,12 @@ export class DashboardSocket {
       bus.on('agent.status', async (e) => {
         const card = await options.views.agent(e.agentId);
         if (card) this.io?.emit('agent', card);
-        this.pushMetrics();
+        this.later('metrics');
       }),
       bus.on('approval.updated', async (approval) => {
         this.io?.emit('approval', approvalView(approval));
-        if (approval.status !== 'pending') this.io?.emit('rules', await options.views.rules());
-        this.pushMetrics();
+        if (approval.status !== 'pending') this.later('rules');
+        this.later('metrics');
       }),
       bus.on('agent.pairing', (e) => {
         const view: PairingView = { agentId: e.agentId, at: e.at, ...(e.pairingCode ? { pairingCode: e.pairingCode } : {}), ...(e.paired ? { paired: true } : {}) };
@@ -69,16 +75,21 @@ export class DashboardSocket {
         this.io?.emit('conversation', await options.views.conversation(c));
       }),
       bus.on('message.recorded', (m) => {
-        this.io?.emit('message', { id: m.id, branchId: m.branchId, channel: m.channel, direction: m.direction, at: m.at });
+        this.io?.emit('message', { id: m.id, contactId: m.contactId, branchId: m.branchId, channel: m.channel, direction: m.direction, at: m.at });
       }),
     );
   }
 
   /** Attaches Socket.IO to the dashboard's HTTP server and starts the refresh timers. */
   async attach(server: HttpServer): Promise<void> {
-    const io = new Server(server, { serveClient: true, cors: { origin: false } });
-    io.use((socket, next) => {
-      const session = this.options.sessions.verify(readCookie(socket.request.headers.cookie, SESSION_COOKIE));
+    const io = new Server(server, {
+      serveClient: true,
+      cors: { origin: false },
+      // WebSockets have no CORS: refuse a handshake started by a page of another origin.
+      allowRequest: (req, callback) => callback(isSameOrigin(req) ? null : 'cross-origin', isSameOrigin(req)),
+    });
+    io.use(async (socket, next) => {
+      const session = await this.sessionOf(socket).catch(() => null);
       const user = session && this.options.operators.resolve(session);
       if (!session || !user) {
         const error = new Error('unauthorized: sign in to the dashboard first') as Error & { data?: unknown };
@@ -94,10 +105,24 @@ export class DashboardSocket {
     this.lastAuditSeq = (await this.options.views.audit(0, 1))[0]?.seq ?? 0;
     const refresh = this.options.refreshMs ?? 10_000;
     this.timers = [
+      setInterval(() => void this.recheckSessions().catch((error: unknown) => this.log.warn('dashboard session check failed', { error })), this.options.sessionCheckMs ?? 30_000),
       setInterval(() => void this.refresh().catch((error: unknown) => this.log.warn('dashboard refresh failed', { error })), refresh),
       setInterval(() => void this.pollAudit().catch((error: unknown) => this.log.warn('dashboard audit poll failed', { error })), this.options.auditPollMs ?? 1000),
     ];
     for (const t of this.timers) t.unref();
+  }
+
+  private sessionOf(socket: Socket): Promise<Session | null> {
+    return this.options.sessions.verify(readCookie(socket.request.headers.cookie, SESSION_COOKIE));
+  }
+
+  /** A connection lives no longer than its session: expired, revoked elsewhere, or its operator removed from the config. */
+  private async recheckSessions(): Promise<void> {
+    if (!this.io) return;
+    for (const socket of this.io.sockets.sockets.values()) {
+      const session = await this.sessionOf(socket);
+      if (!session || !this.options.operators.resolve(session)) socket.disconnect(true);
+    }
   }
 
   private async welcome(socket: Socket): Promise<void> {
@@ -121,18 +146,26 @@ export class DashboardSocket {
     return Boolean(this.io && this.io.engine.clientsCount > 0);
   }
 
-  private pushMetrics(): void {
-    if (!this.connected()) return;
-    void this.options.views.metrics().then(
-      (m) => this.io?.emit('metrics', m),
-      (error: unknown) => this.log.warn('dashboard metrics failed', { error }),
-    );
+  /** Recomputes metrics or rules for connected pages once per `coalesceMs`, however many changes arrive meanwhile. */
+  private later(what: 'metrics' | 'rules'): void {
+    if (!this.connected() || this.pending.has(what)) return;
+    const timer = setTimeout(() => {
+      this.pending.delete(what);
+      if (!this.connected()) return;
+      const work = what === 'metrics' ? this.options.views.metrics() : this.options.views.rules();
+      void work.then(
+        (value) => this.io?.emit(what, value),
+        (error: unknown) => this.log.warn(`dashboard ${what} failed`, { error }),
+      );
+    }, this.options.coalesceMs ?? 1000);
+    timer.unref();
+    this.pending.set(what, timer);
   }
 
   private async refresh(): Promise<void> {
     if (!this.connected()) return;
     this.io?.emit('agents', await this.options.views.agents());
-    this.pushMetrics();
+    this.later('metrics');
   }
 
   private async pollAudit(): Promise<void> {
@@ -146,6 +179,8 @@ export class DashboardSocket {
   async close(): Promise<void> {
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
+    for (const t of this.pending.values()) clearTimeout(t);
+    this.pending.clear();
     for (const off of this.offs.splice(0)) off();
     const io = this.io;
     this.io = undefined;

@@ -1,34 +1,44 @@
 import type { Clock } from '../core/clock.js';
+import { NotFoundError } from '../core/errors.js';
 import type { AgentRegistry } from '../coordination/agent-registry.js';
 import type { ApprovalEngine } from '../coordination/approvals/approval-engine.js';
 import type { LearnedRule } from '../coordination/approvals/learned-rules.js';
 import type { RuntimeSettings } from '../coordination/runtime-settings.js';
-import type { ApprovalRecord, AuditEventRecord, ConversationRecord } from '../storage/records.js';
+import type { ApprovalRecord, AuditEventRecord, ConversationRecord, MessageRecord } from '../storage/records.js';
 import type { Store } from '../storage/store.js';
 import { computeMetrics, type MetricsSnapshot } from './dashboard-metrics.js';
 
 export type AgentCard = Awaited<ReturnType<AgentRegistry['details']>> & { branchName: string };
 export type ApprovalView = Omit<ApprovalRecord, 'requestHash' | 'idempotencyKey'>;
-export type ConversationView = ConversationRecord & { contactName?: string };
+export type ConversationView = Omit<ConversationRecord, 'staffThreads' | 'autoReplies' | 'version'> & { contactName?: string };
+export type MessageView = Pick<MessageRecord, 'id' | 'direction' | 'text' | 'at' | 'handledBy' | 'status'>;
 
 /** What the page gets on connect; live events then update it piece by piece. */
 export interface Snapshot {
   branches: Array<{ id: string; name: string }>;
   agents: AgentCard[];
+  /** Every pending request (up to MAX_PENDING, oldest first to expire are never dropped), then the most recent decided ones. */
   approvals: ApprovalView[];
+  /** Pending requests in the store; more than `approvals` holds when past MAX_PENDING. */
+  pendingTotal: number;
+  /** Whether operators can resolve hand-offs here (the dashboard was given the conversation service). */
+  canResolve: boolean;
   rules: LearnedRule[];
   audit: AuditEventRecord[];
   conversations: ConversationView[];
   metrics: MetricsSnapshot;
 }
 
+/** Pending requests sent to a page; beyond this the page says how many it does not show. */
+export const MAX_PENDING = 1000;
 export const RECENT_APPROVALS = 200;
+export const RECENT_MESSAGES = 30;
 export const RECENT_AUDIT = 50;
 export const RECENT_CONVERSATIONS = 50;
 
 /** Read-only queries behind the dashboard panels (no business logic: the engine, registry and monitor own that). */
 export class DashboardViews {
-  constructor(private readonly deps: { store: Store; clock: Clock; settings: RuntimeSettings; registry: AgentRegistry; approvals: ApprovalEngine }) {}
+  constructor(private readonly deps: { store: Store; clock: Clock; settings: RuntimeSettings; registry: AgentRegistry; approvals: ApprovalEngine; canResolve?: boolean }) {}
 
   private branchName(id: string): string {
     return this.deps.settings.config.branches.find((b) => b.id === id)?.name ?? id;
@@ -47,9 +57,29 @@ export class DashboardViews {
     return cards.filter((c): c is AgentCard => c !== null);
   }
 
-  async approvals(): Promise<ApprovalView[]> {
-    const list = await this.deps.store.approvals.find({ orderBy: { field: 'createdAt', direction: 'desc' }, limit: RECENT_APPROVALS });
-    return list.map(approvalView);
+  /** The queue: pending requests first (a burst of new ones never pushes older pending ones out), then recent decided ones. */
+  async approvals(): Promise<{ approvals: ApprovalView[]; pendingTotal: number }> {
+    const { approvals } = this.deps.store;
+    const [pending, pendingTotal, recent] = await Promise.all([
+      approvals.find({ where: { status: 'pending' }, orderBy: { field: 'expiresAt' }, limit: MAX_PENDING }),
+      approvals.count({ status: 'pending' }),
+      approvals.find({ where: { status: { ne: 'pending' } }, orderBy: { field: 'createdAt', direction: 'desc' }, limit: RECENT_APPROVALS }),
+    ]);
+    return { approvals: [...pending, ...recent].map(approvalView), pendingTotal };
+  }
+
+  /** A stored conversation by id (404 if unknown). */
+  async conversationRecord(id: string): Promise<ConversationRecord> {
+    const record = await this.deps.store.conversations.get(id);
+    if (!record) throw new NotFoundError('Conversation', id);
+    return record;
+  }
+
+  /** A conversation's latest messages (its contact's), oldest first. */
+  async messages(conversationId: string): Promise<MessageView[]> {
+    const { contactId } = await this.conversationRecord(conversationId);
+    const list = await this.deps.store.messages.find({ where: { contactId }, orderBy: { field: 'at', direction: 'desc' }, limit: RECENT_MESSAGES });
+    return list.reverse().map(({ id, direction, text, at, handledBy, status }) => ({ id, direction, text, at, ...(handledBy ? { handledBy } : {}), ...(status ? { status } : {}) }));
   }
 
   async audit(afterSeq = 0, limit = RECENT_AUDIT): Promise<AuditEventRecord[]> {
@@ -57,10 +87,12 @@ export class DashboardViews {
     return (await this.deps.store.auditEvents.find({ orderBy: { field: 'seq', direction: 'desc' }, limit })).reverse();
   }
 
+  /** What a page sees of a conversation (not the staff threads' chat ids). */
   async conversation(record: ConversationRecord & { contactName?: string }): Promise<ConversationView> {
-    if (record.contactName) return record;
+    const { staffThreads: _t, autoReplies: _a, version: _v, ...view } = record;
+    if (record.contactName) return view;
     const contact = await this.deps.store.contacts.get(record.contactId);
-    return { ...record, ...(contact?.name ? { contactName: contact.name } : {}) };
+    return { ...view, ...(contact?.name ? { contactName: contact.name } : {}) };
   }
 
   async conversations(): Promise<ConversationView[]> {
@@ -77,7 +109,7 @@ export class DashboardViews {
   }
 
   async snapshot(): Promise<Snapshot> {
-    const [agents, approvals, rules, audit, conversations, metrics] = await Promise.all([
+    const [agents, { approvals, pendingTotal }, rules, audit, conversations, metrics] = await Promise.all([
       this.agents(),
       this.approvals(),
       this.rules(),
@@ -86,7 +118,7 @@ export class DashboardViews {
       this.metrics(),
     ]);
     const branches = this.deps.settings.config.branches.map((b) => ({ id: b.id, name: b.name }));
-    return { branches, agents, approvals, rules, audit, conversations, metrics };
+    return { branches, agents, approvals, pendingTotal, canResolve: Boolean(this.deps.canResolve), rules, audit, conversations, metrics };
   }
 }
 

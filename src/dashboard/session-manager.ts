@@ -37,18 +37,23 @@ export async function ensureSessionSecret(store: Store, clock: Clock): Promise<B
   return Buffer.from(value, 'base64url');
 }
 
+const REVOKED_PREFIX = 'dashboard.revoked.';
+
 /**
  * Signed, expiring session cookies (`<payload>.<hmac>`). Stateless so any
- * replica can check them; logout revokes the session id in this process (and
- * the cookie is cleared), which is enough for one coordinator.
+ * replica can check the signature; a logout is written to the store
+ * (`settings`, one small document per revoked session, dropped once past the
+ * session lifetime), so it holds across restarts and on every replica.
  */
 export class SessionManager {
+  /** Sessions known to be revoked (a cache of the store's list: only ever grows until expiry). */
   private readonly revoked = new Map<string, number>();
 
   constructor(
     private readonly secret: Buffer,
     private readonly clock: Clock,
     readonly ttlMs = 12 * 3600_000,
+    private readonly store?: Pick<Store, 'settings'>,
   ) {}
 
   private sign(payload: string): string {
@@ -57,13 +62,13 @@ export class SessionManager {
 
   /** A new session for `user`; returns the cookie value. */
   issue(user: DashboardUser): { session: Session; cookie: string } {
-    const session: Session = { sid: randomBytes(12).toString('base64url'), username: user.username, kind: user.kind, exp: this.clock.now() + this.ttlMs };
+    const session: Session = { sid: randomBytes(16).toString('base64url'), username: user.username, kind: user.kind, exp: this.clock.now() + this.ttlMs };
     const payload = Buffer.from(JSON.stringify(session)).toString('base64url');
     return { session, cookie: `${payload}.${this.sign(payload)}` };
   }
 
-  /** The session in a cookie value, or null if forged, expired or revoked. */
-  verify(value: string | undefined): Session | null {
+  /** The session in a cookie value if its signature and expiry are good (revocation not checked). */
+  private decode(value: string | undefined): Session | null {
     if (!value) return null;
     const [payload, mac] = value.split('.');
     if (!payload || !mac) return null;
@@ -72,17 +77,33 @@ export class SessionManager {
     if (expected.length !== given.length || !timingSafeEqual(expected, given)) return null;
     try {
       const session = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Session;
-      if (typeof session.exp !== 'number' || session.exp <= this.clock.now() || this.revoked.has(session.sid)) return null;
+      if (typeof session.sid !== 'string' || typeof session.exp !== 'number' || session.exp <= this.clock.now()) return null;
       return session;
     } catch {
       return null;
     }
   }
 
-  revoke(session: Session): void {
+  /** The session in a cookie value, or null if forged, expired or revoked (here or by another replica). */
+  async verify(value: string | undefined): Promise<Session | null> {
+    const session = this.decode(value);
+    if (!session || this.revoked.has(session.sid)) return null;
+    if (this.store && (await this.store.settings.get(REVOKED_PREFIX + session.sid))) {
+      this.revoked.set(session.sid, session.exp);
+      return null;
+    }
+    return session;
+  }
+
+  /** Revokes a session everywhere (this process at once, other replicas and later restarts through the store). */
+  async revoke(session: Session): Promise<void> {
     const now = this.clock.now();
     for (const [sid, exp] of this.revoked) if (exp <= now) this.revoked.delete(sid);
     this.revoked.set(session.sid, session.exp);
+    if (!this.store) return;
+    await this.store.settings.put({ id: REVOKED_PREFIX + session.sid, value: { exp: session.exp }, updatedAt: isoNow(this.clock) });
+    // Revocations older than a session's lifetime outlive every session they could stop.
+    await this.store.settings.deleteWhere({ id: { gte: REVOKED_PREFIX, lt: `${REVOKED_PREFIX}~` }, updatedAt: { lt: new Date(now - this.ttlMs).toISOString() } });
   }
 }
 

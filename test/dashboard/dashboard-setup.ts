@@ -1,5 +1,8 @@
 import type { Page } from 'playwright-core';
+import { createDashboard, type DashboardDeps } from '../../src/dashboard/create-dashboard-app.js';
 import { hashPassword } from '../../src/dashboard/password-hash.js';
+import { systemClock } from '../../src/core/clock.js';
+import { listen } from '../../src/coordination/serve.js';
 import { addRequester, startTestCoordinator, type TestCoordinator } from '../helpers/test-coordinator.js';
 import { fakeChannels, type FakeBot } from '../helpers/fake-channel.js';
 
@@ -54,4 +57,44 @@ export async function signIn(page: Page, url: string, username: string, password
   await page.getByLabel('Password', { exact: true }).fill(password);
   await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   await page.locator('#live.on').waitFor();
+}
+
+/**
+ * A second dashboard over the same coordinator (as another replica would be,
+ * sharing its store), given the conversation service and optional session and
+ * live timings: how create-coordinator.ts would build it once it passes `conversations`.
+ */
+export async function startSecondDashboard(t: TestCoordinator, options: Pick<DashboardDeps, 'sessionTtlMs' | 'live'> = {}): Promise<{ url: string; close(): Promise<void> }> {
+  const c = t.running.coordinator;
+  const dashboard = await createDashboard({
+    store: t.running.store,
+    clock: systemClock,
+    logger: t.running.logger,
+    bus: c.bus,
+    audit: c.audit,
+    settings: c.settings,
+    registry: c.registry,
+    approvals: c.approvals,
+    monitor: c.monitor,
+    hosts: c.hosts,
+    adminTokenHash: c.adminToken.hash,
+    apiUrl: () => t.url,
+    conversations: c.conversations,
+    ...options,
+  });
+  const listening = await listen(dashboard.app, '127.0.0.1', 0);
+  await dashboard.attach(listening.server);
+  return {
+    url: listening.url,
+    async close() {
+      await dashboard.close();
+      await listening.close();
+    },
+  };
+}
+
+/** POSTs to a dashboard as its page does (JSON, the CSRF header), with a session cookie. */
+export async function dashboardPost(url: string, path: string, cookie: string, body: unknown = {}, headers: Record<string, string> = {}) {
+  const res = await fetch(`${url}${path}`, { method: 'POST', headers: { cookie, 'content-type': 'application/json', 'x-requested-with': 'dashboard', ...headers }, body: JSON.stringify(body) });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown>, cookie: res.headers.get('set-cookie')?.split(';')[0] ?? '' };
 }

@@ -18,17 +18,17 @@ describe('session cookies', () => {
     const clock = new ManualClock(Date.parse('2026-01-01T00:00:00Z'));
     const sessions = new SessionManager(Buffer.alloc(32, 7), clock, 60_000);
     const { cookie, session } = sessions.issue({ kind: 'operator', username: 'ana', name: 'Ana' });
-    expect(sessions.verify(cookie)).toMatchObject({ username: 'ana', kind: 'operator' });
+    expect(await sessions.verify(cookie)).toMatchObject({ username: 'ana', kind: 'operator' });
     const [payload, mac] = cookie.split('.');
     const forged = Buffer.from(JSON.stringify({ ...session, username: 'admin', kind: 'admin' })).toString('base64url');
-    expect(sessions.verify(`${forged}.${mac}`)).toBeNull();
-    expect(sessions.verify(`${payload}.${mac[0] === "x" ? "y" : "x"}${mac.slice(1)}`)).toBeNull(); // one character of the MAC changed
-    expect(new SessionManager(Buffer.alloc(32, 8), clock).verify(cookie)).toBeNull();
+    expect(await sessions.verify(`${forged}.${mac}`)).toBeNull();
+    expect(await sessions.verify(`${payload}.${mac[0] === "x" ? "y" : "x"}${mac.slice(1)}`)).toBeNull(); // one character of the MAC changed
+    expect(await new SessionManager(Buffer.alloc(32, 8), clock).verify(cookie)).toBeNull();
     await clock.advance(61_000);
-    expect(sessions.verify(cookie)).toBeNull();
+    expect(await sessions.verify(cookie)).toBeNull();
     const second = sessions.issue({ kind: 'admin', username: 'admin', name: 'Administrator' });
-    sessions.revoke(second.session);
-    expect(sessions.verify(second.cookie)).toBeNull();
+    await sessions.revoke(second.session);
+    expect(await sessions.verify(second.cookie)).toBeNull();
     expect(readCookie(`a=1; coord_session=${encodeURIComponent(cookie)}; b=2`, 'coord_session')).toBe(cookie);
   });
 });

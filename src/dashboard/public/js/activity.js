@@ -36,25 +36,54 @@ export function renderMetrics(m, el) {
   ]);
 }
 
-export function renderConversations(state, el) {
+function messagesView(c, messages) {
+  if (messages === null) return h('p', { class: 'meta', role: 'status' }, 'Loading messages…');
+  if (messages.length === 0) return h('p', { class: 'meta' }, 'No messages stored.');
+  return h(
+    'ol',
+    { class: 'messages', 'aria-label': `Recent messages with ${c.contactName ?? c.contactId}`, 'data-testid': `messages-${c.id}` },
+    messages.map((m) =>
+      h(
+        'li',
+        { class: `msg ${m.direction}` },
+        h('span', { class: 'meta' }, `${m.direction === 'in' ? c.contactName ?? 'Customer' : m.handledBy ?? 'bot'} · `, h('time', { datetime: m.at }, time(m.at)), m.status === 'failed' ? ' · not delivered' : ''),
+        h('div', {}, m.text),
+      ),
+    ),
+  );
+}
+
+export function renderConversations(state, act, el) {
   const list = [...state.conversations.values()].sort((x, y) => y.lastMessageAt.localeCompare(x.lastMessageAt)).slice(0, 50);
+  for (const id of state.conversations.keys()) if (!list.some((c) => c.id === id) && !state.openConversations.has(id)) state.conversations.delete(id);
   render(
     el,
     list.length
-      ? list.map((c) =>
-          h(
+      ? list.map((c) => {
+          const who = c.contactName ?? c.contactId;
+          const open = state.openConversations.has(c.id);
+          return h(
             'li',
             { 'data-conversation': c.id },
             badge(c.state, c.state === 'pending_human' ? 'waiting for staff' : 'bot'),
             ' ',
-            h('strong', {}, c.contactName ?? c.contactId),
+            h('strong', {}, who),
             h('span', { class: 'meta' }, ` · ${state.branches.find((b) => b.id === c.branchId)?.name ?? c.branchId} · ${c.channel}`),
             ' ',
             h('time', { datetime: c.lastMessageAt }, time(c.lastMessageAt)),
             h('div', {}, c.lastText),
             c.state === 'pending_human' && c.reason ? h('div', { class: 'meta' }, `Handed to staff: ${c.reason.replaceAll('_', ' ')}`) : null,
-          ),
-        )
+            h(
+              'div',
+              { class: 'actions' },
+              h('button', { type: 'button', 'aria-expanded': String(open), 'aria-label': `${open ? 'Hide' : 'Show'} messages with ${who}`, 'data-key': `msgs-${c.id}`, onclick: () => act.toggleMessages(c.id) }, open ? 'Hide messages' : 'Messages'),
+              state.canResolve && c.state === 'pending_human'
+                ? h('button', { type: 'button', 'aria-label': `Resolve hand-off of ${who}: the bot answers again`, 'data-key': `resolve-${c.id}`, onclick: () => act.resolve(c.id) }, 'Resolve hand-off')
+                : null,
+            ),
+            open ? messagesView(c, state.openConversations.get(c.id)) : null,
+          );
+        })
       : [h('li', { class: 'meta' }, 'No customer conversations yet.')],
   );
 }

@@ -41,8 +41,8 @@ function card(c, state, act) {
     h(
       'div',
       { class: 'actions' },
-      h('button', { type: 'button', 'aria-pressed': String(inMaintenance), 'data-key': `maint-${a.id}`, onclick: () => act.maintenance(a.id, !inMaintenance) }, inMaintenance ? 'End maintenance' : 'Maintenance'),
-      a.kind === 'bot' ? h('button', { type: 'button', 'data-key': `restart-${a.id}`, onclick: () => act.restart(a.id) }, 'Restart') : null,
+      h('button', { type: 'button', 'aria-pressed': String(inMaintenance), 'aria-label': `Maintenance: ${a.name ?? a.id}`, 'data-key': `maint-${a.id}`, onclick: () => act.maintenance(a.id, !inMaintenance) }, inMaintenance ? 'End maintenance' : 'Maintenance'),
+      a.kind === 'bot' ? h('button', { type: 'button', 'aria-label': `Restart ${a.name ?? a.id}`, 'data-key': `restart-${a.id}`, onclick: () => act.restart(a.id) }, 'Restart') : null,
     ),
   );
 }

@@ -6,6 +6,11 @@ import { renderAgents } from './agents.js';
 import { renderApprovals, tickCountdowns } from './approvals.js';
 import { renderAudit, renderConversations, renderMetrics } from './activity.js';
 
+/** Ids per bulk request (the server's limit). */
+const BULK_CHUNK = 200;
+/** Decided requests kept in memory besides every pending one (a long-open page does not grow without end). */
+const KEEP_DECIDED = 300;
+
 const $ = (id) => document.getElementById(id);
 const state = {
   me: null,
@@ -19,11 +24,23 @@ const state = {
   metrics: null,
   filters: { branch: '', risk: '', status: 'pending' },
   selected: new Set(),
+  /** Pending requests the server has but did not send (past its limit), as of the snapshot. */
+  pendingHidden: 0,
+  canResolve: false,
+  /** Conversations whose messages are shown: id → messages (null while loading). */
+  openConversations: new Map(),
 };
 let socket = null;
+let reconnectTimer = null;
 
 const say = (text) => ($('action-status').textContent = text);
-const failed = (error) => say(`Failed: ${error.message}`);
+function failed(error) {
+  if (error.status === 401) {
+    endSession('Your session ended: sign in again.');
+    return;
+  }
+  say(`Failed: ${error.message}`);
+}
 
 // --- rendering, batched per animation frame -------------------------------
 const dirty = new Set();
@@ -31,9 +48,9 @@ function refresh(...panels) {
   for (const p of panels) dirty.add(p);
   document.defaultView.requestAnimationFrame(() => {
     if (dirty.has('agents')) renderAgents(state, actions, { grid: $('agents-grid'), summary: $('agents-summary') });
-    if (dirty.has('approvals')) renderApprovals(state, actions, { list: $('approvals-list'), count: $('pending-count'), bulk: $('bulk'), bulkCount: $('bulk-count'), rules: $('rules-list') });
+    if (dirty.has('approvals')) renderApprovals(state, actions, { list: $('approvals-list'), count: $('pending-count'), bulk: $('bulk'), bulkCount: $('bulk-count'), rules: $('rules-list'), more: $('approvals-more'), selectAll: $('select-all') });
     if (dirty.has('metrics')) renderMetrics(state.metrics, $('metrics'));
-    if (dirty.has('conversations')) renderConversations(state, $('conversations-list'));
+    if (dirty.has('conversations')) renderConversations(state, actions, $('conversations-list'));
     if (dirty.has('audit')) renderAudit(state, $('audit-list'));
     dirty.clear();
   });
@@ -45,6 +62,8 @@ const rejectDialog = $('reject-dialog');
 function askReason(ids) {
   $('reject-what').textContent = ids.length === 1 ? `Reject ${state.approvals.get(ids[0])?.code}: ${state.approvals.get(ids[0])?.summary}` : `Reject ${ids.length} requests`;
   $('reject-reason').value = '';
+  // Escape closes a dialog without touching returnValue: clear the last answer, or Escape would repeat a "confirm".
+  rejectDialog.returnValue = '';
   rejectDialog.showModal();
   return new Promise((resolve) => rejectDialog.addEventListener('close', () => resolve(rejectDialog.returnValue === 'confirm' ? $('reject-reason').value.trim() : null), { once: true }));
 }
@@ -68,7 +87,8 @@ const actions = {
         state.approvals.set(approval.id, approval);
         say(`${approval.code}: ${approval.status}`);
       } else {
-        const { results } = await post('/api/approvals/bulk', { ...body, ids });
+        const results = [];
+        for (let i = 0; i < ids.length; i += BULK_CHUNK) results.push(...(await post('/api/approvals/bulk', { ...body, ids: ids.slice(i, i + BULK_CHUNK) })).results);
         const ok = results.filter((r) => r.result === 'decided').length;
         say(`${ok} of ${results.length} ${decision === 'approve' ? 'approved' : 'rejected'}${ok < results.length ? `; others: ${results.filter((r) => r.result !== 'decided').map((r) => r.error?.message ?? r.result).join('; ')}` : ''}`);
       }
@@ -96,6 +116,33 @@ const actions = {
       failed(error);
     }
   },
+  selectAll(ids, on) {
+    for (const id of ids) {
+      if (on) state.selected.add(id);
+      else state.selected.delete(id);
+    }
+    refresh('approvals');
+  },
+  async toggleMessages(id) {
+    if (state.openConversations.has(id)) {
+      state.openConversations.delete(id);
+      refresh('conversations');
+      return;
+    }
+    state.openConversations.set(id, null);
+    refresh('conversations');
+    await loadMessages(id);
+  },
+  async resolve(id) {
+    try {
+      const { conversation } = await post(`/api/conversations/${encodeURIComponent(id)}/resolve`);
+      state.conversations.set(conversation.id, conversation);
+      say(`${conversation.contactName ?? conversation.contactId}: back to the bot`);
+      refresh('conversations');
+    } catch (error) {
+      failed(error);
+    }
+  },
   async rule(ruleId, action) {
     try {
       const { rule } = await post(`/api/rules/${encodeURIComponent(ruleId)}/${action}`);
@@ -107,6 +154,25 @@ const actions = {
   },
 };
 
+async function loadMessages(id) {
+  try {
+    const { messages } = await get(`/api/conversations/${encodeURIComponent(id)}/messages`);
+    if (state.openConversations.has(id)) state.openConversations.set(id, messages);
+  } catch (error) {
+    state.openConversations.delete(id);
+    failed(error);
+  }
+  refresh('conversations');
+}
+
+/** Keeps every pending request and the most recent decided ones. */
+function pruneApprovals() {
+  const decided = [...state.approvals.values()].filter((a) => a.status !== 'pending');
+  if (decided.length <= KEEP_DECIDED) return;
+  decided.sort((x, y) => y.createdAt.localeCompare(x.createdAt));
+  for (const a of decided.slice(KEEP_DECIDED)) state.approvals.delete(a.id);
+}
+
 // --- live socket -------------------------------------------------------------
 function setLive(text, on) {
   $('live').textContent = text;
@@ -114,15 +180,19 @@ function setLive(text, on) {
 }
 
 function connect() {
+  clearTimeout(reconnectTimer);
   socket?.disconnect();
   socket = io({ withCredentials: true, transports: ['websocket', 'polling'] });
   socket.on('connect', () => setLive('Live', true));
-  socket.on('disconnect', () => setLive('Reconnecting…', false));
+  socket.on('disconnect', (reason) => {
+    setLive('Reconnecting…', false);
+    // The server closed this connection (session ended, signed out elsewhere, coordinator stopping):
+    // Socket.IO does not retry that by itself. Try again; a refused session then shows the sign-in form.
+    if (reason === 'io server disconnect') reconnectTimer = setTimeout(() => socket.connect(), 500 + Math.random() * 1500);
+  });
   socket.on('connect_error', (error) => {
-    if (String(error.message).startsWith('unauthorized')) {
-      socket.disconnect();
-      showLogin('Your session ended: sign in again.');
-    } else setLive('Reconnecting…', false);
+    if (String(error.message).startsWith('unauthorized')) endSession('Your session ended: sign in again.');
+    else setLive('Reconnecting…', false);
   });
   socket.on('me', (me) => {
     state.me = me;
@@ -133,6 +203,8 @@ function connect() {
     state.branches = s.branches;
     state.agents = new Map(s.agents.map((c) => [c.agent.id, c]));
     state.approvals = new Map(s.approvals.map((a) => [a.id, a]));
+    state.pendingHidden = Math.max(0, (s.pendingTotal ?? 0) - s.approvals.filter((a) => a.status === 'pending').length);
+    state.canResolve = Boolean(s.canResolve);
     state.rules = s.rules;
     state.audit = s.audit;
     state.conversations = new Map(s.conversations.map((c) => [c.id, c]));
@@ -157,6 +229,7 @@ function connect() {
   });
   socket.on('approval', (a) => {
     state.approvals.set(a.id, a);
+    if (state.approvals.size > KEEP_DECIDED * 2) pruneApprovals();
     refresh('approvals');
   });
   socket.on('rules', (rules) => {
@@ -170,6 +243,7 @@ function connect() {
   });
   socket.on('conversation', (c) => {
     state.conversations.set(c.id, c);
+    if (state.openConversations.has(c.id)) void loadMessages(c.id);
     refresh('conversations');
   });
   socket.on('metrics', (m) => {
@@ -179,6 +253,13 @@ function connect() {
 }
 
 // --- sign-in -------------------------------------------------------------------
+function endSession(message) {
+  clearTimeout(reconnectTimer);
+  socket?.disconnect();
+  socket = null;
+  showLogin(message);
+}
+
 function showLogin(message = '') {
   $('app').hidden = true;
   $('logout').hidden = true;
@@ -226,9 +307,10 @@ $('token-form').addEventListener('submit', (e) => {
   void signIn({ token: $('token').value });
 });
 $('logout').addEventListener('click', async () => {
-  await post('/logout').catch(() => undefined);
+  clearTimeout(reconnectTimer);
   socket?.disconnect();
-  showLogin('Signed out.');
+  await post('/logout').catch(() => undefined);
+  endSession('Signed out.');
 });
 
 // --- tabs (arrow keys move between them, as WAI-ARIA tabs do) ------------------------------
@@ -245,8 +327,9 @@ for (const tab of tabs) {
   tab.addEventListener('click', () => selectTab(tab));
   tab.addEventListener('keydown', (e) => {
     const i = tabs.indexOf(tab);
-    const next = e.key === 'ArrowRight' ? tabs[(i + 1) % tabs.length] : e.key === 'ArrowLeft' ? tabs[(i - 1 + tabs.length) % tabs.length] : null;
+    const next = { ArrowRight: tabs[(i + 1) % tabs.length], ArrowLeft: tabs[(i - 1 + tabs.length) % tabs.length], Home: tabs[0], End: tabs[tabs.length - 1] }[e.key];
     if (next) {
+      e.preventDefault();
       selectTab(next);
       next.focus();
     }

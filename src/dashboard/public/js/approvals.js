@@ -1,6 +1,9 @@
 /** The Approvals panel: filtered queue, decisions (single and bulk), countdowns, learned rules. */
 import { badge, duration, h, render, time } from './dom.js';
 
+/** Items rendered at once (the DOM stays light with 1,000 pending requests); filters narrow the rest. */
+export const SHOWN = 200;
+
 export function canDecide(state, a) {
   return a.status === 'pending' && (state.me?.canDecide?.[a.branchId] ?? []).includes(a.riskLevel);
 }
@@ -63,10 +66,22 @@ export function visibleApprovals(state) {
 
 export function renderApprovals(state, act, els) {
   const list = visibleApprovals(state);
-  render(els.list, list.length ? list.map((a) => item(a, state, act)) : [h('li', { class: 'meta' }, 'No approval requests match these filters.')]);
-  const pending = [...state.approvals.values()].filter((a) => a.status === 'pending').length;
+  const shown = list.slice(0, SHOWN);
+  render(els.list, shown.length ? shown.map((a) => item(a, state, act)) : [h('li', { class: 'meta' }, 'No approval requests match these filters.')]);
+  const pending = [...state.approvals.values()].filter((a) => a.status === 'pending').length + state.pendingHidden;
   els.count.textContent = pending ? String(pending) : '';
   els.count.setAttribute('aria-label', `${pending} pending`);
+  const notes = [];
+  if (list.length > shown.length) notes.push(`Showing the newest ${shown.length} of ${list.length}: narrow the filters to see the others.`);
+  if (state.pendingHidden > 0) notes.push(`${state.pendingHidden} more pending requests are not loaded here; they appear as these are decided and the page reloads.`);
+  els.more.textContent = notes.join(' ');
+  els.more.hidden = notes.length === 0;
+  const decidable = shown.filter((a) => canDecide(state, a)).map((a) => a.id);
+  els.selectAll.hidden = decidable.length < 2;
+  const box = els.selectAll.querySelector('input');
+  box.checked = decidable.length > 0 && decidable.every((id) => state.selected.has(id));
+  box.indeterminate = !box.checked && decidable.some((id) => state.selected.has(id));
+  box.onchange = () => act.selectAll(decidable, box.checked);
   for (const id of [...state.selected]) if (!state.approvals.get(id) || !canDecide(state, state.approvals.get(id))) state.selected.delete(id);
   els.bulk.hidden = state.selected.size === 0;
   els.bulkCount.textContent = `${state.selected.size} selected`;
