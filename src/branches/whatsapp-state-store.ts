@@ -1,6 +1,6 @@
 import type { AuthEntry, LeaseResult, OutboundItem, StoredWaMessage, WhatsAppState } from '../bots/whatsapp/whatsapp-state.js';
 import { ConflictError } from '../core/errors.js';
-import type { WaAuthRecord, WaOutboundRecord } from '../storage/records.js';
+import type { WaAuthRecord, WaMessageRecord, WaOutboundRecord } from '../storage/records.js';
 import type { Store } from '../storage/store.js';
 
 const LEASE = 'lease';
@@ -35,6 +35,11 @@ export function whatsAppStateStore(store: Store, agentId: string): WhatsAppState
     ...(r.sentAt ? { sentAt: r.sentAt } : {}),
     ...(r.lastError ? { lastError: r.lastError } : {}),
   });
+
+  const toStoredMessage = (r: WaMessageRecord): StoredWaMessage => {
+    const { id: _id, version: _version, agentId: _agent, ...rest } = r;
+    return rest;
+  };
 
   const readLease = (r: WaAuthRecord | null): LeaseValue | null => (r ? (JSON.parse(r.value) as LeaseValue) : null);
 
@@ -95,8 +100,11 @@ export function whatsAppStateStore(store: Store, agentId: string): WhatsAppState
       async get(keyId, fromMe) {
         const r = await store.waMessages.get(messageId(keyId, fromMe));
         if (!r) return null;
-        const { id: _id, version: _version, agentId: _agent, ...rest } = r;
-        return rest;
+        return toStoredMessage(r);
+      },
+      async promptsFor(approvalCode) {
+        const rows = await store.waMessages.find({ where: { agentId, approvalCode, fromMe: true }, orderBy: { field: 'at', direction: 'desc' }, limit: 10 });
+        return rows.map(toStoredMessage);
       },
     },
     outbound: {

@@ -1,7 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { BotEvent } from '../../src/bots/bot-agent.js';
-import { ChannelRegistry, type ChannelFactory } from '../../src/bots/channel-registry.js';
+import type { WAMessage } from '@whiskeysockets/baileys';
+import { ChannelRegistry, type BotContext, type ChannelFactory, type DecisionRequest } from '../../src/bots/channel-registry.js';
 import { WhatsAppBot, type WhatsAppAgentConfig } from '../../src/bots/whatsapp/whatsapp-bot.js';
+import { MAX_INBOUND_TEXT } from '../../src/bots/whatsapp/whatsapp-inbound.js';
+import { whatsAppStateStore } from '../../src/branches/whatsapp-state-store.js';
+import { SqliteStore } from '../../src/storage/sqlite/sqlite-store.js';
+import { memoryLogger } from '../helpers/quiet-logger.js';
+import { tempDir } from '../helpers/temp-dir.js';
 import { OUR_LID, phoneText, phoneVote, standInSockets } from '../helpers/baileys-stand-in.js';
 import { addRequester, startTestCoordinator, type TestCoordinator } from '../helpers/test-coordinator.js';
 import { until } from '../helpers/until.js';
@@ -73,6 +79,9 @@ describe('WhatsApp approvals (poll + text fallback) through the real coordinator
     await until('approved', async () => (await status(p.approval.id)) === 'approved');
     expect((await t.running.store.approvals.get(p.approval.id))!.decision).toMatchObject({ by: 'ana', via: 'whatsapp' });
     await replyTo(ANA_JID, `Approved ${p.code}.`);
+    // She decided here and got the answer: no "decided elsewhere" follow-up besides it (the engine updates every prompt before it answers).
+    await new Promise((r) => setTimeout(r, 500));
+    expect(sock().texts(ANA_JID).filter((x) => x.includes(p.code) && !x.includes('Approval needed'))).toEqual([`Approved ${p.code}.`]);
   });
 
   it('a vote from the manager addressed by LID is mapped to her phone through the LID mapping', async () => {
@@ -132,5 +141,44 @@ describe('WhatsApp approvals (poll + text fallback) through the real coordinator
     sock().receive(phoneText({ jid: EVE_JID }, 'marker'));
     await until('marker', () => events.find((e) => e.type === 'message' && e.message.text === 'marker'));
     expect(events.filter((e) => e.type === 'message' && /status text|group text|our own text/.test(e.message.text))).toEqual([]);
+  });
+});
+
+describe('WhatsApp decisions in a runner (no manager directory): APPROVE <code> counts only from the prompted number', () => {
+  it("the prompted manager's APPROVE decides; a stranger's is a customer message; a bad message in a batch is skipped", async () => {
+    const dir = tempDir('wa-runner-');
+    const store = SqliteStore.open({ dataDir: dir.path });
+    const sockets = standInSockets({ autoOpen: true });
+    const decided: DecisionRequest[] = [];
+    const context: BotContext = {
+      logger: memoryLogger().logger,
+      env: {},
+      decide: async (request) => (decided.push(request), { ok: true, text: `Approved ${request.approvalId}.` }),
+    };
+    const bot = new WhatsAppBot({ id: 'run-wa', minGapMs: 10, jitterMs: 0 }, context, { state: whatsAppStateStore(store, 'run-wa'), makeSocket: sockets.makeSocket });
+    const events: BotEvent[] = [];
+    bot.onEvent((e) => events.push(e));
+    try {
+      await bot.start();
+      await until('open', async () => (await bot.probe()).ok);
+      const prompt = { approvalId: 'apr-1', code: 'K7WQ2M', branchName: 'Porto', actionType: 'refund', summary: 'Refund 5 EUR', riskLevel: 'critical', requester: 'refunds', expiresAt: '2026-03-02T12:00:00.000Z' };
+      await bot.promptApproval(ANA_JID, prompt);
+      sockets.latest().receive(phoneText({ jid: EVE_JID }, 'APPROVE K7WQ2M'));
+      await until('customer event', () => events.find((e) => e.type === 'message' && e.message.text === 'APPROVE K7WQ2M'));
+      expect(decided).toEqual([]);
+      // A malformed message (no key) does not drop the valid one after it; a huge text is capped.
+      const huge = 'x'.repeat(100_000);
+      sockets.latest().receive({ message: { conversation: 'no key' } } as unknown as WAMessage, { ...phoneText({ jid: EVE_JID }, huge), messageTimestamp: Number.NaN });
+      const big = await until('the capped text', () => events.find((e) => e.type === 'message' && e.message.text.startsWith('xxx')));
+      expect(big.type === 'message' && big.message.text.length).toBe(MAX_INBOUND_TEXT + 1);
+      sockets.latest().receive(phoneText({ jid: ANA_JID }, 'approve k7wq2m'));
+      await until('decided', () => decided.length === 1);
+      expect(decided[0]).toMatchObject({ approvalId: 'apr-1', decision: 'approve', deciderId: ANA });
+      await until('the answer', () => sockets.latest().texts(ANA_JID).includes('Approved apr-1.'));
+    } finally {
+      await bot.stop();
+      await store.close();
+      dir.cleanup();
+    }
   });
 });

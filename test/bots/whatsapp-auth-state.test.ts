@@ -144,4 +144,42 @@ describe('WhatsApp auth state in the file store', () => {
     expect(await bot.probe()).toMatchObject({ ok: false, needsHuman: true, detail: expect.stringMatching(/lease on this number was taken by runner-9/) });
     await bot.stop();
   });
+
+  it('a lease taken over while the number is reconnecting stops the pending reconnect', async () => {
+    const clock = new ManualClock();
+    const sockets = standInSockets();
+    const bot = new WhatsAppBot({ id: 'wa-1', reconnectBaseMs: 5000 }, { logger, env: {} }, { state: whatsAppStateStore(store, 'wa-1'), makeSocket: sockets.makeSocket, clock, owner: 'coordinator-1', leaseTtlMs: 3000, random: () => 0.5 });
+    await bot.start();
+    sockets.latest().open();
+    sockets.latest().close(408); // reconnect due in 5 s
+    const lease = (await store.waAuth.get('wa-1:lease:lease'))!;
+    await store.waAuth.update(lease.id, { value: JSON.stringify({ owner: 'runner-9', expiresAt: clock.now() + 60_000 }) });
+    await clock.advance(60_000);
+    expect(sockets.sockets).toHaveLength(1);
+    expect(await bot.probe()).toMatchObject({ ok: false, needsHuman: true, detail: expect.stringMatching(/taken by runner-9/) });
+    await bot.stop();
+  });
+
+  it('a lease that cannot be renewed before it expires stops the bot driving the number (another process may take it)', async () => {
+    const clock = new ManualClock();
+    const sockets = standInSockets();
+    const state = whatsAppStateStore(store, 'wa-1');
+    let down = false;
+    const flaky = { ...state, lease: { ...state.lease, acquire: (owner: string, ttl: number, now: number) => (down ? Promise.reject(new Error('store unreachable')) : state.lease.acquire(owner, ttl, now)) } };
+    const bot = new WhatsAppBot({ id: 'wa-1' }, { logger, env: {} }, { state: flaky, makeSocket: sockets.makeSocket, clock, owner: 'coordinator-1', leaseTtlMs: 3000 });
+    await bot.start();
+    sockets.latest().open();
+    down = true;
+    await clock.advance(1000); // one failed renewal: the lease still holds until 3 s
+    expect(sockets.latest().ended).toBe(false);
+    await clock.advance(1000); // the next failure leaves no time for another try before it expires
+    expect(sockets.latest().ended).toBe(true);
+    // Not a person's job: the health monitor's restart takes the lease again once the store answers.
+    expect(await bot.probe()).toMatchObject({ ok: false, needsHuman: false, detail: expect.stringMatching(/could not be renewed/) });
+    down = false;
+    await bot.stop();
+    await bot.start();
+    expect(sockets.sockets).toHaveLength(2);
+    await bot.stop();
+  });
 });

@@ -1,10 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import type { BotEvent } from '../../src/bots/bot-agent.js';
 import { WhatsAppBot, type WhatsAppAgentConfig } from '../../src/bots/whatsapp/whatsapp-bot.js';
+import type { WhatsAppState } from '../../src/bots/whatsapp/whatsapp-state.js';
 import { whatsAppStateStore } from '../../src/branches/whatsapp-state-store.js';
 import { SqliteStore } from '../../src/storage/sqlite/sqlite-store.js';
 import type { Store } from '../../src/storage/store.js';
-import { phoneText, standInSockets } from '../helpers/baileys-stand-in.js';
+import { OUR_PHONE, phoneText, standInSockets } from '../helpers/baileys-stand-in.js';
 import { ManualClock } from '../helpers/manual-clock.js';
 import { memoryLogger } from '../helpers/quiet-logger.js';
 import { tempDir } from '../helpers/temp-dir.js';
@@ -18,11 +19,11 @@ describe('WhatsApp connection: pairing, reconnect by reason, health', () => {
   let events: BotEvent[];
   let logs: Array<Record<string, unknown>>;
 
-  const make = async (config: Partial<WhatsAppAgentConfig> = {}) => {
+  const make = async (config: Partial<WhatsAppAgentConfig> = {}, state: WhatsAppState = whatsAppStateStore(store, 'wa-1')) => {
     const memory = memoryLogger();
     logs = memory.entries;
     bot = new WhatsAppBot({ id: 'wa-1', reconnectBaseMs: 1000, reconnectMaxMs: 8000, activityWindowMs: 90_000, ...config }, { logger: memory.logger, env: {} }, {
-      state: whatsAppStateStore(store, 'wa-1'),
+      state,
       makeSocket: sockets.makeSocket,
       clock,
       random: () => 0.5,
@@ -61,9 +62,8 @@ describe('WhatsApp connection: pairing, reconnect by reason, health', () => {
     expect(events.at(-1)).toEqual({ type: 'pairing', agentId: 'wa-1', qr: '2@second-qr' });
     expect(sock.pairingRequests).toHaveLength(1);
 
-    // The phone scanned: Baileys reports a new login, then closes with 515 (restart required).
-    sock.update({ isNewLogin: true, qr: undefined });
-    sock.close(515);
+    // The phone scanned: Baileys saves the new creds, reports a new login, then closes with 515 (restart required).
+    sock.pairSuccess();
     await clock.advance(0);
     expect(sockets.sockets).toHaveLength(2);
     expect(logs.filter((e) => e.level === 'warn' && /disconnected/.test(String(e.message)))).toEqual([]);
@@ -74,6 +74,24 @@ describe('WhatsApp connection: pairing, reconnect by reason, health', () => {
       { type: 'pairing', agentId: 'wa-1', paired: true },
     ]);
     expect(await bot.probe()).toMatchObject({ ok: true, detail: 'connected as +351210000001' });
+  });
+
+  it('the 515 after pairing reconnects with the creds just registered, even before their write reached the store', async () => {
+    const state = whatsAppStateStore(store, 'wa-1');
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => (release = r));
+    const slow: WhatsAppState = { ...state, auth: { ...state.auth, write: async (entries) => (await gate, state.auth.write(entries)) } };
+    const sock = await make({}, slow);
+    sock.update({ qr: '2@qr' });
+    sock.pairSuccess();
+    await clock.advance(0);
+    expect(sockets.sockets).toHaveLength(2);
+    // The new socket logs in as the paired device, not as a fresh, unpaired one.
+    expect(sockets.latest().config.auth.creds.me?.id).toBe(`${OUR_PHONE}:12@s.whatsapp.net`);
+    expect(sockets.latest().config.auth.creds.noiseKey).toBe(sock.config.auth.creds.noiseKey);
+    release();
+    await clock.advance(0);
+    expect(await state.auth.read('creds', ['creds'])).toEqual({ creds: expect.stringContaining(`${OUR_PHONE}:12@s.whatsapp.net`) });
   });
 
   it('transient closes (408, 428, 503) reconnect with exponential backoff; each close is a connection event with its reason', async () => {
@@ -143,6 +161,53 @@ describe('WhatsApp connection: pairing, reconnect by reason, health', () => {
       expect(await bot.probe()).toMatchObject({ ok: false, needsHuman: true, detail: expect.stringMatching(/^needs pairing/) });
       await bot.stop();
     }
+  });
+
+  it('a bad session that keeps coming back is retried with backoff, not in a tight loop', async () => {
+    const sock = await make();
+    sock.open();
+    sock.close(500);
+    await clock.advance(0);
+    expect(sockets.sockets).toHaveLength(2);
+    sockets.latest().close(500);
+    await clock.advance(0);
+    expect(sockets.sockets).toHaveLength(2);
+    await clock.advance(1000);
+    expect(sockets.sockets).toHaveLength(3);
+    sockets.latest().close(411);
+    await clock.advance(1999);
+    expect(sockets.sockets).toHaveLength(3);
+    await clock.advance(1);
+    expect(sockets.sockets).toHaveLength(4);
+  });
+
+  it('a connection attempt the store makes fail is retried with backoff; a start that fails leaves nothing running', async () => {
+    const state = whatsAppStateStore(store, 'wa-1');
+    let failures = 0;
+    const flaky: WhatsAppState = {
+      ...state,
+      auth: { ...state.auth, clear: async () => (failures-- > 0 ? Promise.reject(new Error('store unreachable')) : state.auth.clear()) },
+    };
+    const sock = await make({}, flaky);
+    sock.open();
+    failures = 1;
+    sock.close(500); // reset the keys: the clear fails once
+    await clock.advance(0);
+    expect(sockets.sockets).toHaveLength(1);
+    expect(logs.some((e) => /^WhatsApp could not connect; retrying in 2000 ms$/.test(String(e.message)))).toBe(true);
+    await clock.advance(1999);
+    expect(sockets.sockets).toHaveLength(1);
+    await clock.advance(1);
+    expect(sockets.sockets).toHaveLength(2);
+    await bot.stop();
+
+    // A start whose first connection fails throws, and gives the lease back (a restart can then succeed).
+    const failing: WhatsAppState = { ...state, auth: { ...state.auth, read: () => Promise.reject(new Error('store unreachable')) } };
+    await expect(make({}, failing)).rejects.toThrow('store unreachable');
+    expect(await state.lease.acquire('someone-else', 60_000, clock.now())).toEqual({ ok: true });
+    await state.lease.release('someone-else');
+    await clock.advance(120_000);
+    expect(sockets.sockets).toHaveLength(2);
   });
 
   it('health: an open socket with no activity within the window is not ok; activity makes it ok again', async () => {

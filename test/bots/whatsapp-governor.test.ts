@@ -69,12 +69,14 @@ describe('WhatsApp outbound governor', () => {
     const pending = ['a', 'b', 'c', 'd'].map((text) => first.bot.send(CUSTOMER, text).catch((e: unknown) => e));
     await clock.advance(10);
     expect(first.sock.texts()).toEqual(['a']);
-    // The process dies: the queue stays in the store.
+    // The process stops: the queue stays in the store. The waiting senders get their refs, not an error —
+    // an error would make a caller fall back to another channel while the message still goes out later.
     await first.bot.stop();
-    for (const p of pending.slice(1)) expect(await p).toMatchObject({ code: ErrorCode.DeliveryFailed });
+    const refs = (await Promise.all(pending)) as Array<{ chatId: string; messageId: string }>;
     const rows = await store.waOutbound.find({ where: { agentId: 'wa-gov' }, orderBy: { field: 'createdAt' } });
     rows.sort((x, y) => (x.id < y.id ? -1 : 1));
     expect(rows.map((r) => r.status)).toEqual(['sent', 'queued', 'queued', 'queued']);
+    expect(refs.map((r) => r.messageId)).toEqual(rows.map((r) => r.keyId));
     // Crash after 'a' was sent and stored but before it was marked sent; crash while 'b' was being sent (not stored).
     await store.waOutbound.update(rows[0].id, { status: 'sending' });
     await store.waOutbound.update(rows[1].id, { status: 'sending' });
@@ -86,6 +88,24 @@ describe('WhatsApp outbound governor', () => {
     const ids = [...first.sock.sent, ...second.sock.sent].map((s) => s.message.key.id);
     expect(new Set(ids).size).toBe(4);
     expect(await store.waOutbound.count({ agentId: 'wa-gov', status: 'sent' })).toBe(4);
+  });
+
+  it('a message WhatsApp took is not sent again when recording it fails; the next start reconciles it', async () => {
+    const { bot, sock } = await connectedBot();
+    const save = store.waMessages.put.bind(store.waMessages);
+    store.waMessages.put = () => Promise.reject(new Error('disk full'));
+    const ref = await (async () => {
+      const sending = bot.send(CUSTOMER, 'once');
+      await clock.advance(10);
+      return sending;
+    })();
+    store.waMessages.put = save;
+    await clock.advance(60_000);
+    expect(sock.texts()).toEqual(['once']);
+    expect(ref.messageId).toBe(sock.sent[0].message.key.id);
+    expect(logs.some((e) => String(e.message).startsWith('a WhatsApp message was sent but could not be recorded'))).toBe(true);
+    // Left 'sending' (not retried here); a restart resends it under the same id, which WhatsApp takes as the same message.
+    expect((await store.waOutbound.find({ where: { agentId: 'wa-gov' } })).map((r) => r.status)).toEqual(['sending']);
   });
 
   it('pauses with backoff on rate-overlimit, then sends', async () => {

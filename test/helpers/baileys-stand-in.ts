@@ -92,6 +92,19 @@ export class BaileysStandIn implements WaSocket {
     this.update({ connection: 'open' });
   }
 
+  /**
+   * The phone scanned the QR: like Baileys' `pair-success` handler, the creds
+   * learn who we are (`creds.update`), a new login is reported, and the server
+   * then closes with 515 (restart required).
+   */
+  pairSuccess(): void {
+    const me = { id: `${OUR_PHONE}:12@s.whatsapp.net`, lid: '90000000000001:12@lid' };
+    Object.assign(this.config.auth.creds, { me, platform: 'android' });
+    this.emitter.emit('creds.update', { me, platform: 'android' });
+    this.update({ isNewLogin: true, qr: undefined });
+    this.close(515);
+  }
+
   /** The server closes the connection with this code. */
   close(statusCode: number): void {
     this.ended = true;

@@ -84,12 +84,17 @@ export class OutboundGovernor {
     this.kick();
   }
 
-  /** Stops sending; queued messages stay stored and go out after the next start. */
+  /**
+   * Stops sending; queued messages stay stored and go out after the next start.
+   * Waiting senders are released without a message (like a wait that timed
+   * out): failing them would make callers fall back to another channel while
+   * the queued message still goes out later — a double send.
+   */
   stop(): void {
     this.stopped = true;
     this.send = undefined;
     this.clearTimer();
-    for (const [id, w] of this.waiters) w.reject(new CodedError(ErrorCode.DeliveryFailed, 'the WhatsApp agent stopped; the message stays queued and is sent after it restarts', { outboundId: id }));
+    for (const w of this.waiters.values()) w.resolve(undefined);
     this.waiters.clear();
   }
 
@@ -187,25 +192,10 @@ export class OutboundGovernor {
     const { state, clock, options, logger } = this.deps;
     const payload = deserialise<OutboundPayload>(item.payload);
     const random = this.deps.random ?? Math.random;
+    let message: WAMessage | undefined;
     try {
       const quoted = payload.quotedKeyId ? await state.messages.get(payload.quotedKeyId, true) : null;
-      const message = await send(item.chatId, payload.content, { messageId: item.keyId, ...(quoted ? { quoted: deserialise<WAMessage>(quoted.message) } : {}) });
-      const sentAt = isoNow(clock);
-      // Stored before it is marked sent: after a crash in between, recovery finds it and does not resend.
-      if (message) {
-        await state.messages.save({
-          remoteJid: message.key.remoteJid ?? item.chatId,
-          keyId: message.key.id ?? item.keyId,
-          fromMe: true,
-          message: serialiseMessage(message),
-          at: sentAt,
-          ...(payload.approvalId ? { approvalId: payload.approvalId, approvalCode: payload.approvalCode } : {}),
-        });
-      }
-      await state.outbound.markSent(item.id, sentAt);
-      this.rateStrikes = 0;
-      this.nextAt = clock.now() + options.minGapMs + Math.round(random() * options.jitterMs);
-      this.settle(item.id, message);
+      message = await send(item.chatId, payload.content, { messageId: item.keyId, ...(quoted ? { quoted: deserialise<WAMessage>(quoted.message) } : {}) });
     } catch (error) {
       const text = error instanceof Error ? error.message : String(error);
       if (isRateLimit(error)) {
@@ -219,7 +209,30 @@ export class OutboundGovernor {
       await state.outbound.requeue(item.id, new Date(clock.now() + backoffMs(item.attempts, 5000, 5 * 60_000, random)).toISOString(), text, failed);
       logger.warn(failed ? `WhatsApp send failed ${item.attempts + 1} times; giving up` : 'WhatsApp send failed; will retry', { outboundId: item.id, error });
       if (failed) this.settle(item.id, undefined, new CodedError(ErrorCode.DeliveryFailed, `WhatsApp did not take the message: ${text}`, { outboundId: item.id }));
+      return;
     }
+    // WhatsApp has it: from here on, nothing may count as a failed send (a retry would be a second message).
+    this.rateStrikes = 0;
+    this.nextAt = clock.now() + options.minGapMs + Math.round(random() * options.jitterMs);
+    const sentAt = isoNow(clock);
+    try {
+      // Stored before it is marked sent: after a crash in between, recovery finds it and does not resend.
+      if (message) {
+        await state.messages.save({
+          remoteJid: message.key.remoteJid ?? item.chatId,
+          keyId: message.key.id ?? item.keyId,
+          fromMe: true,
+          message: serialiseMessage(message),
+          at: sentAt,
+          ...(payload.approvalId ? { approvalId: payload.approvalId, approvalCode: payload.approvalCode } : {}),
+        });
+      }
+      await state.outbound.markSent(item.id, sentAt);
+    } catch (error) {
+      // Left as `sending`: the next start marks it sent if the message was stored, else resends it under the same id.
+      logger.error('a WhatsApp message was sent but could not be recorded; it is reconciled on the next start', { outboundId: item.id, keyId: item.keyId, error });
+    }
+    this.settle(item.id, message);
   }
 
   private settle(id: string, message: WAMessage | undefined, error?: Error): void {

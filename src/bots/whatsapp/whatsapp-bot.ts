@@ -2,15 +2,9 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import {
   generateMessageID,
-  isJidBroadcast,
-  isJidGroup,
-  isJidNewsletter,
-  isJidStatusBroadcast,
   isLidUser,
   isPnUser,
   jidNormalizedUser,
-  normalizeMessageContent,
-  toNumber,
   type AnyMessageContent,
   type ConnectionState,
   type proto,
@@ -25,11 +19,12 @@ import type { ApprovalOutcome, ApprovalPrompt, BotAgent, BotEvent, MessageRef, P
 import type { BotContext } from '../channel-registry.js';
 import { pollContent, renderPromptText } from './approval-poll.js';
 import { baileysLogger } from './baileys-logger.js';
-import { NumberLease } from './number-lease.js';
+import { NumberLease, type LeaseLoss } from './number-lease.js';
 import { backoffMs, classifyDisconnect, type DisconnectInfo } from './disconnect-reason.js';
 import { DEFAULT_GOVERNOR, OutboundGovernor, type OutboundPayload } from './outbound-governor.js';
 import { deserialise, loadAuthState, type StoredAuthState } from './store-auth-state.js';
 import { WhatsAppDecisions } from './whatsapp-decisions.js';
+import { readInbound } from './whatsapp-inbound.js';
 import { baileysSocket, jidUser, socketDefaults, toJid, type MakeSocket, type WaSocket } from './whatsapp-socket.js';
 import type { WhatsAppState } from './whatsapp-state.js';
 
@@ -91,8 +86,14 @@ export class WhatsAppBot implements BotAgent {
   private halted: Halt | undefined;
   private pairing: { qr?: string; code?: string } | undefined;
   private newLogin = false;
+  /** Reconnecting after the 515 that follows a pairing: the next open reports `paired`. */
+  private justPaired = false;
+  /** The stored session must be cleared before the next connection (after 401/403/411/500). */
+  private resetSession = false;
   private pairingRequested = false;
   private reconnectTimer: TimerHandle | undefined;
+  /** Bumped by every start and stop: work begun under an older one must not open a socket. */
+  private generation = 0;
 
   constructor(
     private readonly config: WhatsAppAgentConfig,
@@ -116,14 +117,14 @@ export class WhatsAppBot implements BotAgent {
       ttlMs: deps.leaseTtlMs ?? 60_000,
       clock: this.clock,
       log: this.log,
-      onLost: (holder) => this.onLeaseLost(holder),
+      onLost: (loss) => this.onLeaseLost(loss),
     });
     this.decisions = new WhatsAppDecisions({
       agentId: config.id,
       state: deps.state,
       context,
       log: this.log,
-      reply: async (jid, text, quotedKeyId) => void (await this.queue(jid, { content: { text }, ...(quotedKeyId ? { quotedKeyId } : {}) }, false)),
+      reply: async (jid, text, quotedKeyId) => void (await this.queue(jid, { content: { text }, ...(quotedKeyId ? { quotedKeyId } : {}) }, { requireOpen: false })),
       phoneOf: (jids) => this.phoneOf(jids),
       meIds: () => [this.sock?.user?.id, this.sock?.user?.lid, this.auth?.state.creds.me?.id, this.auth?.state.creds.me?.lid].filter((j): j is string => Boolean(j)),
     });
@@ -139,22 +140,28 @@ export class WhatsAppBot implements BotAgent {
       throw new CodedError(ErrorCode.Conflict, why, { agentId: this.id, holder: lease.holder });
     }
     this.running = true;
+    this.generation++;
     this.halted = undefined;
     this.attempt = 0;
-    await this.governor.start();
-    await this.connect();
+    try {
+      await this.governor.start();
+      await this.connect();
+    } catch (error) {
+      // A store that fails now must not leave a half-started bot holding the lease (a restart would find it "running").
+      await this.stop();
+      throw error;
+    }
   }
 
   async stop(): Promise<void> {
     if (!this.running) return;
     this.running = false;
+    this.generation++;
     this.clearTimers();
     this.governor.stop();
-    const sock = this.sock;
-    this.sock = undefined;
-    this.open = false;
-    if (sock) await Promise.resolve(sock.end(undefined)).catch(() => undefined);
+    await this.dropSocket();
     await this.auth?.flush();
+    this.auth = undefined;
     await this.lease.release();
   }
 
@@ -178,11 +185,12 @@ export class WhatsAppBot implements BotAgent {
     return { chatId: jid, messageId: keyId };
   }
 
+  /** The text then the poll, queued back to back; answers once the poll went out (its id is the prompt's ref). */
   async promptApproval(chatId: string, prompt: ApprovalPrompt): Promise<MessageRef> {
     const jid = toJid(chatId);
     const tag = { approvalId: prompt.approvalId, approvalCode: prompt.code };
-    await this.queue(jid, { content: { text: renderPromptText(prompt) }, ...tag });
-    const pollId = await this.queue(jid, { content: pollContent(prompt, randomBytes(32)), ...tag });
+    await this.queue(jid, { content: { text: renderPromptText(prompt) }, ...tag }, { wait: false });
+    const pollId = await this.queue(jid, { content: pollContent(prompt, randomBytes(32)), ...tag }, { requireOpen: false });
     return { chatId: jid, messageId: pollId };
   }
 
@@ -196,17 +204,22 @@ export class WhatsAppBot implements BotAgent {
 
   /**
    * Persists and queues one message; waits (up to `sendWaitMs`) until it is
-   * sent and returns its message id. Refuses while the number is not connected,
-   * so callers can fall back to another channel.
+   * sent and returns its message id — also when the wait ends first or the
+   * agent stops meanwhile: the message stays queued and goes out later, so
+   * failing would make a caller fall back and send it twice. Refuses while
+   * the number is not connected (unless `requireOpen` is false), so callers
+   * can fall back to another channel.
    */
-  private async queue(jid: string, payload: OutboundPayload, requireOpen = true): Promise<string> {
-    if (requireOpen && !this.open) throw new CodedError(ErrorCode.DeliveryFailed, `WhatsApp agent ${this.id} is not connected${this.lastClose ? ` (${this.lastClose.reason})` : ''}`, { agentId: this.id });
+  private async queue(jid: string, payload: OutboundPayload, how: { requireOpen?: boolean; wait?: boolean } = {}): Promise<string> {
+    if ((how.requireOpen ?? true) && !this.open) throw new CodedError(ErrorCode.DeliveryFailed, `WhatsApp agent ${this.id} is not connected${this.lastClose ? ` (${this.lastClose.reason})` : ''}`, { agentId: this.id });
     const keyId = generateMessageID();
     const { done } = await this.governor.enqueue(jid, payload, keyId);
+    if (how.wait === false) return keyId;
     let timer: TimerHandle | undefined;
     const waited = new Promise<'timeout'>((resolve) => (timer = this.clock.setTimeout(() => resolve('timeout'), this.config.sendWaitMs ?? 60_000)));
     try {
-      if ((await Promise.race([done, waited])) === 'timeout') this.log.info('message still queued; it will go out when the queue reaches it', { keyId });
+      const result = await Promise.race([done, waited]);
+      if (result === 'timeout' || result === undefined) this.log.info('message still queued; it will go out when the queue reaches it', { keyId });
     } finally {
       if (timer) this.clock.clearTimeout(timer);
     }
@@ -214,9 +227,20 @@ export class WhatsAppBot implements BotAgent {
   }
 
   private async connect(): Promise<void> {
-    if (!this.running) return;
-    this.auth = await loadAuthState(this.deps.state.auth, baileysLogger(this.log));
-    const auth = this.auth;
+    const generation = this.generation;
+    const current = () => this.running && !this.halted && generation === this.generation;
+    if (!current()) return;
+    if (this.resetSession) {
+      await this.auth?.flush();
+      this.auth = undefined;
+      await this.deps.state.auth.clear();
+      this.resetSession = false;
+    }
+    // Reused across reconnects (Baileys keeps the creds it updates in this object): the 515 right after pairing
+    // must not read the creds back from the store before `saveCreds` has reached it.
+    const auth = this.auth ?? (await loadAuthState(this.deps.state.auth, baileysLogger(this.log)));
+    if (!current()) return;
+    this.auth = auth;
     const sock = (this.deps.makeSocket ?? baileysSocket)({
       ...socketDefaults(),
       auth: auth.state,
@@ -229,12 +253,38 @@ export class WhatsAppBot implements BotAgent {
     const mine = <T>(fn: (arg: T) => unknown) => (arg: T) => {
       if (this.sock !== sock) return;
       this.touch();
-      void Promise.resolve(fn(arg)).catch((error: unknown) => this.log.error('WhatsApp event handling failed', { error }));
+      const failed = (error: unknown) => this.log.error('WhatsApp event handling failed', { error });
+      try {
+        // Called at once (a close must mark the number down before anything else runs); async failures are logged too.
+        void Promise.resolve(fn(arg)).catch(failed);
+      } catch (error) {
+        failed(error);
+      }
     };
     sock.ev.on('creds.update', mine(() => auth.saveCreds()));
     sock.ev.on('connection.update', mine((u: Partial<ConnectionState>) => this.onConnection(sock, u)));
-    sock.ev.on('messages.upsert', mine(({ messages, type }: { messages: WAMessage[]; type: string }) => (type === 'notify' ? this.onMessages(messages) : undefined)));
+    sock.ev.on('messages.upsert', mine(({ messages, type }: { messages: WAMessage[]; type: string }) => (type === 'notify' && Array.isArray(messages) ? this.onMessages(messages) : undefined)));
     sock.ws?.on('frame', () => this.sock === sock && this.touch());
+  }
+
+  /** Connects after `delay` ms; a connect that fails (the store, say) is retried with backoff instead of leaving the number down. */
+  private reconnect(delay: number): void {
+    this.clearTimers();
+    const attempt = () =>
+      void this.connect().catch((error: unknown) => {
+        const next = this.backoff();
+        this.log.error(`WhatsApp could not connect; retrying in ${next} ms`, { error });
+        this.reconnect(next);
+      });
+    if (delay <= 0) return attempt();
+    this.reconnectTimer = this.clock.setTimeout(() => {
+      this.reconnectTimer = undefined;
+      attempt();
+    }, delay);
+  }
+
+  private backoff(): number {
+    return backoffMs(this.attempt++, this.config.reconnectBaseMs ?? 1000, this.config.reconnectMaxMs ?? 60_000, this.deps.random);
   }
 
   private async onConnection(sock: WaSocket, u: Partial<ConnectionState>): Promise<void> {
@@ -255,9 +305,10 @@ export class WhatsAppBot implements BotAgent {
       this.open = true;
       this.attempt = 0;
       this.lastClose = undefined;
-      const paired = this.newLogin || Boolean(this.pairing);
+      const paired = this.newLogin || this.justPaired || Boolean(this.pairing);
       this.pairing = undefined;
       this.newLogin = false;
+      this.justPaired = false;
       this.governor.setSender((jid, content: AnyMessageContent, options) => sock.sendMessage(jid, content, options));
       this.listeners.emit({ type: 'connection', agentId: this.id, state: 'open', detail: sock.user ? `+${jidUser(sock.user.id)}` : undefined });
       if (paired) this.listeners.emit({ type: 'pairing', agentId: this.id, paired: true });
@@ -273,71 +324,74 @@ export class WhatsAppBot implements BotAgent {
     this.governor.setSender(undefined);
     this.lastClose = { ...info, at: isoNow(this.clock) };
     this.listeners.emit({ type: 'connection', agentId: this.id, state: 'closed', detail: info.reason });
-    if (!this.running) return;
+    if (!this.running || this.halted) return;
     if (info.kind === 'transient') {
       if (info.code === 515 && this.newLogin) {
+        // Expected right after pairing: reconnect at once with the same (just registered) creds, quietly.
+        this.newLogin = false;
+        this.justPaired = true;
         this.log.debug('restart required after pairing; reconnecting');
-        return this.connect();
+        return this.reconnect(0);
       }
-      const delay = backoffMs(this.attempt++, this.config.reconnectBaseMs ?? 1000, this.config.reconnectMaxMs ?? 60_000, this.deps.random);
+      const delay = this.backoff();
       this.log.warn(`WhatsApp disconnected: ${info.reason}; reconnecting in ${delay} ms`);
-      this.reconnectTimer = this.clock.setTimeout(() => {
-        this.reconnectTimer = undefined;
-        void this.connect().catch((e: unknown) => this.log.error('WhatsApp reconnect failed', { error: e }));
-      }, delay);
-      return;
+      return this.reconnect(delay);
     }
     if (info.kind === 'replaced') {
       this.halt({ needsHuman: true, detail: `stopped: ${info.reason} — another WhatsApp session took over this number; close it, then restart this agent` });
       return;
     }
-    await this.deps.state.auth.clear();
+    // The session is dead: forget it (now, and again before the next connection if the store fails now).
+    this.resetSession = true;
     if (info.kind === 'logged_out') {
       this.halt({ needsHuman: true, detail: `needs pairing: ${info.reason}; the stored session was cleared — restart the agent (dashboard, or POST /api/agents/${this.id}/restart) and scan the new QR` });
+      await this.auth?.flush();
+      this.auth = undefined;
+      await this.deps.state.auth.clear();
+      this.resetSession = false;
       return;
     }
-    this.log.warn(`WhatsApp ${info.reason}: session keys reset; pair the number again`);
+    // Bad session or mismatch: pair again at once the first time; if it keeps happening, with backoff (no tight loop).
+    const delay = this.attempt === 0 ? 0 : backoffMs(this.attempt - 1, this.config.reconnectBaseMs ?? 1000, this.config.reconnectMaxMs ?? 60_000, this.deps.random);
+    this.attempt++;
+    this.log.warn(`WhatsApp ${info.reason}: session keys reset; pair the number again${delay ? ` (in ${delay} ms)` : ''}`);
     this.pairing = {};
-    return this.connect();
+    this.reconnect(delay);
   }
 
   /** Stops reconnecting (a person must act) but keeps the lease, so nobody else fights for the number meanwhile. */
   private halt(halt: Halt): void {
     this.halted = halt;
+    this.clearTimers();
     this.log.error(`WhatsApp agent ${this.id} ${halt.detail}`);
   }
 
   private async onMessages(messages: WAMessage[]): Promise<void> {
-    for (const m of messages) await this.onMessage(m);
+    for (const m of messages) {
+      // One malformed message must not drop the rest of the batch.
+      await this.onMessage(m).catch((error: unknown) => this.log.error('a received WhatsApp message could not be handled; skipped', { error, messageId: m?.key?.id }));
+    }
   }
 
   private async onMessage(m: WAMessage): Promise<void> {
-    const jid = m.key.remoteJid;
-    if (!jid || m.key.fromMe || isJidStatusBroadcast(jid) || isJidBroadcast(jid) || isJidNewsletter(jid)) return;
-    const content = normalizeMessageContent(m.message);
-    if (!content) return;
-    if (content.pollUpdateMessage) return this.decisions.onVote(m);
-    const text = content.conversation ?? content.extendedTextMessage?.text;
-    if (!text) return;
-    const group = Boolean(isJidGroup(jid));
-    if (group && !this.config.groups) return;
-    const senderJid = group ? m.key.participant : jid;
-    if (!senderJid) return;
-    const phone = await this.phoneOf(group ? [m.key.participantAlt, m.key.participant] : [m.key.remoteJidAlt, jid]);
-    const quoted = content.extendedTextMessage?.contextInfo?.stanzaId ?? undefined;
-    if (!group && (await this.decisions.onText(jid, text, phone, quoted))) return;
+    const inbound = readInbound(m, { groups: Boolean(this.config.groups) });
+    if (!inbound) return;
+    if (inbound.kind === 'vote') return this.decisions.onVote(m);
+    const { chatJid, group, text, quotedId } = inbound;
+    const phone = await this.phoneOf(inbound.phoneJids);
+    if (!group && (await this.decisions.onText(chatJid, text, phone, quotedId))) return;
     this.listeners.emit({
       type: 'message',
       message: {
         agentId: this.id,
         channel: 'whatsapp',
-        chatId: jid,
-        senderId: jidNormalizedUser(senderJid),
-        ...(m.pushName ? { senderName: m.pushName } : {}),
+        chatId: chatJid,
+        senderId: jidNormalizedUser(inbound.senderJid),
+        ...(inbound.pushName ? { senderName: inbound.pushName } : {}),
         text,
-        at: new Date(m.messageTimestamp ? toNumber(m.messageTimestamp) * 1000 : this.clock.now()).toISOString(),
-        ...(m.key.id ? { messageId: m.key.id } : {}),
-        ...(quoted ? { replyToMessageId: quoted } : {}),
+        at: new Date(inbound.atMs ?? this.clock.now()).toISOString(),
+        ...(inbound.messageId ? { messageId: inbound.messageId } : {}),
+        ...(quotedId ? { replyToMessageId: quotedId } : {}),
         ...(phone ? { senderPhone: phone } : {}),
         ...(group ? { group } : {}),
       },
@@ -367,15 +421,20 @@ export class WhatsAppBot implements BotAgent {
     this.lastActivity = this.clock.now();
   }
 
-  /** Someone else holds the number now: stop driving it at once. */
-  private onLeaseLost(holder: string): void {
+  /** The lease is not ours any more (taken over, or expired while renewals failed): stop driving the number at once. */
+  private onLeaseLost(loss: LeaseLoss): void {
     if (!this.running) return;
-    this.halt({ needsHuman: true, detail: `stopped: the lease on this number was taken by ${holder}; two processes must never drive the same number` });
+    this.halt({ needsHuman: loss.takenOver, detail: `stopped: ${loss.reason}; two processes must never drive the same number` });
+    void this.dropSocket();
+  }
+
+  /** Forgets the current socket (its late events are ignored) and closes it. */
+  private async dropSocket(): Promise<void> {
     const sock = this.sock;
     this.sock = undefined;
     this.open = false;
     this.governor.setSender(undefined);
-    if (sock) void Promise.resolve(sock.end(undefined)).catch(() => undefined);
+    if (sock) await Promise.resolve().then(() => sock.end(undefined)).catch(() => undefined);
   }
 
   private clearTimers(): void {

@@ -27,8 +27,14 @@ export interface DecisionPorts {
  * `decide` gives is sent back; prompts decided elsewhere get a short follow-up.
  */
 export class WhatsAppDecisions {
-  /** Prompt chats already answered here (`chat|approval id or code`): no second follow-up for them. */
-  private readonly answered = new Set<string>();
+  /**
+   * Prompt chats whose decision is being applied here (`phone|approval id or
+   * code`): the engine shows the outcome on every prompt — calling `onOutcome`
+   * here — before `decide` returns, and this chat gets `decide`'s answer
+   * instead of a follow-up. Held only while `decide` runs, so nothing needs to
+   * survive a restart.
+   */
+  private readonly deciding = new Set<string>();
 
   constructor(private readonly ports: DecisionPorts) {}
 
@@ -78,8 +84,10 @@ export class WhatsAppDecisions {
       await this.decide({ replyJid: chatJid, quotedKeyId: prompt.keyId, approvalId: prompt.approvalId, code: prompt.approvalCode, decision: parsed.decision, phone });
       return true;
     }
-    if (!this.isManager(phone)) return false;
-    await this.decide({ replyJid: chatJid, quotedKeyId: prompt?.keyId, approvalId: parsed.code, code: parsed.code, decision: parsed.decision, phone, reason: parsed.reason });
+    const own = (await this.ports.state.messages.promptsFor(parsed.code)).find((p) => p.approvalId && jidUser(p.remoteJid) === phone);
+    if (!own && !this.isManager(phone)) return false;
+    const approvalId = own?.approvalId ?? parsed.code;
+    await this.decide({ replyJid: chatJid, quotedKeyId: prompt?.keyId ?? own?.keyId, approvalId, code: parsed.code, decision: parsed.decision, phone, reason: parsed.reason });
     return true;
   }
 
@@ -89,17 +97,19 @@ export class WhatsAppDecisions {
     const chat = stored?.remoteJid ?? ref.chatId;
     const code = stored?.approvalCode ?? outcome.approvalId;
     const keys = [`${jidUser(chat)}|${outcome.approvalId}`, `${jidUser(chat)}|${code}`];
-    if (keys.some((k) => this.answered.has(k))) {
-      keys.forEach((k) => this.answered.delete(k));
-      return;
-    }
+    if (keys.some((k) => this.deciding.has(k))) return;
     await this.ports.reply(chat, renderOutcome(code, outcome), stored ? stored.keyId : undefined);
   }
 
-  /** A manager of some branch (by phone digits); without `identify` (a runner), the engine decides who may. */
+  /**
+   * Whether a phone may send `APPROVE <code>` for a prompt it was not sent: a
+   * configured manager. Without `identify` (a runner), nobody: only the
+   * prompts this number sent (checked by the caller) make it a decision, so
+   * anyone else's `APPROVE …` stays a customer message.
+   */
   private isManager(phone: string): boolean {
     const identify = this.ports.context.identify;
-    if (!identify) return true;
+    if (!identify) return false;
     return Boolean(identify('whatsapp', phone) ?? identify('whatsapp', `+${phone}`));
   }
 
@@ -107,20 +117,20 @@ export class WhatsAppDecisions {
   private async decide(d: { replyJid: string; quotedKeyId?: string; approvalId: string; code?: string; decision: 'approve' | 'reject'; phone: string; reason?: string }): Promise<void> {
     const { context, agentId, log } = this.ports;
     const { approvalId, decision, phone, reason } = d;
+    const keys = [`${phone}|${approvalId}`, ...(d.code ? [`${phone}|${d.code}`] : [])];
     let text: string;
     if (!context.decide) text = 'Decisions are not taken here.';
     else {
+      keys.forEach((k) => this.deciding.add(k));
       try {
         const reply = await context.decide({ agentId, channel: 'whatsapp', approvalId, decision, deciderId: phone, ...(reason ? { reason } : {}) });
         text = reply.askReason ? `${reply.text} To add a reason, send REJECT ${d.code ?? approvalId} <reason>.` : reply.text;
-        if (reply.ok) {
-          this.answered.add(`${phone}|${approvalId}`);
-          if (d.code) this.answered.add(`${phone}|${d.code}`);
-        }
         log.info(`whatsapp decision answered: ${reply.text}`, { approvalId, decision });
       } catch (error) {
         log.error('decision failed', { error, approvalId });
         text = 'Something went wrong; try again or use the dashboard.';
+      } finally {
+        keys.forEach((k) => this.deciding.delete(k));
       }
     }
     await this.ports.reply(d.replyJid, text, d.quotedKeyId).catch((error: unknown) => log.warn('could not answer a decision', { error, approvalId }));

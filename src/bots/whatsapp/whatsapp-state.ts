@@ -49,6 +49,8 @@ export interface StoredWaMessage {
 export interface MessageStore {
   save(message: StoredWaMessage): Promise<void>;
   get(keyId: string, fromMe: boolean): Promise<StoredWaMessage | null>;
+  /** The prompts (text and poll) sent for this approval code, newest first (at most a few). */
+  promptsFor(approvalCode: string): Promise<StoredWaMessage[]>;
 }
 
 /** One queued send, persisted before it goes out. */
