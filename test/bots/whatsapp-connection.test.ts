@@ -101,7 +101,7 @@ describe('WhatsApp connection: pairing, reconnect by reason, health', () => {
       sock.close(code);
       await clock.advance(0);
       expect(events.at(-1)).toMatchObject({ type: 'connection', state: 'closed', detail: expect.stringContaining(`(${code})`) });
-      expect(await bot.probe()).toMatchObject({ ok: false, detail: expect.stringMatching(new RegExp(`^disconnected: .*\\(${code}\\) at .*; reconnecting`)) });
+      expect(await bot.probe()).toMatchObject({ ok: false, reconnecting: true, detail: expect.stringMatching(new RegExp(`^disconnected: .*\\(${code}\\) at .*; reconnecting`)) });
       const delay = 1000 * 2 ** i;
       await clock.advance(delay - 1);
       expect(sockets.sockets).toHaveLength(i + 1);

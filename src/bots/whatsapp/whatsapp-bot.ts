@@ -172,7 +172,8 @@ export class WhatsAppBot implements BotAgent {
       const how = this.pairing.code ? `enter the pairing code ${this.pairing.code} on the phone, or scan the QR on the dashboard` : 'scan the QR on the dashboard with WhatsApp > Linked devices';
       return { ok: false, needsHuman: true, detail: `needs pairing: ${how}` };
     }
-    if (!this.open) return { ok: false, detail: this.lastClose ? `disconnected: ${this.lastClose.reason} at ${this.lastClose.at}; reconnecting` : 'connecting' };
+    // Reconnecting with its own backoff: the health monitor must not restart it over that.
+    if (!this.open) return this.lastClose ? { ok: false, reconnecting: true, detail: `disconnected: ${this.lastClose.reason} at ${this.lastClose.at}; reconnecting` } : { ok: false, detail: 'connecting' };
     const idleMs = this.clock.now() - this.lastActivity;
     const window = this.config.activityWindowMs ?? 90_000;
     if (idleMs > window) return { ok: false, detail: `socket open but nothing received for ${Math.round(idleMs / 1000)} s` };
