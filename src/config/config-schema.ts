@@ -101,6 +101,8 @@ export const agentConfigSchema = z.discriminatedUnion(
       reconnectMaxMs: z.number().int().min(10).max(3_600_000).default(60_000),
       /** The health probe fails when an open socket received nothing for this long (default 90000 ms; WhatsApp pings every 30 s). */
       activityWindowMs: z.number().int().min(1000).max(3_600_000).default(90_000),
+      /** How long send() waits for the queue before answering with the still-queued message's ref (default 60000 ms). */
+      sendWaitMs: z.number().int().min(100).max(600_000).optional(),
     }),
   ],
   { message: `expected channel to be one of ${CHANNELS.join(', ')}` },
