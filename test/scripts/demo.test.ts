@@ -18,7 +18,14 @@ describe('npm run demo', () => {
     await until('a staff reply relayed', async () => (await store.messages.find({ where: { direction: 'out' } })).some((m) => m.handledBy?.startsWith('staff:')), 40_000);
     await until('inventory-sync down', async () => (await store.agents.get('inventory-sync'))?.status === 'down', 40_000);
     expect(demo.stats.approvalsRequested).toBeGreaterThan(0);
-    const login = await fetch(`${demo.dashboardUrl}/`);
+    expect((await fetch(`${demo.dashboardUrl}/`)).status).toBe(200);
+    // The printed login works, and as a manager-linked operator it may decide.
+    const login = await fetch(`${demo.dashboardUrl}/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-requested-with': 'dashboard', origin: demo.dashboardUrl },
+      body: JSON.stringify({ username: demo.login.username, password: demo.login.password }),
+    });
     expect(login.status).toBe(200);
+    expect(((await login.json()) as { user: { managerId?: string } }).user).toMatchObject({ managerId: 'ana' });
   }, 90_000);
 });
