@@ -1,31 +1,19 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import {
-  generateMessageID,
-  isLidUser,
-  isPnUser,
-  jidNormalizedUser,
-  type AnyMessageContent,
-  type ConnectionState,
-  type proto,
-  type WAMessage,
-  type WAMessageKey,
-} from '@whiskeysockets/baileys';
+import { generateMessageID, isLidUser, isPnUser, jidNormalizedUser, type WAMessage } from '@whiskeysockets/baileys';
 import type { Logger } from '../../config/logger.js';
-import { isoNow, systemClock, type Clock, type TimerHandle } from '../../core/clock.js';
+import { systemClock, type Clock, type TimerHandle } from '../../core/clock.js';
 import { CodedError, ErrorCode } from '../../core/errors.js';
 import { Listeners } from '../../core/listeners.js';
 import type { ApprovalOutcome, ApprovalPrompt, BotAgent, BotEvent, MessageRef, ProbeResult, SendOptions } from '../bot-agent.js';
 import type { BotContext } from '../channel-registry.js';
 import { pollContent, renderPromptText } from './approval-poll.js';
-import { baileysLogger } from './baileys-logger.js';
 import { NumberLease, type LeaseLoss } from './number-lease.js';
-import { backoffMs, classifyDisconnect, type DisconnectInfo } from './disconnect-reason.js';
 import { DEFAULT_GOVERNOR, OutboundGovernor, type OutboundPayload } from './outbound-governor.js';
-import { deserialise, loadAuthState, type StoredAuthState } from './store-auth-state.js';
+import { WhatsAppConnection } from './whatsapp-connection.js';
 import { WhatsAppDecisions } from './whatsapp-decisions.js';
 import { readInbound } from './whatsapp-inbound.js';
-import { baileysSocket, jidUser, socketDefaults, toJid, type MakeSocket, type WaSocket } from './whatsapp-socket.js';
+import { jidUser, toJid, type MakeSocket } from './whatsapp-socket.js';
 import type { WhatsAppState } from './whatsapp-state.js';
 
 /** A WhatsApp agent as configured (see the whatsapp branch of `agentConfigSchema`). */
@@ -59,13 +47,13 @@ export interface WhatsAppBotDeps {
   leaseTtlMs?: number;
 }
 
-type Halt = { detail: string; needsHuman: boolean };
-
 /**
  * One WhatsApp number (Baileys 7) as a BotAgent: pairing by QR or code, auth
  * state in the store under a lease, reconnects by disconnect reason, a probe on
  * socket state and activity, a persisted outbound governor, approvals as a text
- * plus a poll, and customer messages as events.
+ * plus a poll, and customer messages as events. The socket's lifecycle lives in
+ * `WhatsAppConnection`; this class ties it to the lease, the outbound queue and
+ * the approval decisions.
  */
 export class WhatsAppBot implements BotAgent {
   readonly channel = 'whatsapp';
@@ -76,24 +64,7 @@ export class WhatsAppBot implements BotAgent {
   private readonly lease: NumberLease;
   private readonly governor: OutboundGovernor;
   private readonly decisions: WhatsAppDecisions;
-  private sock: WaSocket | undefined;
-  private auth: StoredAuthState | undefined;
-  private running = false;
-  private open = false;
-  private attempt = 0;
-  private lastActivity = 0;
-  private lastClose: (DisconnectInfo & { at: string }) | undefined;
-  private halted: Halt | undefined;
-  private pairing: { qr?: string; code?: string } | undefined;
-  private newLogin = false;
-  /** Reconnecting after the 515 that follows a pairing: the next open reports `paired`. */
-  private justPaired = false;
-  /** The stored session must be cleared before the next connection (after 401/403/411/500). */
-  private resetSession = false;
-  private pairingRequested = false;
-  private reconnectTimer: TimerHandle | undefined;
-  /** Bumped by every start and stop: work begun under an older one must not open a socket. */
-  private generation = 0;
+  private readonly connection: WhatsAppConnection;
 
   constructor(
     private readonly config: WhatsAppAgentConfig,
@@ -119,6 +90,18 @@ export class WhatsAppBot implements BotAgent {
       log: this.log,
       onLost: (loss) => this.onLeaseLost(loss),
     });
+    this.connection = new WhatsAppConnection({
+      agentId: config.id,
+      options: config,
+      state: deps.state,
+      log: this.log,
+      clock: this.clock,
+      makeSocket: deps.makeSocket,
+      random: deps.random,
+      emit: (event) => this.listeners.emit(event),
+      setSender: (send) => this.governor.setSender(send),
+      onMessages: (messages) => this.onMessages(messages),
+    });
     this.decisions = new WhatsAppDecisions({
       agentId: config.id,
       state: deps.state,
@@ -126,26 +109,23 @@ export class WhatsAppBot implements BotAgent {
       log: this.log,
       reply: async (jid, text, quotedKeyId) => void (await this.queue(jid, { content: { text }, ...(quotedKeyId ? { quotedKeyId } : {}) }, { requireOpen: false })),
       phoneOf: (jids) => this.phoneOf(jids),
-      meIds: () => [this.sock?.user?.id, this.sock?.user?.lid, this.auth?.state.creds.me?.id, this.auth?.state.creds.me?.lid].filter((j): j is string => Boolean(j)),
+      meIds: () => this.connection.meIds(),
     });
   }
 
   async start(): Promise<void> {
-    if (this.running) return;
+    if (this.connection.started) return;
     const lease = await this.lease.acquire();
     if (!lease.ok) {
       const why = `WhatsApp agent ${this.id} is already driven by another process (${lease.holder}, lease until ${lease.expiresAt}); stop that one first — two processes must never drive the same number`;
       // Not "needs a person": after a crash the old lease simply expires, and the health monitor's restart then succeeds.
-      this.halted = { detail: why, needsHuman: false };
+      this.connection.markHalted({ detail: why, needsHuman: false });
       throw new CodedError(ErrorCode.Conflict, why, { agentId: this.id, holder: lease.holder });
     }
-    this.running = true;
-    this.generation++;
-    this.halted = undefined;
-    this.attempt = 0;
+    this.connection.activate();
     try {
       await this.governor.start();
-      await this.connect();
+      await this.connection.connect();
     } catch (error) {
       // A store that fails now must not leave a half-started bot holding the lease (a restart would find it "running").
       await this.stop();
@@ -154,30 +134,14 @@ export class WhatsAppBot implements BotAgent {
   }
 
   async stop(): Promise<void> {
-    if (!this.running) return;
-    this.running = false;
-    this.generation++;
-    this.clearTimers();
+    if (!this.connection.started) return;
     this.governor.stop();
-    await this.dropSocket();
-    await this.auth?.flush();
-    this.auth = undefined;
+    await this.connection.deactivate();
     await this.lease.release();
   }
 
   async probe(): Promise<ProbeResult> {
-    if (this.halted) return { ok: false, needsHuman: this.halted.needsHuman, detail: this.halted.detail };
-    if (!this.running) return { ok: false, detail: 'not started' };
-    if (this.pairing) {
-      const how = this.pairing.code ? `enter the pairing code ${this.pairing.code} on the phone, or scan the QR on the dashboard` : 'scan the QR on the dashboard with WhatsApp > Linked devices';
-      return { ok: false, needsHuman: true, detail: `needs pairing: ${how}` };
-    }
-    // Reconnecting with its own backoff: the health monitor must not restart it over that.
-    if (!this.open) return this.lastClose ? { ok: false, reconnecting: true, detail: `disconnected: ${this.lastClose.reason} at ${this.lastClose.at}; reconnecting` } : { ok: false, detail: 'connecting' };
-    const idleMs = this.clock.now() - this.lastActivity;
-    const window = this.config.activityWindowMs ?? 90_000;
-    if (idleMs > window) return { ok: false, detail: `socket open but nothing received for ${Math.round(idleMs / 1000)} s` };
-    return { ok: true, latencyMs: 0, detail: `connected as +${this.sock?.user ? jidUser(this.sock.user.id) : '?'}` };
+    return this.connection.health();
   }
 
   async send(chatId: string, text: string, options?: SendOptions): Promise<MessageRef> {
@@ -212,7 +176,10 @@ export class WhatsAppBot implements BotAgent {
    * can fall back to another channel.
    */
   private async queue(jid: string, payload: OutboundPayload, how: { requireOpen?: boolean; wait?: boolean } = {}): Promise<string> {
-    if ((how.requireOpen ?? true) && !this.open) throw new CodedError(ErrorCode.DeliveryFailed, `WhatsApp agent ${this.id} is not connected${this.lastClose ? ` (${this.lastClose.reason})` : ''}`, { agentId: this.id });
+    if ((how.requireOpen ?? true) && !this.connection.connected) {
+      const reason = this.connection.closeReason;
+      throw new CodedError(ErrorCode.DeliveryFailed, `WhatsApp agent ${this.id} is not connected${reason ? ` (${reason})` : ''}`, { agentId: this.id });
+    }
     const keyId = generateMessageID();
     const { done } = await this.governor.enqueue(jid, payload, keyId);
     if (how.wait === false) return keyId;
@@ -225,146 +192,6 @@ export class WhatsAppBot implements BotAgent {
       if (timer) this.clock.clearTimeout(timer);
     }
     return keyId;
-  }
-
-  private async connect(): Promise<void> {
-    const generation = this.generation;
-    const current = () => this.running && !this.halted && generation === this.generation;
-    if (!current()) return;
-    if (this.resetSession) {
-      await this.auth?.flush();
-      this.auth = undefined;
-      await this.deps.state.auth.clear();
-      this.resetSession = false;
-    }
-    // Reused across reconnects (Baileys keeps the creds it updates in this object): the 515 right after pairing
-    // must not read the creds back from the store before `saveCreds` has reached it.
-    const auth = this.auth ?? (await loadAuthState(this.deps.state.auth, baileysLogger(this.log)));
-    if (!current()) return;
-    this.auth = auth;
-    const sock = (this.deps.makeSocket ?? baileysSocket)({
-      ...socketDefaults(),
-      auth: auth.state,
-      logger: baileysLogger(this.log),
-      ...(this.config.waWebSocketUrl ? { waWebSocketUrl: this.config.waWebSocketUrl } : {}),
-      getMessage: (key) => this.getMessage(key),
-    });
-    this.sock = sock;
-    this.pairingRequested = false;
-    const mine = <T>(fn: (arg: T) => unknown) => (arg: T) => {
-      if (this.sock !== sock) return;
-      this.touch();
-      const failed = (error: unknown) => this.log.error('WhatsApp event handling failed', { error });
-      try {
-        // Called at once (a close must mark the number down before anything else runs); async failures are logged too.
-        void Promise.resolve(fn(arg)).catch(failed);
-      } catch (error) {
-        failed(error);
-      }
-    };
-    sock.ev.on('creds.update', mine(() => auth.saveCreds()));
-    sock.ev.on('connection.update', mine((u: Partial<ConnectionState>) => this.onConnection(sock, u)));
-    sock.ev.on('messages.upsert', mine(({ messages, type }: { messages: WAMessage[]; type: string }) => (type === 'notify' && Array.isArray(messages) ? this.onMessages(messages) : undefined)));
-    sock.ws?.on('frame', () => this.sock === sock && this.touch());
-  }
-
-  /** Connects after `delay` ms; a connect that fails (the store, say) is retried with backoff instead of leaving the number down. */
-  private reconnect(delay: number): void {
-    this.clearTimers();
-    const attempt = () =>
-      void this.connect().catch((error: unknown) => {
-        const next = this.backoff();
-        this.log.error(`WhatsApp could not connect; retrying in ${next} ms`, { error });
-        this.reconnect(next);
-      });
-    if (delay <= 0) return attempt();
-    this.reconnectTimer = this.clock.setTimeout(() => {
-      this.reconnectTimer = undefined;
-      attempt();
-    }, delay);
-  }
-
-  private backoff(): number {
-    return backoffMs(this.attempt++, this.config.reconnectBaseMs ?? 1000, this.config.reconnectMaxMs ?? 60_000, this.deps.random);
-  }
-
-  private async onConnection(sock: WaSocket, u: Partial<ConnectionState>): Promise<void> {
-    if (u.qr) {
-      this.pairing = { ...this.pairing, qr: u.qr };
-      this.listeners.emit({ type: 'pairing', agentId: this.id, qr: u.qr });
-      this.log.warn(`WhatsApp agent ${this.id} needs pairing: scan the QR on the dashboard (WhatsApp > Linked devices > Link a device)`);
-      if (this.config.phone && !this.pairingRequested && !this.auth?.state.creds.registered) {
-        this.pairingRequested = true;
-        const code = await sock.requestPairingCode(this.config.phone.replace(/\D/g, ''));
-        this.pairing = { ...this.pairing, code };
-        this.listeners.emit({ type: 'pairing', agentId: this.id, pairingCode: code });
-        this.log.warn(`WhatsApp agent ${this.id} pairing code: ${code} (WhatsApp > Linked devices > Link with phone number)`);
-      }
-    }
-    if (u.isNewLogin) this.newLogin = true;
-    if (u.connection === 'open') {
-      this.open = true;
-      this.attempt = 0;
-      this.lastClose = undefined;
-      const paired = this.newLogin || this.justPaired || Boolean(this.pairing);
-      this.pairing = undefined;
-      this.newLogin = false;
-      this.justPaired = false;
-      this.governor.setSender((jid, content: AnyMessageContent, options) => sock.sendMessage(jid, content, options));
-      this.listeners.emit({ type: 'connection', agentId: this.id, state: 'open', detail: sock.user ? `+${jidUser(sock.user.id)}` : undefined });
-      if (paired) this.listeners.emit({ type: 'pairing', agentId: this.id, paired: true });
-      this.log.info(`WhatsApp connected${sock.user ? ` as +${jidUser(sock.user.id)}` : ''}`);
-    }
-    if (u.connection === 'close') await this.onClose(u.lastDisconnect?.error);
-  }
-
-  private async onClose(error: unknown): Promise<void> {
-    const info = classifyDisconnect(error);
-    this.open = false;
-    this.sock = undefined;
-    this.governor.setSender(undefined);
-    this.lastClose = { ...info, at: isoNow(this.clock) };
-    this.listeners.emit({ type: 'connection', agentId: this.id, state: 'closed', detail: info.reason });
-    if (!this.running || this.halted) return;
-    if (info.kind === 'transient') {
-      if (info.code === 515 && this.newLogin) {
-        // Expected right after pairing: reconnect at once with the same (just registered) creds, quietly.
-        this.newLogin = false;
-        this.justPaired = true;
-        this.log.debug('restart required after pairing; reconnecting');
-        return this.reconnect(0);
-      }
-      const delay = this.backoff();
-      this.log.warn(`WhatsApp disconnected: ${info.reason}; reconnecting in ${delay} ms`);
-      return this.reconnect(delay);
-    }
-    if (info.kind === 'replaced') {
-      this.halt({ needsHuman: true, detail: `stopped: ${info.reason} — another WhatsApp session took over this number; close it, then restart this agent` });
-      return;
-    }
-    // The session is dead: forget it (now, and again before the next connection if the store fails now).
-    this.resetSession = true;
-    if (info.kind === 'logged_out') {
-      this.halt({ needsHuman: true, detail: `needs pairing: ${info.reason}; the stored session was cleared — restart the agent (dashboard, or POST /api/agents/${this.id}/restart) and scan the new QR` });
-      await this.auth?.flush();
-      this.auth = undefined;
-      await this.deps.state.auth.clear();
-      this.resetSession = false;
-      return;
-    }
-    // Bad session or mismatch: pair again at once the first time; if it keeps happening, with backoff (no tight loop).
-    const delay = this.attempt === 0 ? 0 : backoffMs(this.attempt - 1, this.config.reconnectBaseMs ?? 1000, this.config.reconnectMaxMs ?? 60_000, this.deps.random);
-    this.attempt++;
-    this.log.warn(`WhatsApp ${info.reason}: session keys reset; pair the number again${delay ? ` (in ${delay} ms)` : ''}`);
-    this.pairing = {};
-    this.reconnect(delay);
-  }
-
-  /** Stops reconnecting (a person must act) but keeps the lease, so nobody else fights for the number meanwhile. */
-  private halt(halt: Halt): void {
-    this.halted = halt;
-    this.clearTimers();
-    this.log.error(`WhatsApp agent ${this.id} ${halt.detail}`);
   }
 
   private async onMessages(messages: WAMessage[]): Promise<void> {
@@ -405,42 +232,17 @@ export class WhatsAppBot implements BotAgent {
     const pn = list.find((j) => isPnUser(j));
     if (pn) return jidUser(pn);
     for (const lid of list.filter((j) => isLidUser(j))) {
-      const mapped = await this.sock?.signalRepository.lidMapping.getPNForLID(lid).catch(() => null);
+      const mapped = await this.connection.socket?.signalRepository.lidMapping.getPNForLID(lid).catch(() => null);
       if (mapped) return jidUser(mapped);
     }
     return undefined;
   }
 
-  /** Baileys' `getMessage`: our sent messages from the store (retries and polls need them). */
-  private async getMessage(key: WAMessageKey): Promise<proto.IMessage | undefined> {
-    if (!key.id) return undefined;
-    const stored = await this.deps.state.messages.get(key.id, key.fromMe ?? true);
-    return stored ? (deserialise<WAMessage>(stored.message).message ?? undefined) : undefined;
-  }
-
-  private touch(): void {
-    this.lastActivity = this.clock.now();
-  }
-
   /** The lease is not ours any more (taken over, or expired while renewals failed): stop driving the number at once. */
   private onLeaseLost(loss: LeaseLoss): void {
-    if (!this.running) return;
-    this.halt({ needsHuman: loss.takenOver, detail: `stopped: ${loss.reason}; two processes must never drive the same number` });
-    void this.dropSocket();
-  }
-
-  /** Forgets the current socket (its late events are ignored) and closes it. */
-  private async dropSocket(): Promise<void> {
-    const sock = this.sock;
-    this.sock = undefined;
-    this.open = false;
-    this.governor.setSender(undefined);
-    if (sock) await Promise.resolve().then(() => sock.end(undefined)).catch(() => undefined);
-  }
-
-  private clearTimers(): void {
-    if (this.reconnectTimer) this.clock.clearTimeout(this.reconnectTimer);
-    this.reconnectTimer = undefined;
+    if (!this.connection.started) return;
+    this.connection.halt({ needsHuman: loss.takenOver, detail: `stopped: ${loss.reason}; two processes must never drive the same number` });
+    void this.connection.dropSocket();
   }
 }
 
