@@ -32,6 +32,8 @@ describe('WhatsApp reconnect against a real WebSocket server', () => {
     store = SqliteStore.open({ dataDir: dir.path });
   });
   afterAll(async () => {
+    // Baileys' send timers (connectTimeoutMs, shortened below) outlive the sockets it closed: let them run out.
+    await new Promise((resolve) => setTimeout(resolve, 400));
     for (const client of server.clients) client.terminate();
     await new Promise((resolve) => server.close(resolve));
     await store.close();
@@ -41,7 +43,7 @@ describe('WhatsApp reconnect against a real WebSocket server', () => {
   it('closes produce backoff-spaced reconnects, and the probe follows the connection state', async () => {
     const { logger, entries } = memoryLogger();
     const url = `ws://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const bot = new WhatsAppBot({ id: 'wa-ws', waWebSocketUrl: url, reconnectBaseMs: 150, reconnectMaxMs: 5000 }, { logger, env: {} }, { state: whatsAppStateStore(store, 'wa-ws') });
+    const bot = new WhatsAppBot({ id: 'wa-ws', waWebSocketUrl: url, reconnectBaseMs: 150, reconnectMaxMs: 5000 }, { logger, env: {} }, { state: whatsAppStateStore(store, 'wa-ws'), socketOptions: { connectTimeoutMs: 300 } });
     const events: BotEvent[] = [];
     bot.onEvent((e) => events.push(e));
     try {

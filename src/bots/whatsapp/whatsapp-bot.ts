@@ -13,7 +13,7 @@ import { DEFAULT_GOVERNOR, OutboundGovernor, type OutboundPayload } from './outb
 import { WhatsAppConnection } from './whatsapp-connection.js';
 import { WhatsAppDecisions } from './whatsapp-decisions.js';
 import { readInbound } from './whatsapp-inbound.js';
-import { jidUser, toJid, type MakeSocket } from './whatsapp-socket.js';
+import { jidUser, toJid, type MakeSocket, type SocketOptions } from './whatsapp-socket.js';
 import type { WhatsAppState } from './whatsapp-state.js';
 
 /** A WhatsApp agent as configured (see the whatsapp branch of `agentConfigSchema`). */
@@ -40,6 +40,8 @@ export interface WhatsAppAgentConfig {
 export interface WhatsAppBotDeps {
   state: WhatsAppState;
   makeSocket?: MakeSocket;
+  /** Extra Baileys socket settings (tests shorten `connectTimeoutMs`, whose timers outlive a closed socket). */
+  socketOptions?: SocketOptions;
   clock?: Clock;
   random?: () => number;
   /** The lease owner name (default: host, pid and a random part). */
@@ -97,6 +99,7 @@ export class WhatsAppBot implements BotAgent {
       log: this.log,
       clock: this.clock,
       makeSocket: deps.makeSocket,
+      socketOptions: deps.socketOptions,
       random: deps.random,
       emit: (event) => this.listeners.emit(event),
       setSender: (send) => this.governor.setSender(send),

@@ -6,7 +6,7 @@ import { baileysLogger } from './baileys-logger.js';
 import { backoffMs, classifyDisconnect, type DisconnectInfo } from './disconnect-reason.js';
 import type { SendFn } from './outbound-governor.js';
 import { deserialise, loadAuthState, type StoredAuthState } from './store-auth-state.js';
-import { baileysSocket, jidUser, socketDefaults, type MakeSocket, type WaSocket } from './whatsapp-socket.js';
+import { baileysSocket, jidUser, socketDefaults, type MakeSocket, type SocketOptions, type WaSocket } from './whatsapp-socket.js';
 import type { WhatsAppState } from './whatsapp-state.js';
 
 /** Why the number is not driven any more; `needsHuman` when only a person can fix it (the probe says so). */
@@ -32,6 +32,7 @@ export interface ConnectionPorts {
   log: Logger;
   clock: Clock;
   makeSocket?: MakeSocket;
+  socketOptions?: SocketOptions;
   random?: () => number;
   /** Pairing and connection events, for the bot's listeners. */
   emit(event: BotEvent): void;
@@ -160,6 +161,7 @@ export class WhatsAppConnection {
     this.auth = auth;
     const sock = (this.ports.makeSocket ?? baileysSocket)({
       ...socketDefaults(),
+      ...this.ports.socketOptions,
       auth: auth.state,
       logger: baileysLogger(this.log),
       ...(this.ports.options.waWebSocketUrl ? { waWebSocketUrl: this.ports.options.waWebSocketUrl } : {}),

@@ -29,6 +29,9 @@ export interface WaSocket {
 
 export type MakeSocket = (config: UserFacingSocketConfig) => WaSocket;
 
+/** Baileys socket settings a caller may add to the defaults below. */
+export type SocketOptions = Pick<UserFacingSocketConfig, 'connectTimeoutMs' | 'keepAliveIntervalMs' | 'defaultQueryTimeoutMs'>;
+
 /** Baileys' own factory (the default). */
 export const baileysSocket: MakeSocket = (config) => makeWASocket(config);
 
