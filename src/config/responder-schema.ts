@@ -20,10 +20,93 @@ export function unknownPlaceholders(template: string, rates: Record<string, unkn
 function regexError(pattern: string): string | null {
   try {
     new RegExp(pattern, 'iu');
-    return null;
   } catch (error) {
-    return error instanceof Error ? error.message : String(error);
+    return `invalid regular expression: ${error instanceof Error ? error.message : String(error)}`;
   }
+  const risk = backtrackingRisk(pattern);
+  return risk ? `regular expression may take seconds on a long message (${risk}); use keywords, or a simpler pattern` : null;
+}
+
+/** Repetitions above this many count as unbounded (`x{0,1000}` backtracks like `x*`). */
+const SMALL_REPEAT = 20;
+
+/**
+ * Why `pattern` could backtrack catastrophically on a 4096-character message,
+ * or null. JavaScript regexes backtrack: `(a+)+$` is exponential and `.*a.*b`
+ * cubic (seconds on 4 KB), and FAQ patterns run on every customer message, so
+ * start-up refuses them. Conservative, by structure: no backreferences, no
+ * repeated group that itself repeats or has alternatives, and at most one
+ * unbounded repetition in a row, alternatives counted on their own (a
+ * lookaround counts with what surrounds it: it runs again at every position
+ * the outside backtracks to). A pattern anchored with `^` (and
+ * no top-level `|`) is tried from one position only, so two in a row are
+ * quadratic at worst and allowed: `^\s*(oi|ola)\s*$` is fine.
+ */
+export function backtrackingRisk(pattern: string): string | null {
+  interface Frame {
+    nested: boolean;
+    /** Unbounded repetitions in the current alternative, and the most in an earlier one. */
+    unbounded: number;
+    most: number;
+  }
+  const TOO_MANY = 'more than one unbounded repetition (*, +, {n,}) in a row';
+  // Provisional inside groups; the end checks the anchor held for the whole pattern.
+  const anchored = pattern.startsWith('^');
+  let topAlternatives = false;
+  const stack: Frame[] = [{ nested: false, unbounded: 0, most: 0 }];
+  let last: 'atom' | Frame | null = null;
+  for (let i = 0; i < pattern.length; ) {
+    const c = pattern[i]!;
+    const top = stack.at(-1)!;
+    if (c === '\\') {
+      const next = pattern[i + 1] ?? '';
+      if (/[1-9]/.test(next) || next === 'k') return 'a backreference';
+      i = /[pPu]/.test(next) && pattern[i + 2] === '{' ? pattern.indexOf('}', i) + 1 : i + 2;
+      last = 'atom';
+    } else if (c === '[') {
+      i++;
+      if (pattern[i] === '^') i++;
+      while (i < pattern.length && pattern[i] !== ']') i += pattern[i] === '\\' ? 2 : 1;
+      i++;
+      last = 'atom';
+    } else if (c === '(') {
+      const head = /^\((\?(?:<?[=!]|:|<[^>]*>))?/.exec(pattern.slice(i))!;
+      stack.push({ nested: false, unbounded: 0, most: 0 });
+      i += head[0].length;
+      last = null;
+    } else if (c === ')') {
+      const frame = stack.length > 1 ? stack.pop()! : top;
+      const parent = stack.at(-1)!;
+      const most = Math.max(frame.most, frame.unbounded);
+      if (most > (anchored ? 2 : 1)) return TOO_MANY;
+      parent.unbounded += most;
+      parent.nested ||= frame.nested;
+      i++;
+      last = frame;
+    } else if (c === '|') {
+      top.nested = true;
+      if (stack.length === 1) topAlternatives = true;
+      top.most = Math.max(top.most, top.unbounded);
+      top.unbounded = 0;
+      i++;
+      last = null;
+    } else {
+      const q = /^(?:[*+?]|\{(\d+)(,(\d*))?\})/.exec(pattern.slice(i));
+      if (q && last) {
+        const max = q[0] === '?' ? 1 : q[0] === '*' || q[0] === '+' ? Infinity : q[2] === undefined ? Number(q[1]) : q[3] ? Number(q[3]) : Infinity;
+        const exact = q[1] !== undefined && q[2] === undefined;
+        if (max > 1 && typeof last === 'object' && last.nested) return 'a repeated group that itself repeats or has alternatives';
+        if (max > 1 && !exact) top.nested = true;
+        if (max > SMALL_REPEAT) top.unbounded++;
+        i += q[0].length + (pattern[i + q[0].length] === '?' ? 1 : 0);
+        last = null;
+      } else {
+        i++;
+        last = 'atom';
+      }
+    }
+  }
+  return Math.max(stack[0]!.most, stack[0]!.unbounded) > (anchored && !topAlternatives ? 2 : 1) ? TOO_MANY : null;
 }
 
 const faqRule = z
@@ -41,7 +124,7 @@ const faqRule = z
     }
     rule.patterns.forEach((pattern, i) => {
       const why = regexError(pattern);
-      if (why) ctx.addIssue({ code: 'custom', message: `FAQ rule '${rule.id}': invalid regular expression: ${why}`, path: ['patterns', i] });
+      if (why) ctx.addIssue({ code: 'custom', message: `FAQ rule '${rule.id}': ${why}`, path: ['patterns', i] });
     });
   });
 

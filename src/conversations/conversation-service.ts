@@ -14,7 +14,7 @@ import { branchFields } from './answer-template.js';
 import { ContactBook } from './contact-book.js';
 import { InboundLimiter } from './inbound-limiter.js';
 import { Responder } from './responder.js';
-import { contactLabel, RESOLVE_COMMAND, StaffHandoff } from './staff-handoff.js';
+import { clip, contactLabel, RESOLVE_COMMAND, StaffHandoff } from './staff-handoff.js';
 
 export interface ConversationDeps {
   store: Store;
@@ -40,6 +40,9 @@ function managerOf(config: CoordinatorConfig, message: InboundMessage): ManagerC
   }
   return undefined;
 }
+
+/** Customer text forwarded to staff chats is cut to this (Telegram takes 4096 characters; the dashboard has it all). */
+const FORWARD_MAX = 3500;
 
 const handledBy = (s: Sender) => (s.kind === 'bot' ? 'bot' : s.kind === 'staff' ? `staff:${s.name}` : `agent:${s.agentId} via approval ${s.approvalId}`);
 
@@ -78,17 +81,22 @@ export class ConversationService {
         this.log.warn(`message from unknown agent ${message.agentId} ignored`);
         return;
       }
-      if (await this.relayFromStaff(message)) return;
+      const manager = managerOf(config, message);
+      const key = `${branch.id}:${message.channel}:${message.senderId}`;
+      // The flood limit comes before anything that reads the store (the staff-reply lookup too);
+      // configured managers are not limited, so their replies in a hand-off always get through.
+      if (!manager) {
+        const limit = this.limiter.take(key, branch.responder.limits.inboundPerMinute, this.deps.clock.now());
+        if (!limit.ok) {
+          if (limit.firstDrop) this.log.warn(`flood from ${message.channel} ${message.senderId} at ${branch.id}: over ${branch.responder.limits.inboundPerMinute} messages a minute, dropping the rest of this minute`, { branchId: branch.id });
+          return;
+        }
+      }
+      if (await this.relayFromStaff(message, manager)) return;
       if (message.group && !this.groupsAllowed(branch, message.agentId)) return;
       // Managers writing to their own bot are not customers.
-      if (managerOf(config, message)) {
+      if (manager) {
         this.log.debug('message from a manager is not a customer message', { agentId: message.agentId });
-        return;
-      }
-      const key = `${branch.id}:${message.channel}:${message.senderId}`;
-      const limit = this.limiter.take(key, branch.responder.limits.inboundPerMinute, this.deps.clock.now());
-      if (!limit.ok) {
-        if (limit.firstDrop) this.log.warn(`flood from ${message.channel} ${message.senderId} at ${branch.id}: over ${branch.responder.limits.inboundPerMinute} messages a minute, dropping the rest of this minute`, { branchId: branch.id });
         return;
       }
       await this.queue.run(key, () => this.inbound(branch, config, message));
@@ -132,14 +140,17 @@ export class ConversationService {
         contact = await this.book.setOptOut(contact, true);
         await this.audit('contact.opted_out', contact);
         conversation = await this.autoReply(branch, contact, conversation, outcome.reply, { evenIfOptedOut: true });
+        // Staff answering this customer must know the bot (and agents) went quiet; they may still reply.
+        if (conversation.state === 'pending_human') conversation = await this.toStaff(conversation, contact, `${text}\n(opted out of automatic messages; staff replies still reach them)`);
         break;
       case 'opt_in':
         contact = await this.book.setOptOut(contact, false);
         await this.audit('contact.opted_in', contact);
         conversation = await this.autoReply(branch, contact, conversation, outcome.reply);
+        if (conversation.state === 'pending_human') conversation = await this.toStaff(conversation, contact, `${text}\n(subscribed to automatic messages again)`);
         break;
       case 'with_staff':
-        conversation = await this.book.updateConversation(conversation, { staffThreads: await this.staff.post(conversation.staffThreads ?? [], `${contactLabel(contact)}: ${text}`) });
+        conversation = await this.toStaff(conversation, contact, text);
         break;
       case 'after_hours':
         if (outcome.reply) {
@@ -152,8 +163,11 @@ export class ConversationService {
         conversation = await this.autoReply(branch, contact, conversation, outcome.reply);
         break;
       case 'handoff':
+        // Stored as pending first: the customer is never promised a person the conversation does not wait for,
+        // and a staff reply that comes while the other notifications go out is matched, not lost.
+        conversation = await this.book.updateConversation(conversation, { state: 'pending_human', reason: outcome.reason, staffThreads: [] });
         if (outcome.reply) conversation = await this.autoReply(branch, contact, conversation, outcome.reply);
-        conversation = await this.openHandoff(branch, contact, conversation, outcome.reason, 'bot');
+        conversation = await this.notifyStaff(branch, contact, conversation, outcome.reason, 'bot');
         break;
       case 'silent_opted_out':
         break;
@@ -163,12 +177,12 @@ export class ConversationService {
 
   /** Hands the contact to staff (from the responder, or an operator through the API). */
   async handOff(contactId: string, by: string): Promise<ConversationRecord> {
-    const contact = await this.book.contact(contactId);
-    return this.queue.run(`${contact.branchId}:${contact.channel}:${contact.externalId}`, async () => {
-      const conversation = await this.needConversation(contact);
+    return this.forContact(contactId, async (contact) => {
+      let conversation = await this.needConversation(contact);
       if (conversation.state === 'pending_human') return conversation;
       const branch = this.branchOf(contact);
-      const updated = await this.openHandoff(branch, contact, conversation, 'api', by);
+      conversation = await this.book.updateConversation(conversation, { state: 'pending_human', reason: 'api', staffThreads: [] });
+      const updated = await this.notifyStaff(branch, contact, conversation, 'api', by);
       this.published(updated, contact);
       return updated;
     });
@@ -176,8 +190,7 @@ export class ConversationService {
 
   /** Gives the contact back to the bot and tells the staff thread who resolved it. */
   async resolve(contactId: string, by: string): Promise<ConversationRecord> {
-    const contact = await this.book.contact(contactId);
-    return this.queue.run(`${contact.branchId}:${contact.channel}:${contact.externalId}`, async () => {
+    return this.forContact(contactId, async (contact) => {
       const conversation = await this.needConversation(contact);
       if (conversation.state !== 'pending_human') return conversation;
       await this.staff.post(conversation.staffThreads ?? [], `✅ Resolved by ${by}: the bot answers ${contactLabel(contact)} again.`);
@@ -193,8 +206,7 @@ export class ConversationService {
    * Refused (409) for a contact who opted out, unless staff are answering them.
    */
   async sendToContact(contactId: string, text: string, sender: Sender): Promise<MessageRecord> {
-    const contact = await this.book.contact(contactId);
-    return this.queue.run(`${contact.branchId}:${contact.channel}:${contact.externalId}`, async () => {
+    return this.forContact(contactId, async (contact) => {
       const conversation = await this.needConversation(contact);
       if (contact.optedOut && sender.kind !== 'staff') throw new CodedError(ErrorCode.Conflict, `contact ${contactId} opted out of automatic messages`);
       const { record, conversation: updated } = await this.deliver(contact, conversation, text, sender);
@@ -202,6 +214,15 @@ export class ConversationService {
       if (record.status === 'failed') throw new CodedError(ErrorCode.DeliveryFailed, `could not deliver to ${contactLabel(contact)}: ${record.error ?? 'send failed'}`);
       return record;
     });
+  }
+
+  /**
+   * Runs `task` in the contact's queue (after the messages being handled for
+   * them) with the contact as it is then: a STOP handled just before is seen.
+   */
+  private async forContact<T>(contactId: string, task: (contact: ContactRecord) => Promise<T>): Promise<T> {
+    const { branchId, channel, externalId } = await this.book.contact(contactId);
+    return this.queue.run(`${branchId}:${channel}:${externalId}`, async () => task(await this.book.contact(contactId)));
   }
 
   /** The contact a chat id on an agent belongs to (for actions addressed by chat id). */
@@ -215,12 +236,11 @@ export class ConversationService {
     return this.queue.idle();
   }
 
-  private async relayFromStaff(message: InboundMessage): Promise<boolean> {
+  private async relayFromStaff(message: InboundMessage, manager: ManagerConfig | undefined): Promise<boolean> {
     if (!message.thread && !message.replyToMessageId) return false;
     const conversation = this.staff.match(message, await this.book.pendingHuman());
     if (!conversation) return false;
-    const config = this.deps.config();
-    const staffName = managerOf(config, message)?.name ?? message.senderName ?? message.senderId;
+    const staffName = manager?.name ?? message.senderName ?? message.senderId;
     if (RESOLVE_COMMAND.test(message.text.trim())) {
       await this.resolve(conversation.contactId, staffName);
       return true;
@@ -234,11 +254,24 @@ export class ConversationService {
     return true;
   }
 
-  private async openHandoff(branch: BranchConfig, contact: ContactRecord, conversation: ConversationRecord, reason: string, by: string): Promise<ConversationRecord> {
+  /**
+   * Tells staff about a conversation already stored as `pending_human`. Each
+   * notification is saved as soon as it is posted, so a reply to the first
+   * one is recognised while the others (every manager's chat) still go out.
+   */
+  private async notifyStaff(branch: BranchConfig, contact: ContactRecord, conversation: ConversationRecord, reason: string, by: string): Promise<ConversationRecord> {
     const recent = await this.deps.store.messages.find({ where: { contactId: contact.id, direction: 'in' }, orderBy: { field: 'at', direction: 'desc' }, limit: 5 });
-    const threads = await this.staff.open(branch, contact, reason, recent.reverse().map((m) => m.text));
+    let current = conversation;
+    const threads = await this.staff.open(branch, contact, reason, recent.reverse().map((m) => m.text), async (posted) => {
+      current = await this.book.updateConversation(current, { staffThreads: posted });
+    });
     await this.audit('conversation.handed_off', contact, by, { reason, notified: threads.map((t) => `${t.agentId}:${t.chatId}`) });
-    return this.book.updateConversation(conversation, { state: 'pending_human', reason, staffThreads: threads });
+    return current;
+  }
+
+  /** Forwards a customer's message under the hand-off's staff notifications. */
+  private async toStaff(conversation: ConversationRecord, contact: ContactRecord, text: string): Promise<ConversationRecord> {
+    return this.book.updateConversation(conversation, { staffThreads: await this.staff.post(conversation.staffThreads ?? [], `${contactLabel(contact)}: ${clip(text, FORWARD_MAX)}`) });
   }
 
   /** A bot reply, within the per-window cap (a loop with another bot stops here). */

@@ -9,9 +9,9 @@ import { isCommand, normalizeText, phraseMatcher } from './text-match.js';
 export type ResponderOutcome =
   | { kind: 'opt_out'; reply: string }
   | { kind: 'opt_in'; reply: string }
-  /** Opted-out contact: stored, never answered by the bot. */
+  /** Opted-out contact (not with staff): stored, never answered by the bot. */
   | { kind: 'silent_opted_out' }
-  /** Already with staff: forwarded to them, no bot reply. */
+  /** Already with staff (opted out or not): forwarded to them, no bot reply. */
   | { kind: 'with_staff' }
   /** Closed: `reply` only once per conversation window. */
   | { kind: 'after_hours'; reply?: string }
@@ -62,8 +62,13 @@ export class Responder {
     const text = normalizeText(input.text);
     const render = (template: string) => renderTemplate(template, this.fields);
     if (isCommand(text, this.config.optOut.stop)) return { kind: 'opt_out', reply: render(this.config.optOut.stopReply) };
-    if (isCommand(text, this.config.optOut.start)) return input.optedOut ? { kind: 'opt_in', reply: render(this.config.optOut.startReply) } : this.route(text, input);
-    if (input.optedOut) return { kind: 'silent_opted_out' };
+    if (isCommand(text, this.config.optOut.start)) {
+      if (input.optedOut) return { kind: 'opt_in', reply: render(this.config.optOut.startReply) };
+      // START from someone subscribed (or Telegram's /start) is a greeting, not a question for staff.
+      return input.state === 'pending_human' ? { kind: 'with_staff' } : { kind: 'welcome', reply: render(this.config.welcomeReply) };
+    }
+    // Opted out: no bot answer; but staff answering them still see what they write.
+    if (input.optedOut) return input.state === 'pending_human' ? { kind: 'with_staff' } : { kind: 'silent_opted_out' };
     return this.route(text, input);
   }
 

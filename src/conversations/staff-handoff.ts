@@ -1,4 +1,4 @@
-import type { InboundMessage } from '../bots/bot-agent.js';
+import type { InboundMessage, MessageRef } from '../bots/bot-agent.js';
 import type { BranchConfig, CoordinatorConfig } from '../config/config-schema.js';
 import type { Logger } from '../config/logger.js';
 import type { AgentHost } from '../branches/agent-host.js';
@@ -9,6 +9,13 @@ import type { Store } from '../storage/store.js';
 /** Staff may type this as a reply in the hand-off thread to give the customer back to the bot. */
 export const RESOLVE_COMMAND = /^[/!#]?resolved?\.?$/i;
 const KEEP_IDS = 50;
+/** Each recent customer message quoted in a hand-off notification is cut to this, so the instructions after them always fit. */
+const QUOTE_MAX = 400;
+
+/** `text` cut to `max` characters, marked when cut. */
+export function clip(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max)}… (cut; the full text is on the dashboard)`;
+}
 
 const REASONS: Record<string, string> = {
   asked_for_person: 'asked for a person',
@@ -36,21 +43,28 @@ interface Target {
 export class StaffHandoff {
   constructor(private readonly deps: { store: Store; hosts: AgentHost; config: () => CoordinatorConfig; logger: Logger }) {}
 
-  /** Opens threads for a new hand-off; returns them (empty when no staff chat could be reached: the dashboard still shows it). */
-  async open(branch: BranchConfig, contact: ContactRecord, reason: string, recent: string[]): Promise<StaffThread[]> {
-    const quoted = recent.map((t) => `> ${t.replace(/\n/g, '\n> ')}`).join('\n');
+  /**
+   * Opens threads for a new hand-off; returns them (empty when no staff chat
+   * could be reached: the dashboard still shows it). `posted` is called with
+   * the threads so far after each notification goes out.
+   */
+  async open(branch: BranchConfig, contact: ContactRecord, reason: string, recent: string[], posted?: (threads: StaffThread[]) => Promise<void>): Promise<StaffThread[]> {
+    const quoted = recent.map((t) => `> ${clip(t, QUOTE_MAX).replace(/\n/g, '\n> ')}`).join('\n');
     const text = `🙋 ${contactLabel(contact)} at ${branch.name} needs a person (${REASONS[reason] ?? reason}).\n${quoted}\n\nReply to this message (in its thread on Slack) to answer them; reply "resolve" to give them back to the bot.`;
     const threads: StaffThread[] = [];
     // Groups in order: the staff chat (the first that takes it), else every manager's chat, else the ops chat.
     for (const group of await this.targets(branch)) {
       for (const target of group.targets) {
+        let ref: MessageRef;
         try {
-          const ref = await this.deps.hosts.send(target.agentId, target.chatId, text);
-          threads.push({ agentId: target.agentId, chatId: ref.chatId, rootId: ref.messageId, messageIds: [ref.messageId] });
-          if (!group.all) break;
+          ref = await this.deps.hosts.send(target.agentId, target.chatId, text);
         } catch (error) {
           this.deps.logger.warn(`hand-off notification through ${target.agentId} failed; trying the next staff chat`, { module: 'conversations', error });
+          continue;
         }
+        threads.push({ agentId: target.agentId, chatId: ref.chatId, rootId: ref.messageId, messageIds: [ref.messageId] });
+        await posted?.([...threads]);
+        if (!group.all) break;
       }
       if (threads.length > 0) break;
     }

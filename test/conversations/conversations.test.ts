@@ -3,6 +3,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { InboundMessage } from '../../src/bots/bot-agent.js';
 import { loadConfigFile } from '../../src/config/config-file.js';
+import { InboundLimiter } from '../../src/conversations/inbound-limiter.js';
+import { backtrackingRisk } from '../../src/config/responder-schema.js';
 import { ConfigError } from '../../src/core/errors.js';
 import { sha256 } from '../../src/core/ids.js';
 import { fakeChannels, type FakeBot } from '../helpers/fake-channel.js';
@@ -157,6 +159,14 @@ describe('responder', () => {
     expect((await t.running.store.auditEvents.find({ where: { type: 'contact.opted_out' } })).length).toBe(1);
   });
 
+  it('START from a subscribed customer is a greeting, not a question for staff', async () => {
+    const { say, reply, t, contactOf } = await setup();
+    say('START');
+    expect(await reply(0)).toBe('Hello! This is Lisboa. Ask about our rates, opening hours or address, or write "person" to talk to someone.');
+    const contact = await contactOf('351911111111');
+    expect((await t.running.store.conversations.get(contact.id))?.state).toBe('bot');
+  });
+
   it('caps automatic replies per contact per window (no loop with another bot)', async () => {
     const { say, reply, sentTo, messagesOf, clock } = await setup();
     for (let i = 0; i < 4; i++) {
@@ -202,6 +212,42 @@ describe('hand-off to staff', () => {
     say('euro');
     expect(await reply(2)).toBe('EUR: buy 5.90 / sell 6.20');
     expect(await t.running.store.auditEvents.findOne({ type: 'conversation.resolved' })).toMatchObject({ actor: 'Ana', branchId: 'lisboa' });
+  });
+
+  it('a customer who opts out while with staff: staff see it and what follows, and can still answer', async () => {
+    const { say, reply, bot } = await setup();
+    say('quero falar com um atendente');
+    await reply(0);
+    const root = await until('staff notified', () => bot('lis-slack').sent.find((s) => s.chatId === 'C0STAFF'));
+    const rootId = String(bot('lis-slack').sent.indexOf(root) + 1);
+    say('SAIR');
+    expect(await reply(1)).toMatch(/^You will not get automatic messages/);
+    const note = await until('staff told', () => bot('lis-slack').sent.find((s) => s.text.includes('(opted out of automatic messages')));
+    expect(note).toMatchObject({ chatId: 'C0STAFF', options: { replyTo: rootId } });
+    say('mas ainda preciso dos euros');
+    await until('forwarded while opted out', () => bot('lis-slack').sent.find((s) => s.text.endsWith(': mas ainda preciso dos euros')));
+    bot('lis-slack').emit({ type: 'message', message: { agentId: 'lis-slack', channel: 'slack', chatId: 'C0STAFF', senderId: 'U0ANA0001', text: 'Com certeza', thread: rootId, at: new Date().toISOString(), group: true } });
+    expect(await reply(2)).toBe('Ana: Com certeza');
+  });
+
+  it('a manager answering in the thread is not flood-limited; long customer text is cut in staff chats, kept whole in history', async () => {
+    const { say, reply, bot, messagesOf } = await setup();
+    say(`quero falar com um atendente ${'y'.repeat(1000)}`);
+    await reply(0);
+    const root = await until('staff notified', () => bot('lis-slack').sent.find((s) => s.chatId === 'C0STAFF'));
+    expect(root.text).toContain('… (cut; the full text is on the dashboard)');
+    expect(root.text.length).toBeLessThan(800);
+    expect(root.text).toContain('reply "resolve" to give them back to the bot');
+    const rootId = String(bot('lis-slack').sent.indexOf(root) + 1);
+    say('z'.repeat(4000));
+    const forwarded = await until('long message forwarded', () => bot('lis-slack').sent.find((s) => s.text.includes('zzzz')));
+    expect(forwarded.text.length).toBeLessThan(3700);
+    expect((await messagesOf('351911111111')).at(-1)?.text).toHaveLength(4000);
+    // inboundPerMinute is 5 at this branch; the manager sends 8 answers within the minute.
+    for (let i = 0; i < 8; i++) {
+      bot('lis-slack').emit({ type: 'message', message: { agentId: 'lis-slack', channel: 'slack', chatId: 'C0STAFF', senderId: 'U0ANA0001', text: `parte ${i}`, thread: rootId, at: new Date().toISOString(), group: true } });
+    }
+    expect(await reply(8)).toBe('Ana: parte 7');
   });
 
   it('a staff channel that is down: the managers are told on another healthy channel, and their replies still reach the customer', async () => {
@@ -251,6 +297,16 @@ describe('protection and history', () => {
     expect(t.running.coordinator.conversations.droppedInbound).toBe(7);
     // Phone numbers are masked in logs.
     expect(t.logs.filter((e) => String(e.message).startsWith('flood from whatsapp ***000@s.whatsapp.net at lisboa'))).toHaveLength(1);
+  });
+
+  it('the limiter forgets stale windows, so memory stays bounded under many senders', () => {
+    const limiter = new InboundLimiter(60_000);
+    for (let minute = 0; minute < 5; minute++) {
+      for (let i = 0; i < 12_000; i++) expect(limiter.take(`m${minute}:${i}`, 1, minute * 60_000 + i).ok).toBe(true);
+    }
+    // Five minutes of 12,000 new senders each: at most about two minutes' worth are kept.
+    expect(limiter.size).toBeLessThanOrEqual(24_000);
+    expect(limiter.take('m4:1', 1, 4 * 60_000 + 20_000)).toEqual({ ok: false, firstDrop: true, dropped: 1 });
   });
 
   it('stores over-long text cut to the limit (marked), as data', async () => {
@@ -321,6 +377,31 @@ describe('responder config', () => {
   it('a bad regex is a config error naming the rule', () => {
     expect(load('      faq: [{ id: broken, patterns: ["(abre"], answer: x }]')).toThrow(ConfigError);
     expect(load('      faq: [{ id: broken, patterns: ["(abre"], answer: x }]')).toThrow(/branches\[0\]\.responder\.faq\[0\]\.patterns\[0\].*FAQ rule 'broken': invalid regular expression/s);
+  });
+  it('a regex that could backtrack for seconds on a long message is refused at start-up, naming the rule', () => {
+    expect(load('      faq: [{ id: slow, patterns: ["ok", "(a+)+$"], answer: x }]')).toThrow(/faq\[0\]\.patterns\[1\].*FAQ rule 'slow': regular expression may take seconds on a long message \(a repeated group/s);
+    expect(load('      faq: [{ id: slow, patterns: [".*euro.*hoje"], answer: x }]')).toThrow(/FAQ rule 'slow'.*more than one unbounded repetition/s);
+    expect(load('      faq: [{ id: fine, patterns: ["que horas (abre|fecha)", "^\\\\s*(oi|ola)\\\\s*$", "d[oó]lar(es)?"], answer: x }]')).not.toThrow();
+  });
+  it.each([
+    ['(a+)+$', 'a repeated group'],
+    ['(a|aa)*b', 'a repeated group'],
+    ['(\\w+\\s?)*$', 'a repeated group'],
+    ['(x)\\1', 'a backreference'],
+    ['.*a.*b', 'more than one'],
+    ['x{0,1000}y{0,1000}', 'more than one'],
+    ['a.*(?=.*b)', 'more than one'],
+    ['^x|.*a.*b', 'more than one'],
+    ['^.*a.*b.*c', 'more than one'],
+    ['que horas (abre|fecha)', null],
+    ['^.*a.*b', null],
+    ['(?:abc){3}', null],
+    ['a.*b', null],
+    ['euro?s?', null],
+  ])('backtracking risk of %s', (pattern, risk) => {
+    const why = backtrackingRisk(pattern);
+    if (risk === null) expect(why).toBeNull();
+    else expect(why).toContain(risk);
   });
   it('an unknown template field or staff agent is a config error', () => {
     expect(load('      faq: [{ id: r, keywords: [x], answer: "{rates.GBP.buy}" }]')).toThrow(/FAQ rule 'r' uses unknown field \{rates.GBP.buy\}/);
