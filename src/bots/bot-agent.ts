@@ -72,6 +72,8 @@ export interface ApprovalOutcome {
   via?: string;
   at?: string;
   reason?: string;
+  /** The prompt as first shown, so a copy can be redrawn whole (after a restart too). */
+  prompt?: ApprovalPrompt;
 }
 
 /** Everything a bot reports upward, as one discriminated union. */

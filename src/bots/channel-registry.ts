@@ -20,6 +20,8 @@ export interface DecisionReply {
   text: string;
   /** True when the decision was a rejection that may still take a reason. */
   askReason?: boolean;
+  /** True when the approval was counted but more approvers are needed (n-of-m). */
+  recorded?: boolean;
 }
 
 /** What a channel needs to build one bot from its agent config. */

@@ -93,6 +93,8 @@ export class ConversationService {
         }
       }
       if (await this.relayFromStaff(message, manager)) return;
+      // Slack is the staff side: a workspace member's DM to the app is not a customer writing.
+      if (message.channel === 'slack') return;
       if (message.group && !this.groupsAllowed(branch, message.agentId)) return;
       // Managers writing to their own bot are not customers.
       if (manager) {

@@ -87,12 +87,12 @@ export class StaffHandoff {
     );
   }
 
-  /** Is `message` a staff reply in one of these conversations' threads? */
+  /** Is `message` a staff reply in one of these conversations' threads? (The root always counts: only the latest ids are kept.) */
   match(message: InboundMessage, pending: ConversationRecord[]): ConversationRecord | undefined {
     const refs = [message.thread, message.replyToMessageId].filter((r): r is string => Boolean(r));
     if (refs.length === 0) return undefined;
     return pending.find((c) =>
-      (c.staffThreads ?? []).some((t) => t.agentId === message.agentId && t.chatId === message.chatId && refs.some((r) => t.messageIds.includes(r))),
+      (c.staffThreads ?? []).some((t) => t.agentId === message.agentId && t.chatId === message.chatId && refs.some((r) => r === t.rootId || t.messageIds.includes(r))),
     );
   }
 

@@ -5,6 +5,7 @@ import { fakeChannels, type FakeBot } from '../helpers/fake-channel.js';
 import { slackChannel } from '../../src/bots/slack/slack-channel.js';
 import type { ChannelFactory } from '../../src/bots/channel-registry.js';
 import { addRequester, startTestCoordinator, type TestCoordinator } from '../helpers/test-coordinator.js';
+import { sha256 } from '../../src/core/ids.js';
 
 const SECRET = 'slack-signing-secret-for-tests';
 const AGENT_TOKEN = 'agent-token-slack-tests-0001';
@@ -38,7 +39,8 @@ describe('Slack bot agent (Bolt) with signed requests and a stand-in Web API', (
   const prompt = async (summary: string) => {
     const res = await t.call('/api/approvals', { method: 'POST', token: AGENT_TOKEN, json: { branchId: 'lisboa', actionType: 'refund', summary } });
     expect(res.status).toBe(201);
-    const dm = await until('the DM prompt', () => api.calls('chat.postMessage').find((c) => c.args.channel === 'U0ANA0001' && String(c.args.text).includes(summary)));
+    const shown = summary.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;'); // as Slack text
+    const dm = await until('the DM prompt', () => api.calls('chat.postMessage').find((c) => c.args.channel === 'U0ANA0001' && String(c.args.text).includes(shown)));
     const actions = (dm.args.blocks as Array<{ type: string; block_id?: string; elements?: Array<{ action_id: string; value: string; style?: string }> }>).find((b) => b.type === 'actions')!;
     const ts = api.state.calls.filter((c) => c.method === 'chat.postMessage').indexOf(dm) + 1;
     return { approval: res.body.approval, actions, dm, messageTs: `1700000000.${String(ts).padStart(6, '0')}` };
@@ -66,7 +68,12 @@ describe('Slack bot agent (Bolt) with signed requests and a stand-in Web API', (
       ['approval_approve', 'primary'],
       ['approval_reject', 'danger'],
     ]);
-    expect(JSON.stringify(p.dm.args.blocks)).toMatch(/critical/);
+    const blocks = JSON.stringify(p.dm.args.blocks);
+    expect(blocks).toContain('"text":"Approval needed: refund"');
+    expect(blocks).toContain('*Branch*\\nLisboa');
+    expect(blocks).toContain('*Risk*\\n:red_circle: critical');
+    expect(blocks).toContain('*Requested by*\\nrefunds');
+    expect(blocks).toMatch(/\*Expires\*\\n<!date\^\d+\^\{date_short_pretty\} \{time\}\|\d{4}-/);
     expect(api.calls('chat.postMessage').some((c) => c.args.channel === 'C0APPROVE' && String(c.args.text).includes('Refund 10 EUR'))).toBe(true);
   });
 
@@ -103,13 +110,15 @@ describe('Slack bot agent (Bolt) with signed requests and a stand-in Web API', (
   it('forged and stale signatures get 401 and change nothing', async () => {
     const p = await prompt('Refund 40 EUR to order 4');
     const body = click('U0ANA0001', p, 'approve');
-    const before = api.state.calls.length;
+    // Health checks keep calling auth.test meanwhile; nothing else may happen.
+    const others = () => api.state.calls.filter((c) => c.method !== 'auth.test').length;
+    const before = others();
     expect((await post(body, slackSignature('wrong-secret', body))).status).toBe(401);
     expect((await post(body, slackSignature(SECRET, body, Math.floor(Date.now() / 1000) - 6 * 60))).status).toBe(401);
     expect((await post(body, { 'content-type': 'application/x-www-form-urlencoded' })).status).toBe(401);
     await new Promise((r) => setTimeout(r, 200));
     expect((await t.running.store.approvals.get(p.approval.id))?.status).toBe('pending');
-    expect(api.state.calls.length).toBe(before);
+    expect(others()).toBe(before);
     expect(t.logs.some((e) => e.level === 'warn' && e.module === 'slack' && /Timestamp is too old/.test(String(e.message)))).toBe(true);
   });
 
@@ -131,6 +140,68 @@ describe('Slack bot agent (Bolt) with signed requests and a stand-in Web API', (
     });
     expect((await post(submission, slackSignature(SECRET, submission))).status).toBe(200);
     await until('reason stored', async () => (await t.running.store.approvals.get(p.approval.id))?.decision?.reason === 'order was cancelled');
+  });
+
+  it('Reject opens the modal at once, before the decision is done, even when Slack is slow (trigger ids last 3 s)', async () => {
+    const p = await prompt('Refund 55 EUR to order 55');
+    api.state.delayMs = 1500; // every copy's chat.update takes 1.5 s
+    const body = click('U0ANA0001', p, 'reject');
+    const clicked = Date.now();
+    expect((await post(body, slackSignature(SECRET, body))).status).toBe(200);
+    const modal = await until('views.open', () => api.calls('views.open').find((c) => (c.args.view as { private_metadata?: string }).private_metadata === p.approval.id));
+    expect(modal.at - clicked).toBeLessThan(1000);
+    await until('rejected', async () => (await t.running.store.approvals.get(p.approval.id))?.status === 'rejected', 15_000);
+    api.state.delayMs = 0;
+    expect(api.calls('views.update')).toHaveLength(0); // a reason is wanted: the modal stays as it is
+  });
+
+  it('a stranger pressing Reject sees the refusal in the modal and in an ephemeral; nothing changes', async () => {
+    const p = await prompt('Refund 56 EUR to order 56');
+    const body = click('U0STRANGER2', p, 'reject');
+    expect((await post(body, slackSignature(SECRET, body))).status).toBe(200);
+    const update = await until('views.update', () => api.calls('views.update').at(-1));
+    expect(JSON.stringify(update.args.view)).toContain('You are not allowed to decide this.');
+    expect(JSON.stringify(update.args.view)).not.toContain('"submit"');
+    await until('ephemeral', () => api.calls('chat.postEphemeral').find((c) => c.args.user === 'U0STRANGER2'));
+    expect((await t.running.store.approvals.get(p.approval.id))?.status).toBe('pending');
+  });
+
+  it('a decision made elsewhere (REST API) redraws the Slack copies whole, with who, via which channel, when', async () => {
+    const p = await prompt('Refund <!channel> & 57 EUR');
+    const MANAGER = 'manager-token-ana-slack-01';
+    await t.running.store.apiTokens.insert({ id: sha256(MANAGER), role: 'manager', subject: 'ana', createdAt: new Date().toISOString() });
+    expect((await t.call(`/api/approvals/${p.approval.id}/decision`, { method: 'POST', token: MANAGER, json: { decision: 'approve' } })).status).toBe(200);
+    const update = await until('chat.update', () => api.calls('chat.update').find((c) => c.args.ts === p.messageTs));
+    const blocks = JSON.stringify(update.args.blocks);
+    expect(blocks).toContain('"text":"Approval needed: refund"');
+    expect(blocks).toMatch(/\*APPROVED\* by Ana via api at <!date\^/);
+    expect(blocks).not.toContain('approval_approve');
+    // What the agent wrote is shown, never acted on: no channel-wide ping.
+    expect(blocks).toContain('Refund &lt;!channel&gt; &amp; 57 EUR');
+    expect(String(p.dm.args.text)).toBe('Approval needed: Refund &lt;!channel&gt; &amp; 57 EUR');
+  });
+
+  it('an outcome carries its prompt, so a copy is redrawn whole even by a process that did not post it', async () => {
+    const bot = t.running.coordinator.local.bot('lis-slack')!;
+    const prompt = { approvalId: 'a-gone', code: 'ZZ99', branchName: 'Lisboa', actionType: 'refund', summary: 'Old refund', riskLevel: 'high', requester: 'refunds', expiresAt: new Date().toISOString() };
+    await bot.updateApproval({ chatId: 'C0OLD', messageId: '1600000000.000001' }, { approvalId: 'a-gone', status: 'expired', prompt });
+    const update = api.calls('chat.update').find((c) => c.args.channel === 'C0OLD')!;
+    expect(JSON.stringify(update.args.blocks)).toContain('Old refund');
+    expect(JSON.stringify(update.args.blocks)).toContain('*EXPIRED*');
+  });
+
+  it('a rate-limited Slack (429, Retry-After) is waited out by the client without blocking the coordinator', async () => {
+    const bot = t.running.coordinator.local.bot('lis-slack')!;
+    api.state.rateLimited.push('chat.postMessage');
+    const started = Date.now();
+    const sent = bot.send('C0LIMIT', 'after the limit');
+    // The event loop keeps serving while the client waits out Retry-After.
+    const health = await fetch(`${t.url}/health`);
+    expect(health.status).toBe(200);
+    expect(Date.now() - started).toBeLessThan(900);
+    expect((await sent).messageId).toMatch(/^1700000000\./);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(950);
+    expect(api.calls('chat.postMessage').filter((c) => c.args.channel === 'C0LIMIT')).toHaveLength(2);
   });
 
   it('invalid_auth from auth.test is down and needs a person; it comes back when Slack accepts the token again', async () => {
@@ -222,6 +293,38 @@ branches:
     expect((await staffReply('resolve', rootTs, '1700000300.000001')).status).toBe(200);
     await until('back to the bot', async () => (await t.running.store.conversations.get(contact.id))?.state === 'bot');
     await until('the thread says so', () => api.calls('chat.postMessage').find((c) => c.args.thread_ts === rootTs && String(c.args.text).startsWith('✅ Resolved by Ana')));
+  });
+
+  it('customer text is escaped in Slack; a staff reply has Slack markup undone and is signed with the staff member’s name', async () => {
+    api.state.users.U0BRUNO01 = 'Bruno';
+    wa.emit({ type: 'message', message: { agentId: 'lis-wa', channel: 'whatsapp', chatId: '351933333333@s.whatsapp.net', senderId: '351933333333@s.whatsapp.net', senderPhone: '351933333333', senderName: 'Eve <!channel>', text: 'atendente <!channel> <https://evil.example|A sua encomenda>', at: new Date().toISOString() } });
+    const root = await until('the hand-off in #staff', () => api.calls('chat.postMessage').find((c) => c.args.channel === 'C0STAFF' && String(c.args.text).includes('Eve')));
+    expect(String(root.args.text)).not.toMatch(/<!channel>|<https:/);
+    expect(String(root.args.text)).toContain('Eve &lt;!channel&gt;');
+    expect(String(root.args.text)).toContain('&lt;https://evil.example|A sua encomenda&gt;');
+    const rootTs = `1700000000.${String(api.state.calls.filter((c) => c.method === 'chat.postMessage').indexOf(root) + 1).padStart(6, '0')}`;
+    // Bruno is staff in #staff but not a configured manager; he replies with "Also send to channel" (thread_broadcast).
+    const body = JSON.stringify({
+      type: 'event_callback',
+      team_id: 'T0TEST',
+      api_app_id: 'A0TEST',
+      event_id: 'Ev0BRUNO',
+      event_time: Math.floor(Date.now() / 1000),
+      event: { type: 'message', subtype: 'thread_broadcast', channel: 'C0STAFF', channel_type: 'channel', user: 'U0BRUNO01', text: 'Veja &lt;aqui&gt; &amp; <https://loja.example/p|a loja> <@U0ANA0001>', ts: '1700000400.000001', thread_ts: rootTs, event_ts: '1700000400.000001' },
+    });
+    expect((await fetch(`${t.url}/webhooks/slack`, { method: 'POST', body, headers: { ...slackSignature(SECRET, body), 'content-type': 'application/json' } })).status).toBe(200);
+    const relayed = await until('relayed', () => wa.sent.find((s) => s.chatId === '351933333333@s.whatsapp.net' && s.text.startsWith('Bruno: ')));
+    expect(relayed.text).toBe('Bruno: Veja <aqui> & a loja (https://loja.example/p) @U0ANA0001');
+  });
+
+  it('a Slack DM from a workspace member is not taken for a customer', async () => {
+    const before = await t.running.store.contacts.count({});
+    const body = JSON.stringify({ type: 'event_callback', team_id: 'T0TEST', api_app_id: 'A0TEST', event_id: 'Ev0DM', event_time: Math.floor(Date.now() / 1000), event: { type: 'message', channel: 'D0CARLA', channel_type: 'im', user: 'U0CARLA01', text: 'olá bot', ts: '1700000500.000001', event_ts: '1700000500.000001' } });
+    expect((await fetch(`${t.url}/webhooks/slack`, { method: 'POST', body, headers: { ...slackSignature(SECRET, body), 'content-type': 'application/json' } })).status).toBe(200);
+    await until('users.info asked', () => api.calls('users.info').find((c) => c.args.user === 'U0CARLA01'));
+    await t.running.coordinator.conversations.idle();
+    expect(await t.running.store.contacts.count({})).toBe(before);
+    expect(api.calls('chat.postMessage').some((c) => c.args.channel === 'D0CARLA')).toBe(false);
   });
 
   it('health alerts go to the ops channel, threaded per incident: DOWN starts the thread, RESOLVED answers in it', async () => {

@@ -5,15 +5,19 @@ import type { AddressInfo } from 'node:net';
 export interface SlackCall {
   method: string;
   args: Record<string, unknown>;
+  /** When the call arrived (ms since the epoch). */
+  at: number;
 }
 
 /**
  * Stands in for Slack's Web API (slack.com cannot be reached here): records
  * every call and answers the methods we use with Slack's shapes —
- * auth.test, chat.postMessage, chat.update, chat.postEphemeral, views.open.
+ * auth.test, chat.postMessage, chat.update, chat.postEphemeral, views.open,
+ * views.update, users.info. `rateLimited` lists methods whose next call gets
+ * Slack's 429 with `Retry-After: 1`.
  */
 export async function slackApiStandIn() {
-  const state = { calls: [] as SlackCall[], authError: undefined as string | undefined, delayMs: 0, seq: 0 };
+  const state = { calls: [] as SlackCall[], authError: undefined as string | undefined, delayMs: 0, seq: 0, rateLimited: [] as string[], users: {} as Record<string, string> };
   const server: Server = createServer((req, res) => {
     let raw = '';
     req.on('data', (c) => (raw += c));
@@ -22,7 +26,13 @@ export async function slackApiStandIn() {
       const type = req.headers['content-type'] ?? '';
       const args: Record<string, unknown> = type.includes('json') ? JSON.parse(raw || '{}') : Object.fromEntries(new URLSearchParams(raw));
       for (const key of ['blocks', 'view']) if (typeof args[key] === 'string') args[key] = JSON.parse(args[key] as string);
-      state.calls.push({ method, args });
+      state.calls.push({ method, args, at: Date.now() });
+      if (state.rateLimited.includes(method)) {
+        state.rateLimited.splice(state.rateLimited.indexOf(method), 1);
+        res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '1' });
+        res.end(JSON.stringify({ ok: false, error: 'ratelimited' }));
+        return;
+      }
       if (state.delayMs && method !== 'auth.test') await new Promise((r) => setTimeout(r, state.delayMs));
       const channel = String(args.channel ?? '');
       const dm = channel.startsWith('U') ? `D${channel.slice(1)}` : channel;
@@ -37,9 +47,13 @@ export async function slackApiStandIn() {
               ? { ok: true, channel, ts: args.ts }
               : method === 'chat.postEphemeral'
                 ? { ok: true, message_ts: '1700000000.999999' }
-                : method === 'views.open'
+                : method === 'views.open' || method === 'views.update'
                   ? { ok: true, view: { id: 'V0TEST' } }
-                  : { ok: false, error: 'unknown_method' };
+                  : method === 'users.info'
+                    ? state.users[String(args.user)]
+                      ? { ok: true, user: { id: args.user, name: 'handle', real_name: state.users[String(args.user)], profile: { display_name: state.users[String(args.user)] } } }
+                      : { ok: false, error: 'user_not_found' }
+                    : { ok: false, error: 'unknown_method' };
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify(body));
     });

@@ -6,10 +6,14 @@ import type { App as BoltApp, BlockAction, ButtonAction, types } from '@slack/bo
 import express from 'express';
 import type { Logger } from '../../config/logger.js';
 import type { ApprovalOutcome, ApprovalPrompt, BotAgent, BotEvent, MessageRef, ProbeResult, SendOptions } from '../bot-agent.js';
-import type { BotContext } from '../channel-registry.js';
+import type { BotContext, DecisionReply } from '../channel-registry.js';
+import { noticeModal, outcomeBlocks, promptBlocks, reasonModal } from './slack-blocks.js';
+import { escapeMrkdwn, fromSlackText } from './slack-text.js';
 
 const { App, ExpressReceiver } = bolt;
 type KnownBlock = types.KnownBlock;
+/** Message subtypes that are still a person writing (a thread reply also sent to the channel, a message with a file). */
+const PERSON_SUBTYPES = new Set(['thread_broadcast', 'file_share']);
 
 export interface SlackAgentConfig {
   id: string;
@@ -20,7 +24,6 @@ export interface SlackAgentConfig {
   staffChannel?: string;
 }
 
-const RISK: Record<string, string> = { low: ':large_green_circle: low', medium: ':large_yellow_circle: medium', high: ':large_orange_circle: high', critical: ':red_circle: critical' };
 const NEEDS_HUMAN = new Set(['invalid_auth', 'account_inactive', 'token_revoked', 'not_authed', 'token_expired']);
 
 /** Bolt's logger interface over our winston child logger (so its lines are JSON, redacted, in our files). */
@@ -49,24 +52,6 @@ function verifyValue(secret: string, value: string, decision: string): string | 
   return approvalId && mac && signValue(secret, approvalId, decision) === value ? approvalId : null;
 }
 
-function promptBlocks(p: ApprovalPrompt): KnownBlock[] {
-  return [
-    { type: 'header', text: { type: 'plain_text', text: `Approval needed: ${p.actionType}`.slice(0, 150) } },
-    { type: 'section', text: { type: 'mrkdwn', text: p.summary.slice(0, 2900) } },
-    {
-      type: 'section',
-      fields: [
-        { type: 'mrkdwn', text: `*Branch*\n${p.branchName}` },
-        { type: 'mrkdwn', text: `*Risk*\n${RISK[p.riskLevel] ?? p.riskLevel}` },
-        { type: 'mrkdwn', text: `*Requested by*\n${p.requester}` },
-        { type: 'mrkdwn', text: `*Expires*\n<!date^${Math.floor(Date.parse(p.expiresAt) / 1000)}^{date_short_pretty} {time}|${p.expiresAt}>` },
-      ],
-    },
-    ...(p.details ? [{ type: 'section', text: { type: 'mrkdwn', text: `*Details*\n${p.details.slice(0, 2900)}` } } as KnownBlock] : []),
-    { type: 'context', elements: [{ type: 'mrkdwn', text: `Code ${p.code}` }] },
-  ];
-}
-
 /**
  * A Slack app (Bolt) as a BotAgent. Requests arrive through `httpHandler`
  * (mounted by the coordinator at /webhooks/slack/<agent id>), verified by
@@ -78,8 +63,13 @@ export class SlackBot implements BotAgent {
   readonly id: string;
   private app: BoltApp | undefined;
   private handler: express.Router | undefined;
+  /** No retries, for calls that must not wait: health checks (measuring Slack now) and name look-ups. */
+  private readonly plainClient: bolt.webApi.WebClient;
+  /** Slack user id -> display name (null: unknown, e.g. no users:read scope); bounded. */
+  private readonly names = new Map<string, string | null>();
   private readonly listeners = new Listeners<BotEvent>();
   private readonly secret: string;
+  /** Prompts shown by this process, for redrawing a copy whose outcome arrives without its prompt. */
   private readonly prompts = new Map<string, ApprovalPrompt>();
   /** Alert threads: chat + thread key -> ts of the first message. */
   private readonly threads = new Map<string, string>();
@@ -92,6 +82,11 @@ export class SlackBot implements BotAgent {
     this.id = config.id;
     this.secret = createHash('sha256').update(`actions:${config.botToken}`).digest('hex');
     this.log = context.logger.child({ module: 'slack', agentId: config.id });
+    this.plainClient = new bolt.webApi.WebClient(config.botToken, { ...this.apiOptions(), retryConfig: { retries: 0 }, timeout: 10_000, logger: boltLogger(this.log) });
+  }
+
+  private apiOptions() {
+    return this.context.env.SLACK_API_URL ? { slackApiUrl: this.context.env.SLACK_API_URL } : {};
   }
 
   /** Express-compatible handler for Slack's HTTP requests (events, interactions). */
@@ -99,27 +94,25 @@ export class SlackBot implements BotAgent {
     return this.handler as unknown as ((req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void) => void) | undefined;
   }
 
-  private build(): BoltApp {
-    // Bounded retries (rate limits are waited out within them) and a request timeout, so a
-    // Slack outage shows up in health checks instead of hanging calls for half an hour.
-    const clientOptions = {
-      ...(this.context.env.SLACK_API_URL ? { slackApiUrl: this.context.env.SLACK_API_URL } : {}),
-      retryConfig: { retries: 3, factor: 2, minTimeout: 500, maxTimeout: 10_000 },
-      timeout: 10_000,
-    };
+  /** A Bolt app, and the router to mount for HTTP (none in Socket Mode). */
+  private build(): { app: BoltApp; router?: express.Router } {
+    // Bounded retries (rate limits are waited out within them, off the event loop) and a request
+    // timeout, so a Slack outage shows up in health checks instead of hanging calls for half an hour.
+    const clientOptions = { ...this.apiOptions(), retryConfig: { retries: 3, factor: 2, minTimeout: 500, maxTimeout: 10_000 }, timeout: 10_000 };
+    const logger = boltLogger(this.log);
     if (this.config.appToken) {
-      return new App({ token: this.config.botToken, appToken: this.config.appToken, socketMode: true, clientOptions, deferInitialization: true, logger: boltLogger(this.log) });
+      // The Socket Mode receiver opens its connection with its own client: point it at SLACK_API_URL too.
+      const installerOptions = { clientOptions: this.apiOptions() };
+      return { app: new App({ token: this.config.botToken, appToken: this.config.appToken, socketMode: true, clientOptions, installerOptions, deferInitialization: true, logger }) };
     }
     const router = express.Router();
-    const logger = boltLogger(this.log);
     const receiver = new ExpressReceiver({ signingSecret: this.config.signingSecret, endpoints: '/', router, processBeforeResponse: false, logger });
-    this.handler = router;
-    return new App({ token: this.config.botToken, receiver, clientOptions, deferInitialization: true, logger });
+    return { app: new App({ token: this.config.botToken, receiver, clientOptions, deferInitialization: true, logger }), router };
   }
 
   async start(): Promise<void> {
     if (this.app) return;
-    const app = this.build();
+    const { app, router } = this.build();
     app.action<BlockAction<ButtonAction>>({ action_id: /^approval_(approve|reject)$/ }, async ({ ack, body, action, client }) => {
       await ack(); // within Slack's 3 seconds, before any slow work
       const decision = action.action_id === 'approval_approve' ? 'approve' : 'reject';
@@ -129,32 +122,34 @@ export class SlackBot implements BotAgent {
         this.log.warn('action with invalid value ignored', { user: body.user.id });
         return;
       }
-      const reply = this.context.decide
+      // Slack's trigger_id lasts 3 seconds: the reason modal opens now, while the decision is taken,
+      // and is turned into a notice if no reason is wanted (refused, too late, already given).
+      const modal =
+        decision === 'reject'
+          ? client.views.open({ trigger_id: body.trigger_id, view: reasonModal(approvalId) }).catch((error: unknown) => {
+              this.log.warn('could not open the reason modal', { error, approvalId });
+              return undefined;
+            })
+          : undefined;
+      const reply: DecisionReply = this.context.decide
         ? await this.context.decide({ agentId: this.id, channel: 'slack', approvalId, decision, deciderId: body.user.id }).catch((error: unknown) => {
             this.log.error('decision failed', { error, approvalId });
             return { ok: false, text: 'Something went wrong; try again or use the dashboard.' };
           })
         : { ok: false, text: 'Decisions are not taken here.' };
-      if (!reply.ok && channelId) await client.chat.postEphemeral({ channel: channelId, user: body.user.id, text: reply.text });
-      if (reply.ok && decision === 'reject' && 'askReason' in reply && reply.askReason) {
-        await client.views.open({
-          trigger_id: body.trigger_id,
-          view: {
-            type: 'modal',
-            callback_id: 'approval_reject_reason',
-            private_metadata: approvalId,
-            title: { type: 'plain_text', text: 'Rejected' },
-            submit: { type: 'plain_text', text: 'Save reason' },
-            close: { type: 'plain_text', text: 'No reason' },
-            blocks: [{ type: 'input', block_id: 'reason', optional: true, label: { type: 'plain_text', text: 'Why? (optional)' }, element: { type: 'plain_text_input', action_id: 'value', multiline: true } }],
-          },
-        });
+      // Refusals, and "recorded; N more needed" for an n-of-m approval, are shown to the clicker only.
+      const tell = !reply.ok || reply.recorded;
+      if (tell && channelId) await client.chat.postEphemeral({ channel: channelId, user: body.user.id, text: reply.text });
+      const viewId = (await modal)?.view?.id;
+      if (viewId && !(reply.ok && reply.askReason)) {
+        await client.views.update({ view_id: viewId, view: noticeModal(reply.text) }).catch((error: unknown) => this.log.warn('could not update the reason modal', { error, approvalId }));
       }
     });
     // People's messages (staff answering a hand-off in its thread, DMs): reported upward; Bolt already drops our own.
     app.event('message', async ({ event }) => {
-      if (event.subtype !== undefined || !('user' in event) || !event.user || typeof event.text !== 'string') return;
+      if ((event.subtype !== undefined && !PERSON_SUBTYPES.has(event.subtype)) || !('user' in event) || !event.user || typeof event.text !== 'string' || !event.text) return;
       const thread = 'thread_ts' in event && event.thread_ts && event.thread_ts !== event.ts ? event.thread_ts : undefined;
+      const name = await this.displayName(event.user);
       this.listeners.emit({
         type: 'message',
         message: {
@@ -162,7 +157,8 @@ export class SlackBot implements BotAgent {
           channel: 'slack',
           chatId: event.channel,
           senderId: event.user,
-          text: event.text,
+          ...(name ? { senderName: name } : {}),
+          text: fromSlackText(event.text),
           at: new Date(Number(event.ts) * 1000).toISOString(),
           messageId: event.ts,
           ...(thread ? { thread } : {}),
@@ -182,6 +178,7 @@ export class SlackBot implements BotAgent {
     await app.init();
     if (this.config.appToken) await app.start();
     this.app = app;
+    this.handler = router;
   }
 
   async stop(): Promise<void> {
@@ -191,13 +188,15 @@ export class SlackBot implements BotAgent {
   }
 
   async probe(signal: AbortSignal): Promise<ProbeResult> {
-    const app = this.app ?? this.build();
     const started = Date.now();
+    let onAbort: (() => void) | undefined;
     try {
-      const res = await Promise.race([
-        app.client.auth.test(),
-        new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(new Error('timed out')))),
-      ]);
+      const aborted = new Promise<never>((_, reject) => {
+        onAbort = () => reject(new Error('timed out'));
+        if (signal.aborted) onAbort();
+        else signal.addEventListener('abort', onAbort, { once: true });
+      });
+      const res = await Promise.race([this.plainClient.auth.test(), aborted]);
       return { ok: true, latencyMs: Date.now() - started, detail: `${res.team ?? ''} as ${res.user ?? ''}`.trim() };
     } catch (error) {
       const code = (error as { data?: { error?: string } }).data?.error;
@@ -205,7 +204,25 @@ export class SlackBot implements BotAgent {
         return { ok: false, needsHuman: true, latencyMs: Date.now() - started, detail: `Slack refused the bot token (${code}): it needs a person to install the app again or set a new token` };
       }
       return { ok: false, latencyMs: Date.now() - started, detail: code ?? (error instanceof Error ? error.message : String(error)) };
+    } finally {
+      if (onAbort) signal.removeEventListener('abort', onAbort);
     }
+  }
+
+  /** The name staff see each other by (a reply relayed to a customer is signed with it). */
+  private async displayName(userId: string): Promise<string | undefined> {
+    if (!this.names.has(userId)) {
+      let name: string | null = null;
+      try {
+        const { user } = await this.plainClient.users.info({ user: userId });
+        name = user?.profile?.display_name || user?.real_name || user?.name || null;
+      } catch (error) {
+        this.log.debug('no name for a Slack user (the app may lack the users:read scope)', { user: userId, error });
+      }
+      if (this.names.size >= 1000) this.names.clear();
+      this.names.set(userId, name);
+    }
+    return this.names.get(userId) ?? undefined;
   }
 
   private need(): BoltApp {
@@ -217,7 +234,7 @@ export class SlackBot implements BotAgent {
     // Thread keys are per chat: the same incident posted to a DM and to #ops has a thread in each.
     const key = options?.thread ? `${chatId}\u0000${options.thread}` : undefined;
     const thread = options?.replyTo ?? (key ? this.threads.get(key) : undefined);
-    const res = await this.need().client.chat.postMessage({ channel: chatId, text, thread_ts: thread });
+    const res = await this.need().client.chat.postMessage({ channel: chatId, text: escapeMrkdwn(text), thread_ts: thread });
     if (key && !thread && res.ts) this.threads.set(key, res.ts);
     if (key && options?.closeThread) this.threads.delete(key);
     return { chatId: res.channel ?? chatId, messageId: res.ts ?? '' };
@@ -235,18 +252,20 @@ export class SlackBot implements BotAgent {
         ],
       },
     ];
-    const res = await this.need().client.chat.postMessage({ channel: chatId, text: `Approval needed: ${prompt.summary}`, blocks });
+    const res = await this.need().client.chat.postMessage({ channel: chatId, text: escapeMrkdwn(`Approval needed: ${prompt.summary}`), blocks });
     const ref = { chatId: res.channel ?? chatId, messageId: res.ts ?? '' };
     this.prompts.set(`${ref.chatId}:${ref.messageId}`, prompt);
+    // Outcomes normally carry their prompt; this map only covers callers that do not, so keep it small.
+    if (this.prompts.size > 1000) this.prompts.delete(this.prompts.keys().next().value!);
     return ref;
   }
 
   async updateApproval(ref: MessageRef, o: ApprovalOutcome): Promise<void> {
-    const prompt = this.prompts.get(`${ref.chatId}:${ref.messageId}`);
-    const when = o.at ? ` at <!date^${Math.floor(Date.parse(o.at) / 1000)}^{date_short_pretty} {time}|${o.at}>` : '';
-    const line = `*${o.status.toUpperCase()}*${o.by ? ` by ${o.by}` : ''}${o.via ? ` via ${o.via}` : ''}${when}${o.reason ? ` — reason: ${o.reason}` : ''}`;
-    const blocks: KnownBlock[] = [...(prompt ? promptBlocks(prompt) : []), { type: 'section', text: { type: 'mrkdwn', text: line } }];
-    await this.need().client.chat.update({ channel: ref.chatId, ts: ref.messageId, text: `${o.status}: ${prompt?.summary ?? o.approvalId}`, blocks });
+    const key = `${ref.chatId}:${ref.messageId}`;
+    const prompt = o.prompt ?? this.prompts.get(key);
+    if (o.status !== 'pending') this.prompts.delete(key);
+    const summary = escapeMrkdwn(`${o.status}: ${prompt?.summary ?? o.approvalId}`);
+    await this.need().client.chat.update({ channel: ref.chatId, ts: ref.messageId, text: summary, blocks: outcomeBlocks(o, prompt) });
   }
 
   onEvent(listener: (event: BotEvent) => void): () => void {

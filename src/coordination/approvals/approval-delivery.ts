@@ -25,9 +25,10 @@ export function promptOf(approval: ApprovalRecord, branchName: string): Approval
   };
 }
 
-export function outcomeOf(approval: ApprovalRecord): ApprovalOutcome {
+export function outcomeOf(approval: ApprovalRecord, branchName?: string): ApprovalOutcome {
   const d = approval.decision;
-  return { approvalId: approval.id, status: approval.status, by: d?.byName ?? d?.by, via: d?.via, at: d?.at, reason: d?.reason };
+  const prompt = branchName === undefined ? {} : { prompt: promptOf(approval, branchName) };
+  return { approvalId: approval.id, status: approval.status, by: d?.byName ?? d?.by, via: d?.via, at: d?.at, reason: d?.reason, ...prompt };
 }
 
 /**
@@ -80,8 +81,8 @@ export class ApprovalDelivery {
   }
 
   /** Shows the outcome on every copy of the prompt, on every channel. */
-  async updateAll(approval: ApprovalRecord): Promise<void> {
-    const outcome = outcomeOf(approval);
+  async updateAll(approval: ApprovalRecord, branchName?: string): Promise<void> {
+    const outcome = outcomeOf(approval, branchName);
     await Promise.all(
       approval.deliveries
         .filter((d) => d.status === 'sent' && d.messageId)

@@ -202,9 +202,15 @@ export class ApprovalEngine {
       this.deps.bus.emit('approval.updated', approval);
     } else {
       // Decided from the first prompt before the deliveries were saved: show the outcome on every copy now.
-      await this.delivery.updateAll(approval);
+      await this.updateCopies(approval);
     }
     return { approval, created: true };
+  }
+
+  /** Shows the outcome on every copy of the prompt, redrawn with the prompt itself. */
+  private updateCopies(approval: ApprovalRecord): Promise<void> {
+    const branch = this.deps.settings.config.branches.find((b) => b.id === approval.branchId);
+    return this.delivery.updateAll(approval, branch?.name ?? approval.branchId);
   }
 
   /** Records deliveries (compare-and-set on the version, retried) so a concurrent decision never loses them. */
@@ -291,7 +297,7 @@ export class ApprovalEngine {
     const updated = await this.deps.store.approvals.update(approval.id, { decision, updatedAt: isoNow(this.deps.clock) }, { version: approval.version });
     if (!updated) return { outcome: 'too_late', approval: await this.require(approval.id) };
     await this.deps.audit.append({ type: 'approval.reason-added', actor: decision.by, branchId: approval.branchId, approvalId: approval.id, data: { reason } });
-    await this.delivery.updateAll(updated);
+    await this.updateCopies(updated);
     this.deps.bus.emit('approval.updated', updated);
     return { outcome: 'decided', approval: updated };
   }
@@ -309,7 +315,7 @@ export class ApprovalEngine {
     this.clearTimers(approval.id);
     await this.deps.audit.append({ type: `approval.${decision.outcome}`, actor: decision.by, branchId: approval.branchId, approvalId: approval.id, data: { via: decision.via, reason: decision.reason, rule: decision.rule } });
     this.log.info(`approval ${approval.code} ${decision.outcome} by ${decision.byName ?? decision.by} via ${decision.via}`, { approvalId: approval.id });
-    await this.delivery.updateAll(decided);
+    await this.updateCopies(decided);
     await this.notify(decided);
     const executor = decision.outcome === 'approved' ? this.executors.get(decided.actionType) : undefined;
     if (executor) {
@@ -411,7 +417,7 @@ export class ApprovalEngine {
     const owners = branch.managers.filter((m) => m.role === 'owner' && !reached.has(m.id));
     const deliveries = await this.delivery.deliver(approval, branch, owners, 'escalation');
     const updated = await this.appendDeliveries(id, deliveries, { escalation: { ...approval.escalation, done: true } });
-    if (updated.status !== 'pending') await this.delivery.updateAll(updated);
+    if (updated.status !== 'pending') await this.updateCopies(updated);
     await this.deps.audit.append({ type: 'approval.escalated', actor: 'coordinator', branchId: approval.branchId, approvalId: id, data: { to: owners.map((o) => o.id) } });
     await this.auditDeliveries(updated, deliveries);
     this.deps.bus.emit('approval.updated', updated);

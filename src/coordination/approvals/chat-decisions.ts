@@ -25,7 +25,7 @@ export function chatDecider(engine: ApprovalEngine, settings: RuntimeSettings): 
         via: channel,
       });
       const a = result.approval;
-      if (result.outcome === 'recorded') return { ok: true, text: `Your approval of ${a.code} is recorded; ${result.remaining} more needed.` };
+      if (result.outcome === 'recorded') return { ok: true, recorded: true, text: `Your approval of ${a.code} is recorded; ${result.remaining} more needed.` };
       if (result.outcome === 'too_late') {
         const d = a.decision;
         return { ok: false, text: `Too late: ${a.code} was already ${a.status}${d ? ` by ${d.byName ?? d.by} via ${d.via}` : ''}.` };

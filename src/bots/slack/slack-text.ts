@@ -1,0 +1,31 @@
+/**
+ * Text crossing between our plain text and Slack's mrkdwn. Outgoing text is
+ * escaped as Slack asks (`&`, `<`, `>`), so a customer writing `<!channel>`
+ * or `<https://evil|Your order>` shows those characters instead of pinging a
+ * channel or hiding a link. Incoming text has Slack's markup turned back
+ * into what a person on WhatsApp or Telegram can read.
+ */
+
+/** `text` safe to put in a Slack message or mrkdwn block as plain words. */
+export function escapeMrkdwn(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+/**
+ * Slack's event text as plain text: `<https://x|label>` → `label (https://x)`,
+ * `<https://x>` → `https://x`, `<mailto:a@b|a@b>` → `a@b`, `<@U1>` → `@U1`,
+ * `<#C1|general>` → `#general`, `<!here>` → `@here`, then `&lt;` `&gt;` `&amp;`.
+ */
+export function fromSlackText(text: string): string {
+  const plain = text.replace(/<([^<>]*)>/g, (_, inner: string) => {
+    const [target = '', label] = inner.split('|', 2);
+    if (target.startsWith('@') || target.startsWith('#')) return label ? `${target[0]}${label}` : target;
+    if (target.startsWith('!')) {
+      const special = target.slice(1).split('^')[0]!;
+      return label ?? (['here', 'channel', 'everyone'].includes(special) ? `@${special}` : special);
+    }
+    if (target.startsWith('mailto:')) return label ?? target.slice('mailto:'.length);
+    return label && label !== target ? `${label} (${target})` : target;
+  });
+  return plain.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+}
