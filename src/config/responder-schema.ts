@@ -27,33 +27,39 @@ function regexError(pattern: string): string | null {
   return risk ? `regular expression may take seconds on a long message (${risk}); use keywords, or a simpler pattern` : null;
 }
 
-/** Repetitions above this many count as unbounded (`x{0,1000}` backtracks like `x*`). */
-const SMALL_REPEAT = 20;
+/** The longest message a pattern runs on: an unbounded repetition can try this many lengths. */
+const MESSAGE = 4096;
 
 /**
- * Why `pattern` could backtrack catastrophically on a 4096-character message,
- * or null. JavaScript regexes backtrack: `(a+)+$` is exponential and `.*a.*b`
- * cubic (seconds on 4 KB), and FAQ patterns run on every customer message, so
- * start-up refuses them. Conservative, by structure: no backreferences, no
- * repeated group that itself repeats or has alternatives, and at most one
- * unbounded repetition in a row, alternatives counted on their own (a
- * lookaround counts with what surrounds it: it runs again at every position
- * the outside backtracks to). A pattern anchored with `^` (and
- * no top-level `|`) is tried from one position only, so two in a row are
- * quadratic at worst and allowed: `^\s*(oi|ola)\s*$` is fine.
+ * Why `pattern` could backtrack for seconds on a 4096-character message, or
+ * null. JavaScript regexes backtrack: `(a+)+$` is exponential, `.*a.*b` cubic
+ * (seconds on 4 KB) and `a{0,20}a{0,20}a{0,20}a{0,20}b` tries 21^4 splits at
+ * every position; FAQ patterns run on every customer message, on the event
+ * loop, so start-up refuses them. Conservative, by structure:
+ * - no backreferences, and no repeated group that itself repeats or has
+ *   alternatives;
+ * - repetitions in a row multiply the ways to split the text: `*`, `+` and
+ *   `{n,}` count 4096, `{m,n}` n-m+1, `?` 2; alternatives count on their own,
+ *   lookarounds with what surrounds them (they run again at every position
+ *   the outside backtracks to). At most 4096 ways are allowed (one `.*`, or a
+ *   few small ranges), times 4096 more when the pattern starts with `^` and has
+ *   no top-level `|` (it is tried from one position only, so `^\s*(oi|ola)\s*$`
+ *   is fine).
  */
 export function backtrackingRisk(pattern: string): string | null {
   interface Frame {
     nested: boolean;
-    /** Unbounded repetitions in the current alternative, and the most in an earlier one. */
-    unbounded: number;
+    /** Ways to split the text in the current alternative, and the most in an earlier one. */
+    ways: number;
     most: number;
   }
-  const TOO_MANY = 'more than one unbounded repetition (*, +, {n,}) in a row';
+  const TOO_MANY = 'too many ways to split the text between repetitions in a row (*, +, {m,n}): at most one unbounded repetition, or a few small ranges';
   // Provisional inside groups; the end checks the anchor held for the whole pattern.
   const anchored = pattern.startsWith('^');
+  const budget = (anchoredHere: boolean) => (anchoredHere ? MESSAGE * MESSAGE : MESSAGE);
+  const times = (a: number, b: number) => Math.min(a * b, Number.MAX_SAFE_INTEGER);
   let topAlternatives = false;
-  const stack: Frame[] = [{ nested: false, unbounded: 0, most: 0 }];
+  const stack: Frame[] = [{ nested: false, ways: 1, most: 1 }];
   let last: 'atom' | Frame | null = null;
   for (let i = 0; i < pattern.length; ) {
     const c = pattern[i]!;
@@ -71,33 +77,35 @@ export function backtrackingRisk(pattern: string): string | null {
       last = 'atom';
     } else if (c === '(') {
       const head = /^\((\?(?:<?[=!]|:|<[^>]*>))?/.exec(pattern.slice(i))!;
-      stack.push({ nested: false, unbounded: 0, most: 0 });
+      stack.push({ nested: false, ways: 1, most: 1 });
       i += head[0].length;
       last = null;
     } else if (c === ')') {
       const frame = stack.length > 1 ? stack.pop()! : top;
       const parent = stack.at(-1)!;
-      const most = Math.max(frame.most, frame.unbounded);
-      if (most > (anchored ? 2 : 1)) return TOO_MANY;
-      parent.unbounded += most;
+      const most = Math.max(frame.most, frame.ways);
+      if (most > budget(anchored)) return TOO_MANY;
+      parent.ways = times(parent.ways, most);
       parent.nested ||= frame.nested;
       i++;
       last = frame;
     } else if (c === '|') {
       top.nested = true;
       if (stack.length === 1) topAlternatives = true;
-      top.most = Math.max(top.most, top.unbounded);
-      top.unbounded = 0;
+      top.most = Math.max(top.most, top.ways);
+      top.ways = 1;
       i++;
       last = null;
     } else {
       const q = /^(?:[*+?]|\{(\d+)(,(\d*))?\})/.exec(pattern.slice(i));
       if (q && last) {
+        const min = q[0] === '+' ? 1 : q[1] !== undefined ? Number(q[1]) : 0;
         const max = q[0] === '?' ? 1 : q[0] === '*' || q[0] === '+' ? Infinity : q[2] === undefined ? Number(q[1]) : q[3] ? Number(q[3]) : Infinity;
-        const exact = q[1] !== undefined && q[2] === undefined;
         if (max > 1 && typeof last === 'object' && last.nested) return 'a repeated group that itself repeats or has alternatives';
-        if (max > 1 && !exact) top.nested = true;
-        if (max > SMALL_REPEAT) top.unbounded++;
+        if (max > min) {
+          if (max > 1) top.nested = true;
+          top.ways = times(top.ways, Math.min(max - min + 1, MESSAGE));
+        }
         i += q[0].length + (pattern[i + q[0].length] === '?' ? 1 : 0);
         last = null;
       } else {
@@ -106,7 +114,7 @@ export function backtrackingRisk(pattern: string): string | null {
       }
     }
   }
-  return Math.max(stack[0]!.most, stack[0]!.unbounded) > (anchored && !topAlternatives ? 2 : 1) ? TOO_MANY : null;
+  return Math.max(stack[0]!.most, stack[0]!.ways) > budget(anchored && !topAlternatives) ? TOO_MANY : null;
 }
 
 const faqRule = z

@@ -13,16 +13,22 @@ import type { Store } from '../storage/store.js';
 export class ContactBook {
   constructor(private readonly deps: { store: Store; clock: Clock }) {}
 
-  /** Finds or creates the contact who sent `message` at `branchId`, refreshing name, phone and last seen. */
+  /**
+   * Finds or creates the contact who sent `message` at `branchId`, refreshing
+   * name, phone and last seen. A WhatsApp customer may write as their phone
+   * JID one day and their LID the next: the same phone is the same contact,
+   * keyed by the LID once it is known.
+   */
   async touchContact(branchId: string, message: InboundMessage): Promise<ContactRecord> {
     const { store } = this.deps;
     const now = isoNow(this.deps.clock);
     const key = { branchId, channel: message.channel, externalId: message.senderId };
     for (let attempt = 0; ; attempt++) {
-      const existing = await store.contacts.findOne(key);
+      const existing = (await store.contacts.findOne(key)) ?? (await this.samePhone(branchId, message));
       if (existing) {
         const patch = {
           lastSeenAt: now,
+          ...(existing.externalId !== message.senderId && message.senderId.endsWith('@lid') ? { externalId: message.senderId } : {}),
           ...(message.senderName && message.senderName !== existing.name ? { name: message.senderName } : {}),
           ...(message.senderPhone && message.senderPhone !== existing.phone ? { phone: message.senderPhone } : {}),
         };
@@ -44,6 +50,11 @@ export class ContactBook {
         if (!(error instanceof ConflictError) || attempt > 2) throw error;
       }
     }
+  }
+
+  private async samePhone(branchId: string, message: InboundMessage): Promise<ContactRecord | null> {
+    if (message.channel !== 'whatsapp' || !message.senderPhone) return null;
+    return this.deps.store.contacts.findOne({ branchId, channel: 'whatsapp', phone: message.senderPhone });
   }
 
   async contact(id: string): Promise<ContactRecord> {

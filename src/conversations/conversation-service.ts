@@ -114,6 +114,11 @@ export class ConversationService {
 
   private async inbound(branch: BranchConfig, config: CoordinatorConfig, message: InboundMessage): Promise<void> {
     let contact = await this.book.touchContact(branch.id, message);
+    // A message the channel delivers twice (a redelivered webhook, a reconnect replay) is handled once.
+    if (message.messageId && (await this.deps.store.messages.findOne({ contactId: contact.id, externalId: message.messageId, direction: 'in' }))) {
+      this.log.debug('duplicate inbound message ignored', { agentId: message.agentId, contactId: contact.id });
+      return;
+    }
     let conversation = await this.book.conversationOf(contact, message);
     const max = branch.responder.limits.maxTextLength;
     const text = message.text.length > max ? message.text.slice(0, max) : message.text;
@@ -139,16 +144,21 @@ export class ConversationService {
 
     switch (outcome.kind) {
       case 'opt_out':
+        // Confirmed once, whatever the auto-reply cap; a STOP from someone already out (another bot?) gets nothing.
+        if (contact.optedOut) {
+          if (conversation.state === 'pending_human') conversation = await this.toStaff(conversation, contact, text);
+          break;
+        }
         contact = await this.book.setOptOut(contact, true);
         await this.audit('contact.opted_out', contact);
-        conversation = await this.autoReply(branch, contact, conversation, outcome.reply, { evenIfOptedOut: true });
+        ({ conversation } = await this.autoReply(branch, contact, conversation, outcome.reply, { confirmation: true }));
         // Staff answering this customer must know the bot (and agents) went quiet; they may still reply.
         if (conversation.state === 'pending_human') conversation = await this.toStaff(conversation, contact, `${text}\n(opted out of automatic messages; staff replies still reach them)`);
         break;
       case 'opt_in':
         contact = await this.book.setOptOut(contact, false);
         await this.audit('contact.opted_in', contact);
-        conversation = await this.autoReply(branch, contact, conversation, outcome.reply);
+        ({ conversation } = await this.autoReply(branch, contact, conversation, outcome.reply));
         if (conversation.state === 'pending_human') conversation = await this.toStaff(conversation, contact, `${text}\n(subscribed to automatic messages again)`);
         break;
       case 'with_staff':
@@ -156,19 +166,19 @@ export class ConversationService {
         break;
       case 'after_hours':
         if (outcome.reply) {
-          conversation = await this.autoReply(branch, contact, conversation, outcome.reply);
-          conversation = await this.book.updateConversation(conversation, { afterHoursReplyAt: isoNow(this.deps.clock) });
+          const replied = await this.autoReply(branch, contact, conversation, outcome.reply);
+          conversation = replied.sent ? await this.book.updateConversation(replied.conversation, { afterHoursReplyAt: isoNow(this.deps.clock) }) : replied.conversation;
         }
         break;
       case 'faq':
       case 'welcome':
-        conversation = await this.autoReply(branch, contact, conversation, outcome.reply);
+        ({ conversation } = await this.autoReply(branch, contact, conversation, outcome.reply));
         break;
       case 'handoff':
         // Stored as pending first: the customer is never promised a person the conversation does not wait for,
         // and a staff reply that comes while the other notifications go out is matched, not lost.
         conversation = await this.book.updateConversation(conversation, { state: 'pending_human', reason: outcome.reason, staffThreads: [] });
-        if (outcome.reply) conversation = await this.autoReply(branch, contact, conversation, outcome.reply);
+        if (outcome.reply) ({ conversation } = await this.autoReply(branch, contact, conversation, outcome.reply));
         conversation = await this.notifyStaff(branch, contact, conversation, outcome.reason, 'bot');
         break;
       case 'silent_opted_out':
@@ -210,7 +220,10 @@ export class ConversationService {
   async sendToContact(contactId: string, text: string, sender: Sender): Promise<MessageRecord> {
     return this.forContact(contactId, async (contact) => {
       const conversation = await this.needConversation(contact);
-      if (contact.optedOut && sender.kind !== 'staff') throw new CodedError(ErrorCode.Conflict, `contact ${contactId} opted out of automatic messages`);
+      // Staff may answer an opted-out customer only within a hand-off (the customer asked for a person).
+      if (contact.optedOut && !(sender.kind === 'staff' && conversation.state === 'pending_human')) {
+        throw new CodedError(ErrorCode.Conflict, `contact ${contactId} opted out of automatic messages${sender.kind === 'staff' ? '; hand the conversation to staff first to answer them' : ''}`);
+      }
       const { record, conversation: updated } = await this.deliver(contact, conversation, text, sender);
       this.published(updated, contact);
       if (record.status === 'failed') throw new CodedError(ErrorCode.DeliveryFailed, `could not deliver to ${contactLabel(contact)}: ${record.error ?? 'send failed'}`);
@@ -227,10 +240,20 @@ export class ConversationService {
     return this.queue.run(`${branchId}:${channel}:${externalId}`, async () => task(await this.book.contact(contactId)));
   }
 
-  /** The contact a chat id on an agent belongs to (for actions addressed by chat id). */
+  /** The contact a chat id on an agent belongs to (for actions addressed by chat id, so opt-outs hold). */
   async contactByChat(agentId: string, chatId: string): Promise<ContactRecord | null> {
-    const conversation = await this.deps.store.conversations.findOne({ agentId, chatId });
-    return conversation ? this.deps.store.contacts.get(conversation.contactId) : null;
+    const { store } = this.deps;
+    const conversation = await store.conversations.findOne({ agentId, chatId });
+    if (conversation) return store.contacts.get(conversation.contactId);
+    // A customer's chat is their id on the channel (their old chat too, or on another of the branch's bots);
+    // on WhatsApp a phone number or phone JID is them as well, whichever id they write from now.
+    const branch = this.deps.config().branches.find((b) => b.agents.some((a) => a.id === agentId));
+    const channel = branch?.agents.find((a) => a.id === agentId)?.channel;
+    if (!branch || !channel) return null;
+    const byId = await store.contacts.findOne({ branchId: branch.id, channel, externalId: chatId });
+    if (byId || channel !== 'whatsapp') return byId;
+    const phone = /^\+?(\d{6,15})(?:@s\.whatsapp\.net)?$/.exec(chatId)?.[1];
+    return phone ? store.contacts.findOne({ branchId: branch.id, channel, phone }) : null;
   }
 
   /** Resolves when queued work is done (tests, shutdown). */
@@ -276,20 +299,24 @@ export class ConversationService {
     return this.book.updateConversation(conversation, { staffThreads: await this.staff.post(conversation.staffThreads ?? [], `${contactLabel(contact)}: ${clip(text, FORWARD_MAX)}`) });
   }
 
-  /** A bot reply, within the per-window cap (a loop with another bot stops here). */
-  private async autoReply(branch: BranchConfig, contact: ContactRecord, conversation: ConversationRecord, text: string, options: { evenIfOptedOut?: boolean } = {}): Promise<ConversationRecord> {
-    if (contact.optedOut && !options.evenIfOptedOut) return conversation;
+  /**
+   * A bot reply, within the per-window cap (a loop with another bot stops
+   * here). A `confirmation` (of an opt-out) goes even to an opted-out contact
+   * and past the cap, and still counts in it. `sent` is false when held back.
+   */
+  private async autoReply(branch: BranchConfig, contact: ContactRecord, conversation: ConversationRecord, text: string, options: { confirmation?: boolean } = {}): Promise<{ conversation: ConversationRecord; sent: boolean }> {
+    if (contact.optedOut && !options.confirmation) return { conversation, sent: false };
     const limits = branch.responder.limits;
     const now = this.deps.clock.now();
     const fresh = now - Date.parse(conversation.autoReplies.windowStart) >= limits.windowMinutes * 60_000;
     const count = fresh ? 0 : conversation.autoReplies.count;
-    if (count >= limits.autoRepliesPerWindow) {
+    if (count >= limits.autoRepliesPerWindow && !options.confirmation) {
       this.log.warn(`auto-reply cap reached for contact ${contact.id} (${limits.autoRepliesPerWindow} per ${limits.windowMinutes} min): not answering`, { branchId: branch.id });
-      return conversation;
+      return { conversation, sent: false };
     }
     const autoReplies = { count: count + 1, windowStart: fresh ? new Date(now).toISOString() : conversation.autoReplies.windowStart };
     const { conversation: updated } = await this.deliver(contact, await this.book.updateConversation(conversation, { autoReplies }), text, { kind: 'bot' });
-    return updated;
+    return { conversation: updated, sent: true };
   }
 
   private async deliver(contact: ContactRecord, conversation: ConversationRecord, text: string, sender: Sender): Promise<{ record: MessageRecord; conversation: ConversationRecord }> {

@@ -3,7 +3,7 @@ import type { ResponderConfig } from '../config/responder-schema.js';
 import type { ConversationState } from '../storage/records.js';
 import { renderTemplate, type TemplateFields } from './answer-template.js';
 import { isOpen } from './business-hours.js';
-import { isCommand, normalizeText, phraseMatcher } from './text-match.js';
+import { isCommand, normalizeText, patternMatcher, phraseMatcher } from './text-match.js';
 
 /** What the responder decided for one inbound message. */
 export type ResponderOutcome =
@@ -53,7 +53,7 @@ export class Responder {
     this.rules = this.config.faq.map((rule) => ({
       id: rule.id,
       answer: rule.answer,
-      matchers: [...rule.keywords.map(phraseMatcher), ...rule.patterns.map((p) => new RegExp(p, 'iu'))],
+      matchers: [...rule.keywords.map(phraseMatcher), ...rule.patterns.map(patternMatcher)],
     }));
     this.human = this.config.humanKeywords.map(phraseMatcher);
   }

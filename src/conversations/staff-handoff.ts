@@ -12,6 +12,15 @@ const KEEP_IDS = 50;
 /** Each recent customer message quoted in a hand-off notification is cut to this, so the instructions after them always fit. */
 const QUOTE_MAX = 400;
 
+/**
+ * The reply comes from the chat the notification went to. On WhatsApp a
+ * manager notified at her phone JID may answer from her LID chat; message
+ * ids there are random and unique, so the quoted id is enough.
+ */
+function sameChat(chatId: string, message: InboundMessage): boolean {
+  return chatId === message.chatId || message.channel === 'whatsapp';
+}
+
 /** `text` cut to `max` characters, marked when cut. */
 export function clip(text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max)}… (cut; the full text is on the dashboard)`;
@@ -92,7 +101,7 @@ export class StaffHandoff {
     const refs = [message.thread, message.replyToMessageId].filter((r): r is string => Boolean(r));
     if (refs.length === 0) return undefined;
     return pending.find((c) =>
-      (c.staffThreads ?? []).some((t) => t.agentId === message.agentId && t.chatId === message.chatId && refs.some((r) => r === t.rootId || t.messageIds.includes(r))),
+      (c.staffThreads ?? []).some((t) => t.agentId === message.agentId && sameChat(t.chatId, message) && refs.some((r) => r === t.rootId || t.messageIds.includes(r))),
     );
   }
 

@@ -20,3 +20,8 @@ export function isCommand(normalized: string, commands: string[]): boolean {
   const bare = normalized.replace(/^[^\p{L}\p{N}]+|[^\p{L}\p{N}]+$/gu, '');
   return commands.some((c) => normalizeText(c) === bare);
 }
+
+/** An FAQ regex, run on normalized text: its accents are dropped too, so `horário` matches "HORARIO". */
+export function patternMatcher(pattern: string): RegExp {
+  return new RegExp(pattern.normalize('NFD').replace(/\p{M}+/gu, ''), 'iu');
+}

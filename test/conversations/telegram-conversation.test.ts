@@ -53,11 +53,14 @@ describe('conversations through the real Telegram adapter and the Bot API emulat
     await staff.sendMessage(staff.makeMessage('Olá Rui, vou ver o pedido.', { reply_to_message: { message_id: note.messageId, from: { id: EMULATOR_BOT_ID, is_bot: true, first_name: 'bot' } } as never }));
     await botSaid(5005, (text) => text === 'Ana: Olá Rui, vou ver o pedido.');
 
-    // A group message that answers nothing of ours is not a customer message.
-    await staff.sendMessage(staff.makeMessage('bom dia equipa'));
+    // A group message that answers nothing of ours is not a customer message, even from a non-manager.
+    const colleague = server.getClient(TOKEN, { userId: 2002, chatId: STAFF_GROUP, firstName: 'Rita', type: 'group', chatTitle: 'Staff' });
+    await colleague.sendMessage(colleague.makeMessage('bom dia equipa, alguém sabe o endereço?'));
     await staff.sendMessage(staff.makeMessage('resolve', { reply_to_message: { message_id: note.messageId, from: { id: EMULATOR_BOT_ID, is_bot: true, first_name: 'bot' } } as never }));
     const contact = await until('contact', () => t.running.store.contacts.findOne({ externalId: '5005' }));
     await until('resolved', async () => (await t.running.store.conversations.get(contact.id))?.state === 'bot');
+    await t.running.coordinator.conversations.idle();
     expect(await t.running.store.contacts.count({ channel: 'telegram' })).toBe(1);
+    expect(server.storage.botMessages.some((m: StoredBotUpdate) => String(m.message.chat_id) === String(STAFF_GROUP) && String(m.message.text).startsWith('Estamos em'))).toBe(false);
   });
 });

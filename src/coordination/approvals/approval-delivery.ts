@@ -10,6 +10,13 @@ import type { Store } from '../../storage/store.js';
 
 const DEFAULT_ORDER: Channel[] = ['slack', 'telegram', 'whatsapp'];
 
+/**
+ * Details shown in a chat prompt, at most (fits a Telegram message with the
+ * summary and fields). A message.send text (1000 characters at most) always
+ * fits whole, so a manager never approves words they could not see.
+ */
+const DETAILS_MAX = 2500;
+
 export function promptOf(approval: ApprovalRecord, branchName: string): ApprovalPrompt {
   const details = approval.details === undefined ? undefined : typeof approval.details === 'string' ? approval.details : JSON.stringify(approval.details);
   return {
@@ -18,7 +25,7 @@ export function promptOf(approval: ApprovalRecord, branchName: string): Approval
     branchName,
     actionType: approval.actionType,
     summary: approval.summary,
-    details: details && details.length > 500 ? `${details.slice(0, 497)}...` : details,
+    details: details && details.length > DETAILS_MAX ? `${details.slice(0, DETAILS_MAX)}… (cut: ${details.length - DETAILS_MAX} more characters on the dashboard)` : details,
     riskLevel: approval.riskLevel,
     requester: approval.requesterId,
     expiresAt: approval.expiresAt,

@@ -132,6 +132,11 @@ export class ApprovalEngine {
       if (existing) return this.replay(existing, requestHash);
     }
     const branch = this.branch(input.branchId);
+    // An action agent asks for its own branch only (before any validator looks at that branch's data).
+    const agent = requester.role === 'agent' ? await store.agents.get(requesterId) : null;
+    if (agent && agent.branchId !== branch.id) {
+      throw new CodedError(ErrorCode.Forbidden, `agent '${requesterId}' belongs to branch '${agent.branchId}' and cannot ask for approvals at '${branch.id}'`);
+    }
     await this.validators.get(input.actionType)?.(input.details, branch.id);
     if (input.teamId && !settings.config.approvals.teams[input.teamId]) {
       throw new ValidationError('Unknown team', [{ path: 'teamId', message: `unknown team '${input.teamId}' (configure it under approvals.teams)` }]);

@@ -7,7 +7,7 @@ import { ValidationError } from '../../core/errors.js';
 import { zodIssues } from '../../config/zod-issues.js';
 import type { ApprovalEngine } from './approval-engine.js';
 
-const text = z.string({ message: 'expected the text to send' }).trim().min(1, 'expected some text').max(4096, 'expected at most 4096 characters');
+const text = z.string({ message: 'expected the text to send' }).trim().min(1, 'expected some text').max(1000, 'expected at most 1000 characters (the manager sees the whole text before approving)');
 /** `details` of a message.send request: to a known customer, or to any chat through a channel or agent. */
 export const messageSendDetails = z.union(
   [
