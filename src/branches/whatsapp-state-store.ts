@@ -106,6 +106,9 @@ export function whatsAppStateStore(store: Store, agentId: string): WhatsAppState
         const rows = await store.waMessages.find({ where: { agentId, approvalCode, fromMe: true }, orderBy: { field: 'at', direction: 'desc' }, limit: 10 });
         return rows.map(toStoredMessage);
       },
+      async prune(beforeIso) {
+        return store.waMessages.deleteWhere({ agentId, approvalId: null, at: { lt: beforeIso } });
+      },
     },
     outbound: {
       async enqueue(item) {
@@ -118,14 +121,16 @@ export function whatsAppStateStore(store: Store, agentId: string): WhatsAppState
       },
       async claim(id) {
         const current = await store.waOutbound.get(id);
-        if (!current || current.status !== 'queued') return false;
-        return (await store.waOutbound.update(id, { status: 'sending', attempts: current.attempts + 1 }, { status: 'queued', version: current.version })) !== null;
+        if (!current || current.status !== 'queued') return null;
+        const claimed = await store.waOutbound.update(id, { status: 'sending', attempts: current.attempts + 1 }, { status: 'queued', version: current.version });
+        return claimed ? toItem(claimed) : null;
       },
-      async markSent(id, sentAt) {
-        await store.waOutbound.update(id, { status: 'sent', sentAt, lastError: undefined });
+      // Both only from the attempt that claimed the row: a late answer to an attempt given up on must not overwrite the next one.
+      async markSent(id, sentAt, attempts) {
+        return (await store.waOutbound.update(id, { status: 'sent', sentAt, lastError: undefined }, { status: 'sending', attempts })) !== null;
       },
-      async requeue(id, notBefore, error, failed) {
-        await store.waOutbound.update(id, { status: failed ? 'failed' : 'queued', notBefore, lastError: error.slice(0, 500) });
+      async requeue(id, notBefore, error, failed, attempts) {
+        return (await store.waOutbound.update(id, { status: failed ? 'failed' : 'queued', notBefore, lastError: error.slice(0, 500) }, { status: 'sending', attempts })) !== null;
       },
       async sentSince(sinceIso) {
         return store.waOutbound.count({ agentId, status: 'sent', sentAt: { gte: sinceIso } });
@@ -133,6 +138,10 @@ export function whatsAppStateStore(store: Store, agentId: string): WhatsAppState
       async lastSentAt() {
         const [last] = await store.waOutbound.find({ where: { agentId, status: 'sent' }, orderBy: { field: 'sentAt', direction: 'desc' }, limit: 1 });
         return last?.sentAt;
+      },
+      async prune(beforeIso) {
+        const sent = await store.waOutbound.deleteWhere({ agentId, status: 'sent', sentAt: { lt: beforeIso } });
+        return sent + (await store.waOutbound.deleteWhere({ agentId, status: 'failed', createdAt: { lt: beforeIso } }));
       },
     },
   };

@@ -8,7 +8,8 @@ import { whatsAppStateStore } from '../../src/branches/whatsapp-state-store.js';
 import { SqliteStore } from '../../src/storage/sqlite/sqlite-store.js';
 import { memoryLogger } from '../helpers/quiet-logger.js';
 import { tempDir } from '../helpers/temp-dir.js';
-import { OUR_LID, phoneText, phoneVote, standInSockets } from '../helpers/baileys-stand-in.js';
+import { disappearing, OUR_LID, phoneText, phoneVote, standInSockets } from '../helpers/baileys-stand-in.js';
+import { ManualClock, settle } from '../helpers/manual-clock.js';
 import { addRequester, startTestCoordinator, type TestCoordinator } from '../helpers/test-coordinator.js';
 import { until } from '../helpers/until.js';
 
@@ -17,6 +18,8 @@ const ANA = '351910000001';
 const ANA_JID = `${ANA}@s.whatsapp.net`;
 const ANA_LID = '70000000000011@lid';
 const EVE_JID = '351930000009@s.whatsapp.net';
+const BRUNO = '351920000002';
+const BRUNO_JID = `${BRUNO}@s.whatsapp.net`;
 
 const YAML = `
 branches:
@@ -24,6 +27,8 @@ branches:
     name: Lisboa
     managers:
       - { id: ana, name: Ana, role: owner, whatsapp: "+${ANA}" }
+      # Another manager of the branch; prompts go to him on Telegram only (he has none here), so he gets none on WhatsApp.
+      - { id: bruno, name: Bruno, role: manager, whatsapp: "+${BRUNO}", prefer: [telegram] }
     agents:
       - { id: lis-wa, channel: whatsapp, minGapMs: 200, jitterMs: 0 }
 `;
@@ -102,6 +107,33 @@ describe('WhatsApp approvals (poll + text fallback) through the real coordinator
     expect(sock().sent.length).toBe(before);
   });
 
+  it("another manager's vote on a poll sent to Ana's number is ignored: a poll counts only from the number it was sent to", async () => {
+    const p = await prompt('Refund 45 EUR to order 3b');
+    const before = sock().sent.length;
+    const ignored = () => t.logs.filter((e) => e.message === 'poll vote from someone other than the prompted manager ignored').length;
+    const seen = ignored();
+    sock().receive(phoneVote({ jid: BRUNO_JID, pushName: 'Bruno' }, p.poll, 'Approve'));
+    await until('the ignore log line', () => ignored() > seen);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await status(p.approval.id)).toBe('pending');
+    expect(sock().sent.length).toBe(before);
+    expect(sock().texts(BRUNO_JID)).toEqual([]);
+    // Ana's own vote still counts afterwards.
+    sock().receive(phoneVote({ jid: ANA_JID }, p.poll, 'Approve'));
+    await until('approved', async () => (await status(p.approval.id)) === 'approved');
+    expect((await t.running.store.approvals.get(p.approval.id))!.decision).toMatchObject({ by: 'ana' });
+  });
+
+  it('votes and replies inside a disappearing-messages chat (ephemeralMessage wrapper) count', async () => {
+    const p = await prompt('Refund 47 EUR to order 3c');
+    sock().receive(disappearing(phoneVote({ jid: ANA_JID }, p.poll, 'Reject')));
+    await until('rejected', async () => (await status(p.approval.id)) === 'rejected');
+    await replyTo(ANA_JID, `Rejected ${p.code}.`);
+    const q = await prompt('Refund 48 EUR to order 3d');
+    sock().receive(disappearing(phoneText({ jid: ANA_JID }, '1', q.text)));
+    await until('approved', async () => (await status(q.approval.id)) === 'approved');
+  });
+
   it('text fallback: "2" quoting the prompt rejects, "REJECT <code> <reason>" adds the reason, "APPROVE <code>" approves', async () => {
     const p = await prompt('Refund 50 EUR to order 4');
     sock().receive(phoneText({ jid: ANA_JID }, '2', p.text));
@@ -175,6 +207,43 @@ describe('WhatsApp decisions in a runner (no manager directory): APPROVE <code> 
       await until('decided', () => decided.length === 1);
       expect(decided[0]).toMatchObject({ approvalId: 'apr-1', decision: 'approve', deciderId: ANA });
       await until('the answer', () => sockets.latest().texts(ANA_JID).includes('Approved apr-1.'));
+    } finally {
+      await bot.stop();
+      await store.close();
+      dir.cleanup();
+    }
+  });
+});
+
+describe('WhatsApp follow-ups do not hold the approval engine', () => {
+  it('updateApproval returns once the follow-up is stored and queued, even while the number is down; it goes out after the reconnect', async () => {
+    const dir = tempDir('wa-follow-');
+    const store = SqliteStore.open({ dataDir: dir.path });
+    const clock = new ManualClock();
+    const sockets = standInSockets({ now: () => clock.now() });
+    const context: BotContext = { logger: memoryLogger().logger, env: {} };
+    const bot = new WhatsAppBot({ id: 'wa-f', minGapMs: 10, jitterMs: 0, reconnectBaseMs: 1000 }, context, { state: whatsAppStateStore(store, 'wa-f'), makeSocket: sockets.makeSocket, clock, random: () => 0.5 });
+    try {
+      await bot.start();
+      sockets.latest().open();
+      const prompting = bot.promptApproval(ANA_JID, { approvalId: 'apr-9', code: 'K7WQ2M', branchName: 'Porto', actionType: 'refund', summary: 'Refund 5 EUR', riskLevel: 'low', requester: 'refunds', expiresAt: '2026-03-02T12:00:00.000Z' });
+      await clock.advance(100);
+      const ref = await prompting;
+      sockets.latest().close(408);
+      await clock.advance(0);
+      // Decided elsewhere while the number is down: the engine's update must not wait for the message to go out.
+      let returned = false;
+      const updating = bot.updateApproval(ref, { approvalId: 'apr-9', status: 'approved', by: 'Admin', via: 'api' }).then(() => (returned = true));
+      await settle();
+      expect(returned).toBe(true);
+      await updating;
+      expect(await store.waOutbound.count({ agentId: 'wa-f', status: 'queued' })).toBe(1);
+      await clock.advance(1000);
+      expect(sockets.sockets).toHaveLength(2);
+      sockets.latest().open();
+      await clock.advance(100);
+      expect(sockets.latest().texts(ANA_JID)).toEqual(['➡ K7WQ2M APPROVED by Admin via api']);
+      expect(sockets.latest().sent[0].message.message?.extendedTextMessage?.contextInfo?.stanzaId).toBe(ref.messageId);
     } finally {
       await bot.stop();
       await store.close();

@@ -2,6 +2,8 @@ import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { proto, type AuthenticationCreds, type SignalDataSet } from '@whiskeysockets/baileys';
 import { randomBytes } from 'node:crypto';
 import { baileysLogger } from '../../src/bots/whatsapp/baileys-logger.js';
+import { NumberLease } from '../../src/bots/whatsapp/number-lease.js';
+import type { LeaseStore } from '../../src/bots/whatsapp/whatsapp-state.js';
 import { loadAuthState, SIGNAL_KEY_TYPES } from '../../src/bots/whatsapp/store-auth-state.js';
 import { whatsappChannel } from '../../src/bots/whatsapp/whatsapp-channel.js';
 import { WhatsAppBot } from '../../src/bots/whatsapp/whatsapp-bot.js';
@@ -10,7 +12,7 @@ import { CodedError, ErrorCode } from '../../src/core/errors.js';
 import { SqliteStore } from '../../src/storage/sqlite/sqlite-store.js';
 import type { Store } from '../../src/storage/store.js';
 import { standInSockets } from '../helpers/baileys-stand-in.js';
-import { ManualClock } from '../helpers/manual-clock.js';
+import { ManualClock, settle } from '../helpers/manual-clock.js';
 import { memoryLogger } from '../helpers/quiet-logger.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
@@ -181,5 +183,67 @@ describe('WhatsApp auth state in the file store', () => {
     await bot.start();
     expect(sockets.sockets).toHaveLength(2);
     await bot.stop();
+  });
+
+  /** The store's lease, counting renewals; `gate` holds the next calls until opened. */
+  const countingLease = (state: ReturnType<typeof whatsAppStateStore>) => {
+    const calls: number[] = [];
+    let gate: Promise<void> | undefined;
+    const store: LeaseStore = {
+      acquire: async (owner, ttl, now) => {
+        calls.push(now);
+        if (gate) await gate;
+        return state.lease.acquire(owner, ttl, now);
+      },
+      release: (owner) => state.lease.release(owner),
+    };
+    return { store, calls, hold: (until: Promise<void>) => (gate = until) };
+  };
+
+  it('a lease taken twice is renewed by one timer, and nothing renews it after release', async () => {
+    const clock = new ManualClock();
+    const state = whatsAppStateStore(store, 'wa-1');
+    const counting = countingLease(state);
+    const lease = new NumberLease({ store: counting.store, owner: 'coordinator-1', ttlMs: 3000, clock, log: logger, onLost: () => undefined });
+    await Promise.all([lease.acquire(), lease.acquire()]);
+    expect(counting.calls).toHaveLength(2);
+    await clock.advance(1000);
+    expect(counting.calls).toHaveLength(3);
+    await lease.release();
+    await clock.advance(10_000);
+    expect(counting.calls).toHaveLength(3);
+    expect(await state.lease.acquire('runner-2', 3000, clock.now())).toEqual({ ok: true });
+  });
+
+  it('a renewal still running when the lease is released does not keep the lease', async () => {
+    const clock = new ManualClock();
+    const state = whatsAppStateStore(store, 'wa-1');
+    const counting = countingLease(state);
+    const lease = new NumberLease({ store: counting.store, owner: 'coordinator-1', ttlMs: 3000, clock, log: logger, onLost: () => undefined });
+    await lease.acquire();
+    let open: () => void = () => undefined;
+    counting.hold(new Promise<void>((r) => (open = r)));
+    await clock.advance(1000); // the renewal is on its way to the store
+    expect(counting.calls).toHaveLength(2);
+    await lease.release();
+    open();
+    await settle();
+    expect(await state.lease.acquire('runner-2', 3000, clock.now())).toEqual({ ok: true });
+  });
+
+  it('two overlapping starts of one bot open one socket and hold one lease timer', async () => {
+    const clock = new ManualClock();
+    const sockets = standInSockets();
+    const state = whatsAppStateStore(store, 'wa-1');
+    const counting = countingLease(state);
+    const bot = new WhatsAppBot({ id: 'wa-1' }, { logger, env: {} }, { state: { ...state, lease: counting.store }, makeSocket: sockets.makeSocket, clock, owner: 'coordinator-1', leaseTtlMs: 3000 });
+    await Promise.all([bot.start(), bot.start()]);
+    expect(sockets.sockets).toHaveLength(1);
+    const taken = counting.calls.length;
+    await clock.advance(1000);
+    expect(counting.calls).toHaveLength(taken + 1);
+    await bot.stop();
+    await clock.advance(10_000);
+    expect(counting.calls).toHaveLength(taken + 1);
   });
 });

@@ -51,6 +51,8 @@ describe('WhatsApp connection: pairing, reconnect by reason, health', () => {
     sock.update({ connection: 'connecting', qr: '2@first-qr' });
     await clock.advance(0);
     expect(sock.pairingRequests).toEqual(['351210000001']);
+    // Like Baileys: requesting a code makes the bare phone JID our `me` (saved), though nothing is paired yet.
+    expect(sock.config.auth.creds.me).toEqual({ id: '351210000001@s.whatsapp.net', name: '~' });
     expect(events).toEqual([
       { type: 'pairing', agentId: 'wa-1', qr: '2@first-qr' },
       { type: 'pairing', agentId: 'wa-1', pairingCode: 'K7WQ2M9P' },
@@ -67,13 +69,49 @@ describe('WhatsApp connection: pairing, reconnect by reason, health', () => {
     await clock.advance(0);
     expect(sockets.sockets).toHaveLength(2);
     expect(logs.filter((e) => e.level === 'warn' && /disconnected/.test(String(e.message)))).toEqual([]);
-    sockets.latest().open();
+    // The new socket logs in as the paired device, and WhatsApp accepts it.
+    expect(sockets.latest().loggingIn).toBe(true);
+    sockets.latest().answer();
     await clock.advance(0);
     expect(events.slice(-2)).toEqual([
       { type: 'connection', agentId: 'wa-1', state: 'open', detail: '+351210000001' },
       { type: 'pairing', agentId: 'wa-1', paired: true },
     ]);
     expect(await bot.probe()).toMatchObject({ ok: true, detail: 'connected as +351210000001' });
+  });
+
+  it('a pairing code never entered does not poison the next socket: it registers again (new QR and code) instead of a login WhatsApp refuses', async () => {
+    const sock = await make({ phone: '+351210000001' });
+    sock.answer('2@first');
+    await clock.advance(0);
+    expect(sock.pairingRequests).toEqual(['351210000001']);
+    expect(await store.waAuth.count({ agentId: 'wa-1', type: 'creds' })).toBe(1);
+    // Nobody typed the code; the QRs run out (Baileys closes with 408) and the bot reconnects.
+    sock.close(408);
+    await clock.advance(1000);
+    expect(sockets.sockets).toHaveLength(2);
+    const next = sockets.latest();
+    expect(next.loggingIn).toBe(false);
+    next.answer('2@second');
+    await clock.advance(0);
+    expect(next.pairingRequests).toEqual(['351210000001']);
+    expect(await bot.probe()).toMatchObject({ ok: false, needsHuman: true, detail: expect.stringMatching(/^needs pairing: enter the pairing code/) });
+    // A new process reads the saved creds: it registers too.
+    next.close(408);
+    await bot.stop();
+    await bot.start();
+    expect(sockets.latest().loggingIn).toBe(false);
+    sockets.latest().answer('2@third');
+    await clock.advance(0);
+    // Now the manager types the code: registered, paired, restarted (515), logged in.
+    sockets.latest().enterPairingCode();
+    await clock.advance(0);
+    expect(sockets.latest().loggingIn).toBe(true);
+    expect(sockets.latest().config.auth.creds.registered).toBe(true);
+    sockets.latest().answer();
+    await clock.advance(0);
+    expect(events.at(-1)).toEqual({ type: 'pairing', agentId: 'wa-1', paired: true });
+    expect(await bot.probe()).toMatchObject({ ok: true });
   });
 
   it('the 515 after pairing reconnects with the creds just registered, even before their write reached the store', async () => {
@@ -110,12 +148,32 @@ describe('WhatsApp connection: pairing, reconnect by reason, health', () => {
       sock = sockets.latest();
     }
     sock.open();
-    await clock.advance(0);
+    await clock.advance(60_000);
     expect(await bot.probe()).toMatchObject({ ok: true });
-    // A successful open resets the backoff.
+    // A connection that stayed open for a minute resets the backoff.
     sock.close(428);
     await clock.advance(1000);
     expect(sockets.sockets).toHaveLength(5);
+  });
+
+  it('a connection that opens and is closed at once keeps backing off (no reconnect every second while it flaps)', async () => {
+    const sock = await make();
+    sock.open();
+    const delays: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const count = sockets.sockets.length;
+      sockets.latest().close(428);
+      let waited = 0;
+      while (sockets.sockets.length === count) {
+        await clock.advance(250);
+        waited += 250;
+      }
+      delays.push(waited);
+      sockets.latest().open();
+      await clock.advance(0);
+    }
+    expect(delays).toEqual([1000, 2000, 4000, 8000, 8000]);
+    expect(sock.ended).toBe(true);
   });
 
   it('replaced (440): stops and asks a person, no reconnect', async () => {
@@ -140,9 +198,38 @@ describe('WhatsApp connection: pairing, reconnect by reason, health', () => {
       expect(await bot.probe()).toMatchObject({ ok: false, needsHuman: true, detail: expect.stringMatching(new RegExp(`^needs pairing: .*\\(${code}\\).*POST /api/agents/wa-1/restart`)) });
       await bot.stop();
       await bot.start();
-      expect(sockets.latest().config.auth.creds.registered).toBe(false);
+      expect(sockets.latest().loggingIn).toBe(false);
+      const creds = sockets.latest().config.auth.creds;
+      expect([creds.registered, creds.me, creds.account]).toEqual([false, undefined, undefined]);
       await bot.stop();
     }
+  });
+
+  it('after the session is cleared, the old socket cannot write its keys into it', async () => {
+    const sock = await make();
+    sock.open();
+    await clock.advance(0);
+    const oldKeys = sock.config.auth.keys;
+    sock.close(401);
+    await clock.advance(0);
+    expect(await store.waAuth.count({ agentId: 'wa-1', type: { ne: 'lease' } })).toBe(0);
+    // Baileys finishing work on the closed socket (a LID migration, pre-keys) after the clear:
+    await oldKeys.set({ session: { '351910000001.0': Buffer.from('stale') }, 'pre-key': { '7': { public: Buffer.alloc(32), private: Buffer.alloc(32) } } });
+    await clock.advance(0);
+    expect(await store.waAuth.count({ agentId: 'wa-1', type: { ne: 'lease' } })).toBe(0);
+  });
+
+  it('a bad session (500) resets keys: the old socket cannot write into the new session either', async () => {
+    const sock = await make();
+    sock.open();
+    await clock.advance(0);
+    const oldKeys = sock.config.auth.keys;
+    sock.close(500);
+    await clock.advance(0);
+    expect(sockets.sockets).toHaveLength(2);
+    await oldKeys.set({ session: { '351910000001.0': Buffer.from('stale') } });
+    await clock.advance(0);
+    expect(await store.waAuth.count({ agentId: 'wa-1', type: 'session' })).toBe(0);
   });
 
   it('bad session (500) and mismatch (411): keys reset and a new pairing starts at once', async () => {

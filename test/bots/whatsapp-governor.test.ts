@@ -5,8 +5,8 @@ import { whatsAppStateStore } from '../../src/branches/whatsapp-state-store.js';
 import { CodedError, ErrorCode } from '../../src/core/errors.js';
 import { SqliteStore } from '../../src/storage/sqlite/sqlite-store.js';
 import type { Store } from '../../src/storage/store.js';
-import { boom, standInSockets } from '../helpers/baileys-stand-in.js';
-import { ManualClock } from '../helpers/manual-clock.js';
+import { rateOverlimit, standInSockets } from '../helpers/baileys-stand-in.js';
+import { ManualClock, settle } from '../helpers/manual-clock.js';
 import { memoryLogger } from '../helpers/quiet-logger.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
@@ -45,7 +45,7 @@ describe('WhatsApp outbound governor', () => {
     bots.push(bot);
     await bot.start();
     sockets.latest().open();
-    return { bot, sock: sockets.latest() };
+    return { bot, sock: sockets.latest(), sockets };
   };
 
   it('spaces sends by the minimum gap plus jitter, in order', async () => {
@@ -108,9 +108,91 @@ describe('WhatsApp outbound governor', () => {
     expect((await store.waOutbound.find({ where: { agentId: 'wa-gov' } })).map((r) => r.status)).toEqual(['sending']);
   });
 
-  it('pauses with backoff on rate-overlimit, then sends', async () => {
+  it('a restart while a send is on the wire waits for it: sent once, recorded, not resent', async () => {
+    const { bot, sock, sockets } = await connectedBot();
+    const release = sock.hold();
+    const sending = bot.send(CUSTOMER, 'once');
+    await clock.advance(10);
+    expect((await store.waOutbound.find({ where: { agentId: 'wa-gov' } })).map((r) => r.status)).toEqual(['sending']);
+    let stopped = false;
+    const stopping = bot.stop().then(() => (stopped = true));
+    await settle();
+    expect(stopped).toBe(false);
+    release();
+    await stopping;
+    await sending;
+    expect((await store.waOutbound.find({ where: { agentId: 'wa-gov' } })).map((r) => r.status)).toEqual(['sent']);
+    await bot.start();
+    sockets.latest().open();
+    await clock.advance(10_000);
+    expect(sockets.sockets.flatMap((s) => s.texts())).toEqual(['once']);
+  });
+
+  it('stop waits for a send that never answers only so long; its late answer is still recorded, and nothing is sent twice', async () => {
+    const { bot, sock, sockets } = await connectedBot();
+    const release = sock.hold();
+    void bot.send(CUSTOMER, 'slow');
+    await clock.advance(10);
+    const stopping = bot.stop();
+    await clock.advance(10_000);
+    await stopping;
+    expect(logs.some((e) => String(e.message).startsWith('stopping while a WhatsApp send has not answered'))).toBe(true);
+    // Started again while the old send is still out: recovery leaves its row to it.
+    await bot.start();
+    sockets.latest().open();
+    await clock.advance(5000);
+    expect(sockets.latest().texts()).toEqual([]);
+    release();
+    await clock.advance(5000);
+    expect(sockets.sockets.flatMap((s) => s.texts())).toEqual(['slow']);
+    expect((await store.waOutbound.find({ where: { agentId: 'wa-gov' } })).map((r) => r.status)).toEqual(['sent']);
+  });
+
+  it('queue rows change status only from the attempt that claimed them', async () => {
+    const state = whatsAppStateStore(store, 'wa-gov');
+    const at = new Date(clock.now()).toISOString();
+    await state.outbound.enqueue({ id: 'o-1', chatId: CUSTOMER, payload: '{}', createdAt: at, notBefore: at, keyId: 'K1' });
+    const first = await state.outbound.claim('o-1');
+    expect(first).toMatchObject({ status: 'sending', attempts: 1 });
+    expect(await state.outbound.claim('o-1')).toBeNull();
+    // Given up on (e.g. recovered after a restart) and claimed again by a second attempt:
+    expect(await state.outbound.requeue('o-1', at, 'interrupted', false, 1)).toBe(true);
+    expect(await state.outbound.claim('o-1')).toMatchObject({ attempts: 2 });
+    // The first attempt's late answers must not touch the second one's row.
+    expect(await state.outbound.markSent('o-1', at, 1)).toBe(false);
+    expect(await state.outbound.requeue('o-1', at, 'late failure', true, 1)).toBe(false);
+    expect((await store.waOutbound.get('o-1'))).toMatchObject({ status: 'sending', attempts: 2 });
+    expect(await state.outbound.markSent('o-1', at, 2)).toBe(true);
+    expect(await state.outbound.markSent('o-1', at, 2)).toBe(false);
+    expect((await store.waOutbound.get('o-1'))).toMatchObject({ status: 'sent', sentAt: at });
+  });
+
+  it('refuses chat ids WhatsApp cannot deliver to at send time, without queueing; accepts phones, phone JIDs and LIDs', async () => {
     const { bot, sock } = await connectedBot();
-    sock.failNext.push(boom('rate-overlimit', 429));
+    for (const bad of ['status@broadcast', 'abc', '120363000000000001@g.us', '123@newsletter', 'abc@s.whatsapp.net', '']) {
+      await expect(bot.send(bad, 'x')).rejects.toMatchObject({ code: ErrorCode.Validation, message: expect.stringContaining('not a WhatsApp chat to send to') });
+    }
+    await expect(bot.promptApproval('abc', { approvalId: 'a', code: 'K7WQ2M', branchName: 'B', actionType: 'refund', summary: 's', riskLevel: 'low', requester: 'r', expiresAt: '2026-03-02T12:00:00.000Z' })).rejects.toMatchObject({ code: ErrorCode.Validation });
+    expect(await store.waOutbound.count({ agentId: 'wa-gov' })).toBe(0);
+    const sends = ['+351 960 000 002', '351960000002:7@s.whatsapp.net', '80000000000077@lid'].map((chat) => bot.send(chat, chat));
+    await clock.advance(5000);
+    expect((await Promise.all(sends)).map((r) => r.chatId)).toEqual([CUSTOMER, CUSTOMER, '80000000000077@lid']);
+    expect(sock.sent.map((s) => s.message.key.remoteJid)).toEqual([CUSTOMER, CUSTOMER, '80000000000077@lid']);
+  });
+
+  it('sends to groups only when the agent answers groups', async () => {
+    const { bot, sock } = await connectedBot({ groups: true });
+    const sent = bot.send('120363000000000001@g.us', 'hello group');
+    await clock.advance(10);
+    expect((await sent).chatId).toBe('120363000000000001@g.us');
+    expect(sock.texts('120363000000000001@g.us')).toEqual(['hello group']);
+  });
+
+  it('pauses with backoff on rate-overlimit (as Baileys throws it: data 429, status 500), then sends', async () => {
+    const { bot, sock } = await connectedBot();
+    const error = rateOverlimit();
+    expect(error).toMatchObject({ message: 'rate-overlimit', data: 429, output: { statusCode: 500 } });
+    sock.failNext.push(error);
     const sent = bot.send(CUSTOMER, 'hello');
     await clock.advance(29_000);
     expect(sock.texts()).toEqual([]);
@@ -118,6 +200,24 @@ describe('WhatsApp outbound governor', () => {
     await clock.advance(2000);
     expect(sock.texts()).toEqual(['hello']);
     await sent;
+  });
+
+  it('forgets sent rows and stored messages after 7 days, keeping approval prompts and anything not yet sent', async () => {
+    const day = 24 * 60 * 60_000;
+    const ago = (days: number) => new Date(clock.now() - days * day).toISOString();
+    const row = (id: string, status: 'sent' | 'failed' | 'queued', days: number) =>
+      store.waOutbound.insert({ id, agentId: 'wa-gov', chatId: CUSTOMER, content: '{}', status, attempts: 1, createdAt: ago(days), notBefore: ago(days), keyId: id, ...(status === 'sent' ? { sentAt: ago(days) } : {}) });
+    await Promise.all([row('old-sent', 'sent', 8), row('recent-sent', 'sent', 6), row('old-failed', 'failed', 8), row('old-queued', 'queued', 8)]);
+    await store.waOutbound.update('old-queued', { notBefore: ago(-1) }); // not due during this test
+    const message = (keyId: string, days: number, approvalId?: string) =>
+      store.waMessages.put({ id: `wa-gov:${keyId}:me`, agentId: 'wa-gov', remoteJid: CUSTOMER, keyId, fromMe: true, message: '{}', at: ago(days), ...(approvalId ? { approvalId, approvalCode: 'K7WQ2M' } : {}) });
+    await Promise.all([message('m-old', 8), message('m-recent', 6), message('m-old-prompt', 30, 'apr-1')]);
+    await connectedBot();
+    await clock.advance(10);
+    const rows = await store.waOutbound.find({ where: { agentId: 'wa-gov' } });
+    expect(rows.map((r) => r.id).sort()).toEqual(['old-queued', 'recent-sent']);
+    const messages = await store.waMessages.find({ where: { agentId: 'wa-gov' } });
+    expect(messages.map((m) => m.keyId).sort()).toEqual(['m-old-prompt', 'm-recent']);
   });
 
   it('refuses beyond the daily cap with a rate_limited error, and refuses while disconnected', async () => {

@@ -9,6 +9,7 @@ import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import {
   aesEncryptGCM,
+  assertNodeErrorFree,
   generateWAMessage,
   hmacSign,
   jidNormalizedUser,
@@ -27,6 +28,21 @@ import type { WaSocket } from '../../src/bots/whatsapp/whatsapp-socket.js';
 /** A Boom-shaped error as Baileys closes with (`output.statusCode`). */
 export function boom(message: string, statusCode: number): Error {
   return Object.assign(new Error(message), { isBoom: true, output: { statusCode, payload: { statusCode, error: message, message } } });
+}
+
+/**
+ * WhatsApp's `rate-overlimit` exactly as Baileys throws it: a query answered
+ * with `<error code="429" text="rate-overlimit"/>` goes through Baileys' own
+ * `assertNodeErrorFree` (a Boom with message `rate-overlimit`, `data` 429 and
+ * `output.statusCode` 500).
+ */
+export function rateOverlimit(): Error {
+  try {
+    assertNodeErrorFree({ tag: 'iq', attrs: { type: 'error' }, content: [{ tag: 'error', attrs: { code: '429', text: 'rate-overlimit' } }] });
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error('Baileys did not throw for an error node');
 }
 
 export const OUR_PHONE = '351210000001';
@@ -48,13 +64,33 @@ export class BaileysStandIn implements WaSocket {
   /** Errors the next sends throw, in order (e.g. a rate-overlimit). */
   readonly failNext: Error[] = [];
   ended = false;
+  /**
+   * What Baileys' handshake sends, decided when the socket is made: a login
+   * when the creds know `me`, else a registration (which WhatsApp answers
+   * with QR codes).
+   */
+  readonly loggingIn: boolean;
+  private held: Promise<void> | undefined;
 
   constructor(
     readonly config: UserFacingSocketConfig,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.loggingIn = Boolean(config.auth.creds.me);
+  }
+
+  /** Sends wait (as on a slow network) until the returned function is called. */
+  hold(): () => void {
+    let release: () => void = () => undefined;
+    this.held = new Promise<void>((resolve) => (release = resolve));
+    return () => {
+      this.held = undefined;
+      release();
+    };
+  }
 
   async sendMessage(jid: string, content: AnyMessageContent, options?: MiscMessageGenerationOptions): Promise<WAMessage | undefined> {
+    if (this.held) await this.held;
     const error = this.failNext.shift();
     if (error) throw error;
     const message = await generateWAMessage(jid, content, {
@@ -67,9 +103,14 @@ export class BaileysStandIn implements WaSocket {
     return message;
   }
 
+  /** Like Baileys: the creds take the code and the bare phone JID as `me`, and `creds.update` asks for them to be saved. */
   async requestPairingCode(phone: string): Promise<string> {
     this.pairingRequests.push(phone);
-    return 'K7WQ2M9P';
+    const creds = this.config.auth.creds;
+    creds.pairingCode = 'K7WQ2M9P';
+    creds.me = { id: `${phone}@s.whatsapp.net`, name: '~' };
+    this.emitter.emit('creds.update', creds);
+    return creds.pairingCode;
   }
 
   end(error: Error | undefined): void {
@@ -83,24 +124,51 @@ export class BaileysStandIn implements WaSocket {
     this.emitter.emit('connection.update', u);
   }
 
-  /** The socket logs in and opens (our account known). */
+  /**
+   * WhatsApp answers the handshake: a registration gets a QR; the login of a
+   * paired device (creds with an `account`) opens; the login of creds that
+   * never completed pairing is refused with 401, as WhatsApp does.
+   */
+  answer(qr = '2@qr'): void {
+    if (!this.loggingIn) return this.update({ qr });
+    this.open();
+  }
+
+  /**
+   * The socket logs in and opens; like Baileys on `success`, the creds learn
+   * our LID and `creds.update` asks for them to be saved. Creds that never
+   * paired are refused (401). As a shortcut, a socket made with fresh creds
+   * stands for a number paired before the test: its creds get what pairing
+   * would have given them (`me`, `account`), never `registered` (only a
+   * pairing code entered on the phone sets that).
+   */
   open(): void {
+    const creds = this.config.auth.creds;
+    if (this.loggingIn && !creds.account) return this.close(401);
+    if (!this.loggingIn) Object.assign(creds, pairedCreds());
     this.user = { id: `${OUR_PHONE}:12@s.whatsapp.net`, lid: '90000000000001:12@lid' };
-    // Like Baileys on login: the creds learn who we are, then `creds.update` asks for them to be saved.
-    Object.assign(this.config.auth.creds, { me: this.user, registered: true });
-    this.emitter.emit('creds.update', { me: this.user });
+    const me = { ...creds.me, ...this.user };
+    creds.me = me;
+    this.emitter.emit('creds.update', { me });
     this.update({ connection: 'open' });
+  }
+
+  /** The manager typed the pairing code on the phone: like Baileys' `link_code_companion_reg` handler, then pair-success. */
+  enterPairingCode(): void {
+    this.config.auth.creds.registered = true;
+    this.emitter.emit('creds.update', this.config.auth.creds);
+    this.pairSuccess();
   }
 
   /**
    * The phone scanned the QR: like Baileys' `pair-success` handler, the creds
-   * learn who we are (`creds.update`), a new login is reported, and the server
-   * then closes with 515 (restart required).
+   * learn who we are and get the signed `account` (`creds.update`), a new
+   * login is reported, and the server then closes with 515 (restart required).
    */
   pairSuccess(): void {
-    const me = { id: `${OUR_PHONE}:12@s.whatsapp.net`, lid: '90000000000001:12@lid' };
-    Object.assign(this.config.auth.creds, { me, platform: 'android' });
-    this.emitter.emit('creds.update', { me, platform: 'android' });
+    const update = pairedCreds();
+    Object.assign(this.config.auth.creds, update);
+    this.emitter.emit('creds.update', update);
     this.update({ isNewLogin: true, qr: undefined });
     this.close(515);
   }
@@ -127,6 +195,20 @@ export class BaileysStandIn implements WaSocket {
       .map((s) => s.message.message?.extendedTextMessage?.text ?? s.message.message?.conversation ?? '')
       .filter(Boolean);
   }
+}
+
+/** What Baileys' `configureSuccessfulPairing` adds to the creds (the account's signatures are random bytes here). */
+function pairedCreds() {
+  return {
+    me: { id: `${OUR_PHONE}:12@s.whatsapp.net`, lid: '90000000000001:12@lid' },
+    account: { details: randomBytes(40), accountSignatureKey: randomBytes(32), accountSignature: randomBytes(64), deviceSignature: randomBytes(64) },
+    platform: 'android',
+  };
+}
+
+/** A message as it arrives in a chat with disappearing messages on (inside `ephemeralMessage`). */
+export function disappearing(m: WAMessage): WAMessage {
+  return { ...m, message: { ephemeralMessage: { message: m.message } } };
 }
 
 /** A `makeSocket` that records every socket the bot creates. */

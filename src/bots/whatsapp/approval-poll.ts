@@ -3,6 +3,7 @@ import {
   getAggregateVotesInPollMessage,
   getKeyAuthor,
   jidNormalizedUser,
+  normalizeMessageContent,
   updateMessageWithPollUpdate,
   type AnyMessageContent,
   type proto,
@@ -59,7 +60,7 @@ export function parseDecisionText(text: string, quotingPrompt: boolean): TextDec
 
 /** Everything needed to decrypt one vote. */
 export interface VoteContext {
-  /** The vote message as received (`message.pollUpdateMessage`). */
+  /** The vote message as received (`pollUpdateMessage`, possibly inside a disappearing/view-once wrapper). */
   voteMessage: WAMessage;
   /** The stored poll we sent. */
   poll: WAMessage;
@@ -75,7 +76,7 @@ export interface VoteContext {
  * the vote cannot be decrypted or was withdrawn) and the voter's JID.
  */
 export function readVote(ctx: VoteContext): { option: string | null; voterJid: string } | null {
-  const update = ctx.voteMessage.message?.pollUpdateMessage;
+  const update = normalizeMessageContent(ctx.voteMessage.message)?.pollUpdateMessage;
   const secret = ctx.poll.message?.messageContextInfo?.messageSecret;
   const pollMsgId = update?.pollCreationMessageKey?.id;
   if (!update?.vote || !secret || !pollMsgId) return null;

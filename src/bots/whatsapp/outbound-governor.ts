@@ -37,10 +37,22 @@ export type SendFn = (jid: string, content: AnyMessageContent, options: { messag
 const DAY_MS = 24 * 60 * 60_000;
 const MAX_RATE_BACKOFF_MS = 15 * 60_000;
 const CAP_RECHECK_MS = 10 * 60_000;
+/** Sent messages and queue rows are kept this long (the daily cap needs one day; retries and `getMessage` far less). */
+export const KEEP_SENT_MS = 7 * DAY_MS;
+/** How long `stop` waits for a send already handed to the socket. */
+export const STOP_WAIT_MS = 10_000;
+/** WhatsApp's error code for `rate-overlimit`. */
+const RATE_OVERLIMIT = 429;
 
-function isRateLimit(error: unknown): boolean {
+/**
+ * WhatsApp's `rate-overlimit`. Baileys throws it from a query's error node as
+ * `new Boom(text, {data: +code})`: message `rate-overlimit`, `data` 429 and —
+ * Boom's default — `output.statusCode` 500, so the code is in `data`. The text
+ * is WhatsApp's protocol token for the same error (some nodes carry no code).
+ */
+export function isRateLimit(error: unknown): boolean {
   const e = error as { output?: { statusCode?: number }; data?: unknown; message?: string } | undefined;
-  return e?.output?.statusCode === 429 || /rate-overlimit/i.test(String(e?.message ?? '')) || /rate-overlimit/i.test(JSON.stringify(e?.data ?? ''));
+  return e?.data === RATE_OVERLIMIT || e?.output?.statusCode === RATE_OVERLIMIT || e?.message === 'rate-overlimit';
 }
 
 /**
@@ -63,6 +75,9 @@ export class OutboundGovernor {
   private pausedUntil = 0;
   private capWarned = false;
   private seq = 0;
+  private prunedAt = -Infinity;
+  /** The send handed to the socket right now, if any (`stop` waits for it; recovery leaves its row alone). */
+  private inflight: { id: string; done: Promise<void> } | undefined;
   private readonly waiters = new Map<string, { resolve: (m: WAMessage | undefined) => void; reject: (e: Error) => void }>();
 
   constructor(
@@ -76,26 +91,55 @@ export class OutboundGovernor {
     const last = await state.outbound.lastSentAt();
     if (last) this.nextAt = Math.max(this.nextAt, Date.parse(last) + this.deps.options.minGapMs);
     for (const item of await state.outbound.pending()) {
-      if (item.status !== 'sending') continue;
+      // A send of this process that outlived `stop`'s wait settles its own row when it answers.
+      if (item.status !== 'sending' || item.id === this.inflight?.id) continue;
       const stored = await state.messages.get(item.keyId, true);
-      if (stored) await state.outbound.markSent(item.id, stored.at);
-      else await state.outbound.requeue(item.id, isoNow(clock), 'interrupted while sending; resent with the same message id', false);
+      if (stored) await state.outbound.markSent(item.id, stored.at, item.attempts);
+      else await state.outbound.requeue(item.id, isoNow(clock), 'interrupted while sending; resent with the same message id', false, item.attempts);
     }
     this.kick();
+  }
+
+  /** Forgets sent rows and stored messages older than `KEEP_SENT_MS` (prompts stay), at most once a day; never fails a send. */
+  private prune(): void {
+    const { state, clock, logger } = this.deps;
+    const now = clock.now();
+    if (now - this.prunedAt < DAY_MS) return;
+    this.prunedAt = now;
+    const before = new Date(now - KEEP_SENT_MS).toISOString();
+    void Promise.all([state.outbound.prune(before), state.messages.prune(before)])
+      .then(([rows, messages]) => rows + messages > 0 && logger.info('old WhatsApp queue rows and messages pruned', { rows, messages, before }))
+      .catch((error: unknown) => {
+        this.prunedAt = now - DAY_MS + 60 * 60_000; // again in an hour
+        logger.warn('could not prune old WhatsApp queue rows and messages; retried later', { error });
+      });
   }
 
   /**
    * Stops sending; queued messages stay stored and go out after the next start.
    * Waiting senders are released without a message (like a wait that timed
    * out): failing them would make callers fall back to another channel while
-   * the queued message still goes out later — a double send.
+   * the queued message still goes out later — a double send. A send already
+   * handed to the socket is waited for (up to `STOP_WAIT_MS`), so it is
+   * recorded before the socket closes and a restart does not send it again.
    */
-  stop(): void {
+  async stop(): Promise<void> {
     this.stopped = true;
     this.send = undefined;
     this.clearTimer();
     for (const w of this.waiters.values()) w.resolve(undefined);
     this.waiters.clear();
+    const inflight = this.inflight;
+    if (!inflight) return;
+    let timer: TimerHandle | undefined;
+    const waited = new Promise<'timeout'>((resolve) => (timer = this.deps.clock.setTimeout(() => resolve('timeout'), STOP_WAIT_MS)));
+    try {
+      if ((await Promise.race([inflight.done, waited])) === 'timeout') {
+        this.deps.logger.warn('stopping while a WhatsApp send has not answered; it is recorded when it does', { outboundId: inflight.id });
+      }
+    } finally {
+      if (timer) this.deps.clock.clearTimeout(timer);
+    }
   }
 
   /** The socket to send through (undefined while disconnected: the queue waits). */
@@ -165,6 +209,7 @@ export class OutboundGovernor {
   /** Sends due items one at a time until none is due, then sleeps until the next is. */
   private async pump(): Promise<void> {
     const { state, clock, options } = this.deps;
+    this.prune();
     while (!this.stopped && this.send) {
       const now = clock.now();
       const queued = (await state.outbound.pending()).filter((i) => i.status === 'queued');
@@ -183,8 +228,15 @@ export class OutboundGovernor {
         return;
       }
       this.capWarned = false;
-      if (!(await state.outbound.claim(due.id))) continue;
-      await this.sendOne(due, this.send);
+      const claimed = await state.outbound.claim(due.id);
+      if (!claimed) continue;
+      const done = this.sendOne(claimed, this.send);
+      this.inflight = { id: claimed.id, done: done.catch(() => undefined) };
+      try {
+        await done;
+      } finally {
+        this.inflight = undefined;
+      }
     }
   }
 
@@ -202,12 +254,13 @@ export class OutboundGovernor {
         const wait = Math.min(MAX_RATE_BACKOFF_MS, backoffMs(this.rateStrikes++, options.rateLimitBackoffMs, MAX_RATE_BACKOFF_MS, random));
         this.pausedUntil = clock.now() + wait;
         logger.warn(`WhatsApp answered rate-overlimit; pausing sends for ${Math.round(wait / 1000)} s`, { outboundId: item.id });
-        await state.outbound.requeue(item.id, new Date(this.pausedUntil).toISOString(), text, false);
+        await state.outbound.requeue(item.id, new Date(this.pausedUntil).toISOString(), text, false, item.attempts);
         return;
       }
-      const failed = item.attempts + 1 >= options.maxAttempts;
-      await state.outbound.requeue(item.id, new Date(clock.now() + backoffMs(item.attempts, 5000, 5 * 60_000, random)).toISOString(), text, failed);
-      logger.warn(failed ? `WhatsApp send failed ${item.attempts + 1} times; giving up` : 'WhatsApp send failed; will retry', { outboundId: item.id, error });
+      const failed = item.attempts >= options.maxAttempts;
+      const retryAt = new Date(clock.now() + backoffMs(item.attempts - 1, 5000, 5 * 60_000, random)).toISOString();
+      if (!(await state.outbound.requeue(item.id, retryAt, text, failed, item.attempts))) return; // a later attempt owns it
+      logger.warn(failed ? `WhatsApp send failed ${item.attempts} times; giving up` : 'WhatsApp send failed; will retry', { outboundId: item.id, error });
       if (failed) this.settle(item.id, undefined, new CodedError(ErrorCode.DeliveryFailed, `WhatsApp did not take the message: ${text}`, { outboundId: item.id }));
       return;
     }
@@ -227,7 +280,7 @@ export class OutboundGovernor {
           ...(payload.approvalId ? { approvalId: payload.approvalId, approvalCode: payload.approvalCode } : {}),
         });
       }
-      await state.outbound.markSent(item.id, sentAt);
+      if (!(await state.outbound.markSent(item.id, sentAt, item.attempts))) logger.warn('a WhatsApp send answered after its row was taken by a later attempt; left to that attempt', { outboundId: item.id });
     } catch (error) {
       // Left as `sending`: the next start marks it sent if the message was stored, else resends it under the same id.
       logger.error('a WhatsApp message was sent but could not be recorded; it is reconciled on the next start', { outboundId: item.id, keyId: item.keyId, error });

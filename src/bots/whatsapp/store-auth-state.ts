@@ -52,6 +52,12 @@ export interface StoredAuthState {
   saveCreds(): Promise<void>;
   /** Resolves once every write so far has reached the store. */
   flush(): Promise<void>;
+  /**
+   * Makes every later write (keys and creds) a no-op: the session is being
+   * discarded, and a Baileys socket still running on it (closing, or finishing
+   * a LID migration) must not write stale keys into the session after it.
+   */
+  seal(): void;
 }
 
 /**
@@ -83,7 +89,9 @@ export async function loadAuthState(store: AuthStore, logger: ILogger): Promise<
   const stored = await store.read(CREDS_KEY.type, [CREDS_KEY.id]);
   const creds: AuthenticationCreds = stored[CREDS_KEY.id] ? deserialise<AuthenticationCreds>(stored[CREDS_KEY.id]) : initAuthCreds();
   let chain: Promise<void> = Promise.resolve();
+  let sealed = false;
   const enqueue = (entries: AuthEntry[]) => {
+    if (sealed) return Promise.resolve();
     const next = chain.then(() => store.write(entries));
     // One failed write must not block the ones after it; the failure still reaches the caller.
     chain = next.catch((error: unknown) => logger.error({ err: error }, 'could not write WhatsApp auth state'));
@@ -116,5 +124,22 @@ export async function loadAuthState(store: AuthStore, logger: ILogger): Promise<
     state: { creds, keys: makeCacheableSignalKeyStore(keys, logger, boundedCache()) },
     saveCreds: () => enqueue([{ ...CREDS_KEY, value: serialise(creds) }]),
     flush: () => chain,
+    seal: () => void (sealed = true),
   };
+}
+
+/**
+ * Forgets a pairing that never completed, so the next socket registers again
+ * (new QR, new code). Baileys' `requestPairingCode` sets `creds.me` to the bare
+ * phone number and saves it; a socket started with `creds.me` logs in instead
+ * of registering, and WhatsApp refuses that login (401) for a device it never
+ * paired. A paired device has `creds.account` (set by Baileys on pair-success).
+ * Returns true when the creds changed (they must be saved).
+ */
+export function forgetUnfinishedPairing(creds: AuthenticationCreds): boolean {
+  if (creds.account || (!creds.me && !creds.registered && !creds.pairingCode)) return false;
+  delete creds.me;
+  creds.registered = false;
+  creds.pairingCode = undefined;
+  return true;
 }

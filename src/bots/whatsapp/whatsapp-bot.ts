@@ -67,6 +67,7 @@ export class WhatsAppBot implements BotAgent {
   private readonly governor: OutboundGovernor;
   private readonly decisions: WhatsAppDecisions;
   private readonly connection: WhatsAppConnection;
+  private starting: Promise<void> | undefined;
 
   constructor(
     private readonly config: WhatsAppAgentConfig,
@@ -110,13 +111,20 @@ export class WhatsAppBot implements BotAgent {
       state: deps.state,
       context,
       log: this.log,
-      reply: async (jid, text, quotedKeyId) => void (await this.queue(jid, { content: { text }, ...(quotedKeyId ? { quotedKeyId } : {}) }, { requireOpen: false })),
+      // Persisted and queued is enough: waiting for delivery would hold the approval engine (which updates every prompt) or the inbound batch.
+      reply: async (jid, text, quotedKeyId) => void (await this.queue(jid, { content: { text }, ...(quotedKeyId ? { quotedKeyId } : {}) }, { requireOpen: false, wait: false })),
       phoneOf: (jids) => this.phoneOf(jids),
       meIds: () => this.connection.meIds(),
     });
   }
 
-  async start(): Promise<void> {
+  /** Takes the lease and connects; a second call while one runs shares it (two starts must not open two sockets). */
+  start(): Promise<void> {
+    this.starting ??= this.startOnce().finally(() => (this.starting = undefined));
+    return this.starting;
+  }
+
+  private async startOnce(): Promise<void> {
     if (this.connection.started) return;
     const lease = await this.lease.acquire();
     if (!lease.ok) {
@@ -138,7 +146,7 @@ export class WhatsAppBot implements BotAgent {
 
   async stop(): Promise<void> {
     if (!this.connection.started) return;
-    this.governor.stop();
+    await this.governor.stop();
     await this.connection.deactivate();
     await this.lease.release();
   }
@@ -148,14 +156,14 @@ export class WhatsAppBot implements BotAgent {
   }
 
   async send(chatId: string, text: string, options?: SendOptions): Promise<MessageRef> {
-    const jid = toJid(chatId);
+    const jid = toJid(chatId, { groups: this.config.groups });
     const keyId = await this.queue(jid, { content: { text }, ...(options?.replyTo ? { quotedKeyId: options.replyTo } : {}) });
     return { chatId: jid, messageId: keyId };
   }
 
   /** The text then the poll, queued back to back; answers once the poll went out (its id is the prompt's ref). */
   async promptApproval(chatId: string, prompt: ApprovalPrompt): Promise<MessageRef> {
-    const jid = toJid(chatId);
+    const jid = toJid(chatId, { groups: this.config.groups });
     const tag = { approvalId: prompt.approvalId, approvalCode: prompt.code };
     await this.queue(jid, { content: { text: renderPromptText(prompt) }, ...tag }, { wait: false });
     const pollId = await this.queue(jid, { content: pollContent(prompt, randomBytes(32)), ...tag }, { requireOpen: false });

@@ -3,9 +3,10 @@ import type { Logger } from '../../config/logger.js';
 import { isoNow, type Clock, type TimerHandle } from '../../core/clock.js';
 import type { BotEvent, ProbeResult } from '../bot-agent.js';
 import { baileysLogger } from './baileys-logger.js';
-import { backoffMs, classifyDisconnect, type DisconnectInfo } from './disconnect-reason.js';
+import { classifyDisconnect, type DisconnectInfo } from './disconnect-reason.js';
 import type { SendFn } from './outbound-governor.js';
-import { deserialise, loadAuthState, type StoredAuthState } from './store-auth-state.js';
+import { ReconnectBackoff } from './reconnect-backoff.js';
+import { deserialise, forgetUnfinishedPairing, loadAuthState, type StoredAuthState } from './store-auth-state.js';
 import { baileysSocket, jidUser, socketDefaults, type MakeSocket, type SocketOptions, type WaSocket } from './whatsapp-socket.js';
 import type { WhatsAppState } from './whatsapp-state.js';
 
@@ -63,7 +64,7 @@ export class WhatsAppConnection {
   private auth: StoredAuthState | undefined;
   private running = false;
   private open = false;
-  private attempt = 0;
+  private readonly backoff: ReconnectBackoff;
   private lastActivity = 0;
   private lastClose: (DisconnectInfo & { at: string }) | undefined;
   private halted: Halt | undefined;
@@ -82,6 +83,8 @@ export class WhatsAppConnection {
     this.id = ports.agentId;
     this.log = ports.log;
     this.clock = ports.clock;
+    const { reconnectBaseMs, reconnectMaxMs } = ports.options;
+    this.backoff = new ReconnectBackoff({ clock: ports.clock, baseMs: reconnectBaseMs ?? 1000, maxMs: reconnectMaxMs ?? 60_000, random: ports.random });
   }
 
   /** Between `activate` and `deactivate` (also while halted or reconnecting). */
@@ -114,7 +117,7 @@ export class WhatsAppConnection {
     this.running = true;
     this.generation++;
     this.halted = undefined;
-    this.attempt = 0;
+    this.backoff.reset();
   }
 
   /** Stops driving the number: no more reconnects, the socket closed, the auth state flushed and forgotten. */
@@ -148,17 +151,18 @@ export class WhatsAppConnection {
     const generation = this.generation;
     const current = () => this.running && !this.halted && generation === this.generation;
     if (!current()) return;
-    if (this.resetSession) {
-      await this.auth?.flush();
-      this.auth = undefined;
-      await this.ports.state.auth.clear();
-      this.resetSession = false;
-    }
+    if (this.resetSession) await this.discardSession();
     // Reused across reconnects (Baileys keeps the creds it updates in this object): the 515 right after pairing
     // must not read the creds back from the store before `saveCreds` has reached it.
     const auth = this.auth ?? (await loadAuthState(this.ports.state.auth, baileysLogger(this.log)));
     if (!current()) return;
     this.auth = auth;
+    // A code requested on an earlier socket but never entered: register again rather than log in (WhatsApp would refuse with 401).
+    if (forgetUnfinishedPairing(auth.state.creds)) {
+      this.log.info('the last pairing did not complete; registering again for a new QR and pairing code');
+      await auth.saveCreds();
+      if (!current()) return;
+    }
     const sock = (this.ports.makeSocket ?? baileysSocket)({
       ...socketDefaults(),
       ...this.ports.socketOptions,
@@ -212,7 +216,7 @@ export class WhatsAppConnection {
     this.clearTimers();
     const attempt = () =>
       void this.connect().catch((error: unknown) => {
-        const next = this.backoff();
+        const next = this.backoff.next();
         this.log.error(`WhatsApp could not connect; retrying in ${next} ms`, { error });
         this.reconnect(next);
       });
@@ -223,8 +227,14 @@ export class WhatsAppConnection {
     }, delay);
   }
 
-  private backoff(): number {
-    return backoffMs(this.attempt++, this.ports.options.reconnectBaseMs ?? 1000, this.ports.options.reconnectMaxMs ?? 60_000, this.ports.random);
+  /** Forgets the session: the old auth state is sealed first, so a socket still running on it cannot write into the next one. */
+  private async discardSession(): Promise<void> {
+    const auth = this.auth;
+    this.auth = undefined;
+    auth?.seal();
+    await auth?.flush();
+    await this.ports.state.auth.clear();
+    this.resetSession = false;
   }
 
   private async onConnection(sock: WaSocket, u: Partial<ConnectionState>): Promise<void> {
@@ -233,7 +243,7 @@ export class WhatsAppConnection {
       this.ports.emit({ type: 'pairing', agentId: this.id, qr: u.qr });
       this.log.warn(`WhatsApp agent ${this.id} needs pairing: scan the QR on the dashboard (WhatsApp > Linked devices > Link a device)`);
       const phone = this.ports.options.phone;
-      if (phone && !this.pairingRequested && !this.auth?.state.creds.registered) {
+      if (phone && !this.pairingRequested && !this.auth?.state.creds.account) {
         this.pairingRequested = true;
         const code = await sock.requestPairingCode(phone.replace(/\D/g, ''));
         this.pairing = { ...this.pairing, code };
@@ -244,7 +254,7 @@ export class WhatsAppConnection {
     if (u.isNewLogin) this.newLogin = true;
     if (u.connection === 'open') {
       this.open = true;
-      this.attempt = 0;
+      this.backoff.opened();
       this.lastClose = undefined;
       const paired = this.newLogin || this.justPaired || Boolean(this.pairing);
       this.pairing = undefined;
@@ -261,6 +271,7 @@ export class WhatsAppConnection {
   private async onClose(error: unknown): Promise<void> {
     const info = classifyDisconnect(error);
     this.open = false;
+    this.backoff.cancel();
     this.sock = undefined;
     this.ports.setSender(undefined);
     this.lastClose = { ...info, at: isoNow(this.clock) };
@@ -274,7 +285,7 @@ export class WhatsAppConnection {
         this.log.debug('restart required after pairing; reconnecting');
         return this.reconnect(0);
       }
-      const delay = this.backoff();
+      const delay = this.backoff.next();
       this.log.warn(`WhatsApp disconnected: ${info.reason}; reconnecting in ${delay} ms`);
       return this.reconnect(delay);
     }
@@ -286,15 +297,11 @@ export class WhatsAppConnection {
     this.resetSession = true;
     if (info.kind === 'logged_out') {
       this.halt({ needsHuman: true, detail: `needs pairing: ${info.reason}; the stored session was cleared — restart the agent (dashboard, or POST /api/agents/${this.id}/restart) and scan the new QR` });
-      await this.auth?.flush();
-      this.auth = undefined;
-      await this.ports.state.auth.clear();
-      this.resetSession = false;
+      await this.discardSession();
       return;
     }
     // Bad session or mismatch: pair again at once the first time; if it keeps happening, with backoff (no tight loop).
-    const delay = this.attempt === 0 ? 0 : backoffMs(this.attempt - 1, this.ports.options.reconnectBaseMs ?? 1000, this.ports.options.reconnectMaxMs ?? 60_000, this.ports.random);
-    this.attempt++;
+    const delay = this.backoff.nextFirstFree();
     this.log.warn(`WhatsApp ${info.reason}: session keys reset; pair the number again${delay ? ` (in ${delay} ms)` : ''}`);
     this.pairing = {};
     this.reconnect(delay);
@@ -314,5 +321,6 @@ export class WhatsAppConnection {
   private clearTimers(): void {
     if (this.reconnectTimer) this.clock.clearTimeout(this.reconnectTimer);
     this.reconnectTimer = undefined;
+    this.backoff.cancel();
   }
 }

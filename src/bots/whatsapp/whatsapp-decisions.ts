@@ -1,4 +1,4 @@
-import type { WAMessage } from '@whiskeysockets/baileys';
+import { normalizeMessageContent, type WAMessage } from '@whiskeysockets/baileys';
 import type { Logger } from '../../config/logger.js';
 import type { ApprovalOutcome, MessageRef } from '../bot-agent.js';
 import type { BotContext } from '../channel-registry.js';
@@ -41,7 +41,8 @@ export class WhatsAppDecisions {
   /** Handles a poll vote: decrypts it, checks the voter is the prompted manager, applies it. */
   async onVote(message: WAMessage): Promise<void> {
     const { state, log } = this.ports;
-    const update = message.message?.pollUpdateMessage;
+    // Baileys' own unwrapping: votes in disappearing-messages chats come inside `ephemeralMessage` (view-once and edits wrap too).
+    const update = normalizeMessageContent(message.message)?.pollUpdateMessage;
     const pollKeyId = update?.pollCreationMessageKey?.id;
     if (!pollKeyId) return;
     const stored = await state.messages.get(pollKeyId, true);

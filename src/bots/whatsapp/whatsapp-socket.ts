@@ -10,6 +10,7 @@ import {
   type UserFacingSocketConfig,
   type WAMessage,
 } from '@whiskeysockets/baileys';
+import { CodedError, ErrorCode } from '../../core/errors.js';
 
 /**
  * The slice of Baileys' socket the bot uses — all the test stand-in has to
@@ -51,10 +52,43 @@ export function socketDefaults(): Partial<UserFacingSocketConfig> {
   };
 }
 
-/** A chat id as given by callers (`+351912345678`, `351912345678` or a JID) as a JID. */
-export function toJid(chatId: string): string {
-  if (chatId.includes('@')) return chatId;
-  return `${chatId.replace(/\D/g, '')}@s.whatsapp.net`;
+const PHONE_DIGITS = /^[1-9]\d{6,14}$/;
+
+/**
+ * A chat id as given by callers as the JID to send to: a phone number
+ * (`+351 912 345 678`, `351912345678`), a phone JID (`…@s.whatsapp.net`, a
+ * device suffix dropped), a LID (`…@lid`) or — only when the agent answers
+ * groups — a group (`…@g.us`). Anything else (`status@broadcast`, a
+ * newsletter, `abc`) throws a `validation_failed` error, so nothing is queued
+ * for an address WhatsApp would never deliver to.
+ *
+ * @example toJid('+351 912 345 678') // '351912345678@s.whatsapp.net'
+ */
+export function toJid(chatId: string, options: { groups?: boolean } = {}): string {
+  const id = chatId.trim();
+  const refuse = (why: string) => new CodedError(ErrorCode.Validation, `not a WhatsApp chat to send to: '${chatId.slice(0, 80)}' (${why})`, { chatId: chatId.slice(0, 80) });
+  if (!id.includes('@')) {
+    const digits = id.replace(/[\s().-]/g, '').replace(/^\+/, '');
+    if (!PHONE_DIGITS.test(digits)) throw refuse('expected an international phone number such as +351912345678, or a JID');
+    return `${digits}@s.whatsapp.net`;
+  }
+  const decoded = jidDecode(id);
+  const user = decoded?.user ?? '';
+  switch (decoded?.server) {
+    case 's.whatsapp.net':
+    case 'c.us':
+      if (PHONE_DIGITS.test(user)) return `${user}@s.whatsapp.net`;
+      throw refuse('a phone JID needs the international number as digits');
+    case 'lid':
+      if (/^\d{1,20}$/.test(user)) return `${user}@lid`;
+      throw refuse('a LID is digits');
+    case 'g.us':
+      if (!options.groups) throw refuse('this agent does not answer groups');
+      if (/^\d+(-\d+)?$/.test(user)) return `${user}@g.us`;
+      throw refuse('not a group id');
+    default:
+      throw refuse('only phone numbers, phone JIDs, LIDs and groups can be sent to');
+  }
 }
 
 /** The user part (digits for a phone JID) of a JID, without device. */

@@ -51,6 +51,8 @@ export interface MessageStore {
   get(keyId: string, fromMe: boolean): Promise<StoredWaMessage | null>;
   /** The prompts (text and poll) sent for this approval code, newest first (at most a few). */
   promptsFor(approvalCode: string): Promise<StoredWaMessage[]>;
+  /** Forgets messages stored before `beforeIso`, except approval prompts (their polls decrypt late votes); how many went. */
+  prune(beforeIso: string): Promise<number>;
 }
 
 /** One queued send, persisted before it goes out. */
@@ -74,15 +76,24 @@ export interface OutboundStore {
   enqueue(item: Omit<OutboundItem, 'status' | 'attempts'>): Promise<OutboundItem>;
   /** Queued or in-flight items, oldest first. */
   pending(): Promise<OutboundItem[]>;
-  /** Compare-and-set `queued` → `sending`; false if someone else took it. */
-  claim(id: string): Promise<boolean>;
-  markSent(id: string, sentAt: string): Promise<void>;
-  /** Back to `queued` (retry later) or `failed` (given up). */
-  requeue(id: string, notBefore: string, error: string, failed: boolean): Promise<void>;
+  /**
+   * Compare-and-set `queued` → `sending`, counting the attempt; the claimed
+   * item (its `attempts` identifies this attempt), or null if someone else took it.
+   */
+  claim(id: string): Promise<OutboundItem | null>;
+  /**
+   * `sending` → `sent`, only while the item is still in the attempt
+   * `attempts` (a later attempt owns it otherwise); false when it was not.
+   */
+  markSent(id: string, sentAt: string, attempts: number): Promise<boolean>;
+  /** `sending` → `queued` (retry later) or `failed` (given up), only while still in the attempt `attempts`; false when it was not. */
+  requeue(id: string, notBefore: string, error: string, failed: boolean, attempts: number): Promise<boolean>;
   /** How many were sent since `sinceIso` (the daily cap's window). */
   sentSince(sinceIso: string): Promise<number>;
   /** The latest send time, if any (the minimum gap survives a restart). */
   lastSentAt(): Promise<string | undefined>;
+  /** Forgets items sent (or given up) before `beforeIso`; how many went. */
+  prune(beforeIso: string): Promise<number>;
 }
 
 /** Everything one WhatsApp number persists. */
