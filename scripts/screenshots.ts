@@ -45,21 +45,33 @@ try {
   // One agent down, one waiting to be paired.
   bots.get('por-slack')!.health = 'fail';
   await until('por-slack down', async () => (await store.agents.get('por-slack'))?.status === 'down', 30_000);
-  bots.get('lis-wa')!.emit({ type: 'pairing', agentId: 'lis-wa', qr: '2@Nq3cPb9V1mZxW8yLk2Jt0hFd5sRa7Qe4Ug6Io,9c1vYbT2nXzA8wLq3KpR5mJd7sHf0gEu4Ci6Oa=,Zk8xWq2Lm4Vn6Bp0Cr3Ds5Et7Fu9Gv1Hw=,Tj5Ry7Ua9Ib1Oc3Pd6Qe8Rf0Sg2Th4Ui=', pairingCode: 'K7QM-2XPL' });
+  // As Baileys does it: the QR and the pairing code come as separate events, and the probe says it needs pairing.
+  const wa = bots.get('lis-wa')!;
+  wa.needsHumanDetail = 'needs pairing: enter the pairing code K7QM2XPL on the phone, or scan the QR on the dashboard';
+  wa.health = 'needs-human';
+  await until('lis-wa down', async () => (await store.agents.get('lis-wa'))?.status === 'down', 30_000);
+  bots.get('lis-wa')!.emit({ type: 'pairing', agentId: 'lis-wa', qr: '2@Nq3cPb9V1mZxW8yLk2Jt0hFd5sRa7Qe4Ug6Io,9c1vYbT2nXzA8wLq3KpR5mJd7sHf0gEu4Ci6Oa=,Zk8xWq2Lm4Vn6Bp0Cr3Ds5Et7Fu9Gv1Hw=,Tj5Ry7Ua9Ib1Oc3Pd6Qe8Rf0Sg2Th4Ui=' });
+  bots.get('lis-wa')!.emit({ type: 'pairing', agentId: 'lis-wa', pairingCode: 'K7QM2XPL' });
+
+  // A learned auto-approval suggestion, after a run of approvals of one action type.
+  const { learned } = t.running.coordinator.approvals;
+  for (let i = 0; i < t.running.coordinator.settings.config.approvals.learnAfter; i++) await learned.record('lisboa', 'crm.update', 'medium', true);
 
   const { page } = await b.page({ width: 1280, height: 860 });
   await page.goto(dashboardUrl);
   await b.shot(page, 'login');
   await signIn(page, dashboardUrl, 'ana', PASSWORDS.ana);
   await page.locator('[data-testid="pairing-lis-wa"] img').waitFor();
+  await page.locator('[data-testid="pairing-lis-wa"] .code').waitFor();
   await b.shot(page, 'agents');
   await page.getByRole('tab', { name: /Approvals/ }).click();
   await page.getByLabel('Status').selectOption('');
   await page.locator('.approval').first().waitFor();
   await page.locator('.approval input[type=checkbox]').first().check();
+  await page.getByRole('button', { name: 'Accept suggestion: crm.update at Lisboa' }).waitFor();
   await b.shot(page, 'approvals');
   await page.getByRole('tab', { name: 'Activity' }).click();
-  await page.locator('[data-conversation="cv-c1"]').waitFor();
+  await page.getByRole('button', { name: 'Resolve hand-off of Maria Silva: the bot answers again' }).waitFor();
   await b.shot(page, 'activity');
   const phone = await b.page({ width: 390, height: 844 });
   await signIn(phone.page, dashboardUrl, 'ana', PASSWORDS.ana);

@@ -34,6 +34,23 @@ interface Deps {
   pace?: number;
 }
 
+const FIRST_PAUSE_MS = 8_000;
+const PAUSE_MS = 40_000;
+const CYCLE_MS = 90_000;
+
+/**
+ * Whether inventory-sync holds its heartbeats `elapsedMs` into the demo (demo
+ * time, at real pace): it beats for 8 s, holds them for 40 s, beats for 50 s,
+ * holds again, and so on. With the demo's 5 s health interval (a heartbeat is
+ * stale after 10 s, then a failed check and two retries 2.5 s apart) it is down
+ * about 20 s into each pause — within ~30 s of the start — and up again at the
+ * first heartbeat after it.
+ * @example heartbeatPaused(3_000) // false; heartbeatPaused(20_000) // true; heartbeatPaused(60_000) // false
+ */
+export function heartbeatPaused(elapsedMs: number): boolean {
+  return elapsedMs >= FIRST_PAUSE_MS && (elapsedMs - FIRST_PAUSE_MS) % CYCLE_MS < PAUSE_MS;
+}
+
 /** The emulator answers getMe with this id for every bot. */
 const EMULATOR_BOT_ID = 666;
 const pick = <T>(list: T[]): T => list[Math.floor(Math.random() * list.length)]!;
@@ -108,11 +125,10 @@ export async function startActors(deps: Deps): Promise<{ stats: DemoStats; stop(
     if (res.status === 201) stats.approvalsRequested++;
   });
 
-  // inventory-sync sends heartbeats, but pauses for 40 s every 100 s: watch it go down and come back.
-  let beat = 0;
+  // inventory-sync sends heartbeats, but holds them now and then: watch it go down and come back.
+  const started = Date.now();
   every(3000, async () => {
-    beat++;
-    if (beat % 33 > 20) return;
+    if (heartbeatPaused((Date.now() - started) / pace)) return;
     await api('/api/agents/inventory-sync/heartbeat', agents.sync, {});
     stats.heartbeats++;
   });

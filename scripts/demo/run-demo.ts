@@ -54,14 +54,30 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
   const host = options.host ?? '127.0.0.1';
   const dir = mkdtempSync(join(tmpdir(), 'coordinator-demo-'));
   const password = 'demo-' + newToken('pw').slice(3, 11);
-  writeFileSync(join(dir, 'coordinator.yaml'), demoYaml(await hashPassword(password)));
-  const telegram = new TelegramServer({ host: '127.0.0.1', port: await freePort('127.0.0.1') });
-  await telegram.start();
   const adminToken = newToken('demo');
   const healthIntervalMs = options.healthIntervalMs ?? 5000;
-  let running: Running;
+  let telegram: TelegramServerType | undefined;
+  let running: Running | undefined;
+  let actors: Awaited<ReturnType<typeof startActors>> | undefined;
+  // Stops whatever started and deletes the temporary data: on stop, and when a step of the start fails.
+  const cleanUp = async () => {
+    actors?.stop();
+    try {
+      await running?.stop();
+    } finally {
+      try {
+        await telegram?.stop();
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
+  };
   try {
-    running = await boot({
+    writeFileSync(join(dir, 'coordinator.yaml'), demoYaml(await hashPassword(password)));
+    const emulator = new TelegramServer({ host: '127.0.0.1', port: await freePort('127.0.0.1') });
+    await emulator.start();
+    telegram = emulator;
+    const coordinator = await boot({
       environment: {
         PORT: String(options.port),
         DASHBOARD_PORT: String(options.dashboardPort),
@@ -72,30 +88,28 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
         COORDINATOR_CONFIG: join(dir, 'coordinator.yaml'),
         ADMIN_TOKEN: adminToken,
         HEALTH_INTERVAL_MS: String(healthIntervalMs),
-        TELEGRAM_API_ROOT: telegram.config.apiURL,
+        TELEGRAM_API_ROOT: emulator.config.apiURL,
       },
       console: options.console ?? false,
       // Retries at half the interval, so a silent agent is visibly down within about four intervals.
       health: { retryIntervalMs: Math.max(500, healthIntervalMs / 2) },
     });
+    running = coordinator;
+    const cast = await startActors({ apiUrl: coordinator.api.url, adminToken, telegram: emulator, log: (line) => coordinator.logger.info(line, { module: 'demo' }), pace: options.pace });
+    actors = cast;
+    return {
+      running: coordinator,
+      telegram: emulator,
+      dashboardUrl: coordinator.dashboard.url,
+      apiUrl: coordinator.api.url,
+      login: { username: 'demo', password, adminToken },
+      stats: cast.stats,
+      stop: cleanUp,
+    };
   } catch (error) {
-    await telegram.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await cleanUp().catch((cleanupError: unknown) => {
+      throw new AggregateError([error, cleanupError], 'The demo failed to start, and stopping what had started failed too');
+    });
     throw error;
   }
-  const actors = await startActors({ apiUrl: running.api.url, adminToken, telegram, log: (line) => running.logger.info(line, { module: 'demo' }), pace: options.pace });
-  return {
-    running,
-    telegram,
-    dashboardUrl: running.dashboard.url,
-    apiUrl: running.api.url,
-    login: { username: 'demo', password, adminToken },
-    stats: actors.stats,
-    async stop() {
-      actors.stop();
-      await running.stop();
-      await telegram.stop();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
 }

@@ -81,7 +81,7 @@ export async function createDashboard(deps: DashboardDeps): Promise<Dashboard> {
   const sessions = new SessionManager(await ensureSessionSecret(deps.store, deps.clock), deps.clock, deps.sessionTtlMs, deps.store);
   const operators = new OperatorDirectory({ settings: deps.settings, adminTokenHash: deps.adminTokenHash });
   const views = new DashboardViews({ store: deps.store, clock: deps.clock, settings: deps.settings, registry: deps.registry, approvals: deps.approvals, canResolve: Boolean(deps.conversations) });
-  const actions = new DashboardActions({ approvals: deps.approvals, registry: deps.registry, monitor: deps.monitor, hosts: deps.hosts, audit: deps.audit, conversations: deps.conversations });
+  const actions = new DashboardActions({ approvals: deps.approvals, registry: deps.registry, monitor: deps.monitor, hosts: deps.hosts, audit: deps.audit, operators, conversations: deps.conversations });
   const socket = new DashboardSocket({ views, sessions, operators, bus: deps.bus, logger: deps.logger, ...deps.live });
   warnAboutUnlinkedOperators(deps);
 

@@ -1,11 +1,12 @@
 import type { AgentHosts } from '../branches/agent-host.js';
-import { CodedError, ErrorCode, asCodedError } from '../core/errors.js';
+import { CodedError, ErrorCode, NotFoundError, asCodedError } from '../core/errors.js';
 import type { AgentRegistry } from '../coordination/agent-registry.js';
 import type { ApprovalEngine, DecideResult } from '../coordination/approvals/approval-engine.js';
 import type { AuditLog } from '../coordination/audit-log.js';
 import type { HealthMonitor } from '../coordination/health/health-monitor.js';
 import type { Principal } from '../coordination/auth.js';
 import type { ConversationService } from '../conversations/conversation-service.js';
+import type { OperatorDirectory } from './operator-directory.js';
 import type { DashboardUser } from './session-manager.js';
 
 export interface DecisionInput {
@@ -27,7 +28,15 @@ export const actorOf = (user: DashboardUser) => `dashboard:${user.username}`;
  */
 export class DashboardActions {
   constructor(
-    private readonly deps: { approvals: ApprovalEngine; registry: AgentRegistry; monitor: HealthMonitor; hosts: AgentHosts; audit: AuditLog; conversations?: Pick<ConversationService, 'resolve'> },
+    private readonly deps: {
+      approvals: ApprovalEngine;
+      registry: AgentRegistry;
+      monitor: HealthMonitor;
+      hosts: AgentHosts;
+      audit: AuditLog;
+      operators: Pick<OperatorDirectory, 'mayManageRules'>;
+      conversations?: Pick<ConversationService, 'resolve'>;
+    },
   ) {}
 
   /** The engine's decider for this user: only operators linked to a manager decide (as that manager). */
@@ -82,7 +91,14 @@ export class DashboardActions {
     return this.deps.conversations.resolve(contactId, `${user.name} (dashboard)`);
   }
 
-  rule(user: DashboardUser, ruleId: string, action: 'accept' | 'revoke') {
+  /** Accepts or revokes a learned rule: only users with decision-level authority at its branch (refusals are audited). */
+  async rule(user: DashboardUser, ruleId: string, action: 'accept' | 'revoke') {
+    const rule = (await this.deps.approvals.learned.list()).find((r) => r.id === ruleId);
+    if (!rule) throw new NotFoundError('Learned rule', ruleId);
+    if (!this.deps.operators.mayManageRules(user, rule.branchId)) {
+      await this.deps.audit.append({ type: 'approval.rule-refused', actor: actorOf(user), branchId: rule.branchId, data: { id: ruleId, action, reason: 'not an approver of this branch', via: 'dashboard' } });
+      throw new CodedError(ErrorCode.Forbidden, `${user.name} may not ${action} learned rules of branch '${rule.branchId}': only an operator linked to one of its managers (who may decide its approvals) can`);
+    }
     return this.deps.approvals.learned.setStatus(ruleId, action === 'accept' ? 'active' : 'revoked', actorOf(user));
   }
 }

@@ -5,19 +5,9 @@ import type { EventBus } from '../coordination/event-bus.js';
 import type { DashboardViews } from './dashboard-views.js';
 import { approvalView } from './dashboard-views.js';
 import type { OperatorDirectory } from './operator-directory.js';
-import { qrSvgDataUrl } from './qr-svg.js';
+import { PairingBoard, type PairingEnd, type PairingView } from './pairing-board.js';
 import { isSameOrigin } from './same-origin.js';
 import { readCookie, SESSION_COOKIE, type Session, type SessionManager } from './session-manager.js';
-
-/** A WhatsApp number waiting to be paired, as the page shows it. */
-export interface PairingView {
-  agentId: string;
-  /** The QR as an SVG data URL, ready for an `<img>`. */
-  qrImage?: string;
-  pairingCode?: string;
-  paired?: boolean;
-  at: string;
-}
 
 export interface DashboardSocketOptions {
   views: DashboardViews;
@@ -35,18 +25,21 @@ export interface DashboardSocketOptions {
   coalesceMs?: number;
 }
 
+/** What is recomputed (coalesced) after changes: metrics, learned rules, and the pending count (`{ pendingTotal }`). */
+type Recomputed = 'metrics' | 'rules' | 'pending';
+
 /**
  * The dashboard's live side: bus events pushed to signed-in pages, keyed by
  * the page's session cookie (anyone else is refused at the handshake).
- * Events: `snapshot`, `me`, `agent`, `agents`, `approval`, `pairing`, `audit`,
- * `conversation`, `message`, `metrics`, `rules`.
+ * Events: `snapshot`, `me`, `agent`, `agents`, `approval`, `pending`, `pairing`,
+ * `audit`, `conversation`, `message`, `metrics`, `rules`.
  */
 export class DashboardSocket {
   private io?: Server;
-  private readonly pairings = new Map<string, PairingView>();
+  private readonly pairings = new PairingBoard();
   private readonly offs: Array<() => void> = [];
   private timers: NodeJS.Timeout[] = [];
-  private readonly pending = new Map<'metrics' | 'rules', NodeJS.Timeout>();
+  private readonly pending = new Map<Recomputed, NodeJS.Timeout>();
   private lastAuditSeq = 0;
   private readonly log: Logger;
 
@@ -55,6 +48,7 @@ export class DashboardSocket {
     const { bus } = options;
     this.offs.push(
       bus.on('agent.status', async (e) => {
+        if (e.to === 'up') this.sendPairing(this.pairings.end(e.agentId, 'ended'));
         const card = await options.views.agent(e.agentId);
         if (card) this.io?.emit('agent', card);
         this.later('metrics');
@@ -63,14 +57,9 @@ export class DashboardSocket {
         this.io?.emit('approval', approvalView(approval));
         if (approval.status !== 'pending') this.later('rules');
         this.later('metrics');
+        this.later('pending');
       }),
-      bus.on('agent.pairing', (e) => {
-        const view: PairingView = { agentId: e.agentId, at: e.at, ...(e.pairingCode ? { pairingCode: e.pairingCode } : {}), ...(e.paired ? { paired: true } : {}) };
-        if (e.qr) view.qrImage = qrSvgDataUrl(e.qr);
-        if (e.paired) this.pairings.delete(e.agentId);
-        else this.pairings.set(e.agentId, view);
-        this.io?.emit('pairing', view);
-      }),
+      bus.on('agent.pairing', (e) => this.sendPairing(this.pairings.update(e))),
       bus.on('conversation.updated', async (c) => {
         this.io?.emit('conversation', await options.views.conversation(c));
       }),
@@ -130,11 +119,15 @@ export class DashboardSocket {
     await socket.join(`sid:${session.sid}`);
     socket.emit('me', this.options.operators.view(socket.data.user));
     try {
-      socket.emit('snapshot', { ...(await this.options.views.snapshot()), pairings: [...this.pairings.values()] });
+      socket.emit('snapshot', { ...(await this.options.views.snapshot()), pairings: this.pairings.list() });
     } catch (error) {
       this.log.error('dashboard snapshot failed', { error });
       socket.emit('failure', { message: 'Could not load the dashboard data; retrying on reconnect' });
     }
+  }
+
+  private sendPairing(update: PairingView | PairingEnd | null): void {
+    if (update) this.io?.emit('pairing', update);
   }
 
   /** Closes the live connections of a session (on logout). */
@@ -146,13 +139,13 @@ export class DashboardSocket {
     return Boolean(this.io && this.io.engine.clientsCount > 0);
   }
 
-  /** Recomputes metrics or rules for connected pages once per `coalesceMs`, however many changes arrive meanwhile. */
-  private later(what: 'metrics' | 'rules'): void {
+  /** Recomputes metrics, rules or the pending count for connected pages once per `coalesceMs`, however many changes arrive meanwhile. */
+  private later(what: Recomputed): void {
     if (!this.connected() || this.pending.has(what)) return;
     const timer = setTimeout(() => {
       this.pending.delete(what);
       if (!this.connected()) return;
-      const work = what === 'metrics' ? this.options.views.metrics() : this.options.views.rules();
+      const work = { metrics: () => this.options.views.metrics(), rules: () => this.options.views.rules(), pending: () => this.options.views.pendingTotal() }[what]();
       void work.then(
         (value) => this.io?.emit(what, value),
         (error: unknown) => this.log.warn(`dashboard ${what} failed`, { error }),
@@ -173,6 +166,10 @@ export class DashboardSocket {
     const events = await this.options.views.audit(this.lastAuditSeq, 200);
     if (events.length === 0) return;
     this.lastAuditSeq = events[events.length - 1].seq;
+    // An operator's restart (here, on the REST API or another replica) replaces the connection whose QR was shown.
+    for (const e of events) if (e.type === 'agent.restart' && e.agentId) this.sendPairing(this.pairings.end(e.agentId, 'ended', e.at));
+    // Rules suggested, accepted or revoked anywhere (dashboard, REST API, another replica).
+    if (events.some((e) => e.type.startsWith('approval.rule-'))) this.later('rules');
     if (this.connected()) this.io.emit('audit', events);
   }
 

@@ -68,6 +68,11 @@ export class DashboardViews {
     return { approvals: [...pending, ...recent].map(approvalView), pendingTotal };
   }
 
+  /** How many requests are pending in the store (the page shows at most MAX_PENDING of them). */
+  async pendingTotal(): Promise<{ pendingTotal: number }> {
+    return { pendingTotal: await this.deps.store.approvals.count({ status: 'pending' }) };
+  }
+
   /** A stored conversation by id (404 if unknown). */
   async conversationRecord(id: string): Promise<ConversationRecord> {
     const record = await this.deps.store.conversations.get(id);

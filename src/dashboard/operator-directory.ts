@@ -10,9 +10,14 @@ import type { DashboardUser, Session } from './session-manager.js';
 export interface UserView extends DashboardUser {
   /** Per branch id, the risk levels this user may decide (the engine's eligibility rules). */
   canDecide: Record<string, RiskLevel[]>;
+  /** Branch ids whose learned auto-approval rules this user may accept or revoke (see `mayManageRules`). */
+  canManageRules: string[];
   /** Why deciding is not possible, when it is not anywhere. */
   decideNote?: string;
 }
+
+/** The risks a learned rule can auto-approve (critical always waits for a person). */
+const LEARNABLE_RISKS = RISK_LEVELS.filter((risk) => risk !== 'critical');
 
 /**
  * Dashboard logins: the operators of the coordinator config (scrypt hashes) and
@@ -47,9 +52,25 @@ export class OperatorDirectory {
     return { kind: 'operator', username: operator.username, name: operator.name ?? operator.username, ...(operator.manager ? { managerId: operator.manager } : {}) };
   }
 
+  /**
+   * Whether the user may accept or revoke a learned rule of `branchId`. A rule
+   * decides for people, so it takes decision-level authority: an operator
+   * linked to a manager who may decide every risk the rule can auto-approve at
+   * that branch. The admin token may, as on the REST API
+   * (`POST /api/approvals/rules/:id/accept` admits admin and operator tokens).
+   */
+  mayManageRules(user: DashboardUser, branchId: string): boolean {
+    if (user.kind === 'admin') return true;
+    const config = this.deps.settings.config;
+    const branch = config.branches.find((b) => b.id === branchId);
+    if (!branch || !user.managerId) return false;
+    return LEARNABLE_RISKS.every((risk) => eligibleManagers(config, branch, risk).some((m) => m.id === user.managerId));
+  }
+
   /** Who the user may decide for, computed with the approval policy the engine uses. */
   view(user: DashboardUser): UserView {
     const config = this.deps.settings.config;
+    const canManageRules = config.branches.filter((b) => this.mayManageRules(user, b.id)).map((b) => b.id);
     const canDecide: Record<string, RiskLevel[]> = {};
     if (user.managerId) {
       for (const branch of config.branches) {
@@ -58,9 +79,9 @@ export class OperatorDirectory {
       }
     }
     let decideNote: string | undefined;
-    if (user.kind === 'admin') decideNote = 'Signed in with the admin token: you can watch and act on agents, but approvals are decided by managers. Sign in as an operator linked to a manager to decide.';
-    else if (!user.managerId) decideNote = `Operator '${user.username}' is not linked to a manager (operators[].manager in the config): you can watch but not decide approvals.`;
+    if (user.kind === 'admin') decideNote = 'Signed in with the admin token: you can watch, act on agents and accept or revoke learned rules, but approvals are decided by managers. Sign in as an operator linked to a manager to decide.';
+    else if (!user.managerId) decideNote = `Operator '${user.username}' is not linked to a manager (operators[].manager in the config): you can watch and act on agents, but not decide approvals or learned rules.`;
     else if (Object.keys(canDecide).length === 0) decideNote = `Manager '${user.managerId}' is not an eligible approver in any branch.`;
-    return { ...user, canDecide, ...(decideNote ? { decideNote } : {}) };
+    return { ...user, canDecide, canManageRules, ...(decideNote ? { decideNote } : {}) };
   }
 }

@@ -170,7 +170,27 @@ describe('dashboard hardening', () => {
   );
 
   it(
-    'with 1,000+ pending requests: every one counted, the oldest kept, the list capped and all of them selectable at once',
+    'reports n-of-m requests a bulk approval recorded (waiting for another approver) as recorded, not as failures',
+    async () => {
+      const [a1, a2, a3] = [await requestApproval(t, 'Refund two-person 1', { requiredApprovals: 2 }), await requestApproval(t, 'Refund two-person 2', { requiredApprovals: 2 }), await requestApproval(t, 'Refund one-person 3')];
+      const { page } = await b.page();
+      await signIn(page, url, 'ana', PASSWORDS.ana);
+      await page.getByRole('tab', { name: /Approvals/ }).click();
+      for (const a of [a1, a2, a3]) await page.locator(`[data-approval="${a.id}"] input[type=checkbox]`).check();
+      await page.getByText('3 selected').waitFor();
+      await page.getByRole('button', { name: 'Approve selected' }).click();
+      await page.getByText('1 of 3 approved; 2 recorded, waiting for another approver').waitFor();
+      expect(await page.locator('#action-status').textContent()).not.toMatch(/not decided|fail/i);
+      expect((await t.running.store.approvals.get(a1.id))!).toMatchObject({ status: 'pending', approvals: [{ by: 'ana', via: 'dashboard' }] });
+      expect((await t.running.store.approvals.get(a3.id))!.status).toBe('approved');
+      for (const a of [a1, a2]) await t.call(`/api/approvals/${a.id}/decision`, { method: 'POST', json: { decision: 'reject' } });
+      await page.close();
+    },
+    LONG,
+  );
+
+  it(
+    'with 1,000+ pending requests: every one counted (also as unloaded ones are decided), the soonest to expire shown first, the list capped and all of them selectable at once',
     async () => {
       const store = t.running.store;
       const template = (await store.approvals.find({ where: { status: 'pending' }, limit: 1 }))[0];
@@ -190,8 +210,16 @@ describe('dashboard hardening', () => {
       await signIn(page, url, 'ana', PASSWORDS.ana);
       await page.getByRole('tab', { name: /Approvals/ }).click();
       await page.locator('#pending-count', { hasText: String(pendingTotal) }).waitFor();
-      await page.getByText(/Showing the newest 200 of 1\d{3}/).waitFor();
+      await page.getByText(/Showing 200 of 1\d{3}, pending ones expiring soonest first/).waitFor();
       expect(await page.locator('#approvals-list > li').count()).toBe(200);
+      const soonest = (await store.approvals.find({ where: { status: 'pending' }, orderBy: { field: 'expiresAt' }, limit: 1 }))[0];
+      expect(await page.locator('#approvals-list > li').first().getAttribute('data-approval')).toBe(soonest.id);
+      // One the page never loaded (it expires last) is decided elsewhere: the count follows.
+      const hidden = pendingTotal - 1000;
+      await page.getByText(`${hidden} more pending requests, expiring later than these`).waitFor();
+      expect((await t.call('/api/approvals/bulkload-1099/decision', { method: 'POST', json: { decision: 'reject' } })).status).toBe(200);
+      await page.locator('#pending-count', { hasText: String(pendingTotal - 1) }).waitFor();
+      await page.getByText(`${hidden - 1} more pending requests, expiring later than these`).waitFor();
       await page.getByLabel('Select all shown that you may decide').check();
       await page.getByText('200 selected').waitFor();
       await page.close();

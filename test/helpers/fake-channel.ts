@@ -7,6 +7,8 @@ export type FakeHealth = 'ok' | 'fail' | 'hang' | 'needs-human' | 'reconnecting'
 /** A chat bot whose health and delivery the test controls; records what it was asked to do. */
 export class FakeBot implements BotAgent {
   health: FakeHealth = 'ok';
+  /** What a 'needs-human' probe says. */
+  needsHumanDetail = 'token revoked (401): needs a person';
   failSends = false;
   probes = 0;
   starts = 0;
@@ -32,7 +34,7 @@ export class FakeBot implements BotAgent {
   probe(signal: AbortSignal): Promise<ProbeResult> {
     this.probes++;
     if (this.health === 'hang') return new Promise((_resolve, reject) => signal.addEventListener('abort', () => reject(new Error('aborted'))));
-    if (this.health === 'needs-human') return Promise.resolve({ ok: false, detail: 'token revoked (401): needs a person', needsHuman: true });
+    if (this.health === 'needs-human') return Promise.resolve({ ok: false, detail: this.needsHumanDetail, needsHuman: true });
     if (this.health === 'reconnecting') return Promise.resolve({ ok: false, detail: 'disconnected: connection lost (408); reconnecting', reconnecting: true });
     return Promise.resolve(this.health === 'ok' ? { ok: true, latencyMs: 12 } : { ok: false, detail: 'connection refused' });
   }

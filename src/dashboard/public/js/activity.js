@@ -14,7 +14,7 @@ export function renderMetrics(m, el) {
   if (!m) return;
   const a = m.agents;
   render(el, [
-    metric('Approvals per hour (24 h)', String(sum(m.approvalsPerHour)), bars(m.approvalsPerHour, `Approval requests per hour over 24 hours: ${m.approvalsPerHour.join(', ')}`), 'metric-approvals'),
+    metric('Approvals per hour (24 h)', `${m.approvalsPerHour[m.approvalsPerHour.length - 1] ?? 0} in the last hour · ${sum(m.approvalsPerHour)} in 24 h`, bars(m.approvalsPerHour, `Approval requests per hour over 24 hours: ${m.approvalsPerHour.join(', ')}`), 'metric-approvals'),
     metric('Approval rate', pct(m.approvalRate), stack([{ value: Math.round((m.approvalRate ?? 0) * 100), colour: '#18794e', label: 'approved %' }, { value: m.approvalRate === null ? 0 : 100 - Math.round(m.approvalRate * 100), colour: '#c62828', label: 'rejected %' }], `Approval rate ${pct(m.approvalRate)}`), 'metric-rate'),
     metric('Median time to decision', secs(m.medianDecisionSec), null, 'metric-median'),
     metric('Auto-approved share', pct(m.autoApprovedShare), stack([{ value: Math.round((m.autoApprovedShare ?? 0) * 100), colour: '#5b4bb7', label: 'auto %' }, { value: 100 - Math.round((m.autoApprovedShare ?? 0) * 100), colour: '#d9dde5', label: 'by people %' }], `Auto-approved ${pct(m.autoApprovedShare)}`), 'metric-auto'),

@@ -15,6 +15,16 @@ function pairingView(p, agentId) {
   );
 }
 
+/** The recent checks: a strip of ticks, and the same counts as text (colour alone says nothing to some people). */
+function checkHistory(checks) {
+  if (!checks.length) return null;
+  const ok = checks.filter((x) => x.ok).length;
+  return [
+    checkStrip(checks, `Last ${checks.length} checks: ${ok} ok, ${checks.length - ok} failed`),
+    h('span', { class: 'strip-text', 'aria-hidden': 'true', 'data-testid': 'check-counts' }, `Recent checks: ${ok}/${checks.length} ok`),
+  ];
+}
+
 function card(c, state, act) {
   const a = c.agent;
   const last = a.lastCheck;
@@ -36,7 +46,7 @@ function card(c, state, act) {
       h('dt', {}, 'Since'),
       h('dd', {}, time(a.statusSince)),
     ),
-    c.recentChecks.length ? checkStrip(c.recentChecks, `Last ${c.recentChecks.length} checks: ${c.recentChecks.filter((x) => x.ok).length} ok, ${c.recentChecks.filter((x) => !x.ok).length} failed`) : null,
+    checkHistory(c.recentChecks),
     pairingView(state.pairings.get(a.id), a.id),
     h(
       'div',

@@ -3,7 +3,7 @@
 import { io } from '/socket.io/socket.io.esm.min.js';
 import { get, post } from './api.js';
 import { renderAgents } from './agents.js';
-import { renderApprovals, tickCountdowns } from './approvals.js';
+import { renderApprovals, SHOWN, tickCountdowns, visibleApprovals } from './approvals.js';
 import { renderAudit, renderConversations, renderMetrics } from './activity.js';
 
 /** Ids per bulk request (the server's limit). */
@@ -24,8 +24,10 @@ const state = {
   metrics: null,
   filters: { branch: '', risk: '', status: 'pending' },
   selected: new Set(),
-  /** Pending requests the server has but did not send (past its limit), as of the snapshot. */
+  /** Pending requests the server has but did not send (past its limit), as of its last count. */
   pendingHidden: 0,
+  /** Where keyboard focus goes after a decision (see approvals.js). */
+  refocus: null,
   canResolve: false,
   /** Conversations whose messages are shown: id → messages (null while loading). */
   openConversations: new Map(),
@@ -48,7 +50,7 @@ function refresh(...panels) {
   for (const p of panels) dirty.add(p);
   document.defaultView.requestAnimationFrame(() => {
     if (dirty.has('agents')) renderAgents(state, actions, { grid: $('agents-grid'), summary: $('agents-summary') });
-    if (dirty.has('approvals')) renderApprovals(state, actions, { list: $('approvals-list'), count: $('pending-count'), bulk: $('bulk'), bulkCount: $('bulk-count'), rules: $('rules-list'), more: $('approvals-more'), selectAll: $('select-all') });
+    if (dirty.has('approvals')) renderApprovals(state, actions, { list: $('approvals-list'), heading: $('requests-title'), count: $('pending-count'), bulk: $('bulk'), bulkCount: $('bulk-count'), rules: $('rules-list'), more: $('approvals-more'), selectAll: $('select-all') });
     if (dirty.has('metrics')) renderMetrics(state.metrics, $('metrics'));
     if (dirty.has('conversations')) renderConversations(state, actions, $('conversations-list'));
     if (dirty.has('audit')) renderAudit(state, $('audit-list'));
@@ -75,6 +77,8 @@ const actions = {
     refresh('approvals');
   },
   async decide(ids, decision) {
+    const origin = document.activeElement;
+    const order = visibleApprovals(state).slice(0, SHOWN).map((a) => a.id);
     let reason;
     if (decision === 'reject') {
       reason = await askReason(ids);
@@ -85,14 +89,14 @@ const actions = {
       if (ids.length === 1) {
         const { approval } = await post(`/api/approvals/${encodeURIComponent(ids[0])}/decision`, body);
         state.approvals.set(approval.id, approval);
-        say(`${approval.code}: ${approval.status}`);
+        say(approval.status === 'pending' ? `${approval.code}: your approval is recorded; it waits for another approver` : `${approval.code}: ${approval.status}`);
       } else {
         const results = [];
         for (let i = 0; i < ids.length; i += BULK_CHUNK) results.push(...(await post('/api/approvals/bulk', { ...body, ids: ids.slice(i, i + BULK_CHUNK) })).results);
-        const ok = results.filter((r) => r.result === 'decided').length;
-        say(`${ok} of ${results.length} ${decision === 'approve' ? 'approved' : 'rejected'}${ok < results.length ? `; others: ${results.filter((r) => r.result !== 'decided').map((r) => r.error?.message ?? r.result).join('; ')}` : ''}`);
+        say(bulkOutcome(results, decision));
       }
       for (const id of ids) state.selected.delete(id);
+      state.refocus = { ids, order, origin };
       refresh('approvals');
     } catch (error) {
       failed(error);
@@ -153,6 +157,22 @@ const actions = {
     }
   },
 };
+
+/** "3 of 4 approved; 1 recorded, waiting for another approver" (n-of-m requests are not failures). */
+function bulkOutcome(results, decision) {
+  const decided = results.filter((r) => r.result === 'decided').length;
+  const recorded = results.filter((r) => r.result === 'recorded').length;
+  const others = results.filter((r) => r.result !== 'decided' && r.result !== 'recorded');
+  const code = (id) => state.approvals.get(id)?.code ?? id;
+  const why = (r) => `${code(r.id)}: ${r.result === 'too_late' ? `too late, already ${r.status}` : r.error?.message ?? r.result}`;
+  return [
+    `${decided} of ${results.length} ${decision === 'approve' ? 'approved' : 'rejected'}`,
+    recorded ? `${recorded} recorded, waiting for another approver` : null,
+    others.length ? `not decided: ${others.map(why).join('; ')}` : null,
+  ]
+    .filter(Boolean)
+    .join('; ');
+}
 
 async function loadMessages(id) {
   try {
@@ -223,13 +243,18 @@ function connect() {
     refresh('agents');
   });
   socket.on('pairing', (p) => {
-    if (p.paired) state.pairings.delete(p.agentId);
+    if (p.paired || p.ended) state.pairings.delete(p.agentId);
     else state.pairings.set(p.agentId, p);
     refresh('agents');
   });
   socket.on('approval', (a) => {
     state.approvals.set(a.id, a);
     if (state.approvals.size > KEEP_DECIDED * 2) pruneApprovals();
+    refresh('approvals');
+  });
+  socket.on('pending', ({ pendingTotal }) => {
+    const loaded = [...state.approvals.values()].filter((a) => a.status === 'pending').length;
+    state.pendingHidden = Math.max(0, pendingTotal - loaded);
     refresh('approvals');
   });
   socket.on('rules', (rules) => {

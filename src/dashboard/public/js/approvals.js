@@ -1,3 +1,4 @@
+/* global document, CSS */
 /** The Approvals panel: filtered queue, decisions (single and bulk), countdowns, learned rules. */
 import { badge, duration, h, render, time } from './dom.js';
 
@@ -28,7 +29,7 @@ function item(a, state, act) {
   const label = `${a.code}: ${a.summary}`;
   return h(
     'li',
-    { class: `approval risk-${a.riskLevel}`, 'data-approval': a.id, 'data-status': a.status },
+    { class: `approval risk-${a.riskLevel}`, 'data-approval': a.id, 'data-status': a.status, tabindex: '-1' },
     h('div', {}, mayDecide ? h('input', { type: 'checkbox', 'aria-label': `Select ${label}`, 'data-key': `sel-${a.id}`, checked: state.selected.has(a.id), onchange: (e) => act.select(a.id, e.target.checked) }) : null),
     h(
       'div',
@@ -57,11 +58,48 @@ function item(a, state, act) {
   );
 }
 
+/** Pending first, the soonest to expire on top (the urgent ones are always shown); then decided ones, newest first. */
+function byUrgency(x, y) {
+  const px = x.status === 'pending';
+  if (px !== (y.status === 'pending')) return px ? -1 : 1;
+  return px ? x.expiresAt.localeCompare(y.expiresAt) : y.createdAt.localeCompare(x.createdAt);
+}
+
 export function visibleApprovals(state) {
   const f = state.filters;
-  return [...state.approvals.values()]
-    .filter((a) => (!f.branch || a.branchId === f.branch) && (!f.risk || a.riskLevel === f.risk) && (!f.status || a.status === f.status))
-    .sort((x, y) => y.createdAt.localeCompare(x.createdAt));
+  return [...state.approvals.values()].filter((a) => (!f.branch || a.branchId === f.branch) && (!f.risk || a.riskLevel === f.risk) && (!f.status || a.status === f.status)).sort(byUrgency);
+}
+
+/**
+ * After a decision the decided item loses its buttons (or leaves the list), which
+ * would drop keyboard focus on the page body: move it to the next item still
+ * shown (its Approve button, else the item), else the list's heading.
+ */
+function refocus({ ids, order, origin }, list, heading) {
+  const active = document.activeElement;
+  if (active && active !== document.body && active !== origin) return; // the operator has moved on
+  const from = Math.max(...ids.map((id) => order.indexOf(id)));
+  const next = [...order.slice(from + 1), ...order.slice(0, Math.max(0, from)).reverse()].filter((id) => !ids.includes(id));
+  for (const id of next) {
+    const li = list.querySelector(`[data-approval="${CSS.escape(id)}"]`);
+    if (li) return (li.querySelector('button.approve') ?? li).focus();
+  }
+  heading.focus();
+}
+
+function ruleItem(r, state, act) {
+  const branch = state.branches.find((b) => b.id === r.branchId)?.name ?? r.branchId;
+  const what = `${r.actionType} at ${branch}`;
+  const mayManage = state.me?.canManageRules?.includes(r.branchId);
+  return h(
+    'li',
+    { 'data-rule': r.id },
+    badge(r.status === 'active' ? 'approved' : r.status === 'revoked' ? 'cancelled' : 'pending', r.status),
+    h('span', {}, `Auto-approve ${what} (after ${r.streak} approvals in a row)`),
+    r.decidedBy ? h('span', { class: 'meta' }, `${r.status} by ${r.decidedBy} ${time(r.decidedAt)}`) : null,
+    mayManage && r.status === 'suggested' ? h('button', { type: 'button', 'data-key': `accept-${r.id}`, 'aria-label': `Accept suggestion: ${what}`, onclick: () => act.rule(r.id, 'accept') }, 'Accept suggestion') : null,
+    mayManage && r.status === 'active' ? h('button', { type: 'button', 'data-key': `revoke-${r.id}`, 'aria-label': `Revoke rule: ${what}`, onclick: () => act.rule(r.id, 'revoke') }, 'Revoke') : null,
+  );
 }
 
 export function renderApprovals(state, act, els) {
@@ -72,8 +110,8 @@ export function renderApprovals(state, act, els) {
   els.count.textContent = pending ? String(pending) : '';
   els.count.setAttribute('aria-label', `${pending} pending`);
   const notes = [];
-  if (list.length > shown.length) notes.push(`Showing the newest ${shown.length} of ${list.length}: narrow the filters to see the others.`);
-  if (state.pendingHidden > 0) notes.push(`${state.pendingHidden} more pending requests are not loaded here; they appear as these are decided and the page reloads.`);
+  if (list.length > shown.length) notes.push(`Showing ${shown.length} of ${list.length}, pending ones expiring soonest first: narrow the filters to see the others.`);
+  if (state.pendingHidden > 0) notes.push(`${state.pendingHidden} more pending requests, expiring later than these, are not loaded here; they appear as these are decided and the page reloads.`);
   els.more.textContent = notes.join(' ');
   els.more.hidden = notes.length === 0;
   const decidable = shown.filter((a) => canDecide(state, a)).map((a) => a.id);
@@ -85,22 +123,9 @@ export function renderApprovals(state, act, els) {
   for (const id of [...state.selected]) if (!state.approvals.get(id) || !canDecide(state, state.approvals.get(id))) state.selected.delete(id);
   els.bulk.hidden = state.selected.size === 0;
   els.bulkCount.textContent = `${state.selected.size} selected`;
-  render(
-    els.rules,
-    state.rules.length
-      ? state.rules.map((r) =>
-          h(
-            'li',
-            { 'data-rule': r.id },
-            badge(r.status === 'active' ? 'approved' : r.status === 'revoked' ? 'cancelled' : 'pending', r.status),
-            h('span', {}, `Auto-approve ${r.actionType} at ${state.branches.find((b) => b.id === r.branchId)?.name ?? r.branchId} (after ${r.streak} approvals in a row)`),
-            r.decidedBy ? h('span', { class: 'meta' }, `${r.status} by ${r.decidedBy} ${time(r.decidedAt)}`) : null,
-            r.status === 'suggested' ? h('button', { type: 'button', 'data-key': `accept-${r.id}`, onclick: () => act.rule(r.id, 'accept') }, 'Accept suggestion') : null,
-            r.status === 'active' ? h('button', { type: 'button', 'data-key': `revoke-${r.id}`, onclick: () => act.rule(r.id, 'revoke') }, 'Revoke') : null,
-          ),
-        )
-      : [h('li', { class: 'meta' }, 'No suggestions yet: they appear after a run of approvals of one action type at one branch.')],
-  );
+  if (state.refocus) refocus(state.refocus, els.list, els.heading);
+  state.refocus = null;
+  render(els.rules, state.rules.length ? state.rules.map((r) => ruleItem(r, state, act)) : [h('li', { class: 'meta' }, 'No suggestions yet: they appear after a run of approvals of one action type at one branch.')]);
 }
 
 /** Updates countdown texts in place (every second) without re-rendering. */
