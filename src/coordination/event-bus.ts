@@ -14,7 +14,7 @@ export interface DomainEvents {
   'approval.updated': ApprovalRecord;
   'alert.undeliverable': { agentId: string; kind: string; text: string; why: string };
   /** A WhatsApp number waiting to be paired: a fresh QR (text to render) or pairing code; `paired` once done. */
-  'agent.pairing': { agentId: string; qr?: string; pairingCode?: string; paired?: boolean; at: string };
+  'agent.pairing': { agentId: string; qr?: string; pairingCode?: string | null; paired?: boolean; at: string };
   /** A customer or staff message was stored (inbound or outbound). */
   'message.recorded': MessageRecord;
   /** A conversation changed state (handed to humans, resolved) or got a new message. */

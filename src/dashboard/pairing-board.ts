@@ -40,6 +40,7 @@ export class PairingBoard {
     const view: PairingView = { ...this.views.get(e.agentId), agentId: e.agentId, at: e.at };
     if (e.qr) view.qrImage = qrSvgDataUrl(e.qr);
     if (e.pairingCode) view.pairingCode = e.pairingCode;
+    else if (e.pairingCode === null) delete view.pairingCode;
     this.views.set(e.agentId, view);
     return view;
   }

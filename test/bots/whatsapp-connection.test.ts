@@ -114,6 +114,29 @@ describe('WhatsApp connection: pairing, reconnect by reason, health', () => {
     expect(await bot.probe()).toMatchObject({ ok: true });
   });
 
+  it('stops asking for pairing codes after 3 unused ones (each notifies the phone); QRs go on, the stale code is withdrawn, a restart allows more', async () => {
+    await make({ phone: '+351210000001' });
+    for (let i = 0; i < 5; i++) {
+      sockets.latest().answer(`2@qr-${i}`);
+      await clock.advance(0);
+      sockets.latest().close(408);
+      await clock.advance(10_000);
+    }
+    const requests = () => sockets.sockets.flatMap((s) => s.pairingRequests);
+    expect(requests()).toHaveLength(3);
+    expect(events.filter((e) => e.type === 'pairing' && e.pairingCode === null)).toHaveLength(1);
+    expect(events.filter((e) => e.type === 'pairing' && e.qr)).toHaveLength(5);
+    expect(logs.filter((e) => /3 pairing codes went unused/.test(String(e.message)))).toHaveLength(1);
+    sockets.latest().answer('2@qr-5');
+    await clock.advance(0);
+    expect(await bot.probe()).toMatchObject({ ok: false, needsHuman: true, detail: 'needs pairing: scan the QR on the dashboard with WhatsApp > Linked devices' });
+    await bot.stop();
+    await bot.start();
+    sockets.latest().answer('2@qr-after-restart');
+    await clock.advance(0);
+    expect(requests()).toHaveLength(4);
+  });
+
   it('the 515 after pairing reconnects with the creds just registered, even before their write reached the store', async () => {
     const state = whatsAppStateStore(store, 'wa-1');
     let release: () => void = () => undefined;

@@ -16,6 +16,10 @@ describe('PairingBoard (what the dashboard shows of WhatsApp pairings)', () => {
     expect(refreshed.qrImage).not.toBe((first as { qrImage: string }).qrImage);
     expect(refreshed.pairingCode).toBe('K7QM2XPL');
     expect(board.list()).toEqual([refreshed]);
+    // The agent stopped requesting codes: the old one is withdrawn, the QR stays.
+    const withdrawn = board.update({ agentId: 'wa', pairingCode: null, at: '2026-01-01T10:03:00.000Z' });
+    expect(withdrawn).toMatchObject({ qrImage: refreshed.qrImage });
+    expect(withdrawn).not.toHaveProperty('pairingCode');
   });
 
   it('drops a pairing once paired or ended, but not one that started after the restart that ended it', () => {

@@ -13,6 +13,9 @@ import type { WhatsAppState } from './whatsapp-state.js';
 /** Why the number is not driven any more; `needsHuman` when only a person can fix it (the probe says so). */
 export type Halt = { detail: string; needsHuman: boolean };
 
+/** Pairing codes requested per activation before only QRs are offered (a restart allows more). */
+const MAX_PAIRING_CODES = 3;
+
 /** The agent settings the connection reads (a slice of `WhatsAppAgentConfig`). */
 export interface ConnectionOptions {
   /** The branch's number: with it, a pairing code is requested besides the QR. */
@@ -75,6 +78,8 @@ export class WhatsAppConnection {
   /** The stored session must be cleared before the next connection (after 401/403/411/500). */
   private resetSession = false;
   private pairingRequested = false;
+  /** Pairing codes asked for since `activate`: each one notifies the phone, so they stop after a few. */
+  private pairingCodes = 0;
   private reconnectTimer: TimerHandle | undefined;
   /** Bumped by every activate and deactivate: work begun under an older one must not open a socket. */
   private generation = 0;
@@ -118,6 +123,7 @@ export class WhatsAppConnection {
     this.generation++;
     this.halted = undefined;
     this.backoff.reset();
+    this.pairingCodes = 0;
   }
 
   /** Stops driving the number: no more reconnects, the socket closed, the auth state flushed and forgotten. */
@@ -245,10 +251,21 @@ export class WhatsAppConnection {
       const phone = this.ports.options.phone;
       if (phone && !this.pairingRequested && !this.auth?.state.creds.account) {
         this.pairingRequested = true;
-        const code = await sock.requestPairingCode(phone.replace(/\D/g, ''));
-        this.pairing = { ...this.pairing, code };
-        this.ports.emit({ type: 'pairing', agentId: this.id, pairingCode: code });
-        this.log.warn(`WhatsApp agent ${this.id} pairing code: ${code} (WhatsApp > Linked devices > Link with phone number)`);
+        if (this.pairingCodes >= MAX_PAIRING_CODES && this.pairing?.code) {
+          // The code of an earlier socket died with it: stop showing it.
+          this.pairing = { qr: u.qr };
+          this.ports.emit({ type: 'pairing', agentId: this.id, pairingCode: null });
+        }
+        if (this.pairingCodes === MAX_PAIRING_CODES) {
+          this.pairingCodes++;
+          this.log.warn(`WhatsApp agent ${this.id}: ${MAX_PAIRING_CODES} pairing codes went unused; no more are requested (each one notifies the phone). Scan the QR, or restart the agent for a new code`);
+        } else if (this.pairingCodes < MAX_PAIRING_CODES) {
+          this.pairingCodes++;
+          const code = await sock.requestPairingCode(phone.replace(/\D/g, ''));
+          this.pairing = { ...this.pairing, code };
+          this.ports.emit({ type: 'pairing', agentId: this.id, pairingCode: code });
+          this.log.warn(`WhatsApp agent ${this.id} pairing code: ${code} (WhatsApp > Linked devices > Link with phone number)`);
+        }
       }
     }
     if (u.isNewLogin) this.newLogin = true;
