@@ -42,12 +42,9 @@ export interface MessageRef {
   messageId: string;
 }
 
-/** How to send: `thread` groups messages (an alert incident) where the channel supports threads. */
+/** How to send. */
 export interface SendOptions {
-  thread?: string;
-  /** The last message of that thread (e.g. "resolved"): forget it afterwards. */
-  closeThread?: boolean;
-  /** Post under this message of the same chat (a Slack thread reply, a Telegram reply), e.g. a hand-off's thread. */
+  /** Post under this message of the same chat (a Slack thread reply, a Telegram reply): a hand-off's or an incident's thread. */
   replyTo?: string;
 }
 

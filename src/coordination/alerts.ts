@@ -1,7 +1,7 @@
 import { alertRoutes } from '../branches/alert-routes.js';
 import type { AgentHost } from '../branches/agent-host.js';
 import type { Logger } from '../config/logger.js';
-import type { Clock } from '../core/clock.js';
+import { isoNow, type Clock } from '../core/clock.js';
 import type { AgentRecord } from '../storage/records.js';
 import type { Store } from '../storage/store.js';
 import type { EventBus } from './event-bus.js';
@@ -40,27 +40,46 @@ export function alertText(agent: AgentRecord, kind: AlertKind, reason: string | 
 }
 
 /**
+ * An agent's open incident, kept in the store (a restart between DOWN and
+ * RESOLVED still threads, and still knows how long it lasted): when it began,
+ * and the first alert in each chat, which later ones answer.
+ */
+interface Incident {
+  since: number;
+  roots: Array<{ agentId: string; chatId: string; messageId: string }>;
+}
+
+function readIncident(value: unknown): Incident | null {
+  const v = value as Partial<Incident> | undefined;
+  return v && typeof v.since === 'number' && Array.isArray(v.roots) ? { since: v.since, roots: v.roots } : null;
+}
+
+/**
  * Sends health alerts to the branch's managers through the first healthy bot
- * of the branch that delivers, and to the business's ops channel (threaded per
- * incident where the channel has threads); never through the agent alerted about.
+ * of the branch that delivers, and to the business's ops channel; never
+ * through the agent alerted about. Each incident is a thread per chat: the
+ * first alert starts it (a Slack message, a Telegram message), the later ones
+ * — still down, RESOLVED — reply to it.
  */
 export function createAlerter(deps: { settings: RuntimeSettings; store: Store; hosts: AgentHost; bus: EventBus; logger: Logger; clock: Clock }): Alerter {
   const log = deps.logger.child({ module: 'alerts' });
-  const downSince = new Map<string, number>();
+  const incidentKey = (agentId: string) => `alert-incident:${agentId}`;
+  const saveIncident = (agentId: string, incident: Incident) => deps.store.settings.put({ id: incidentKey(agentId), value: incident, updatedAt: isoNow(deps.clock) });
   return async (agent, kind, reason) => {
-    if (kind === 'down' || kind === 'blocked') downSince.set(agent.id, downSince.get(agent.id) ?? deps.clock.now());
-    const started = downSince.get(agent.id);
-    if (kind === 'resolved') downSince.delete(agent.id);
+    const stored = readIncident((await deps.store.settings.get(incidentKey(agent.id)))?.value);
+    const incident: Incident = stored ?? { since: deps.clock.now(), roots: [] };
     const config = deps.settings.config;
     const branchName = config.branches.find((b) => b.id === agent.branchId)?.name ?? agent.branchId;
-    const text = alertText(agent, kind, reason, branchName, kind === 'resolved' && started !== undefined ? deps.clock.now() - started : undefined);
+    const text = alertText(agent, kind, reason, branchName, kind === 'resolved' && stored ? deps.clock.now() - stored.since : undefined);
     const routes = alertRoutes(config, await deps.store.agents.find(), agent);
     const deliver = async (route: (typeof routes)[number]): Promise<boolean> => {
       if (!deps.hosts.hosts(route.agentId)) return false;
       const delivered: string[] = [];
       for (const chat of route.chats) {
         try {
-          await deps.hosts.send(route.agentId, chat, text, { thread: `health:${agent.id}`, closeThread: kind === 'resolved' });
+          const root = incident.roots.find((r) => r.agentId === route.agentId && r.chatId === chat);
+          const ref = await deps.hosts.send(route.agentId, chat, text, root ? { replyTo: root.messageId } : undefined);
+          if (!root && ref.messageId) incident.roots.push({ agentId: route.agentId, chatId: chat, messageId: ref.messageId });
           delivered.push(chat);
         } catch (error) {
           log.warn(`alert via ${route.agentId} to a chat failed`, { agentId: agent.id, via: route.agentId, error });
@@ -80,6 +99,8 @@ export function createAlerter(deps: { settings: RuntimeSettings; store: Store; h
       }
     }
     for (const route of routes.filter((r) => r.ops)) sent = (await deliver(route)) || sent;
+    if (kind === 'resolved') await deps.store.settings.delete(incidentKey(agent.id));
+    else await saveIncident(agent.id, incident);
     if (sent) return;
     log.warn(`no healthy channel for alert: ${text}`, { agentId: agent.id, kind });
     deps.bus.emit('alert.undeliverable', { agentId: agent.id, kind, text, why: routes.length === 0 ? 'no healthy channel' : 'every route failed' });

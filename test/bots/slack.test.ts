@@ -213,10 +213,10 @@ describe('Slack bot agent (Bolt) with signed requests and a stand-in Web API', (
     await until('lis-slack up again', async () => (await t.running.store.agents.get('lis-slack'))?.status === 'up');
   });
 
-  it('threads health alerts per incident through Slack', async () => {
+  it('replies in a thread with replyTo (an incident, a hand-off)', async () => {
     const bot = t.running.coordinator.local.bot('lis-slack')!;
-    const first = await bot.send('C0OPS', 'DOWN: x', { thread: 'health:x' });
-    await bot.send('C0OPS', 'RESOLVED: x', { thread: 'health:x', closeThread: true });
+    const first = await bot.send('C0OPS', 'DOWN: x');
+    await bot.send('C0OPS', 'RESOLVED: x', { replyTo: first.messageId });
     const posted = api.calls('chat.postMessage').filter((c) => c.args.channel === 'C0OPS');
     expect(posted[0].args.thread_ts).toBeUndefined();
     expect(posted[1].args.thread_ts).toBe(first.messageId);

@@ -1,6 +1,8 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import type { DomainEvents } from '../../src/coordination/event-bus.js';
+import { createAlerter } from '../../src/coordination/alerts.js';
 import { fakeChannels, type FakeBot } from '../helpers/fake-channel.js';
+import { memoryLogger } from '../helpers/quiet-logger.js';
 import { ManualClock } from '../helpers/manual-clock.js';
 import { startTestCoordinator, type TestCoordinator } from '../helpers/test-coordinator.js';
 
@@ -88,7 +90,8 @@ describe('health monitor', () => {
     expect(audit.map((e) => (e.data as { to: string }).to)).toEqual(['up', 'pending', 'down']);
 
     // The alert went through the branch's healthy WhatsApp bot to the manager, never through the down bot.
-    expect(h.bot('lis-wa').sent).toEqual([{ chatId: '+351910000001', text: expect.stringMatching(/^DOWN: lis-tg \(telegram, Lisboa\) — connection refused\. Restarting it automatically\.$/), options: { thread: 'health:lis-tg', closeThread: false } }]);
+    expect(h.bot('lis-wa').sent).toEqual([{ chatId: '+351910000001', text: expect.stringMatching(/^DOWN: lis-tg \(telegram, Lisboa\) — connection refused\. Restarting it automatically\.$/) }]);
+    const downId = String(h.bot('lis-wa').sent.length); // the fake bot numbers its messages 1, 2, …
     expect(h.bot('lis-tg').sent).toEqual([]);
 
     // Dependents are blocked, not probed.
@@ -113,15 +116,34 @@ describe('health monitor', () => {
     expect(await h.status('lis-dep')).toBe('up');
     const texts = h.bot('lis-wa').sent.map((m) => m.text);
     expect(texts.filter((x) => x.startsWith('RESOLVED: lis-tg'))).toHaveLength(1);
+    // The incident is a thread in each chat: RESOLVED answers the DOWN alert.
+    expect(h.bot('lis-wa').sent.find((m) => m.text.startsWith('RESOLVED: lis-tg'))?.options).toEqual({ replyTo: downId });
     expect(texts.some((x) => /^BLOCKED: lis-dep .*dependency lis-tg is down/.test(x))).toBe(true);
     // lis-tg is healthy again and first in the branch's order, so it carries lis-dep's resolution (to Ana's Telegram id).
-    expect(h.bot('lis-tg').sent).toContainEqual({ chatId: '1001', text: expect.stringMatching(/^RESOLVED: lis-dep/), options: { thread: 'health:lis-dep', closeThread: true } });
+    expect(h.bot('lis-tg').sent).toContainEqual({ chatId: '1001', text: expect.stringMatching(/^RESOLVED: lis-dep/) });
     // Restart backoff starts over after recovery.
     const before = (h.events['agent.restart-scheduled'] ?? []).length;
     h.bot('lis-tg').health = 'fail';
     await h.clock.advance(INTERVAL + 2 * RETRY);
     const after = (h.events['agent.restart-scheduled'] ?? []).slice(before);
     expect(after[0]).toMatchObject({ agentId: 'lis-tg', attempt: 1, delayMs: 5000 });
+  });
+
+  it('an incident survives a restart: a new alerter on the same store answers the DOWN alert and knows how long it lasted', async () => {
+    const h = await harness();
+    h.bot('lis-tg').health = 'fail';
+    await h.clock.advance(INTERVAL + 2 * RETRY);
+    expect(await h.status('lis-tg')).toBe('down');
+    const down = h.bot('lis-wa').sent.find((m) => m.text.startsWith('DOWN: lis-tg'))!;
+    const downId = String(h.bot('lis-wa').sent.indexOf(down) + 1);
+    await h.clock.advance(5 * 60_000);
+    // What a restarted coordinator builds: nothing of the old one's memory, only the store.
+    const c = h.t.running.coordinator;
+    const alert = createAlerter({ settings: c.settings, store: h.t.running.store, hosts: c.hosts, bus: c.bus, logger: memoryLogger().logger, clock: h.clock });
+    await alert((await h.t.running.store.agents.get('lis-tg'))!, 'resolved', undefined);
+    const resolved = h.bot('lis-wa').sent.at(-1)!;
+    expect(resolved).toEqual({ chatId: '+351910000001', text: 'RESOLVED: lis-tg (telegram, Lisboa) is up again after 5m.', options: { replyTo: downId } });
+    expect(await h.t.running.store.settings.get('alert-incident:lis-tg')).toBeNull();
   });
 
   it('falls back to the ops channel when the branch has no other healthy bot, and reports an alert that cannot go anywhere', async () => {

@@ -71,8 +71,6 @@ export class SlackBot implements BotAgent {
   private readonly secret: string;
   /** Prompts shown by this process, for redrawing a copy whose outcome arrives without its prompt. */
   private readonly prompts = new Map<string, ApprovalPrompt>();
-  /** Alert threads: chat + thread key -> ts of the first message. */
-  private readonly threads = new Map<string, string>();
   private readonly log: Logger;
 
   constructor(
@@ -231,12 +229,7 @@ export class SlackBot implements BotAgent {
   }
 
   async send(chatId: string, text: string, options?: SendOptions): Promise<MessageRef> {
-    // Thread keys are per chat: the same incident posted to a DM and to #ops has a thread in each.
-    const key = options?.thread ? `${chatId}\u0000${options.thread}` : undefined;
-    const thread = options?.replyTo ?? (key ? this.threads.get(key) : undefined);
-    const res = await this.need().client.chat.postMessage({ channel: chatId, text: escapeMrkdwn(text), thread_ts: thread });
-    if (key && !thread && res.ts) this.threads.set(key, res.ts);
-    if (key && options?.closeThread) this.threads.delete(key);
+    const res = await this.need().client.chat.postMessage({ channel: chatId, text: escapeMrkdwn(text), thread_ts: options?.replyTo });
     return { chatId: res.channel ?? chatId, messageId: res.ts ?? '' };
   }
 
