@@ -159,7 +159,9 @@ export const responderSchema = z
       .prefault({}),
     /** Answer to Telegram's /start (a customer opening the chat). */
     welcomeReply: z.string().min(1).default('Hello! This is {branch}. Ask about our rates, opening hours or address, or write "person" to talk to someone.'),
-    afterHoursReply: z.string().min(1).default('{branch} is closed right now. Opening hours: {hours}. We will answer when we open.'),
+    afterHoursReply: z.string().min(1).default('{branch} is closed right now. Opening hours: {hours}. Write "person" and someone will answer you when we open.'),
+    /** After hours, to a customer asking for a person: staff are told, and answer when they open. */
+    afterHoursHandoffReply: z.string().min(1).default('Thank you. {branch} is closed right now ({hours}); a person will answer you here when we open.'),
     handoffReply: z.string().min(1).default('Thank you. A person from {branch} will answer you here shortly.'),
     /** Phrases that mean "let me talk to a person": hand off at once. */
     humanKeywords: z.array(z.string().min(1)).default(['atendente', 'humano', 'pessoa', 'falar com alguem', 'human', 'person', 'agent', 'operator']),
@@ -191,6 +193,7 @@ export const responderSchema = z
     };
     responder.faq.forEach((rule, i) => check(rule.answer, ['faq', i, 'answer'], `FAQ rule '${rule.id}'`));
     check(responder.afterHoursReply, ['afterHoursReply'], 'afterHoursReply');
+    check(responder.afterHoursHandoffReply, ['afterHoursHandoffReply'], 'afterHoursHandoffReply');
     check(responder.welcomeReply, ['welcomeReply'], 'welcomeReply');
     check(responder.handoffReply, ['handoffReply'], 'handoffReply');
     check(responder.optOut.stopReply, ['optOut', 'stopReply'], 'optOut.stopReply');

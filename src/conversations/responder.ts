@@ -77,10 +77,13 @@ export class Responder {
     if (input.state === 'pending_human') return { kind: 'with_staff' };
     if (/^\/start(\s|$)/.test(text)) return { kind: 'welcome', reply: render(this.config.welcomeReply) };
     if (!this.config.enabled) return { kind: 'handoff', reason: 'responder_off' };
+    const wantsPerson = this.human.some((m) => m.test(text));
     if (!isOpen(this.branch.businessHours, this.branch.timezone, input.now)) {
+      // Closed: asking for a person is still a hand-off (staff see it and answer when they open); anything else gets the hours once.
+      if (wantsPerson) return { kind: 'handoff', reason: 'asked_for_person', reply: render(this.config.afterHoursHandoffReply) };
       return input.afterHoursSent ? { kind: 'after_hours' } : { kind: 'after_hours', reply: render(this.config.afterHoursReply) };
     }
-    if (this.human.some((m) => m.test(text))) return { kind: 'handoff', reason: 'asked_for_person', reply: render(this.config.handoffReply) };
+    if (wantsPerson) return { kind: 'handoff', reason: 'asked_for_person', reply: render(this.config.handoffReply) };
     const rule = this.rules.find((r) => r.matchers.some((m) => m.test(text)));
     if (rule) return { kind: 'faq', ruleId: rule.id, reply: render(rule.answer) };
     return { kind: 'handoff', reason: 'no_answer', reply: render(this.config.handoffReply) };

@@ -136,7 +136,7 @@ describe('responder', () => {
   it('follows business hours in the branch time zone: one after-hours reply per window, FAQ once open', async () => {
     const { say, reply, clock, sentTo, messagesOf, settled } = await setup();
     say('dólar?', '5581999990000', 'rec-wa');
-    expect(await reply(0, '5581999990000', 'rec-wa')).toBe('Recife is closed right now. Opening hours: Mon 09:00-18:00. We will answer when we open.');
+    expect(await reply(0, '5581999990000', 'rec-wa')).toBe('Recife is closed right now. Opening hours: Mon 09:00-18:00. Write "person" and someone will answer you when we open.');
     say('olá??', '5581999990000', 'rec-wa');
     await until('second message stored', async () => (await messagesOf('5581999990000')).length === 3);
     await settled();
@@ -147,6 +147,15 @@ describe('responder', () => {
     await clock.advance(2 * 3600_000); // 09:00 in Recife
     say('dolar', '5581999990000', 'rec-wa');
     expect(await reply(1, '5581999990000', 'rec-wa')).toBe('Compra 5.20');
+  });
+
+  it('after hours, asking for a person is a hand-off: staff answer when they open', async () => {
+    const { say, reply, t, contactOf } = await setup();
+    say('quero falar com uma pessoa', '5581999990001', 'rec-wa');
+    expect(await reply(0, '5581999990001', 'rec-wa')).toBe('Thank you. Recife is closed right now (Mon 09:00-18:00); a person will answer you here when we open.');
+    const contact = await contactOf('5581999990001');
+    await until('pending_human', async () => (await t.running.store.conversations.get(contact.id))?.state === 'pending_human');
+    expect(await t.running.store.auditEvents.findOne({ type: 'conversation.handed_off' })).toMatchObject({ branchId: 'recife', data: { reason: 'asked_for_person' } });
   });
 
   it('opt-out stops every bot message (agent replies too) until START', async () => {
