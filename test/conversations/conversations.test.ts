@@ -424,11 +424,19 @@ describe('protection and history', () => {
     }
     const contact = await contactOf('351911111111');
     const page1 = await t.call(`/api/contacts/${contact.id}/messages?limit=4`);
-    expect(page1.body).toMatchObject({ total: 6, limit: 4, offset: 0, nextOffset: 4 });
+    expect(page1.body).toMatchObject({ total: 6, limit: 4, offset: 0, nextOffset: 4, nextBefore: page1.body.messages[3].id });
     expect(page1.body.messages.map((m: { text: string }) => m.text.slice(0, 7))).toEqual(['Dólar h', 'dólar 2', 'Dólar h', 'dólar 1']);
     const page2 = await t.call(`/api/contacts/${contact.id}/messages?limit=4&offset=4`);
     expect(page2.body.messages.map((m: { text: string }) => m.text.slice(0, 7))).toEqual(['Dólar h', 'dólar 0']);
     expect(page2.body.nextOffset).toBeNull();
+    expect(page2.body.nextBefore).toBeNull();
+    // New messages arrive while paging: the `before` cursor still gives exactly the rest.
+    say('dólar 3');
+    await reply(3);
+    const rest = await t.call(`/api/contacts/${contact.id}/messages?limit=4&before=${page1.body.nextBefore}`);
+    expect(rest.body).toMatchObject({ total: 8, nextBefore: null });
+    expect(rest.body.messages.map((m: { text: string }) => m.text.slice(0, 7))).toEqual(['Dólar h', 'dólar 0']);
+    expect((await t.call(`/api/contacts/${contact.id}/messages?before=nope`)).status).toBe(400);
     expect((await t.call(`/api/contacts/${contact.id}/messages?limit=0`)).status).toBe(400);
     expect((await t.call('/api/contacts?state=gone')).status).toBe(400);
   });

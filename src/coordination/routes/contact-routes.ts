@@ -88,12 +88,34 @@ export function contactRoutes(deps: { store: Store; conversations: ConversationS
     res.json({ contact: await withConversation(await visibleContact(req)) });
   });
 
+  // Newest first. Ids sort by time, so `before=<message id>` pages stably while new messages arrive
+  // (`nextBefore` is the cursor for the next page); `offset` works too for jumping.
   router.get('/api/contacts/:id/messages', deps.auth, async (req, res) => {
     const contact = await visibleContact(req);
     const { limit, offset } = paging(req.query, 200);
-    const where = { contactId: contact.id };
-    const [messages, total] = await Promise.all([store.messages.find({ where, orderBy: { field: 'at', direction: 'desc' }, limit, offset }), store.messages.count(where)]);
-    res.json({ messages: messages.map(({ version: _v, ...m }) => m), total, limit, offset, nextOffset: offset + messages.length < total ? offset + messages.length : null });
+    const before = req.query.before;
+    if (before !== undefined) {
+      const anchor = typeof before === 'string' ? await store.messages.get(before) : null;
+      if (!anchor || anchor.contactId !== contact.id) {
+        throw new CodedError(ErrorCode.Validation, 'Invalid paging', { issues: [{ path: 'before', message: `expected the id of one of contact ${contact.id}'s messages` }] });
+      }
+    }
+    const all = { contactId: contact.id };
+    const where = before === undefined ? all : { ...all, id: { lt: String(before) } };
+    const [messages, remaining, total] = await Promise.all([
+      store.messages.find({ where, orderBy: { field: 'id', direction: 'desc' }, limit, offset }),
+      store.messages.count(where),
+      store.messages.count(all),
+    ]);
+    const more = offset + messages.length < remaining;
+    res.json({
+      messages: messages.map(({ version: _v, ...m }) => m),
+      total,
+      limit,
+      offset,
+      nextOffset: before === undefined && more ? offset + messages.length : null,
+      nextBefore: more ? messages.at(-1)!.id : null,
+    });
   });
 
   router.post('/api/contacts/:id/reply', deps.auth, async (req, res) => {
