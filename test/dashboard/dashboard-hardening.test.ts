@@ -183,6 +183,11 @@ describe('dashboard hardening', () => {
       expect(await page.locator('#action-status').textContent()).not.toMatch(/not decided|fail/i);
       expect((await t.running.store.approvals.get(a1.id))!).toMatchObject({ status: 'pending', approvals: [{ by: 'ana', via: 'dashboard' }] });
       expect((await t.running.store.approvals.get(a3.id))!.status).toBe('approved');
+      // Ana's part is done: no Approve button for her on those two (Reject stays), until another approver acts.
+      const item = page.locator(`[data-approval="${a1.id}"]`);
+      await item.getByText('You approved; waiting for another approver.').waitFor();
+      expect(await item.getByRole('button', { name: /^Approve/ }).count()).toBe(0);
+      expect(await item.getByRole('button', { name: /^Reject/ }).count()).toBe(1);
       for (const a of [a1, a2]) await t.call(`/api/approvals/${a.id}/decision`, { method: 'POST', json: { decision: 'reject' } });
       await page.close();
     },

@@ -5,6 +5,10 @@ import { badge, duration, h, render, time } from './dom.js';
 /** Items rendered at once (the DOM stays light with 1,000 pending requests); filters narrow the rest. */
 export const SHOWN = 200;
 
+function approvedByMe(state, a) {
+  return Boolean(state.me?.managerId) && (a.approvals ?? []).some((x) => x.by === state.me.managerId);
+}
+
 export function canDecide(state, a) {
   return a.status === 'pending' && (state.me?.canDecide?.[a.branchId] ?? []).includes(a.riskLevel);
 }
@@ -48,7 +52,10 @@ function item(a, state, act) {
         ? h(
             'div',
             { class: 'actions' },
-            h('button', { type: 'button', class: 'approve', 'data-key': `approve-${a.id}`, 'aria-label': `Approve ${label}`, onclick: () => act.decide([a.id], 'approve') }, 'Approve'),
+            // n-of-m: someone who already approved waits for the others (they may still reject).
+            approvedByMe(state, a)
+              ? h('span', { class: 'meta', 'data-key': `mine-${a.id}` }, 'You approved; waiting for another approver.')
+              : h('button', { type: 'button', class: 'approve', 'data-key': `approve-${a.id}`, 'aria-label': `Approve ${label}`, onclick: () => act.decide([a.id], 'approve') }, 'Approve'),
             h('button', { type: 'button', class: 'reject', 'data-key': `reject-${a.id}`, 'aria-label': `Reject ${label}`, onclick: () => act.decide([a.id], 'reject') }, 'Reject'),
           )
         : whyNot(state, a)
