@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { backtrackingRisk } from './regex-cost.js';
 
 /** Placeholders an answer template may use; anything else is a config error naming the rule. */
 export const TEMPLATE_FIELDS = ['branch', 'business', 'address', 'hours', 'phone', 'rates'] as const;
@@ -25,96 +26,6 @@ function regexError(pattern: string): string | null {
   }
   const risk = backtrackingRisk(pattern);
   return risk ? `regular expression may take seconds on a long message (${risk}); use keywords, or a simpler pattern` : null;
-}
-
-/** The longest message a pattern runs on: an unbounded repetition can try this many lengths. */
-const MESSAGE = 4096;
-
-/**
- * Why `pattern` could backtrack for seconds on a 4096-character message, or
- * null. JavaScript regexes backtrack: `(a+)+$` is exponential, `.*a.*b` cubic
- * (seconds on 4 KB) and `a{0,20}a{0,20}a{0,20}a{0,20}b` tries 21^4 splits at
- * every position; FAQ patterns run on every customer message, on the event
- * loop, so start-up refuses them. Conservative, by structure:
- * - no backreferences, and no repeated group that itself repeats or has
- *   alternatives;
- * - repetitions in a row multiply the ways to split the text: `*`, `+` and
- *   `{n,}` count 4096, `{m,n}` n-m+1, `?` 2; alternatives count on their own,
- *   lookarounds with what surrounds them (they run again at every position
- *   the outside backtracks to). At most 4096 ways are allowed (one `.*`, or a
- *   few small ranges), times 4096 more when the pattern starts with `^` and has
- *   no top-level `|` (it is tried from one position only, so `^\s*(oi|ola)\s*$`
- *   is fine).
- */
-export function backtrackingRisk(pattern: string): string | null {
-  interface Frame {
-    nested: boolean;
-    /** Ways to split the text in the current alternative, and the most in an earlier one. */
-    ways: number;
-    most: number;
-  }
-  const TOO_MANY = 'too many ways to split the text between repetitions in a row (*, +, {m,n}): at most one unbounded repetition, or a few small ranges';
-  // Provisional inside groups; the end checks the anchor held for the whole pattern.
-  const anchored = pattern.startsWith('^');
-  const budget = (anchoredHere: boolean) => (anchoredHere ? MESSAGE * MESSAGE : MESSAGE);
-  const times = (a: number, b: number) => Math.min(a * b, Number.MAX_SAFE_INTEGER);
-  let topAlternatives = false;
-  const stack: Frame[] = [{ nested: false, ways: 1, most: 1 }];
-  let last: 'atom' | Frame | null = null;
-  for (let i = 0; i < pattern.length; ) {
-    const c = pattern[i]!;
-    const top = stack.at(-1)!;
-    if (c === '\\') {
-      const next = pattern[i + 1] ?? '';
-      if (/[1-9]/.test(next) || next === 'k') return 'a backreference';
-      i = /[pPu]/.test(next) && pattern[i + 2] === '{' ? pattern.indexOf('}', i) + 1 : i + 2;
-      last = 'atom';
-    } else if (c === '[') {
-      i++;
-      if (pattern[i] === '^') i++;
-      while (i < pattern.length && pattern[i] !== ']') i += pattern[i] === '\\' ? 2 : 1;
-      i++;
-      last = 'atom';
-    } else if (c === '(') {
-      const head = /^\((\?(?:<?[=!]|:|<[^>]*>))?/.exec(pattern.slice(i))!;
-      stack.push({ nested: false, ways: 1, most: 1 });
-      i += head[0].length;
-      last = null;
-    } else if (c === ')') {
-      const frame = stack.length > 1 ? stack.pop()! : top;
-      const parent = stack.at(-1)!;
-      const most = Math.max(frame.most, frame.ways);
-      if (most > budget(anchored)) return TOO_MANY;
-      parent.ways = times(parent.ways, most);
-      parent.nested ||= frame.nested;
-      i++;
-      last = frame;
-    } else if (c === '|') {
-      top.nested = true;
-      if (stack.length === 1) topAlternatives = true;
-      top.most = Math.max(top.most, top.ways);
-      top.ways = 1;
-      i++;
-      last = null;
-    } else {
-      const q = /^(?:[*+?]|\{(\d+)(,(\d*))?\})/.exec(pattern.slice(i));
-      if (q && last) {
-        const min = q[0] === '+' ? 1 : q[1] !== undefined ? Number(q[1]) : 0;
-        const max = q[0] === '?' ? 1 : q[0] === '*' || q[0] === '+' ? Infinity : q[2] === undefined ? Number(q[1]) : q[3] ? Number(q[3]) : Infinity;
-        if (max > 1 && typeof last === 'object' && last.nested) return 'a repeated group that itself repeats or has alternatives';
-        if (max > min) {
-          if (max > 1) top.nested = true;
-          top.ways = times(top.ways, Math.min(max - min + 1, MESSAGE));
-        }
-        i += q[0].length + (pattern[i + q[0].length] === '?' ? 1 : 0);
-        last = null;
-      } else {
-        i++;
-        last = 'atom';
-      }
-    }
-  }
-  return Math.max(stack[0]!.most, stack[0]!.ways) > budget(anchored && !topAlternatives) ? TOO_MANY : null;
 }
 
 const faqRule = z

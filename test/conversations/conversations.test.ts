@@ -7,7 +7,7 @@ import { InboundLimiter } from '../../src/conversations/inbound-limiter.js';
 import { Responder } from '../../src/conversations/responder.js';
 import { StaffHandoff } from '../../src/conversations/staff-handoff.js';
 import type { ConversationRecord } from '../../src/storage/records.js';
-import { backtrackingRisk } from '../../src/config/responder-schema.js';
+import { backtrackingRisk } from '../../src/config/regex-cost.js';
 import { ConfigError } from '../../src/core/errors.js';
 import { sha256 } from '../../src/core/ids.js';
 import { fakeChannels, type FakeBot } from '../helpers/fake-channel.js';
@@ -497,7 +497,7 @@ describe('responder config', () => {
   it.each([
     ['(a+)+$', 'a repeated group'],
     ['(a|aa)*b', 'a repeated group'],
-    ['(\\w+\\s?)*$', 'too many ways'],
+    ['(\\w+\\s?)*$', 'a repeated group'],
     ['(x)\\1', 'a backreference'],
     ['.*a.*b', 'too many ways'],
     ['x{0,1000}y{0,1000}', 'too many ways'],
@@ -506,7 +506,19 @@ describe('responder config', () => {
     ['^.*a.*b.*c', 'too many ways'],
     ['a{0,20}a{0,20}a{0,20}a{0,20}b', 'too many ways'],
     ['\\w{0,20}\\s{0,5}\\w{0,20}\\s{0,5}\\w{0,20}\\s?dolar', 'too many ways'],
+    ['(?:a?){25}a{25}x', 'too many ways'],
+    ['^(?:a?){30}$', 'too many ways'],
+    ['(?:\\s?-?){20}x', 'too many ways'],
+    ['(?:a|a)'.repeat(20), 'too many ways'],
+    ['\\d+ ?\\d+x', 'too many ways'],
     ['a{0,20}a{0,20}b', null],
+    ['que\\s+horas\\s+(abre|fecha)', null],
+    ['hor[aá]rio\\s+de\\s+funcionamento', null],
+    ['(?=.*pix)(?=.*taxa)', null],
+    ['(?:que|qual)\\s+hor[aá]rio', null],
+    ['[0-9]+ ?(reais|euros?)', null],
+    ['(abre|fecha)+', null],
+    ['^(oi|ola|bom dia|boa tarde)[!. ]*$', null],
     ['\\d{1,3}[.,]\\d{2}', null],
     ['que horas (abre|fecha)', null],
     ['^.*a.*b', null],
