@@ -115,7 +115,8 @@ export class ConversationService {
   private async inbound(branch: BranchConfig, config: CoordinatorConfig, message: InboundMessage): Promise<void> {
     let contact = await this.book.touchContact(branch.id, message);
     // A message the channel delivers twice (a redelivered webhook, a reconnect replay) is handled once.
-    if (message.messageId && (await this.deps.store.messages.findOne({ contactId: contact.id, externalId: message.messageId, direction: 'in' }))) {
+    // Message ids are unique per bot (Telegram's count per chat), so the bot is part of the key.
+    if (message.messageId && (await this.deps.store.messages.findOne({ contactId: contact.id, externalId: message.messageId, agentId: message.agentId, direction: 'in' }))) {
       this.log.debug('duplicate inbound message ignored', { agentId: message.agentId, contactId: contact.id });
       return;
     }
@@ -130,6 +131,7 @@ export class ConversationService {
       text,
       conversationId: conversation.id,
       handledBy: 'customer',
+      agentId: message.agentId,
       ...(message.messageId ? { externalId: message.messageId } : {}),
       ...(text.length < message.text.length ? { truncated: true } : {}),
     });
@@ -252,8 +254,13 @@ export class ConversationService {
     if (!branch || !channel) return null;
     const byId = await store.contacts.findOne({ branchId: branch.id, channel, externalId: chatId });
     if (byId || channel !== 'whatsapp') return byId;
-    const phone = /^\+?(\d{6,15})(?:@s\.whatsapp\.net)?$/.exec(chatId)?.[1];
-    return phone ? store.contacts.findOne({ branchId: branch.id, channel, phone }) : null;
+    // WhatsApp writes one person many ways: +351 912 345 678, 351912345678@c.us, …:7@s.whatsapp.net (a device), …@lid.
+    const [user = '', server = 's.whatsapp.net'] = chatId.trim().split('@');
+    const bare = user.split(':')[0]!;
+    if (server === 'lid') return store.contacts.findOne({ branchId: branch.id, channel, externalId: `${bare}@lid` });
+    const digits = bare.replace(/[\s().+-]/g, '');
+    if ((server !== 's.whatsapp.net' && server !== 'c.us') || !/^\d{6,15}$/.test(digits)) return null;
+    return (await store.contacts.findOne({ branchId: branch.id, channel, externalId: `${digits}@s.whatsapp.net` })) ?? store.contacts.findOne({ branchId: branch.id, channel, phone: digits });
   }
 
   /** Resolves when queued work is done (tests, shutdown). */
@@ -338,6 +345,7 @@ export class ConversationService {
       text,
       conversationId: conversation.id,
       handledBy: handledBy(sender),
+      agentId: conversation.agentId,
       status,
       ...(error ? { error } : {}),
       ...(externalId ? { externalId } : {}),

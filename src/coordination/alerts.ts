@@ -66,7 +66,8 @@ export function createAlerter(deps: { settings: RuntimeSettings; store: Store; h
   const incidentKey = (agentId: string) => `alert-incident:${agentId}`;
   const saveIncident = (agentId: string, incident: Incident) => deps.store.settings.put({ id: incidentKey(agentId), value: incident, updatedAt: isoNow(deps.clock) });
   return async (agent, kind, reason) => {
-    const stored = readIncident((await deps.store.settings.get(incidentKey(agent.id)))?.value);
+    // DOWN and BLOCKED open an incident; one left open (the agent went to maintenance, or was removed, without a RESOLVED) is not reused.
+    const stored = kind === 'down' || kind === 'blocked' ? null : readIncident((await deps.store.settings.get(incidentKey(agent.id)))?.value);
     const incident: Incident = stored ?? { since: deps.clock.now(), roots: [] };
     const config = deps.settings.config;
     const branchName = config.branches.find((b) => b.id === agent.branchId)?.name ?? agent.branchId;

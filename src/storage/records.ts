@@ -131,8 +131,10 @@ export interface MessageRecord extends StoredDoc {
   /** Who produced an outbound message: `bot`, `staff:<name>`, `agent:<id> via approval <id>`; inbound: the customer. */
   handledBy?: string;
   conversationId?: string;
-  /** The channel's id for the message (to match staff replies and quotes). */
+  /** The channel's id for the message (to match staff replies and quotes), unique within `agentId`'s chats. */
   externalId?: string;
+  /** The bot that carried it. */
+  agentId?: string;
   /** Inbound text longer than the branch's limit was cut to it. */
   truncated?: boolean;
   /** Outbound only: whether the channel accepted it. */

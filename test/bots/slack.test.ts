@@ -6,6 +6,7 @@ import { slackChannel } from '../../src/bots/slack/slack-channel.js';
 import type { ChannelFactory } from '../../src/bots/channel-registry.js';
 import { addRequester, startTestCoordinator, type TestCoordinator } from '../helpers/test-coordinator.js';
 import { sha256 } from '../../src/core/ids.js';
+import { fromSlackText } from '../../src/bots/slack/slack-text.js';
 
 const SECRET = 'slack-signing-secret-for-tests';
 const AGENT_TOKEN = 'agent-token-slack-tests-0001';
@@ -181,6 +182,18 @@ describe('Slack bot agent (Bolt) with signed requests and a stand-in Web API', (
     expect(String(p.dm.args.text)).toBe('Approval needed: Refund &lt;!channel&gt; &amp; 57 EUR');
   });
 
+  it('long details full of markup still fit Slack\'s block limits (escaped, then cut without splitting an entity)', async () => {
+    const details = '<a href="https://x">R&D</a> '.repeat(100); // 2,800 characters that escape to ~4,000
+    const res = await t.call('/api/approvals', { method: 'POST', token: AGENT_TOKEN, json: { branchId: 'lisboa', actionType: 'refund', summary: 'Refund with long details', details } });
+    expect(res.status).toBe(201);
+    const dm = await until('the DM prompt', () => api.calls('chat.postMessage').find((c) => c.args.channel === 'U0ANA0001' && String(c.args.text).includes('Refund with long details')));
+    const section = (dm.args.blocks as Array<{ text?: { text: string } }>).find((b) => b.text?.text.startsWith('*Details*'))!.text!.text;
+    expect(section.length).toBeLessThanOrEqual(3000);
+    expect(section).toMatch(/…$/);
+    expect(section).not.toMatch(/&[a-z]*…$/);
+    expect((await t.running.store.approvals.get(res.body.approval.id))!.deliveries.filter((d) => d.status === 'sent').length).toBeGreaterThanOrEqual(2);
+  });
+
   it('an outcome carries its prompt, so a copy is redrawn whole even by a process that did not post it', async () => {
     const bot = t.running.coordinator.local.bot('lis-slack')!;
     const prompt = { approvalId: 'a-gone', code: 'ZZ99', branchName: 'Lisboa', actionType: 'refund', summary: 'Old refund', riskLevel: 'high', requester: 'refunds', expiresAt: new Date().toISOString() };
@@ -335,5 +348,13 @@ branches:
     wa.health = 'ok';
     const resolved = await until('RESOLVED in #ops', () => api.calls('chat.postMessage').find((c) => c.args.channel === 'C0OPS' && String(c.args.text).startsWith('RESOLVED: lis-wa')), 15_000);
     expect(resolved.args.thread_ts).toBe(downTs);
+  });
+});
+
+describe('Slack text', () => {
+  it('turns Slack markup into plain text', () => {
+    expect(fromSlackText('a <https://x.example/p?a=1&amp;b=2|the | shop> &lt;b&gt; <!here|> <!channel> <mailto:a@b.c|> <#C1|general> <@U1>')).toBe(
+      'a the | shop (https://x.example/p?a=1&b=2) <b> @here @channel a@b.c #general @U1',
+    );
   });
 });

@@ -86,6 +86,18 @@ describe('Telegram bot agent against the Bot API emulator', () => {
     expect(String(p.stored.message.text)).toMatch(/reason: duplicate/);
   });
 
+  it('a long prompt and a long reason still make an edit Telegram takes (4096 characters), outcome line whole', async () => {
+    const details = 'x'.repeat(3000);
+    const res = await t.call('/api/approvals', { method: 'POST', token: AGENT_TOKEN, json: { branchId: 'lisboa', actionType: 'refund', summary: 'S'.repeat(500), details } });
+    expect(res.status).toBe(201);
+    const sent = await until('the long prompt', () => server.storage.botMessages.find((m: StoredBotUpdate) => String(m.message.text).includes('S'.repeat(500))));
+    const reason = 'r'.repeat(1000);
+    expect((await t.call(`/api/approvals/${res.body.approval.id}/decision`, { method: 'POST', json: { decision: 'reject', reason } })).status).toBe(200);
+    await until('the edit', () => String(sent.message.text).includes('REJECTED by admin via api'));
+    expect(String(sent.message.text).length).toBeLessThanOrEqual(4096);
+    expect(String(sent.message.text).endsWith(`reason: ${reason}`)).toBe(true);
+  });
+
   it('Reject then a reply with the reason stores the reason', async () => {
     const p = await prompt('Refund 60 EUR to order 5');
     const ana = server.getClient(TOKEN, { userId: 1001, chatId: 1001, firstName: 'Ana' });

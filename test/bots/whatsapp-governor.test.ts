@@ -169,7 +169,7 @@ describe('WhatsApp outbound governor', () => {
 
   it('refuses chat ids WhatsApp cannot deliver to at send time, without queueing; accepts phones, phone JIDs and LIDs', async () => {
     const { bot, sock } = await connectedBot();
-    for (const bad of ['status@broadcast', 'abc', '120363000000000001@g.us', '123@newsletter', 'abc@s.whatsapp.net', '']) {
+    for (const bad of ['status@broadcast', 'abc', 'abc@g.us', '123@newsletter', 'abc@s.whatsapp.net', '']) {
       await expect(bot.send(bad, 'x')).rejects.toMatchObject({ code: ErrorCode.Validation, message: expect.stringContaining('not a WhatsApp chat to send to') });
     }
     await expect(bot.promptApproval('abc', { approvalId: 'a', code: 'K7WQ2M', branchName: 'B', actionType: 'refund', summary: 's', riskLevel: 'low', requester: 'r', expiresAt: '2026-03-02T12:00:00.000Z' })).rejects.toMatchObject({ code: ErrorCode.Validation });
@@ -180,8 +180,8 @@ describe('WhatsApp outbound governor', () => {
     expect(sock.sent.map((s) => s.message.key.remoteJid)).toEqual([CUSTOMER, CUSTOMER, '80000000000077@lid']);
   });
 
-  it('sends to groups only when the agent answers groups', async () => {
-    const { bot, sock } = await connectedBot({ groups: true });
+  it('sends to a group (a staff or ops group) even when the agent does not answer customers in groups', async () => {
+    const { bot, sock } = await connectedBot();
     const sent = bot.send('120363000000000001@g.us', 'hello group');
     await clock.advance(10);
     expect((await sent).chatId).toBe('120363000000000001@g.us');

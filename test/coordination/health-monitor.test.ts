@@ -131,10 +131,13 @@ describe('health monitor', () => {
 
   it('an incident survives a restart: a new alerter on the same store answers the DOWN alert and knows how long it lasted', async () => {
     const h = await harness();
+    // An incident left open weeks ago (the agent went to maintenance, never RESOLVED) is not reused.
+    await h.t.running.store.settings.put({ id: 'alert-incident:lis-tg', value: { since: 0, roots: [{ agentId: 'lis-wa', chatId: '+351910000001', messageId: '99' }] }, updatedAt: new Date(0).toISOString() });
     h.bot('lis-tg').health = 'fail';
     await h.clock.advance(INTERVAL + 2 * RETRY);
     expect(await h.status('lis-tg')).toBe('down');
     const down = h.bot('lis-wa').sent.find((m) => m.text.startsWith('DOWN: lis-tg'))!;
+    expect(down.options).toBeUndefined();
     const downId = String(h.bot('lis-wa').sent.indexOf(down) + 1);
     await h.clock.advance(5 * 60_000);
     // What a restarted coordinator builds: nothing of the old one's memory, only the store.

@@ -34,6 +34,11 @@ export async function slackApiStandIn() {
         return;
       }
       if (state.delayMs && method !== 'auth.test') await new Promise((r) => setTimeout(r, state.delayMs));
+      if (Array.isArray(args.blocks) && !blocksFit(args.blocks as Block[])) {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ ok: false, error: 'invalid_blocks' }));
+        return;
+      }
       const channel = String(args.channel ?? '');
       const dm = channel.startsWith('U') ? `D${channel.slice(1)}` : channel;
       const body =
@@ -65,6 +70,21 @@ export async function slackApiStandIn() {
     calls: (method: string) => state.calls.filter((c) => c.method === method),
     close: () => new Promise<void>((r) => server.close(() => r())),
   };
+}
+
+interface Block {
+  type: string;
+  text?: { text: string };
+  fields?: Array<{ text: string }>;
+}
+
+/** Slack's Block Kit limits: header 150, section text 3000, each field 2000 characters. */
+function blocksFit(blocks: Block[]): boolean {
+  return blocks.every((b) => {
+    if (b.type === 'header') return (b.text?.text.length ?? 0) <= 150;
+    if (b.type === 'section') return (b.text?.text.length ?? 0) <= 3000 && (b.fields ?? []).every((f) => f.text.length <= 2000);
+    return true;
+  });
 }
 
 /** Headers for a request signed exactly as Slack signs it: v0 HMAC-SHA256 over `v0:<ts>:<body>`. */

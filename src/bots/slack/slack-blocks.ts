@@ -1,6 +1,10 @@
 import type { types } from '@slack/bolt';
 import type { ApprovalOutcome, ApprovalPrompt } from '../bot-agent.js';
-import { escapeMrkdwn } from './slack-text.js';
+import { escapeMrkdwn, fitMrkdwn } from './slack-text.js';
+
+/** Slack's limit for a section's text is 3000 characters; fields get 2000. */
+const SECTION = 2900;
+const FIELD = 1900;
 
 type KnownBlock = types.KnownBlock;
 
@@ -13,17 +17,17 @@ const slackDate = (iso: string) => `<!date^${Math.floor(Date.parse(iso) / 1000)}
 export function promptBlocks(p: ApprovalPrompt): KnownBlock[] {
   return [
     { type: 'header', text: { type: 'plain_text', text: `Approval needed: ${p.actionType}`.slice(0, 150) } },
-    { type: 'section', text: { type: 'mrkdwn', text: escapeMrkdwn(p.summary.slice(0, 2900)) } },
+    { type: 'section', text: { type: 'mrkdwn', text: fitMrkdwn(p.summary, SECTION) } },
     {
       type: 'section',
       fields: [
-        { type: 'mrkdwn', text: `*Branch*\n${escapeMrkdwn(p.branchName)}` },
-        { type: 'mrkdwn', text: `*Risk*\n${RISK[p.riskLevel] ?? escapeMrkdwn(p.riskLevel)}` },
-        { type: 'mrkdwn', text: `*Requested by*\n${escapeMrkdwn(p.requester)}` },
+        { type: 'mrkdwn', text: `*Branch*\n${fitMrkdwn(p.branchName, FIELD)}` },
+        { type: 'mrkdwn', text: `*Risk*\n${RISK[p.riskLevel] ?? fitMrkdwn(p.riskLevel, FIELD)}` },
+        { type: 'mrkdwn', text: `*Requested by*\n${fitMrkdwn(p.requester, FIELD)}` },
         { type: 'mrkdwn', text: `*Expires*\n${slackDate(p.expiresAt)}` },
       ],
     },
-    ...(p.details ? [{ type: 'section', text: { type: 'mrkdwn', text: `*Details*\n${escapeMrkdwn(p.details.slice(0, 2900))}` } } as KnownBlock] : []),
+    ...(p.details ? [{ type: 'section', text: { type: 'mrkdwn', text: `*Details*\n${fitMrkdwn(p.details, SECTION)}` } } as KnownBlock] : []),
     { type: 'context', elements: [{ type: 'mrkdwn', text: `Code ${escapeMrkdwn(p.code)}` }] },
   ];
 }
@@ -35,7 +39,7 @@ export function outcomeBlocks(o: ApprovalOutcome, prompt: ApprovalPrompt | undef
     o.by ? ` by ${escapeMrkdwn(o.by)}` : '',
     o.via ? ` via ${escapeMrkdwn(o.via)}` : '',
     o.at ? ` at ${slackDate(o.at)}` : '',
-    o.reason ? ` — reason: ${escapeMrkdwn(o.reason)}` : '',
+    o.reason ? ` — reason: ${fitMrkdwn(o.reason, 1200)}` : '',
   ].join('');
   return [...(prompt ? promptBlocks(prompt) : []), { type: 'section', text: { type: 'mrkdwn', text: line } }];
 }
@@ -59,6 +63,6 @@ export function noticeModal(text: string): types.ModalView {
     type: 'modal',
     title: { type: 'plain_text', text: 'Approval' },
     close: { type: 'plain_text', text: 'Close' },
-    blocks: [{ type: 'section', text: { type: 'mrkdwn', text: escapeMrkdwn(text) } }],
+    blocks: [{ type: 'section', text: { type: 'mrkdwn', text: fitMrkdwn(text, SECTION) } }],
   };
 }

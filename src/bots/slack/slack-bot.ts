@@ -80,7 +80,7 @@ export class SlackBot implements BotAgent {
     this.id = config.id;
     this.secret = createHash('sha256').update(`actions:${config.botToken}`).digest('hex');
     this.log = context.logger.child({ module: 'slack', agentId: config.id });
-    this.plainClient = new bolt.webApi.WebClient(config.botToken, { ...this.apiOptions(), retryConfig: { retries: 0 }, timeout: 10_000, logger: boltLogger(this.log) });
+    this.plainClient = new bolt.webApi.WebClient(config.botToken, { ...this.apiOptions(), retryConfig: { retries: 0 }, rejectRateLimitedCalls: true, timeout: 10_000, logger: boltLogger(this.log) });
   }
 
   private apiOptions() {

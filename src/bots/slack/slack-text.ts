@@ -12,13 +12,25 @@ export function escapeMrkdwn(text: string): string {
 }
 
 /**
+ * `text` escaped and then cut to `max` characters (Slack refuses a section
+ * over 3000) without splitting an `&amp;`-style entity, marked when cut.
+ */
+export function fitMrkdwn(text: string, max: number): string {
+  const escaped = escapeMrkdwn(text);
+  if (escaped.length <= max) return escaped;
+  return `${escaped.slice(0, max - 1).replace(/&[a-z]*$/, '')}…`;
+}
+
+/**
  * Slack's event text as plain text: `<https://x|label>` → `label (https://x)`,
  * `<https://x>` → `https://x`, `<mailto:a@b|a@b>` → `a@b`, `<@U1>` → `@U1`,
  * `<#C1|general>` → `#general`, `<!here>` → `@here`, then `&lt;` `&gt;` `&amp;`.
  */
 export function fromSlackText(text: string): string {
   const plain = text.replace(/<([^<>]*)>/g, (_, inner: string) => {
-    const [target = '', label] = inner.split('|', 2);
+    const bar = inner.indexOf('|');
+    const target = bar < 0 ? inner : inner.slice(0, bar);
+    const label = bar < 0 ? undefined : inner.slice(bar + 1) || undefined;
     if (target.startsWith('@') || target.startsWith('#')) return label ? `${target[0]}${label}` : target;
     if (target.startsWith('!')) {
       const special = target.slice(1).split('^')[0]!;

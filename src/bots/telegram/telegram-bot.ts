@@ -25,6 +25,8 @@ const asSignal = (signal: AbortSignal) => signal as unknown as GrammySignal;
 
 const RISK_MARK: Record<string, string> = { low: '🟢 low', medium: '🟡 medium', high: '🟠 high', critical: '🔴 critical' };
 const REASON_WINDOW_MS = 10 * 60_000;
+/** Telegram's longest message. */
+const MAX_TEXT = 4096;
 
 function renderPrompt(p: ApprovalPrompt): string {
   return [
@@ -189,12 +191,21 @@ export class TelegramBot implements BotAgent {
       },
     });
     this.promptText.set(`${chatId}:${message.message_id}`, text);
+    // Outcomes normally carry their prompt; this map only covers callers that do not, so keep it small.
+    if (this.promptText.size > 1000) this.promptText.delete(this.promptText.keys().next().value!);
     return { chatId, messageId: String(message.message_id) };
   }
 
   async updateApproval(ref: MessageRef, outcome: ApprovalOutcome): Promise<void> {
-    const original = this.promptText.get(`${ref.chatId}:${ref.messageId}`);
-    const text = `${original ? `${original}\n\n` : ''}${renderOutcome(outcome)}`;
+    const key = `${ref.chatId}:${ref.messageId}`;
+    // The prompt as posted, or as the outcome carries it (a restarted process redraws it whole).
+    const original = this.promptText.get(key) ?? (outcome.prompt ? renderPrompt(outcome.prompt) : undefined);
+    if (outcome.status !== 'pending') this.promptText.delete(key);
+    // Telegram takes 4096 characters: the outcome line always fits, the prompt is cut if it must be.
+    const line = renderOutcome(outcome).slice(0, 1500);
+    const room = MAX_TEXT - line.length - 2;
+    const head = original === undefined ? '' : `${original.length > room ? `${original.slice(0, room - 1)}…` : original}\n\n`;
+    const text = `${head}${line}`;
     await this.need().api.editMessageText(ref.chatId, Number(ref.messageId), text, { reply_markup: { inline_keyboard: [] } });
   }
 

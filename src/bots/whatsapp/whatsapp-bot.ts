@@ -156,14 +156,14 @@ export class WhatsAppBot implements BotAgent {
   }
 
   async send(chatId: string, text: string, options?: SendOptions): Promise<MessageRef> {
-    const jid = toJid(chatId, { groups: this.config.groups });
+    const jid = toJid(chatId);
     const keyId = await this.queue(jid, { content: { text }, ...(options?.replyTo ? { quotedKeyId: options.replyTo } : {}) });
     return { chatId: jid, messageId: keyId };
   }
 
   /** The text then the poll, queued back to back; answers once the poll went out (its id is the prompt's ref). */
   async promptApproval(chatId: string, prompt: ApprovalPrompt): Promise<MessageRef> {
-    const jid = toJid(chatId, { groups: this.config.groups });
+    const jid = toJid(chatId);
     const tag = { approvalId: prompt.approvalId, approvalCode: prompt.code };
     await this.queue(jid, { content: { text: renderPromptText(prompt) }, ...tag }, { wait: false });
     const pollId = await this.queue(jid, { content: pollContent(prompt, randomBytes(32)), ...tag }, { requireOpen: false });

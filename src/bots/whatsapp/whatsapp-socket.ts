@@ -57,14 +57,15 @@ const PHONE_DIGITS = /^[1-9]\d{6,14}$/;
 /**
  * A chat id as given by callers as the JID to send to: a phone number
  * (`+351 912 345 678`, `351912345678`), a phone JID (`…@s.whatsapp.net`, a
- * device suffix dropped), a LID (`…@lid`) or — only when the agent answers
- * groups — a group (`…@g.us`). Anything else (`status@broadcast`, a
+ * device suffix dropped), a LID (`…@lid`) or a group (`…@g.us`: a staff or
+ * ops group; `groups: true` is only about answering customers in groups).
+ * Anything else (`status@broadcast`, a
  * newsletter, `abc`) throws a `validation_failed` error, so nothing is queued
  * for an address WhatsApp would never deliver to.
  *
  * @example toJid('+351 912 345 678') // '351912345678@s.whatsapp.net'
  */
-export function toJid(chatId: string, options: { groups?: boolean } = {}): string {
+export function toJid(chatId: string): string {
   const id = chatId.trim();
   const refuse = (why: string) => new CodedError(ErrorCode.Validation, `not a WhatsApp chat to send to: '${chatId.slice(0, 80)}' (${why})`, { chatId: chatId.slice(0, 80) });
   if (!id.includes('@')) {
@@ -83,7 +84,6 @@ export function toJid(chatId: string, options: { groups?: boolean } = {}): strin
       if (/^\d{1,20}$/.test(user)) return `${user}@lid`;
       throw refuse('a LID is digits');
     case 'g.us':
-      if (!options.groups) throw refuse('this agent does not answer groups');
       if (/^\d+(-\d+)?$/.test(user)) return `${user}@g.us`;
       throw refuse('not a group id');
     default:
