@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
@@ -21,6 +21,7 @@ export interface TestBrowser {
 
 /** Launches headless Chromium (Playwright gives it a fresh temporary profile, removed on close; screenshots are kept). */
 export async function launchBrowser(): Promise<TestBrowser> {
+  if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: install it (Debian: apt-get install chromium, as .ci/run does) or set CHROMIUM_PATH`);
   const shotsDir = process.env.SCREENSHOT_DIR ?? join(tmpdir(), 'coord-dashboard-screenshots');
   mkdirSync(shotsDir, { recursive: true });
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, timeout: 60_000 });
