@@ -29,7 +29,7 @@ export class ContactBook {
         const patch = {
           lastSeenAt: now,
           ...(existing.externalId !== message.senderId && message.senderId.endsWith('@lid') ? { externalId: message.senderId } : {}),
-          ...(message.senderName && message.senderName !== existing.name ? { name: message.senderName } : {}),
+          ...(message.senderName && message.senderName !== existing.name && !existing.nameByStaff ? { name: message.senderName } : {}),
           ...(message.senderPhone && message.senderPhone !== existing.phone ? { phone: message.senderPhone } : {}),
         };
         return (await store.contacts.update(existing.id, patch)) ?? existing;

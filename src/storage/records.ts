@@ -115,6 +115,8 @@ export interface ContactRecord extends StoredDoc {
   externalId: string;
   phone?: string;
   name?: string;
+  /** The name was set by staff (PATCH): the channel's display name no longer replaces it. */
+  nameByStaff?: boolean;
   firstSeenAt: string;
   lastSeenAt: string;
   optedOut: boolean;

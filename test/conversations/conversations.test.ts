@@ -381,6 +381,11 @@ describe('hand-off to staff', () => {
     expect((await t.call(`/api/contacts/${contact.id}/resolve`, { method: 'POST', token: ANA })).body.state).toBe('bot');
     expect((await t.call(`/api/contacts/${contact.id}`, { method: 'PATCH', json: { tags: ['vip'] } })).body.contact.tags).toEqual(['vip']);
     expect((await t.call(`/api/contacts/${contact.id}`, { method: 'PATCH', json: { optedOut: 'yes' } })).status).toBe(400);
+    // A name staff set stays, whatever display name the customer's app sends next.
+    expect((await t.call(`/api/contacts/${contact.id}`, { method: 'PATCH', json: { name: 'João Silva (VIP)' } })).body.contact.name).toBe('João Silva (VIP)');
+    say('dólar');
+    await reply(2);
+    expect((await t.running.store.contacts.get(contact.id))?.name).toBe('João Silva (VIP)');
   });
 });
 

@@ -142,7 +142,7 @@ export function contactRoutes(deps: { store: Store; conversations: ConversationS
   router.patch('/api/contacts/:id', deps.auth, async (req, res) => {
     const contact = await visibleContact(req);
     const patch = parseBody(patchSchema, req.body);
-    const updated = (await store.contacts.update(contact.id, patch)) ?? contact;
+    const updated = (await store.contacts.update(contact.id, { ...patch, ...(patch.name ? { nameByStaff: true } : {}) })) ?? contact;
     await deps.audit.append({ type: 'contact.updated', actor: staffName(req), branchId: contact.branchId, data: { contactId: contact.id, ...patch } });
     res.json({ contact: await withConversation(updated) });
   });
