@@ -50,8 +50,8 @@ try {
   wa.needsHumanDetail = 'needs pairing: enter the pairing code K7QM2XPL on the phone, or scan the QR on the dashboard';
   wa.health = 'needs-human';
   await until('lis-wa down', async () => (await store.agents.get('lis-wa'))?.status === 'down', 30_000);
-  bots.get('lis-wa')!.emit({ type: 'pairing', agentId: 'lis-wa', qr: '2@Nq3cPb9V1mZxW8yLk2Jt0hFd5sRa7Qe4Ug6Io,9c1vYbT2nXzA8wLq3KpR5mJd7sHf0gEu4Ci6Oa=,Zk8xWq2Lm4Vn6Bp0Cr3Ds5Et7Fu9Gv1Hw=,Tj5Ry7Ua9Ib1Oc3Pd6Qe8Rf0Sg2Th4Ui=' });
-  bots.get('lis-wa')!.emit({ type: 'pairing', agentId: 'lis-wa', pairingCode: 'K7QM2XPL' });
+  wa.emit({ type: 'pairing', agentId: 'lis-wa', qr: '2@Nq3cPb9V1mZxW8yLk2Jt0hFd5sRa7Qe4Ug6Io,9c1vYbT2nXzA8wLq3KpR5mJd7sHf0gEu4Ci6Oa=,Zk8xWq2Lm4Vn6Bp0Cr3Ds5Et7Fu9Gv1Hw=,Tj5Ry7Ua9Ib1Oc3Pd6Qe8Rf0Sg2Th4Ui=' });
+  wa.emit({ type: 'pairing', agentId: 'lis-wa', pairingCode: 'K7QM2XPL' });
 
   // A learned auto-approval suggestion, after a run of approvals of one action type.
   const { learned } = t.running.coordinator.approvals;

@@ -69,7 +69,7 @@ export interface ApprovalOutcome {
   via?: string;
   at?: string;
   reason?: string;
-  /** The prompt as first shown, so a copy can be redrawn whole (after a restart too). */
+  /** The prompt as first shown, so a copy can be redrawn whole by any process (the approval engine always sends it). */
   prompt?: ApprovalPrompt;
 }
 

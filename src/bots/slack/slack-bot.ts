@@ -69,8 +69,6 @@ export class SlackBot implements BotAgent {
   private readonly names = new Map<string, string | null>();
   private readonly listeners = new Listeners<BotEvent>();
   private readonly secret: string;
-  /** Prompts shown by this process, for redrawing a copy whose outcome arrives without its prompt. */
-  private readonly prompts = new Map<string, ApprovalPrompt>();
   private readonly log: Logger;
 
   constructor(
@@ -246,19 +244,13 @@ export class SlackBot implements BotAgent {
       },
     ];
     const res = await this.need().client.chat.postMessage({ channel: chatId, text: escapeMrkdwn(`Approval needed: ${prompt.summary}`), blocks });
-    const ref = { chatId: res.channel ?? chatId, messageId: res.ts ?? '' };
-    this.prompts.set(`${ref.chatId}:${ref.messageId}`, prompt);
-    // Outcomes normally carry their prompt; this map only covers callers that do not, so keep it small.
-    if (this.prompts.size > 1000) this.prompts.delete(this.prompts.keys().next().value!);
-    return ref;
+    return { chatId: res.channel ?? chatId, messageId: res.ts ?? '' };
   }
 
   async updateApproval(ref: MessageRef, o: ApprovalOutcome): Promise<void> {
-    const key = `${ref.chatId}:${ref.messageId}`;
-    const prompt = o.prompt ?? this.prompts.get(key);
-    if (o.status !== 'pending') this.prompts.delete(key);
-    const summary = escapeMrkdwn(`${o.status}: ${prompt?.summary ?? o.approvalId}`);
-    await this.need().client.chat.update({ channel: ref.chatId, ts: ref.messageId, text: summary, blocks: outcomeBlocks(o, prompt) });
+    // The outcome carries the prompt, so any process (a restarted one too) redraws it whole.
+    const summary = escapeMrkdwn(`${o.status}: ${o.prompt?.summary ?? o.approvalId}`);
+    await this.need().client.chat.update({ channel: ref.chatId, ts: ref.messageId, text: summary, blocks: outcomeBlocks(o, o.prompt) });
   }
 
   onEvent(listener: (event: BotEvent) => void): () => void {

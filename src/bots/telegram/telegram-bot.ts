@@ -61,8 +61,6 @@ export class TelegramBot implements BotAgent {
   private loop: Promise<void> | undefined;
   private readonly listeners = new Listeners<BotEvent>();
   private readonly callbackSecret: string;
-  /** Prompt texts by chat:message, so an edit can keep the prompt and add the outcome. */
-  private readonly promptText = new Map<string, string>();
   /** Rejections that may still get a reason: chat:promptMessage -> approval id and when. */
   private readonly awaitingReason = new Map<string, { approvalId: string; at: number }>();
   private readonly log: Logger;
@@ -190,17 +188,12 @@ export class TelegramBot implements BotAgent {
         ],
       },
     });
-    this.promptText.set(`${chatId}:${message.message_id}`, text);
-    // Outcomes normally carry their prompt; this map only covers callers that do not, so keep it small.
-    if (this.promptText.size > 1000) this.promptText.delete(this.promptText.keys().next().value!);
     return { chatId, messageId: String(message.message_id) };
   }
 
   async updateApproval(ref: MessageRef, outcome: ApprovalOutcome): Promise<void> {
-    const key = `${ref.chatId}:${ref.messageId}`;
-    // The prompt as posted, or as the outcome carries it (a restarted process redraws it whole).
-    const original = this.promptText.get(key) ?? (outcome.prompt ? renderPrompt(outcome.prompt) : undefined);
-    if (outcome.status !== 'pending') this.promptText.delete(key);
+    // The outcome carries the prompt, so any process (a restarted one too) redraws it whole.
+    const original = outcome.prompt ? renderPrompt(outcome.prompt) : undefined;
     // Telegram takes 4096 characters: the outcome line always fits, the prompt is cut if it must be.
     const line = renderOutcome(outcome).slice(0, 1500);
     const room = MAX_TEXT - line.length - 2;

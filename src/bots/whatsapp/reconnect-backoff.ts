@@ -21,11 +21,6 @@ export class ReconnectBackoff {
 
   constructor(private readonly deps: { clock: Clock; baseMs: number; maxMs: number; random?: () => number; stableMs?: number }) {}
 
-  /** Failed attempts since the last reset. */
-  get attempts(): number {
-    return this.attempt;
-  }
-
   /** The delay before the next attempt (and counts it). */
   next(): number {
     return backoffMs(this.attempt++, this.deps.baseMs, this.deps.maxMs, this.deps.random);

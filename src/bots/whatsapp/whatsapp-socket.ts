@@ -59,9 +59,9 @@ const PHONE_DIGITS = /^[1-9]\d{6,14}$/;
  * (`+351 912 345 678`, `351912345678`), a phone JID (`…@s.whatsapp.net`, a
  * device suffix dropped), a LID (`…@lid`) or a group (`…@g.us`: a staff or
  * ops group; `groups: true` is only about answering customers in groups).
- * Anything else (`status@broadcast`, a
- * newsletter, `abc`) throws a `validation_failed` error, so nothing is queued
- * for an address WhatsApp would never deliver to.
+ * Anything else (`status@broadcast`, a newsletter, `abc`) throws a
+ * `validation_failed` error, so nothing is queued for an address WhatsApp
+ * would never deliver to.
  *
  * @example toJid('+351 912 345 678') // '351912345678@s.whatsapp.net'
  */

@@ -32,10 +32,10 @@ export function promptOf(approval: ApprovalRecord, branchName: string): Approval
   };
 }
 
-export function outcomeOf(approval: ApprovalRecord, branchName?: string): ApprovalOutcome {
+/** The outcome shown on every copy, with the prompt it redraws. */
+export function outcomeOf(approval: ApprovalRecord, branchName: string): ApprovalOutcome {
   const d = approval.decision;
-  const prompt = branchName === undefined ? {} : { prompt: promptOf(approval, branchName) };
-  return { approvalId: approval.id, status: approval.status, by: d?.byName ?? d?.by, via: d?.via, at: d?.at, reason: d?.reason, ...prompt };
+  return { approvalId: approval.id, status: approval.status, by: d?.byName ?? d?.by, via: d?.via, at: d?.at, reason: d?.reason, prompt: promptOf(approval, branchName) };
 }
 
 /**
@@ -88,7 +88,7 @@ export class ApprovalDelivery {
   }
 
   /** Shows the outcome on every copy of the prompt, on every channel. */
-  async updateAll(approval: ApprovalRecord, branchName?: string): Promise<void> {
+  async updateAll(approval: ApprovalRecord, branchName: string): Promise<void> {
     const outcome = outcomeOf(approval, branchName);
     await Promise.all(
       approval.deliveries
