@@ -20,6 +20,8 @@
  * other way round for the constructs it knows.
  */
 
+import { stripAccents } from '../core/accents.js';
+
 const L = 1;
 const D = 2;
 const S = 4;
@@ -50,7 +52,7 @@ interface Cost {
 }
 
 /** How the text compares: accents dropped, lower case (as FAQ patterns run). */
-const plain = (c: string) => c.normalize('NFD').replace(/\p{M}/gu, '').toLowerCase();
+const plain = (c: string) => stripAccents(c).toLowerCase();
 
 /** Alternatives that can match the same text, so a failure later tries each. */
 function alike(a: Cost, b: Cost): boolean {

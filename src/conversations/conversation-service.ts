@@ -14,7 +14,7 @@ import { branchFields } from './answer-template.js';
 import { ContactBook } from './contact-book.js';
 import { InboundLimiter } from './inbound-limiter.js';
 import { Responder } from './responder.js';
-import { clip, contactLabel, RESOLVE_COMMAND, StaffHandoff } from './staff-handoff.js';
+import { contactLabel, RESOLVE_COMMAND, StaffHandoff } from './staff-handoff.js';
 
 export interface ConversationDeps {
   store: Store;
@@ -40,9 +40,6 @@ function managerOf(config: CoordinatorConfig, message: InboundMessage): ManagerC
   }
   return undefined;
 }
-
-/** Customer text forwarded to staff chats is cut to this (Telegram takes 4096 characters; the dashboard has it all). */
-const FORWARD_MAX = 3500;
 
 const handledBy = (s: Sender) => (s.kind === 'bot' ? 'bot' : s.kind === 'staff' ? `staff:${s.name}` : `agent:${s.agentId} via approval ${s.approvalId}`);
 
@@ -303,7 +300,7 @@ export class ConversationService {
 
   /** Forwards a customer's message under the hand-off's staff notifications. */
   private async toStaff(conversation: ConversationRecord, contact: ContactRecord, text: string): Promise<ConversationRecord> {
-    return this.book.updateConversation(conversation, { staffThreads: await this.staff.post(conversation.staffThreads ?? [], `${contactLabel(contact)}: ${clip(text, FORWARD_MAX)}`) });
+    return this.book.updateConversation(conversation, { staffThreads: await this.staff.forward(conversation.staffThreads ?? [], contact, text) });
   }
 
   /**

@@ -11,6 +11,8 @@ export const RESOLVE_COMMAND = /^[/!#]?resolved?\.?$/i;
 const KEEP_IDS = 50;
 /** Each recent customer message quoted in a hand-off notification is cut to this, so the instructions after them always fit. */
 const QUOTE_MAX = 400;
+/** A customer message forwarded to staff chats is cut to this (Telegram takes 4096 characters; the dashboard has it all). */
+const FORWARD_MAX = 3500;
 
 /**
  * The reply comes from the chat the notification went to. On WhatsApp a
@@ -22,7 +24,7 @@ function sameChat(chatId: string, message: InboundMessage): boolean {
 }
 
 /** `text` cut to `max` characters, marked when cut. */
-export function clip(text: string, max: number): string {
+function clip(text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max)}… (cut; the full text is on the dashboard)`;
 }
 
@@ -79,6 +81,11 @@ export class StaffHandoff {
     }
     if (threads.length === 0) this.deps.logger.warn(`no staff chat reachable for the hand-off of contact ${contact.id}: only the dashboard shows it`, { module: 'conversations', branchId: branch.id });
     return threads;
+  }
+
+  /** Forwards what the customer wrote (cut if long) under every thread of the hand-off. */
+  forward(threads: StaffThread[], contact: ContactRecord, text: string): Promise<StaffThread[]> {
+    return this.post(threads, `${contactLabel(contact)}: ${clip(text, FORWARD_MAX)}`);
   }
 
   /** Posts `text` under every thread of the hand-off; returns the threads with the new message ids. */

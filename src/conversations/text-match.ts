@@ -2,10 +2,11 @@
  * Text matching for the responder: case and accents are ignored, so
  * "HORÁRIO", "horario" and "Horário?" all match the keyword "horário".
  */
+import { stripAccents } from '../core/accents.js';
 
 /** Lower-case, accent-free, single-spaced text. */
 export function normalizeText(text: string): string {
-  return text.normalize('NFD').replace(/\p{M}+/gu, '').toLowerCase().replace(/\s+/g, ' ').trim();
+  return stripAccents(text).toLowerCase().replace(/\s+/g, ' ').trim();
 }
 
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -23,5 +24,5 @@ export function isCommand(normalized: string, commands: string[]): boolean {
 
 /** An FAQ regex, run on normalized text: its accents are dropped too, so `horário` matches "HORARIO". */
 export function patternMatcher(pattern: string): RegExp {
-  return new RegExp(pattern.normalize('NFD').replace(/\p{M}+/gu, ''), 'iu');
+  return new RegExp(stripAccents(pattern), 'iu');
 }
