@@ -52,6 +52,61 @@ export const envSchema = z.object({
     .min(1000, 'expected at least 1000 ms')
     .max(3_600_000, 'expected at most 3600000 ms (one hour)')
     .default(30_000),
+  /** Retry a failed probe this often before the agent goes down (default: min(10 s, HEALTH_INTERVAL_MS)). */
+  HEALTH_RETRY_INTERVAL_MS: z.coerce
+    .number({ message: 'expected a number of milliseconds' })
+    .int('expected a whole number of milliseconds')
+    .min(100, 'expected at least 100 ms')
+    .max(3_600_000, 'expected at most 3600000 ms (one hour)')
+    .optional(),
+  /** Failed retries before an agent goes down (default 2; 0 = down at the first failure). */
+  HEALTH_RETRIES: z.coerce.number({ message: 'expected a number of retries' }).int('expected a whole number').min(0, 'expected 0 or more').max(20, 'expected at most 20').default(2),
+  /**
+   * Which peers' X-Forwarded-For / -Proto / -Host are believed (Express "trust proxy"):
+   * empty (default) = none; a number of hops; or addresses, CIDR ranges and the names
+   * loopback, linklocal, uniquelocal, comma-separated.
+   */
+  TRUST_PROXY: z
+    .string()
+    .trim()
+    .optional()
+    .transform((v, ctx): false | number | string[] => {
+      if (!v || v === 'false') return false;
+      if (/^\d+$/.test(v)) return Number(v);
+      const list = v.split(',').map((x) => x.trim()).filter(Boolean);
+      const bad = list.filter((x) => !/^(loopback|linklocal|uniquelocal|[0-9a-fA-F.:]+(\/\d{1,3})?)$/.test(x));
+      if (v === 'true' || bad.length > 0) {
+        ctx.addIssue({ code: 'custom', message: `expected a number of proxy hops, or addresses / CIDR ranges / loopback, linklocal, uniquelocal (comma-separated)${bad.length ? `; not understood: ${bad.join(', ')}` : ''}; "true" (trust everyone) is refused` });
+        return z.NEVER;
+      }
+      return list;
+    }),
+  /**
+   * Networks that outbound webhooks may reach although they are loopback, private or
+   * link-local (agents on a LAN): comma-separated addresses or CIDR ranges, e.g. 10.1.0.0/16.
+   */
+  WEBHOOK_ALLOWLIST: z
+    .string()
+    .trim()
+    .optional()
+    .transform((v) => (v ? v.split(',').map((x) => x.trim()).filter(Boolean) : [])),
+  /** Start although DATA_DIR or its files can be read by other users of this machine (not recommended). */
+  ALLOW_INSECURE_DATA_DIR: z
+    .string()
+    .trim()
+    .optional()
+    .transform((v) => (v ? v.toLowerCase() : ''))
+    .refine((v) => ['', 'true', 'false', '1', '0', 'yes', 'no'].includes(v), { message: 'expected true or false' })
+    .transform((v) => v === 'true' || v === '1' || v === 'yes'),
+  /** Key of the audit log's HMAC chain (32+ characters); default: generated once into DATA_DIR/audit-key. Replicas sharing a database must share it. */
+  AUDIT_KEY: z
+    .string()
+    .optional()
+    .transform((v) => (v ? v : undefined))
+    .refine((v) => v === undefined || v.length >= 32, { message: 'expected at least 32 characters (use a long random value)' }),
+  /** Socket.IO connections accepted per port in total, and per client address. */
+  SOCKET_MAX_CONNECTIONS: z.coerce.number({ message: 'expected a number of connections' }).int().min(1).max(1_000_000).default(2000),
+  SOCKET_MAX_PER_ADDRESS: z.coerce.number({ message: 'expected a number of connections' }).int().min(1).max(100_000).default(50),
   TELEGRAM_API_ROOT: optionalUrl('a self-hosted Telegram Bot API server, e.g. http://127.0.0.1:8081'),
   SLACK_API_URL: optionalUrl('the Slack Web API base, e.g. https://slack.com/api/'),
   RATE_LIMIT_PER_MIN: z.coerce.number({ message: 'expected requests per minute per client' }).int('expected a whole number').min(1, 'expected at least 1').default(1200),
@@ -75,7 +130,7 @@ export function readEnv(env: NodeJS.ProcessEnv | Record<string, string | undefin
   const picked: Record<string, string | undefined> = {};
   for (const key of Object.keys(envSchema.shape)) {
     const value = env[key];
-    picked[key] = value === '' && key !== 'MONGODB_URI' && key !== 'ADMIN_TOKEN' ? undefined : value;
+    picked[key] = value === '' && key !== 'MONGODB_URI' && key !== 'ADMIN_TOKEN' && key !== 'AUDIT_KEY' ? undefined : value;
   }
   const parsed = envSchema.safeParse(picked);
   if (!parsed.success) {
