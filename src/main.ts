@@ -8,6 +8,7 @@ import { config as loadDotenv } from 'dotenv';
 import { relative } from 'node:path';
 import { boot, type Running } from './boot.js';
 import { CodedError } from './core/errors.js';
+import { guardProcess } from './core/process-guard.js';
 
 loadDotenv({ quiet: true });
 
@@ -56,6 +57,7 @@ async function main(): Promise<void> {
     }
     process.exit(1);
   }
+  guardProcess(running.logger);
   console.log(banner(running));
   running.logger.info('coordinator started', { module: 'main', api: running.api.url, dashboard: running.dashboard.url, storage: running.store.state().backend });
   let stopping = false;

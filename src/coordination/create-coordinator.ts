@@ -147,11 +147,13 @@ export async function createCoordinator(deps: CoordinatorDeps): Promise<Coordina
   const authenticate = createAuthenticator(store, adminToken.hash);
   const anyRole = requireAuth(authenticate, ['operator', 'manager', 'agent', 'runner']);
   const metrics = createMetrics(store);
+  logger.add(metrics.errorCounter);
   const api = createApiApp({
     logger,
     metrics,
     bodyLimit: env.BODY_LIMIT,
     rateLimitPerMin: env.RATE_LIMIT_PER_MIN,
+    trustProxy: env.TRUST_PROXY,
     rawRouters: [slackWebhookRoutes({ local })],
     routers: [
       systemRoutes({ store, settings, metrics, startedAt: clock.now(), version: VERSION, auth: anyRole }),
@@ -252,6 +254,7 @@ export async function createCoordinator(deps: CoordinatorDeps): Promise<Coordina
       outbox.stop();
       await conversations.idle();
       await hosts.stop();
+      logger.remove(metrics.errorCounter);
     },
   };
   return coordinator;

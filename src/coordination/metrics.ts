@@ -1,4 +1,5 @@
 import client from 'prom-client';
+import Transport from 'winston-transport';
 import type { Store } from '../storage/store.js';
 
 /** A registry per coordinator (never prom-client's global one), so several can live in one process. */
@@ -46,8 +47,23 @@ export function createMetrics(store: Store) {
       }
     },
   });
+  const contained = new client.Counter({
+    name: 'coordinator_errors_total',
+    help: 'Errors contained to the request, socket event, timer or bot callback that raised them (each logged at error level), by module',
+    labelNames: ['module'] as const,
+    registers: [registry],
+  });
+  /** Counts every error-level log line: containment logs each error it stops, so this is the contained-error count. */
+  class ErrorCounter extends Transport {
+    override log(info: Record<string, unknown>, next: () => void): void {
+      if (info.level === 'error') contained.inc({ module: typeof info.module === 'string' ? info.module : 'other' });
+      next();
+    }
+  }
   return {
     registry,
+    /** A winston transport to add to the coordinator's logger (and remove on stop). */
+    errorCounter: new ErrorCounter({ level: 'error' }),
     observeRequest(method: string, route: string, status: number, seconds: number) {
       httpRequests.inc({ method, route, status: String(status) });
       httpDuration.observe({ method, route }, seconds);

@@ -29,8 +29,36 @@ function fromBodyParser(error: unknown): CodedError | null {
     return new CodedError(ErrorCode.PayloadTooLarge, `Request body is larger than the limit${limit ? ` of ${limit} bytes` : ''}`);
   }
   if (type === 'entity.parse.failed') return new CodedError(ErrorCode.Validation, 'Request body is not valid JSON', { issues: [{ path: '', message: 'invalid JSON' }] });
+  if (type === 'entity.too.deep') {
+    const limit = (error as { limit?: number }).limit;
+    return new CodedError(ErrorCode.Validation, (error as Error).message, { issues: [{ path: '', message: `expected JSON nested at most ${limit} levels deep` }] });
+  }
   if (type === 'encoding.unsupported' || type === 'charset.unsupported') return new CodedError(ErrorCode.Validation, 'Unsupported body encoding');
   return null;
+}
+
+/** Codes for the 4xx statuses Express and its parsers raise themselves (http-errors: `status`/`statusCode`). */
+const CODE_OF_STATUS: Record<number, ErrorCode> = {
+  401: ErrorCode.Unauthorized,
+  403: ErrorCode.Forbidden,
+  404: ErrorCode.NotFound,
+  409: ErrorCode.Conflict,
+  413: ErrorCode.PayloadTooLarge,
+  429: ErrorCode.RateLimited,
+};
+
+/**
+ * A client error raised by Express or a parser rather than by our code, e.g. the
+ * router's "Failed to decode param '%E0%A4%A'" (status 400): the request's fault,
+ * so a 4xx with a code, never a 500.
+ */
+function fromHttpError(error: unknown): CodedError | null {
+  if (!(error instanceof Error) || error instanceof CodedError) return null;
+  const status = (error as { status?: unknown; statusCode?: unknown }).status ?? (error as { statusCode?: unknown }).statusCode;
+  if (typeof status !== 'number' || status < 400 || status > 499) return null;
+  const code = CODE_OF_STATUS[status] ?? ErrorCode.Validation;
+  const message = /^Failed to decode param/.test(error.message) ? 'Malformed URL: a path segment is not valid percent-encoded UTF-8' : error.message;
+  return new CodedError(code, message, code === ErrorCode.Validation ? { issues: [{ path: '', message }] } : undefined);
 }
 
 export const notFoundHandler: RequestHandler = (req, _res, next) => {
@@ -39,7 +67,7 @@ export const notFoundHandler: RequestHandler = (req, _res, next) => {
 
 /** Answers `{error: {code, message, details?}}`; 5xx are logged with the request's logger. */
 export const errorHandler: ErrorRequestHandler = (error, req, res, _next) => {
-  const coded = fromBodyParser(error) ?? asCodedError(error);
+  const coded = fromBodyParser(error) ?? fromHttpError(error) ?? asCodedError(error);
   const status = statusFor(coded);
   if (status >= 500) req.log?.error('request failed', { error: coded.cause ?? coded, code: coded.code });
   if (res.headersSent) return;

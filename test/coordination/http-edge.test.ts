@@ -1,0 +1,102 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { jsonDepth } from '../../src/coordination/http/json-depth.js';
+import { startTestCoordinator, type TestCoordinator } from '../helpers/test-coordinator.js';
+
+const YAML = `
+branches:
+  - id: lisboa
+    name: Lisboa
+    managers: [{ id: ana, name: Ana, role: owner, telegram: 1001 }]
+    agents:
+      - { id: lisboa-telegram, channel: telegram, token: "" }
+`;
+
+/** Every refusal at the HTTP edge is a 4xx with the JSON error shape. */
+function expectClientError(res: { status: number; body: unknown }, status: number, code: string): void {
+  expect(res.status).toBe(status);
+  expect(res.body).toMatchObject({ error: { code, message: expect.any(String) } });
+}
+
+describe('HTTP edge: malformed paths, deep bodies, forwarded headers, credentials in URLs', () => {
+  let t: TestCoordinator;
+  beforeAll(async () => {
+    t = await startTestCoordinator({ yaml: YAML, env: { RATE_LIMIT_PER_MIN: '100000' } });
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  it.each([
+    ['GET', '/api/approvals/%E0%A4%A'],
+    ['POST', '/api/approvals/%E0%A4%A/decision'],
+    ['POST', '/api/approvals/%E0%A4%A/cancel'],
+    ['GET', '/api/agents/%E0%A4%A'],
+    ['POST', '/webhooks/telegram/%E0%A4%A'],
+    ['GET', '/api/contacts/%FF'],
+  ])('%s %s (a malformed percent-escape) is a 400, not a 500', async (method, path) => {
+    const res = await t.call(path, { method, json: method === 'POST' ? { decision: 'approve' } : undefined });
+    expectClientError(res, 400, 'validation_failed');
+    expect(res.body.error.message).toMatch(/Malformed URL/);
+  });
+
+  it('a body nested 300,000 levels deep is a 400 naming the limit, and the API keeps answering', async () => {
+    const deep = '{"details":' + '['.repeat(300_000) + ']'.repeat(300_000) + '}';
+    const started = Date.now();
+    const res = await t.call('/api/approvals', { method: 'POST', body: deep, headers: { 'content-type': 'application/json' } });
+    expectClientError(res, 400, 'validation_failed');
+    expect(res.body.error.message).toMatch(/nested deeper than 32 levels/);
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect((await t.call('/health', { token: null })).status).toBe(200);
+    expect(await t.running.store.approvals.count()).toBe(0);
+  });
+
+  it('counts depth over the bytes, skipping brackets inside strings', () => {
+    expect(jsonDepth(Buffer.from('{"a":[1,{"b":"[[[[\\"[["}]}'))).toBe(3);
+    expect(jsonDepth(Buffer.from('[]'))).toBe(1);
+    expect(jsonDepth(Buffer.from('"x"'))).toBe(0);
+    expect(jsonDepth(Buffer.from('['.repeat(100)), 10)).toBe(11);
+  });
+
+  it('an ordinary nested body still passes the guard (reaches validation)', async () => {
+    const body = { branchId: 'lisboa', actionType: 'crm.update', summary: 'x', details: { a: { b: { c: [1, [2, [3]]] } } } };
+    const res = await t.call('/api/approvals', { method: 'POST', json: body });
+    expect(res.status).toBe(201);
+  });
+
+  it('credentials in a query string never reach a log line', async () => {
+    await t.call('/health?token=sekrit-token-value-123&api_key=sekrit-key-456&x=1', { token: null });
+    const lines = JSON.stringify(t.logs);
+    expect(lines).toContain('/health?token=[redacted]&api_key=[redacted]&x=1');
+    expect(lines).not.toContain('sekrit');
+  });
+
+  it('5xx-free: errors logged at error level are counted in /metrics', async () => {
+    const res = await t.call('/metrics');
+    expect(res.status).toBe(200);
+    expect(String(res.body)).toContain('coordinator_errors_total');
+  });
+});
+
+describe('TRUST_PROXY: forwarded headers only from configured proxies', () => {
+  it('by default X-Forwarded-For from a local process does not get a new rate-limit bucket', async () => {
+    const t = await startTestCoordinator({ env: { RATE_LIMIT_PER_MIN: '3' } });
+    try {
+      const statuses = [];
+      for (let i = 0; i < 4; i++) statuses.push((await t.call('/coordination/status', { headers: { 'x-forwarded-for': `203.0.113.${i}` } })).status);
+      expect(statuses).toEqual([200, 200, 200, 429]);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('with TRUST_PROXY=loopback the proxy-reported address is the client', async () => {
+    const t = await startTestCoordinator({ env: { RATE_LIMIT_PER_MIN: '3', TRUST_PROXY: 'loopback' } });
+    try {
+      const statuses = [];
+      for (let i = 0; i < 4; i++) statuses.push((await t.call('/coordination/status', { headers: { 'x-forwarded-for': `203.0.113.${i}` } })).status);
+      expect(statuses).toEqual([200, 200, 200, 200]);
+    } finally {
+      await t.close();
+    }
+  });
+});
