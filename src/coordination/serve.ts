@@ -1,4 +1,5 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, STATUS_CODES, type Server } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
 
@@ -9,10 +10,32 @@ export interface Listening {
   close(graceMs?: number): Promise<void>;
 }
 
+/** Statuses for the HTTP parser's own refusals (malformed request line or headers, too-large headers, slow clients). */
+function parserStatus(code: string | undefined): [number, string] {
+  if (code === 'HPE_HEADER_OVERFLOW') return [431, 'Request headers are too large'];
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return [408, 'The request took too long to arrive'];
+  return [400, 'Malformed HTTP request'];
+}
+
+/**
+ * Node answers a request it cannot parse with a bare 400; answer with the API's
+ * JSON error shape instead, then close that connection (its framing is lost).
+ */
+function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
+  if (!socket.writable || (error.code === 'ECONNRESET')) {
+    socket.destroy();
+    return;
+  }
+  const [status, message] = parserStatus(error.code);
+  const body = JSON.stringify({ error: { code: status === 431 ? 'payload_too_large' : 'validation_failed', message } });
+  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+}
+
 /** Listens on `host:port` (port 0 picks a free one) and reports the URL. */
 export async function listen(app: Express, host: string, port: number): Promise<Listening> {
   const server = createServer(app);
   server.keepAliveTimeout = 5000;
+  server.on('clientError', answerClientError);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {

@@ -70,6 +70,22 @@ describe('HTTP edge: malformed paths, deep bodies, forwarded headers, credential
     expect(lines).not.toContain('sekrit');
   });
 
+  it('a request the HTTP parser cannot read gets the JSON error shape too (and the server keeps answering)', async () => {
+    const { connect } = await import('node:net');
+    const url = new URL(t.url);
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(url.port), url.hostname);
+      let data = '';
+      socket.on('data', (chunk) => (data += String(chunk)));
+      socket.on('close', () => resolve(data));
+      socket.on('error', reject);
+      socket.write('\u0000\u0001 not http\r\n\r\n');
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+    expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))).toEqual({ error: { code: 'validation_failed', message: 'Malformed HTTP request' } });
+    expect((await t.call('/health', { token: null })).status).toBe(200);
+  });
+
   it('5xx-free: errors logged at error level are counted in /metrics', async () => {
     const res = await t.call('/metrics');
     expect(res.status).toBe(200);
