@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { backtrackingRisk } from './regex-cost.js';
+import { faqPatternProblem } from './faq-pattern.js';
 
 /** Placeholders an answer template may use; anything else is a config error naming the rule. */
 export const TEMPLATE_FIELDS = ['branch', 'business', 'address', 'hours', 'phone', 'rates'] as const;
@@ -18,22 +18,12 @@ export function unknownPlaceholders(template: string, rates: Record<string, unkn
   return unknown;
 }
 
-function regexError(pattern: string): string | null {
-  try {
-    new RegExp(pattern, 'iu');
-  } catch (error) {
-    return `invalid regular expression: ${error instanceof Error ? error.message : String(error)}`;
-  }
-  const risk = backtrackingRisk(pattern);
-  return risk ? `regular expression may take seconds on a long message (${risk}); use keywords, or a simpler pattern` : null;
-}
-
 const faqRule = z
   .strictObject({
     id: z.string().regex(/^[\w.-]{1,40}$/, 'expected a short rule id (letters, digits, "-", "_", ".")'),
     /** Words or phrases; matched as whole words, ignoring case and accents ("horario" matches "Horário"). */
     keywords: z.array(z.string().min(1).max(100)).default([]),
-    /** Regular expressions (case-insensitive, Unicode), tried on the accent-free lower-case text. */
+    /** Regular expressions in RE2 syntax (linear-time: no lookarounds or backreferences), case-insensitive, tried on the accent-free lower-case text. */
     patterns: z.array(z.string().min(1).max(500)).default([]),
     answer: z.string().min(1).max(4000),
   })
@@ -42,7 +32,7 @@ const faqRule = z
       ctx.addIssue({ code: 'custom', message: `FAQ rule '${rule.id}' needs keywords or patterns`, path: ['keywords'] });
     }
     rule.patterns.forEach((pattern, i) => {
-      const why = regexError(pattern);
+      const why = faqPatternProblem(pattern);
       if (why) ctx.addIssue({ code: 'custom', message: `FAQ rule '${rule.id}': ${why}`, path: ['patterns', i] });
     });
   });

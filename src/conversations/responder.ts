@@ -3,7 +3,7 @@ import type { ResponderConfig } from '../config/responder-schema.js';
 import type { ConversationState } from '../storage/records.js';
 import { renderTemplate, type TemplateFields } from './answer-template.js';
 import { isOpen } from './business-hours.js';
-import { isCommand, normalizeText, patternMatcher, phraseMatcher } from './text-match.js';
+import { isCommand, normalizeText, patternMatcher, phraseMatcher, type TextMatcher } from './text-match.js';
 
 /** What the responder decided for one inbound message. */
 export type ResponderOutcome =
@@ -32,7 +32,7 @@ export interface ResponderInput {
 interface CompiledRule {
   id: string;
   answer: string;
-  matchers: RegExp[];
+  matchers: TextMatcher[];
 }
 
 /**

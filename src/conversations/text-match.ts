@@ -2,7 +2,11 @@
  * Text matching for the responder: case and accents are ignored, so
  * "HORÁRIO", "horario" and "Horário?" all match the keyword "horário".
  */
+import { compileFaqPattern, type FaqPattern } from '../config/faq-pattern.js';
 import { stripAccents } from '../core/accents.js';
+
+/** Anything that says whether a normalized text matches: keyword matchers and FAQ patterns alike. */
+export type TextMatcher = Pick<RegExp, 'test'> | FaqPattern;
 
 /** Lower-case, accent-free, single-spaced text. */
 export function normalizeText(text: string): string {
@@ -22,7 +26,10 @@ export function isCommand(normalized: string, commands: string[]): boolean {
   return commands.some((c) => normalizeText(c) === bare);
 }
 
-/** An FAQ regex, run on normalized text: its accents are dropped too, so `horário` matches "HORARIO". */
-export function patternMatcher(pattern: string): RegExp {
-  return new RegExp(stripAccents(pattern), 'iu');
+/**
+ * An FAQ pattern, run on normalized (hostile) customer text by RE2 in linear
+ * time; its accents are dropped too, so `horário` matches "HORARIO".
+ */
+export function patternMatcher(pattern: string): FaqPattern {
+  return compileFaqPattern(pattern);
 }
