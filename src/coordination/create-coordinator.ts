@@ -13,7 +13,7 @@ import { defaultChannels } from '../bots/default-channels.js';
 import { AgentRegistry } from './agent-registry.js';
 import { createAlerter } from './alerts.js';
 import { AuditLog } from './audit-log.js';
-import { DEFAULT_HEALTH_OPTIONS, HealthMonitor, type HealthOptions } from './health/health-monitor.js';
+import { DEFAULT_HEALTH_OPTIONS, HealthMonitor, healthRetryIntervalMs, type HealthOptions } from './health/health-monitor.js';
 import { createProber } from './probes.js';
 import { agentRoutes } from './routes/agent-routes.js';
 import { runnerRoutes } from './routes/runner-routes.js';
@@ -131,7 +131,7 @@ export async function createCoordinator(deps: CoordinatorDeps): Promise<Coordina
     probe: createProber({ hosts, clock, heartbeatMaxAgeMs: () => 2 * settings.env.HEALTH_INTERVAL_MS }),
     alert: createAlerter({ settings, store, hosts, bus, logger, clock }),
     restart: (agent) => hosts.restart(agent.id),
-    options: { ...DEFAULT_HEALTH_OPTIONS, ...deps.health, intervalMs: () => settings.env.HEALTH_INTERVAL_MS },
+    options: { ...DEFAULT_HEALTH_OPTIONS, retryIntervalMs: () => healthRetryIntervalMs(settings.env), retries: () => settings.env.HEALTH_RETRIES, ...deps.health, intervalMs: () => settings.env.HEALTH_INTERVAL_MS },
   });
   const registry = new AgentRegistry({ store, clock, settings, audit, monitor, hosts });
   // A channel's connection change (a WhatsApp close, with its reason) is checked now, not at the next interval.

@@ -255,3 +255,69 @@ describe('health monitor', () => {
     expect(texts.filter((x) => x.startsWith('Still down: lis-tg'))).toHaveLength(1);
   });
 });
+
+describe('health retry timing follows HEALTH_INTERVAL_MS, HEALTH_RETRY_INTERVAL_MS and HEALTH_RETRIES', () => {
+  /** A coordinator whose retry interval and count come from the environment (no test override of them). */
+  async function envHarness(env: Record<string, string>) {
+    const clock = new ManualClock();
+    const { registry, bots } = fakeChannels();
+    const t = await startTestCoordinator({ yaml: YAML, clock, channels: registry, env, health: { timeoutMs: 500, restartBaseMs: 3_600_000, restartMaxMs: 3_600_000, random: () => 1 } });
+    open.push(t);
+    await clock.advance(0);
+    const status = async (id: string) => (await t.running.store.agents.get(id))?.status;
+    return { t, clock, bot: (id: string) => bots.get(id)!, status };
+  }
+
+  it('with HEALTH_INTERVAL_MS=1000 and the defaults, a failing agent is retried every second and down in 3 s (was ~21 s: retries fixed at 10 s)', async () => {
+    const h = await envHarness({ HEALTH_INTERVAL_MS: '1000' });
+    expect(await h.status('lis-tg')).toBe('up');
+    h.bot('lis-tg').health = 'fail';
+    await h.clock.advance(1000);
+    expect(await h.status('lis-tg')).toBe('pending');
+    await h.clock.advance(1000);
+    expect(await h.status('lis-tg')).toBe('pending');
+    await h.clock.advance(1000);
+    expect(await h.status('lis-tg')).toBe('down');
+    const audit = await h.t.running.store.auditEvents.find({ where: { agentId: 'lis-tg', type: 'agent.status' }, orderBy: { field: 'seq' } });
+    expect(audit.map((e) => [(e.data as { to: string }).to, e.at])).toEqual([
+      ['up', '2026-03-02T10:00:00.000Z'],
+      ['pending', '2026-03-02T10:00:01.000Z'],
+      ['down', '2026-03-02T10:00:03.000Z'],
+    ]);
+  });
+
+  it('explicit HEALTH_RETRY_INTERVAL_MS and HEALTH_RETRIES are honoured', async () => {
+    const h = await envHarness({ HEALTH_INTERVAL_MS: '30000', HEALTH_RETRY_INTERVAL_MS: '500', HEALTH_RETRIES: '4' });
+    h.bot('lis-tg').health = 'fail';
+    await h.clock.advance(30_000);
+    expect(await h.status('lis-tg')).toBe('pending');
+    await h.clock.advance(3 * 500);
+    expect(await h.status('lis-tg')).toBe('pending');
+    expect(await h.t.running.store.healthChecks.count({ agentId: 'lis-tg', ok: false })).toBe(4);
+    await h.clock.advance(500);
+    expect(await h.status('lis-tg')).toBe('down');
+    expect(await h.t.running.store.healthChecks.count({ agentId: 'lis-tg', ok: false })).toBe(5);
+  });
+
+  it('HEALTH_RETRIES=0 takes a failing agent down at its first failed check', async () => {
+    const h = await envHarness({ HEALTH_INTERVAL_MS: '5000', HEALTH_RETRIES: '0' });
+    h.bot('lis-wa').health = 'fail';
+    await h.clock.advance(5000);
+    expect(await h.status('lis-wa')).toBe('down');
+    expect(await h.t.running.store.healthChecks.count({ agentId: 'lis-wa', ok: false })).toBe(1);
+  });
+
+  it('the default retry interval follows a runtime change of the check interval (PATCH /config healthIntervalMs)', async () => {
+    const h = await envHarness({});
+    const patched = await h.t.call('/config', { method: 'PATCH', json: { healthIntervalMs: 2000 } });
+    expect(patched.status).toBe(200);
+    h.bot('lis-tg').health = 'fail';
+    // The check already scheduled at the old 30 s interval runs first; from then on both intervals are 2 s.
+    await h.clock.advance(30_000);
+    expect(await h.status('lis-tg')).toBe('pending');
+    await h.clock.advance(2000);
+    expect(await h.status('lis-tg')).toBe('pending');
+    await h.clock.advance(2000);
+    expect(await h.status('lis-tg')).toBe('down');
+  });
+});

@@ -8,11 +8,17 @@ import type { AgentRecord, AgentStatus } from '../../storage/records.js';
 import type { CoreDeps } from '../module-deps.js';
 import { alertKind, restartDelay, statusAfterCheck } from './status-rules.js';
 
+/** A setting read when it is used (a function follows runtime changes such as `PATCH /config`), or a fixed value. */
+export type Setting = number | (() => number);
+const read = (setting: Setting): number => (typeof setting === 'function' ? setting() : setting);
+
 export interface HealthOptions {
   /** Read at every scheduling, so `PATCH /config` takes effect at the next check. */
   intervalMs: () => number;
-  retryIntervalMs: number;
-  retries: number;
+  /** Wait before retrying a failed probe (`HEALTH_RETRY_INTERVAL_MS`; by default min(10 s, interval), see `healthRetryIntervalMs`). */
+  retryIntervalMs: Setting;
+  /** Failed retries before an agent goes down (`HEALTH_RETRIES`; 0: down at the first failure). */
+  retries: Setting;
   timeoutMs: number;
   concurrency: number;
   restartBaseMs: number;
@@ -24,8 +30,20 @@ export interface HealthOptions {
   random?: () => number;
 }
 
+/** The default retry interval: at most 10 s, and never longer than the check interval itself. */
+export const MAX_DEFAULT_RETRY_INTERVAL_MS = 10_000;
+
+/**
+ * How long to wait before retrying a failed probe: `HEALTH_RETRY_INTERVAL_MS`
+ * when set, else min(10 s, `HEALTH_INTERVAL_MS`) — so a 1 s interval retries
+ * every second and a silent agent is down in about three seconds, not twenty.
+ */
+export function healthRetryIntervalMs(env: { HEALTH_INTERVAL_MS: number; HEALTH_RETRY_INTERVAL_MS?: number }): number {
+  return env.HEALTH_RETRY_INTERVAL_MS ?? Math.min(MAX_DEFAULT_RETRY_INTERVAL_MS, env.HEALTH_INTERVAL_MS);
+}
+
 export const DEFAULT_HEALTH_OPTIONS: Omit<HealthOptions, 'intervalMs'> = {
-  retryIntervalMs: 10_000,
+  retryIntervalMs: MAX_DEFAULT_RETRY_INTERVAL_MS,
   retries: 2,
   timeoutMs: 8_000,
   concurrency: 32,
@@ -177,7 +195,7 @@ export class HealthMonitor {
     t.needsHuman = !result.ok && Boolean(result.needsHuman);
     t.reconnecting = !result.ok && Boolean(result.reconnecting);
     const from = agent.status === 'blocked' ? 'pending' : agent.status;
-    const to = result.ok ? 'up' : t.needsHuman ? 'down' : statusAfterCheck(from, false, t.failures, options.retries);
+    const to = result.ok ? 'up' : t.needsHuman ? 'down' : statusAfterCheck(from, false, t.failures, read(options.retries));
     const latest = await store.agents.update(agentId, { lastCheck: { at, ok: result.ok, latencyMs, detail: result.detail } });
     if (!latest) return this.untrack(agentId);
     const reason = result.ok ? undefined : (result.detail ?? 'probe failed');
@@ -193,7 +211,7 @@ export class HealthMonitor {
       if (latest.status === 'down') await this.maybeRenotify(after, t);
       if (agent.kind === 'bot' && !t.needsHuman && !t.reconnecting && !t.restartTimer) this.scheduleRestart(after, t);
     }
-    this.schedule(agentId, to === 'pending' ? options.retryIntervalMs : options.intervalMs());
+    this.schedule(agentId, to === 'pending' ? read(options.retryIntervalMs) : options.intervalMs());
   }
 
   private async probeWithTimeout(agent: AgentRecord): Promise<ProbeResult> {
