@@ -6,6 +6,23 @@ export const idSchema = z
   .string({ message: 'expected an id' })
   .regex(/^[a-z0-9][a-z0-9_-]{0,39}$/, 'expected 1-40 characters: lowercase letters, digits, "-" or "_", starting with a letter or digit');
 
+/**
+ * Ids the coordinator itself writes as an actor or decider (`decision.by`,
+ * audit `actor`, token subjects). An agent, manager or token named like one of
+ * them would be indistinguishable from the coordinator in the audit trail (a
+ * manager called `policy` would look like an auto-approval), so none may take one.
+ */
+export const RESERVED_IDS: readonly string[] = [
+  'admin', 'administrator', 'root', 'coordinator', 'system', 'policy', 'timer', 'api', 'dashboard', 'config',
+  'webhook', 'webhooks', 'mcp', 'health', 'metrics', 'audit', 'operator', 'manager', 'owner', 'agent', 'agents',
+  'runner', 'runners', 'bot', 'action', 'unknown', 'anonymous', 'nobody', 'self', 'me', 'all', 'any', 'none', 'null', 'undefined',
+];
+
+/** An id that names someone who acts (agents, managers): an id, and not a reserved one. */
+export const actorIdSchema = idSchema.refine((id) => !RESERVED_IDS.includes(id), {
+  message: `this id is reserved for the coordinator itself (reserved: ${RESERVED_IDS.join(', ')})`,
+});
+
 export const CHANNELS = ['telegram', 'slack', 'whatsapp'] as const;
 export type Channel = (typeof CHANNELS)[number];
 export const AUTONOMY_LEVELS = ['supervised', 'semi_autonomous', 'autonomous'] as const;
@@ -39,7 +56,7 @@ export const businessHoursSchema = z
 const phone = z.string().regex(/^\+?[1-9]\d{6,14}$/, 'expected an international phone number such as +351912345678');
 
 export const managerSchema = z.strictObject({
-  id: idSchema,
+  id: actorIdSchema,
   name: z.string().min(1),
   role: z.enum(MANAGER_ROLES, { message: `expected one of ${MANAGER_ROLES.join(', ')}` }).default('manager'),
   slack: z.string().regex(/^[UW][A-Z0-9]{2,}$/, 'expected a Slack member id such as U012ABCDEF').optional(),
@@ -53,7 +70,7 @@ export const managerSchema = z.strictObject({
 });
 
 const agentBase = {
-  id: idSchema,
+  id: actorIdSchema,
   dependsOn: z.array(idSchema).default([]),
   enabled: z.boolean().default(true),
 };
@@ -139,8 +156,32 @@ export const approvalsConfigSchema = z
     escalateAfterSec: perRisk(z.number().int().min(10).max(30 * 86400)).default({}),
     /** Consecutive approvals of one action type at one branch before suggesting auto-approval. */
     learnAfter: z.number().int().min(2).max(1000).default(10),
-    /** Autonomy per team, for requests that name a `teamId`. */
-    teams: z.record(idSchema, z.strictObject({ autonomy: z.enum(AUTONOMY_LEVELS) })).default({}),
+    /**
+     * Autonomy per team. Teams are assigned to agents by the admin — here
+     * (`agents: [agent ids]`) or with `PATCH /api/agents/:id {teamId}` — never
+     * chosen by a request.
+     */
+    teams: z
+      .record(
+        idSchema,
+        z.strictObject({
+          autonomy: z.enum(AUTONOMY_LEVELS, { message: `expected one of ${AUTONOMY_LEVELS.join(', ')}` }),
+          /** The agents (by id) whose requests this team's autonomy governs. */
+          agents: z.array(actorIdSchema).max(1000).default([]),
+        }),
+      )
+      .default({}),
+  })
+  .superRefine((approvals, ctx) => {
+    // One agent, one team: two teams naming it would make its autonomy depend on the order of the file.
+    const seen = new Map<string, string>();
+    for (const [teamId, team] of Object.entries(approvals.teams)) {
+      team.agents.forEach((agentId, i) => {
+        const other = seen.get(agentId);
+        if (other) ctx.addIssue({ code: 'custom', path: ['teams', teamId, 'agents', i], message: `agent '${agentId}' is already in team '${other}'; an agent belongs to one team` });
+        else seen.set(agentId, teamId);
+      });
+    }
   })
   .default({ riskByAction: {}, minRole: {}, ttlSec: {}, escalateAfterSec: {}, learnAfter: 10, teams: {} });
 

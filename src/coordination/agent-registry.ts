@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { CHANNELS, idSchema } from '../config/config-schema.js';
+import { actorIdSchema, CHANNELS, idSchema } from '../config/config-schema.js';
 import { findCycle } from '../config/config-file.js';
 import type { Clock } from '../core/clock.js';
 import { isoNow } from '../core/clock.js';
@@ -12,10 +12,18 @@ import type { AgentHost } from '../branches/agent-host.js';
 import type { AuditLog } from './audit-log.js';
 import type { HealthMonitor } from './health/health-monitor.js';
 import type { RuntimeSettings } from './runtime-settings.js';
+import { mustBeFreeId, tombstoneAgent } from './agent-ids.js';
+import { assignedTeam } from './approvals/policy.js';
+
+/**
+ * An agent as stored, with the team the admin assigned it through the API.
+ * (`teamId` is kept in the agent document; the stores keep any field.)
+ */
+export type TeamedAgent = AgentRecord & { teamId?: string };
 
 export const registerAgentSchema = z
   .strictObject({
-    id: idSchema.optional(),
+    id: actorIdSchema.optional(),
     branchId: z.string({ message: 'expected the id of a configured branch' }).min(1),
     kind: z.enum(['action', 'bot'], { message: 'expected "action" (an AI assistant or automation) or "bot" (a chat bot hosted by a runner)' }).default('action'),
     channel: z.enum(CHANNELS, { message: `expected one of ${CHANNELS.join(', ')}` }).optional(),
@@ -24,12 +32,19 @@ export const registerAgentSchema = z
     healthUrl: z
       .url({ protocol: /^https?$/, message: 'expected an http(s) URL that answers 2xx when the agent is healthy' })
       .optional(),
+    /** The team whose autonomy governs this agent's requests (`approvals.teams` in the config). Admin only. */
+    teamId: idSchema.optional(),
   })
   .superRefine((v, ctx) => {
     if (v.kind === 'bot' && !v.channel) ctx.addIssue({ code: 'custom', path: ['channel'], message: 'a bot agent needs its channel' });
     if (v.kind === 'action' && v.channel) ctx.addIssue({ code: 'custom', path: ['channel'], message: 'only bot agents have a channel' });
   });
 export type RegisterAgentInput = z.infer<typeof registerAgentSchema>;
+
+/** `PATCH /api/agents/:id` (admin): assign (`teamId`) or clear (`null`) the agent's team. */
+export const patchAgentSchema = z.strictObject({
+  teamId: z.union([idSchema, z.null()], { message: 'expected the id of a team under approvals.teams, or null to clear it' }),
+});
 
 /** What the API shows of an agent (never its secrets). */
 export function agentView(agent: AgentRecord) {
@@ -49,6 +64,8 @@ export class AgentRegistry {
     }
     const id = input.id ?? `${input.kind}-${randomBytes(4).toString('hex')}`;
     if (await store.agents.get(id)) throw new ConflictError(`An agent with id '${id}' already exists`, { id });
+    await mustBeFreeId(id, { store, config: settings.config }, 'agent', 'id');
+    if (input.teamId !== undefined) this.mustBeAssignable(id, input.teamId);
     const all = await store.agents.find();
     const known = new Set(all.map((a) => a.id));
     const unknown = input.dependsOn.filter((d) => !known.has(d));
@@ -60,7 +77,7 @@ export class AgentRegistry {
 
     const now = isoNow(clock);
     const token = newToken('agt');
-    const agent = await store.agents.insert({
+    const record: Omit<TeamedAgent, 'version'> = {
       id,
       branchId: input.branchId,
       kind: input.kind,
@@ -74,11 +91,38 @@ export class AgentRegistry {
       remote: input.kind === 'bot' ? true : undefined,
       healthUrl: input.healthUrl,
       callbackSecret: randomBytes(32).toString('hex'),
-    });
+      ...(input.teamId ? { teamId: input.teamId } : {}),
+    };
+    const agent = await store.agents.insert(record);
     await store.apiTokens.insert({ id: sha256(token), role: 'agent', subject: id, createdAt: now, label: `agent ${id}` });
-    await this.deps.audit.append({ type: 'agent.registered', actor, agentId: id, branchId: input.branchId, data: { kind: input.kind, channel: input.channel } });
+    await this.deps.audit.append({ type: 'agent.registered', actor, agentId: id, branchId: input.branchId, data: { kind: input.kind, channel: input.channel, teamId: input.teamId } });
     this.deps.monitor.track(id, 0);
     return { agent, token };
+  }
+
+  /** A team the admin may give this agent: configured, and not contradicting the config's own assignment. */
+  private mustBeAssignable(agentId: string, teamId: string | null): void {
+    const config = this.deps.settings.config;
+    if (teamId !== null && !config.approvals.teams[teamId]) {
+      const known = Object.keys(config.approvals.teams).join(', ') || 'none';
+      throw new ValidationError('Unknown team', [{ path: 'teamId', message: `unknown team '${teamId}' (known: ${known}; configure it under approvals.teams)` }]);
+    }
+    const fromConfig = assignedTeam(config, agentId);
+    if (fromConfig && fromConfig.teamId !== teamId) {
+      throw new ConflictError(`Agent '${agentId}' is in team '${fromConfig.teamId}' by the config file (approvals.teams.${fromConfig.teamId}.agents); change it there`, { teamId: fromConfig.teamId });
+    }
+  }
+
+  /** Assigns or clears an agent's team (admin), audited. Requests never choose their team. */
+  async setTeam(id: string, teamId: string | null, actor: string): Promise<AgentRecord> {
+    const agent = await this.require(id);
+    if (agent.kind !== 'action') throw new ConflictError(`Agent '${id}' is a bot; teams govern the approval requests of action agents`);
+    this.mustBeAssignable(id, teamId);
+    const updated = await this.deps.store.agents.update(id, { teamId: teamId ?? undefined } as Partial<TeamedAgent>);
+    if (!updated) throw new NotFoundError('Agent', id);
+    const from = (agent as TeamedAgent).teamId ?? null;
+    await this.deps.audit.append({ type: 'agent.team-assigned', actor, agentId: id, branchId: agent.branchId, data: { from, to: teamId } });
+    return updated;
   }
 
   async require(id: string): Promise<AgentRecord> {
@@ -104,6 +148,8 @@ export class AgentRegistry {
     const dependents = (await this.deps.store.agents.find()).filter((a) => a.dependsOn.includes(id)).map((a) => a.id);
     if (dependents.length > 0) throw new ConflictError(`Agent '${id}' is a dependency of ${dependents.join(', ')}; remove those first`, { dependents });
     this.deps.monitor.untrack(id);
+    // The tombstone first: at no moment may the id look free to a new registration.
+    await tombstoneAgent(this.deps.store, this.deps.clock, agent, actor);
     await this.deps.store.agents.delete(id);
     await this.deps.store.apiTokens.deleteWhere({ subject: id, role: 'agent' });
     await this.deps.audit.append({ type: 'agent.removed', actor, agentId: id, branchId: agent.branchId });

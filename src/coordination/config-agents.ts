@@ -1,13 +1,17 @@
 import type { CoordinatorConfig } from '../config/config-schema.js';
 import type { Clock } from '../core/clock.js';
 import { isoNow } from '../core/clock.js';
+import { ConfigError } from '../core/errors.js';
 import type { AgentRecord } from '../storage/records.js';
 import type { Store } from '../storage/store.js';
+import { tombstoneAgent } from './agent-ids.js';
 
 /**
  * Makes the stored agents match the config file: new bot agents are added
  * (`pending`, or `down` with the reason when credentials are missing), changed
- * ones updated, removed ones deleted. API-registered agents are left alone.
+ * ones updated, removed ones deleted (leaving a tombstone, so `POST /api/agents`
+ * cannot take the id over; the config file itself may bring it back). API-registered
+ * agents are left alone.
  */
 export async function syncConfigAgents(config: CoordinatorConfig, store: Store, clock: Clock): Promise<void> {
   const now = isoNow(clock);
@@ -19,6 +23,10 @@ export async function syncConfigAgents(config: CoordinatorConfig, store: Store, 
       const reason = missing?.length ? `missing credentials: set ${missing.join(', ')} (see .env.example)` : !agent.enabled ? 'disabled in the config file' : undefined;
       const desired: Partial<AgentRecord> = { branchId: branch.id, kind: 'bot', channel: agent.channel, dependsOn: agent.dependsOn, remote: branch.host === 'remote' };
       const existing = await store.agents.get(agent.id);
+      if (existing && existing.source !== 'config') {
+        // Taking it over would leave the API agent's token speaking for this bot.
+        throw new ConfigError([{ path: `branches.${branch.id}.agents.${agent.id}`, message: `'${agent.id}' is the id of an agent registered with POST /api/agents; rename this one, or remove that one first (DELETE /api/agents/${agent.id})` }]);
+      }
       if (!existing) {
         await store.agents.insert({
           id: agent.id,
@@ -40,6 +48,8 @@ export async function syncConfigAgents(config: CoordinatorConfig, store: Store, 
     }
   }
   for (const stale of await store.agents.find({ where: { source: 'config' } })) {
-    if (!seen.has(stale.id)) await store.agents.delete(stale.id);
+    if (seen.has(stale.id)) continue;
+    await tombstoneAgent(store, clock, stale, 'config');
+    await store.agents.delete(stale.id);
   }
 }

@@ -35,6 +35,7 @@ import { parseBody } from './http/middleware.js';
 import type { Server as HttpServer } from 'node:http';
 import { createAuthenticator, ensureAdminToken, type AdminTokenInfo } from './auth.js';
 import { syncConfigAgents } from './config-agents.js';
+import { requesterApprovalView } from './read-scope.js';
 import { EventBus } from './event-bus.js';
 import { createApiApp } from './http/create-api-app.js';
 import { requireAuth } from './http/middleware.js';
@@ -166,6 +167,7 @@ export async function createCoordinator(deps: CoordinatorDeps): Promise<Coordina
       agentRoutes({
         registry,
         store,
+        settings,
         monitor,
         hosts,
         audit,
@@ -178,6 +180,7 @@ export async function createCoordinator(deps: CoordinatorDeps): Promise<Coordina
         engine: approvals,
         store,
         bus,
+        settings,
         anyAuth: anyRole,
         requesterAuth: requireAuth(authenticate, ['agent']),
         deciderAuth: requireAuth(authenticate, ['manager']),
@@ -190,10 +193,8 @@ export async function createCoordinator(deps: CoordinatorDeps): Promise<Coordina
     ],
   });
   let gateway: ReturnType<typeof attachRunnerGateway> | undefined;
-  bus.on('approval.updated', (approval) => {
-    const { requestHash: _hash, ...view } = approval;
-    gateway?.toRequester(approval.requesterId, view);
-  });
+  // The requester's view: no managers' chat ids (read-scope.ts).
+  bus.on('approval.updated', (approval) => gateway?.toRequester(approval.requesterId, requesterApprovalView(approval)));
   const dashboard = await createDashboard({
     store,
     clock,

@@ -129,4 +129,22 @@ branches:
     const plain = write('operators: [{ username: bob, passwordHash: "plain-text" }]');
     expect(issuesOf(() => loadConfigFile(plain, {}))['operators[0].passwordHash']).toMatch(/npm run hash-password/);
   });
+
+  it('refuses ids reserved for the coordinator on managers and agents, and an agent in two teams', () => {
+    const path = write(`
+approvals:
+  teams:
+    night-batch: { autonomy: autonomous, agents: [refunds, crm] }
+    day: { autonomy: supervised, agents: [refunds] }
+branches:
+  - id: b1
+    name: B1
+    managers: [{ id: policy, name: Not the policy }]
+    agents: [{ id: admin, channel: telegram, token: t }]
+`);
+    const issues = issuesOf(() => loadConfigFile(path, {}));
+    expect(issues['branches[0].managers[0].id']).toMatch(/reserved for the coordinator/);
+    expect(issues['branches[0].agents[0].id']).toMatch(/reserved for the coordinator/);
+    expect(issues['approvals.teams.day.agents[0]']).toMatch(/'refunds' is already in team 'night-batch'/);
+  });
 });

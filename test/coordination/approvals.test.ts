@@ -6,14 +6,14 @@ import type { AddressInfo } from 'node:net';
 import { sha256 } from '../../src/core/ids.js';
 import { fakeChannels, type FakeBot } from '../helpers/fake-channel.js';
 import { ManualClock } from '../helpers/manual-clock.js';
-import { startTestCoordinator } from '../helpers/test-coordinator.js';
+import { addRequester, startTestCoordinator } from '../helpers/test-coordinator.js';
 
 const YAML = `
 approvals:
   minRole: { critical: owner }
   escalateAfterSec: { high: 600 }
   learnAfter: 2
-  teams: { growth: { autonomy: autonomous } }
+  teams: { growth: { autonomy: autonomous, agents: [promo] } }
 branches:
   - id: lisboa
     name: Lisboa
@@ -104,13 +104,16 @@ describe('approvals: create and policy', () => {
   });
 
   it('auto-approves what the autonomy allows, saying which rule, and audits it', async () => {
-    const { create, store } = await setup();
+    const { create, store, t } = await setup();
     const low = await create({ actionType: 'status.check', summary: 'Check stock' });
     expect(low.status).toBe(201);
     expect(low.body.approval).toMatchObject({ status: 'approved', riskLevel: 'low', decision: { by: 'policy', via: 'policy', rule: expect.stringMatching(/semi_autonomous .*branch lisboa.* low/) } });
-    const team = await create({ actionType: 'email.campaign', summary: 'Send promo', teamId: 'growth' });
-    expect(team.body.approval).toMatchObject({ status: 'approved', riskLevel: 'high', autonomy: 'autonomous' });
-    const critical = await create({ teamId: 'growth' });
+    // Team growth's autonomy governs the agents the config assigns to it (promo), with or without teamId in the request.
+    await addRequester(t, 'promo', 'lisboa', 'agent-token-promo-000001');
+    const asPromo = (json: Record<string, unknown>) => t.call('/api/approvals', { method: 'POST', token: 'agent-token-promo-000001', json: { branchId: 'lisboa', ...json } });
+    const team = await asPromo({ actionType: 'email.campaign', summary: 'Send promo' });
+    expect(team.body.approval).toMatchObject({ status: 'approved', riskLevel: 'high', autonomy: 'autonomous', teamId: 'growth' });
+    const critical = await asPromo({ actionType: 'refund', summary: 'Refund', teamId: 'growth' });
     expect(critical.body.approval.status).toBe('pending');
     const audit = await store.auditEvents.find({ where: { type: 'approval.auto-approved' } });
     expect(audit).toHaveLength(2);
@@ -119,10 +122,12 @@ describe('approvals: create and policy', () => {
 
 describe('approvals: routing and deciding', () => {
   it('delivers to eligible managers on their preferred channel, falls back when it fails, and posts to the Slack approvals channel', async () => {
-    const { create, bot } = await setup();
+    const { create, bot, t } = await setup();
     bot('lis-tg').unreachable.add('1001');
     const res = await create({});
-    const deliveries = res.body.approval.deliveries;
+    // The requester sees where prompts went by channel, not the managers' chat ids; staff see them.
+    expect(JSON.stringify(res.body.approval.deliveries)).not.toMatch(/chatId|managerId|351910000001/);
+    const deliveries = (await t.call(`/api/approvals/${res.body.approval.id}`)).body.approval.deliveries;
     // Critical needs an owner: only Ana. Telegram refused -> WhatsApp. Plus the approvals channel.
     expect(deliveries).toEqual([
       expect.objectContaining({ managerId: 'ana', channel: 'telegram', status: 'failed', error: expect.stringMatching(/blocked/) }),
@@ -137,7 +142,7 @@ describe('approvals: routing and deciding', () => {
     const { create, t, bot } = await setup();
     await t.running.store.agents.update('lis-tg', { status: 'down' });
     const res = await create({ actionType: 'crm.update', summary: 'Update CRM', riskLevel: 'high' });
-    const sent = res.body.approval.deliveries.filter((d: { status: string }) => d.status === 'sent');
+    const sent = (await t.call(`/api/approvals/${res.body.approval.id}`)).body.approval.deliveries.filter((d: { status: string }) => d.status === 'sent');
     expect(sent.map((d: { managerId?: string; channel: string }) => `${d.managerId ?? '-'}:${d.channel}`).sort()).toEqual(['-:slack', 'ana:whatsapp', 'bruno:slack']);
     expect(bot('lis-tg').prompts).toEqual([]);
   });
@@ -235,7 +240,7 @@ describe('approvals: time, outcome delivery, audit, learning, message.send', () 
     bot('lis-wa').unreachable.add('+351910000001');
     const { body } = await create({ riskLevel: 'high', actionType: 'data.change', expiresInSec: 1200 });
     const id = body.approval.id;
-    expect(body.approval.deliveries.filter((d: { status: string }) => d.status === 'sent').map((d: { managerId?: string }) => d.managerId ?? 'channel')).toEqual(['bruno', 'channel']);
+    expect((await t.running.store.approvals.get(id))!.deliveries.filter((d: { status: string }) => d.status === 'sent').map((d: { managerId?: string }) => d.managerId ?? 'channel')).toEqual(['bruno', 'channel']);
     expect(body.approval.escalation).toEqual({ dueAt: new Date(clock.now() + 600_000).toISOString() });
     // The coordinator is down while the escalation falls due; on start it fires at once.
     await t.restart(() => clock.advance(700_000));
@@ -284,6 +289,9 @@ describe('approvals: time, outcome delivery, audit, learning, message.send', () 
     const expected = `sha256=${createHmac('sha256', 'f'.repeat(64)).update(received[0].body).digest('hex')}`;
     expect(received[0].signature).toBe(expected);
     expect(JSON.parse(received[0].body)).toMatchObject({ event: 'approval.approved', approval: { id, status: 'approved', decision: { byName: 'Ana' } } });
+    // The requester learns where the prompt went by channel, not the managers' chat ids.
+    expect(JSON.parse(received[0].body).approval.deliveries.length).toBeGreaterThan(0);
+    expect(received[0].body).not.toMatch(/chatId|managerId|1001/);
     const item = await t.running.store.outbox.findOne({ approvalId: id });
     expect(item).toMatchObject({ status: 'delivered', attempts: 3 });
   });
@@ -322,8 +330,8 @@ describe('approvals: time, outcome delivery, audit, learning, message.send', () 
       socket.once('connect', () => resolve());
       socket.once('connect_error', reject);
     });
-    const got: Array<{ id: string; status: string }> = [];
-    socket.on('approval', (a: { id: string; status: string }) => got.push(a));
+    const got: Array<{ id: string; status: string; deliveries: unknown[] }> = [];
+    socket.on('approval', (a: { id: string; status: string; deliveries: unknown[] }) => got.push(a));
     const { body } = await create({ actionType: 'data.change', riskLevel: 'high' });
     const minted = await t.call('/api/tokens', { method: 'POST', json: { role: 'manager', subject: 'bruno' } });
     expect(minted.status).toBe(201);
@@ -332,6 +340,7 @@ describe('approvals: time, outcome delivery, audit, learning, message.send', () 
     await t.call(`/api/approvals/${body.approval.id}/decision`, { method: 'POST', token: minted.body.token, json: { decision: 'reject', reason: 'not today' } });
     for (let i = 0; i < 50 && !got.some((a) => a.status === 'rejected'); i++) await new Promise((r) => setTimeout(r, 10));
     expect(got.find((a) => a.status === 'rejected')).toMatchObject({ id: body.approval.id, decision: { byName: 'Bruno', reason: 'not today' } });
+    expect(JSON.stringify(got)).not.toMatch(/chatId|managerId/);
   });
 
   it('lists the audit trail and verifies the chain, detecting a tampered row', async () => {

@@ -6,14 +6,15 @@ import type { TimerHandle } from '../../core/clock.js';
 import { isoNow } from '../../core/clock.js';
 import { CodedError, ConflictError, ErrorCode, NotFoundError, ValidationError } from '../../core/errors.js';
 import { newId } from '../../core/ids.js';
-import type { ApprovalRecord, Decision, RiskLevel } from '../../storage/records.js';
+import type { AgentRecord, ApprovalRecord, Decision, RiskLevel } from '../../storage/records.js';
 import type { Principal } from '../auth.js';
 import type { CoreDeps } from '../module-deps.js';
 import type { RuntimeSettings } from '../runtime-settings.js';
 import { managerByIdentity } from '../../branches/manager-identity.js';
 import type { ApprovalDelivery } from './approval-delivery.js';
 import { LearnedRules } from './learned-rules.js';
-import { autoApproves, classifyRisk, eligibleManagers, resolveAutonomy, ttlSec } from './policy.js';
+import { assignedTeam, autoApproves, classifyRisk, eligibleManagers, resolveAutonomy, ttlSec } from './policy.js';
+import { requesterApprovalView } from '../read-scope.js';
 import type { WebhookOutbox } from './webhook-outbox.js';
 
 export interface CreateApprovalInput {
@@ -133,25 +134,30 @@ export class ApprovalEngine {
     }
     const branch = this.branch(input.branchId);
     // An action agent asks for its own branch only (before any validator looks at that branch's data).
-    const agent = requester.role === 'agent' ? await store.agents.get(requesterId) : null;
+    // The agent document also carries the team the admin assigned through the API (`teamId`; the stores keep any field).
+    const agent = requester.role === 'agent' ? ((await store.agents.get(requesterId)) as (AgentRecord & { teamId?: string }) | null) : null;
     if (agent && agent.branchId !== branch.id) {
+      await this.deps.audit.append({ type: 'approval.refused', actor: requesterId, branchId: branch.id, data: { reason: `requester belongs to branch ${agent.branchId}`, actionType: input.actionType } });
       throw new CodedError(ErrorCode.Forbidden, `agent '${requesterId}' belongs to branch '${agent.branchId}' and cannot ask for approvals at '${branch.id}'`);
     }
+    const team = await this.teamFor(input, requester, agent?.teamId);
     await this.validators.get(input.actionType)?.(input.details, branch.id);
-    if (input.teamId && !settings.config.approvals.teams[input.teamId]) {
-      throw new ValidationError('Unknown team', [{ path: 'teamId', message: `unknown team '${input.teamId}' (configure it under approvals.teams)` }]);
-    }
     const config = settings.config;
     const risk = riskFor(input, config);
-    const autonomy = resolveAutonomy(config, branch, input.teamId);
+    const autonomy = resolveAutonomy(config, branch, team);
+    const maxTtl = ttlSec(config, risk.risk);
+    if (input.expiresInSec !== undefined && input.expiresInSec > maxTtl) {
+      // A longer life than the policy gives this risk would keep a stale request decidable: say the limit.
+      throw new ValidationError('expiresInSec is above the policy', [{ path: 'expiresInSec', message: `expected at most ${maxTtl} seconds: the policy's time to live for ${risk.risk} risk (approvals.ttlSec.${risk.risk})` }]);
+    }
     const now = clock.now();
-    const ttl = input.expiresInSec ?? ttlSec(config, risk.risk);
+    const ttl = input.expiresInSec ?? maxTtl;
     const escalateAfter = config.approvals.escalateAfterSec[risk.risk];
     const base = {
       id: newId(now),
       code: await this.newCode(),
       branchId: branch.id,
-      teamId: input.teamId,
+      teamId: team,
       requesterId,
       actionType: input.actionType,
       summary: input.summary,
@@ -242,6 +248,29 @@ export class ApprovalEngine {
       this.log.warn(`approval ${approval.code}: no manager could be reached on any channel; it waits on the dashboard and API`, { approvalId: approval.id });
       await this.deps.audit.append({ type: 'approval.undelivered', actor: 'coordinator', branchId: approval.branchId, approvalId: approval.id });
     }
+  }
+
+  /**
+   * The team whose autonomy applies: an agent's is the one the admin assigned
+   * (config or API), whatever the request says. A request may repeat its own
+   * team (a no-op, so agents written for the old API keep working); naming any
+   * other is refused (403) and audited. The admin token may name any
+   * configured team, since it is the one that assigns them.
+   */
+  private async teamFor(input: CreateApprovalInput, requester: Principal, storedTeamId: string | undefined): Promise<string | undefined> {
+    const config = this.deps.settings.config;
+    if (requester.role === 'admin') {
+      if (input.teamId && !config.approvals.teams[input.teamId]) {
+        throw new ValidationError('Unknown team', [{ path: 'teamId', message: `unknown team '${input.teamId}' (configure it under approvals.teams)` }]);
+      }
+      return input.teamId;
+    }
+    const assigned = assignedTeam(config, requester.subject, storedTeamId)?.teamId;
+    if (input.teamId !== undefined && input.teamId !== assigned) {
+      await this.deps.audit.append({ type: 'approval.refused', actor: requester.subject, branchId: input.branchId, data: { reason: 'request named a team it is not assigned to', teamId: input.teamId, assigned: assigned ?? null } });
+      throw new CodedError(ErrorCode.Forbidden, `agent '${requester.subject}' is ${assigned ? `in team '${assigned}'` : 'in no team'}; teams are assigned by an admin (approvals.teams.<id>.agents or PATCH /api/agents/${requester.subject}), not chosen by a request: leave teamId out`, { path: 'teamId' });
+    }
+    return assigned;
   }
 
   /** Works out who the decider is and whether they may decide; refusals are audited. */
@@ -335,7 +364,7 @@ export class ApprovalEngine {
     if (!approval.callbackUrl) return;
     const requester = await this.deps.store.agents.get(approval.requesterId);
     if (!requester) return;
-    const { requestHash: _h, idempotencyKey: _k, version: _v, ...view } = approval;
+    const { idempotencyKey: _k, version: _v, ...view } = requesterApprovalView(approval);
     await this.deps.outbox.enqueue(requester.id, approval.callbackUrl, { event: `approval.${approval.status}`, approval: view, sentAt: isoNow(this.deps.clock) }, approval.id);
   }
 

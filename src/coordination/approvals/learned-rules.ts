@@ -1,10 +1,11 @@
 import type { Clock } from '../../core/clock.js';
 import { isoNow } from '../../core/clock.js';
-import { ConflictError, NotFoundError } from '../../core/errors.js';
+import { CodedError, ConflictError, ErrorCode, NotFoundError } from '../../core/errors.js';
 import type { RiskLevel } from '../../storage/records.js';
 import type { Store } from '../../storage/store.js';
 import type { AuditLog } from '../audit-log.js';
 import type { RuntimeSettings } from '../runtime-settings.js';
+import { mayManageRules } from './policy.js';
 
 export interface LearnedRule {
   id: string;
@@ -27,7 +28,8 @@ const KEY = 'approvals.learning';
 /**
  * After K consecutive human approvals of one action type at one branch (no
  * rejection between), suggest auto-approving it. A suggestion does nothing
- * until an operator accepts it; it can be revoked. Critical risk is never
+ * until someone with decision-level authority at that branch accepts it
+ * (`mayManageRules` in policy.ts; callers check it); it can be revoked. Critical risk is never
  * learned: it always waits for a person.
  */
 export class LearnedRules {
@@ -67,6 +69,11 @@ export class LearnedRules {
     return (await this.load()).rules;
   }
 
+  /** One rule by id, or null. */
+  async get(id: string): Promise<LearnedRule | null> {
+    return (await this.load()).rules.find((r) => r.id === id) ?? null;
+  }
+
   /** The accepted rule that lets this request through, described for the audit log, or null. */
   async activeRuleFor(branchId: string, actionType: string, risk: RiskLevel): Promise<string | null> {
     if (risk === 'critical') return null;
@@ -87,6 +94,22 @@ export class LearnedRules {
       return rule;
     });
     if (suggested) await this.deps.audit.append({ type: 'approval.rule-suggested', actor: 'coordinator', branchId, data: suggested });
+  }
+
+  /**
+   * Accepts or revokes a rule for someone whose authority is checked first
+   * (`mayManageRules`): the admin, or a manager who may decide every learnable
+   * risk at the rule's branch. A refusal is audited and answers 403; an
+   * unknown rule, or one at a branch `visible` says the caller cannot see, 404.
+   */
+  async setStatusAs(id: string, status: 'active' | 'revoked', who: { admin?: boolean; managerId?: string; actor: string; visible: (branchId: string) => boolean }): Promise<LearnedRule> {
+    const rule = await this.get(id);
+    if (!rule || !who.visible(rule.branchId)) throw new NotFoundError('Learned rule', id);
+    if (!mayManageRules(this.deps.settings.config, rule.branchId, who)) {
+      await this.deps.audit.append({ type: 'approval.rule-refused', actor: who.actor, branchId: rule.branchId, data: { id, action: status === 'active' ? 'accept' : 'revoke', reason: 'needs decision-level authority for every learnable risk at this branch' } });
+      throw new CodedError(ErrorCode.Forbidden, `Accepting or revoking rule '${id}' needs the admin token or a manager token whose manager may decide every risk a rule can auto-approve at branch '${rule.branchId}'`);
+    }
+    return this.setStatus(id, status, who.actor);
   }
 
   async setStatus(id: string, status: 'active' | 'revoked', by: string): Promise<LearnedRule> {

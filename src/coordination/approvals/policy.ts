@@ -1,4 +1,4 @@
-import type { Autonomy, BranchConfig, CoordinatorConfig, ManagerConfig } from '../../config/config-schema.js';
+import { RISK_LEVELS, type Autonomy, type BranchConfig, type CoordinatorConfig, type ManagerConfig } from '../../config/config-schema.js';
 import type { RiskLevel } from '../../storage/records.js';
 
 /** The built-in action-type table (ARCHITECTURE.md); the config's `approvals.riskByAction` wins over it. */
@@ -21,7 +21,19 @@ export function classifyRisk(actionType: string, config: CoordinatorConfig): { r
   return { risk: 'high', source: 'default for unknown action types' };
 }
 
-/** Autonomy per team, else per branch, else the business default. */
+/**
+ * The team an agent belongs to, as the admin assigned it: the config's
+ * `approvals.teams.<id>.agents` first, else the assignment stored on the agent
+ * (`POST /api/agents` / `PATCH /api/agents/:id` `teamId`) while that team is
+ * still configured. Never what a request says.
+ */
+export function assignedTeam(config: CoordinatorConfig, agentId: string, storedTeamId?: string): { teamId: string; source: 'config' | 'api' } | undefined {
+  for (const [teamId, team] of Object.entries(config.approvals.teams)) if (team.agents.includes(agentId)) return { teamId, source: 'config' };
+  if (storedTeamId && config.approvals.teams[storedTeamId]) return { teamId: storedTeamId, source: 'api' };
+  return undefined;
+}
+
+/** Autonomy per team (the requester's assigned team), else per branch, else the business default. */
 export function resolveAutonomy(config: CoordinatorConfig, branch: BranchConfig, teamId?: string): { autonomy: Autonomy; source: string } {
   const team = teamId ? config.approvals.teams[teamId] : undefined;
   if (team) return { autonomy: team.autonomy, source: `team ${teamId}` };
@@ -42,6 +54,27 @@ export function eligibleManagers(config: CoordinatorConfig, branch: BranchConfig
   return branch.managers.filter((m) => ROLE_RANK[m.role] >= ROLE_RANK[min]);
 }
 
+/** The risks a learned rule can auto-approve (critical always waits for a person). */
+export const LEARNABLE_RISKS: readonly RiskLevel[] = RISK_LEVELS.filter((risk) => risk !== 'critical');
+
+/**
+ * Who may accept or revoke a learned rule of `branchId`. A rule decides for
+ * people, so it takes decision-level authority: the admin, or a manager who
+ * may decide every risk the rule can auto-approve at that branch. One rule for
+ * the REST API (`POST /api/approvals/rules/:id/accept|revoke`, the manager
+ * token's subject) and the dashboard (the operator's linked manager); an
+ * operator who is not a manager has none.
+ *
+ * @example mayManageRules(config, 'lisboa', { managerId: 'ana' })
+ */
+export function mayManageRules(config: CoordinatorConfig, branchId: string, who: { admin?: boolean; managerId?: string }): boolean {
+  if (who.admin) return true;
+  const branch = config.branches.find((b) => b.id === branchId);
+  if (!branch || !who.managerId) return false;
+  return LEARNABLE_RISKS.every((risk) => eligibleManagers(config, branch, risk).some((m) => m.id === who.managerId));
+}
+
+/** The time to live of a request at this risk; also the longest `expiresInSec` a request may ask for. */
 export function ttlSec(config: CoordinatorConfig, risk: RiskLevel): number {
   return config.approvals.ttlSec[risk] ?? DEFAULT_TTL_SEC[risk];
 }

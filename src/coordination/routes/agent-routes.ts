@@ -1,22 +1,30 @@
 import { Router, type RequestHandler } from 'express';
 import { z } from 'zod';
 import type { AgentHost } from '../../branches/agent-host.js';
-import { CodedError, ErrorCode } from '../../core/errors.js';
+import { CodedError, ErrorCode, NotFoundError } from '../../core/errors.js';
 import type { AgentStatus } from '../../storage/records.js';
 import type { Store } from '../../storage/store.js';
 import type { AgentRegistry } from '../agent-registry.js';
-import { agentView, registerAgentSchema } from '../agent-registry.js';
+import { agentView, patchAgentSchema, registerAgentSchema } from '../agent-registry.js';
 import type { AuditLog } from '../audit-log.js';
 import type { HealthMonitor } from '../health/health-monitor.js';
 import { parseBody } from '../http/middleware.js';
+import { branchWhere, readScopeOf, seesBranch } from '../read-scope.js';
+import type { RuntimeSettings } from '../runtime-settings.js';
 
 const STATUSES = ['pending', 'up', 'down', 'maintenance', 'blocked'];
 const maintenanceSchema = z.strictObject({ enabled: z.boolean({ message: 'expected true or false' }) });
 
-/** `/api/agents`: register, list, inspect, remove, heartbeat, restart, maintenance. */
+/**
+ * `/api/agents`: register, list, inspect, assign a team, remove, heartbeat,
+ * restart, maintenance. Reads are kept to the token's branches (an agent: its
+ * own branch; a runner: the branches it hosts; a manager: where it manages);
+ * an agent outside them answers 404.
+ */
 export function agentRoutes(deps: {
   registry: AgentRegistry;
   store: Store;
+  settings: RuntimeSettings;
   monitor: HealthMonitor;
   hosts: AgentHost;
   audit: AuditLog;
@@ -38,15 +46,25 @@ export function agentRoutes(deps: {
     if (status !== undefined && !STATUSES.includes(String(status))) {
       throw new CodedError(ErrorCode.Validation, 'Invalid filter', { issues: [{ path: 'status', message: `expected one of ${STATUSES.join(', ')}` }] });
     }
+    const scope = await readScopeOf(req.principal!, deps.settings.config, store);
     const agents = await store.agents.find({
-      where: { ...(branchId ? { branchId: String(branchId) } : {}), ...(status ? { status: String(status) as AgentStatus } : {}) },
+      where: { ...branchWhere(scope, branchId ? String(branchId) : undefined), ...(status ? { status: String(status) as AgentStatus } : {}) },
       orderBy: { field: 'id' },
     });
     res.json({ agents: agents.map(agentView) });
   });
 
   router.get('/api/agents/:id', deps.anyAuth, async (req, res) => {
-    res.json(await registry.details(String(req.params.id)));
+    const id = String(req.params.id);
+    const agent = await registry.require(id);
+    if (!seesBranch(await readScopeOf(req.principal!, deps.settings.config, store), agent.branchId)) throw new NotFoundError('Agent', id);
+    res.json(await registry.details(id));
+  });
+
+  // Teams (and so autonomy) are the admin's to give: `{teamId}` assigns, `{teamId: null}` clears.
+  router.patch('/api/agents/:id', deps.adminAuth, async (req, res) => {
+    const { teamId } = parseBody(patchAgentSchema, req.body);
+    res.json({ agent: agentView(await registry.setTeam(String(req.params.id), teamId, req.principal!.subject)) });
   });
 
   router.delete('/api/agents/:id', deps.adminAuth, async (req, res) => {

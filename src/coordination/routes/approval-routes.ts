@@ -1,4 +1,4 @@
-import { Router, type RequestHandler } from 'express';
+import { Router, type Request, type RequestHandler } from 'express';
 import { z } from 'zod';
 import { idSchema, RISK_LEVELS } from '../../config/config-schema.js';
 import { CodedError, ConflictError, ErrorCode, asCodedError } from '../../core/errors.js';
@@ -7,6 +7,8 @@ import type { Store } from '../../storage/store.js';
 import type { ApprovalEngine, DecideResult } from '../approvals/approval-engine.js';
 import type { EventBus } from '../event-bus.js';
 import { parseBody } from '../http/middleware.js';
+import { approvalView, approvalViewFor, approvalWhere, mustSeeApproval, readScopeOf, seesBranch, type ReadScope } from '../read-scope.js';
+import type { RuntimeSettings } from '../runtime-settings.js';
 
 const STATUSES: ApprovalStatus[] = ['pending', 'approved', 'rejected', 'expired', 'cancelled', 'executed', 'failed'];
 const MAX_WAIT_SEC = 60;
@@ -29,11 +31,7 @@ const decisionSchema = z.strictObject({
 const bulkSchema = decisionSchema.extend({ ids: z.array(z.string().min(1)).min(1, 'expected at least one id').max(200, 'expected at most 200 ids') });
 const resultSchema = z.strictObject({ success: z.boolean({ message: 'expected true or false' }), error: z.string().max(2000).optional(), result: z.unknown().optional() });
 
-/** What the API shows of an approval (no request hash). */
-export function approvalView(a: ApprovalRecord) {
-  const { requestHash: _hash, ...rest } = a;
-  return rest;
-}
+export { approvalView };
 
 function tooLate(approval: ApprovalRecord): CodedError {
   const d = approval.decision;
@@ -41,10 +39,30 @@ function tooLate(approval: ApprovalRecord): CodedError {
   return new ConflictError(`Too late: approval ${approval.code} was already ${who}`, { approval: approvalView(approval) });
 }
 
-/** `/api/approvals`: create, list, read (long-poll), decide, bulk, cancel, result, learned rules. */
-export function approvalRoutes(deps: { engine: ApprovalEngine; store: Store; bus: EventBus; anyAuth: RequestHandler; requesterAuth: RequestHandler; deciderAuth: RequestHandler; operatorAuth: RequestHandler }): Router {
+/**
+ * `/api/approvals`: create, list, read (long-poll), decide, bulk, cancel,
+ * result, learned rules. Every read is kept to the token's scope
+ * (`read-scope.ts`: an agent sees only its own requests, a manager and a
+ * runner their branches); outside it the answer is 404.
+ */
+export function approvalRoutes(deps: {
+  engine: ApprovalEngine;
+  store: Store;
+  bus: EventBus;
+  settings: RuntimeSettings;
+  anyAuth: RequestHandler;
+  requesterAuth: RequestHandler;
+  deciderAuth: RequestHandler;
+  operatorAuth: RequestHandler;
+}): Router {
   const router = Router();
   const { engine, store } = deps;
+  const scopeOf = (req: Request): Promise<ReadScope> => readScopeOf(req.principal!, deps.settings.config, store);
+  /** The approval named by id or code, if this caller may see it (404 otherwise: its existence is not revealed). */
+  const visible = async (req: Request, scope: ReadScope): Promise<ApprovalRecord> => {
+    const asked = String(req.params.id);
+    return mustSeeApproval(scope, await engine.require(asked), asked);
+  };
 
   router.post('/api/approvals', deps.requesterAuth, async (req, res) => {
     const key = req.get('idempotency-key');
@@ -53,15 +71,25 @@ export function approvalRoutes(deps: { engine: ApprovalEngine; store: Store; bus
     }
     const input = parseBody(createApprovalSchema, req.body);
     const { approval, created } = await engine.create(input as Parameters<ApprovalEngine['create']>[0], req.principal!, key);
-    res.status(created ? 201 : 200).json({ approval: approvalView(approval) });
+    res.status(created ? 201 : 200).json({ approval: approvalViewFor(await scopeOf(req), approval) });
   });
 
-  router.get('/api/approvals/rules', deps.operatorAuth, async (_req, res) => {
-    res.json({ rules: await engine.learned.list() });
+  router.get('/api/approvals/rules', deps.anyAuth, async (req, res) => {
+    const scope = await scopeOf(req);
+    res.json({ rules: (await engine.learned.list()).filter((r) => seesBranch(scope, r.branchId)) });
   });
+  // Accepting a rule lets it approve for people: decision-level authority at its branch (policy.ts mayManageRules).
   for (const [action, status] of [['accept', 'active'], ['revoke', 'revoked']] as const) {
-    router.post(`/api/approvals/rules/:id/${action}`, deps.operatorAuth, async (req, res) => {
-      res.json({ rule: await engine.learned.setStatus(String(req.params.id), status, req.principal!.subject) });
+    router.post(`/api/approvals/rules/:id/${action}`, deps.anyAuth, async (req, res) => {
+      const p = req.principal!;
+      const scope = await scopeOf(req);
+      const rule = await engine.learned.setStatusAs(String(req.params.id), status, {
+        admin: p.role === 'admin',
+        managerId: p.role === 'manager' ? p.subject : undefined,
+        actor: p.subject,
+        visible: (branchId) => seesBranch(scope, branchId),
+      });
+      res.json({ rule });
     });
   }
 
@@ -76,17 +104,19 @@ export function approvalRoutes(deps: { engine: ApprovalEngine; store: Store; bus
     if (!Number.isInteger(offset) || offset < 0) issues.push({ path: 'offset', message: 'expected a whole number >= 0' });
     if (issues.length > 0) throw new CodedError(ErrorCode.Validation, 'Invalid filter', { issues });
     const where = {
-      ...(q.branchId ? { branchId: String(q.branchId) } : {}),
+      ...approvalWhere(await scopeOf(req), q.branchId ? String(q.branchId) : undefined),
       ...(q.status ? { status: String(q.status) as ApprovalStatus } : {}),
       ...(q.riskLevel ? { riskLevel: String(q.riskLevel) as RiskLevel } : {}),
     };
     const [approvals, total] = await Promise.all([store.approvals.find({ where, orderBy: { field: 'createdAt', direction: 'desc' }, limit, offset }), store.approvals.count(where)]);
-    res.json({ approvals: approvals.map(approvalView), total, limit, offset });
+    const scope = await scopeOf(req);
+    res.json({ approvals: approvals.map((a) => approvalViewFor(scope, a)), total, limit, offset });
   });
 
   // Long-poll: `?waitSec=N` answers as soon as the approval leaves `pending`, or with the current state after N s.
   router.get('/api/approvals/:id', deps.anyAuth, async (req, res) => {
-    let approval = await engine.require(String(req.params.id));
+    const scope = await scopeOf(req);
+    let approval = await visible(req, scope);
     const waitSec = req.query.waitSec === undefined ? 0 : Number(req.query.waitSec);
     if (!Number.isFinite(waitSec) || waitSec < 0) throw new CodedError(ErrorCode.Validation, 'Invalid waitSec', { issues: [{ path: 'waitSec', message: `expected 0-${MAX_WAIT_SEC} seconds` }] });
     if (approval.status === 'pending' && waitSec > 0) {
@@ -110,7 +140,7 @@ export function approvalRoutes(deps: { engine: ApprovalEngine; store: Store; bus
         res.on('close', onClose);
       });
     }
-    res.json({ approval: approvalView(approval) });
+    res.json({ approval: approvalViewFor(scope, approval) });
   });
 
   const decisionResponse = (result: DecideResult) => {
@@ -141,12 +171,16 @@ export function approvalRoutes(deps: { engine: ApprovalEngine; store: Store; bus
   });
 
   router.post('/api/approvals/:id/cancel', deps.requesterAuth, async (req, res) => {
-    res.json({ approval: approvalView(await engine.cancel(String(req.params.id), req.principal!)) });
+    const scope = await scopeOf(req);
+    const approval = await visible(req, scope);
+    res.json({ approval: approvalViewFor(scope, await engine.cancel(approval.id, req.principal!)) });
   });
 
   router.post('/api/approvals/:id/result', deps.requesterAuth, async (req, res) => {
+    const scope = await scopeOf(req);
+    const approval = await visible(req, scope);
     const input = parseBody(resultSchema, req.body);
-    res.json({ approval: approvalView(await engine.report(String(req.params.id), req.principal!, input)) });
+    res.json({ approval: approvalViewFor(scope, await engine.report(approval.id, req.principal!, input)) });
   });
 
   return router;

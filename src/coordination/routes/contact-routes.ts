@@ -7,6 +7,7 @@ import type { Store } from '../../storage/store.js';
 import { parseBody } from '../http/middleware.js';
 import type { AuditLog } from '../audit-log.js';
 import type { RuntimeSettings } from '../runtime-settings.js';
+import { readScopeOf } from '../read-scope.js';
 
 const STATES: ConversationState[] = ['bot', 'pending_human'];
 const replySchema = z.strictObject({ text: z.string({ message: 'expected the text to send' }).trim().min(1, 'expected some text').max(4000, 'expected at most 4000 characters') });
@@ -37,11 +38,10 @@ export function contactRoutes(deps: { store: Store; conversations: ConversationS
   const router = Router();
   const { store, conversations } = deps;
 
-  /** Branch ids this caller may see (undefined: all). */
-  const visibleBranches = (req: Request): string[] | undefined => {
-    const p = req.principal!;
-    if (p.role !== 'manager') return undefined;
-    return deps.settings.config.branches.filter((b) => b.managers.some((m) => m.id === p.subject)).map((b) => b.id);
+  /** Branch ids this caller may see (undefined: all), by the same read scope as every other route. */
+  const visibleBranches = async (req: Request): Promise<string[] | undefined> => {
+    const scope = await readScopeOf(req.principal!, deps.settings.config, store);
+    return scope.kind === 'all' ? undefined : scope.branches;
   };
   const staffName = (req: Request): string => {
     const p = req.principal!;
@@ -51,7 +51,7 @@ export function contactRoutes(deps: { store: Store; conversations: ConversationS
   const visibleContact = async (req: Request): Promise<ContactRecord> => {
     const id = String(req.params.id);
     const contact = await store.contacts.get(id);
-    const branches = visibleBranches(req);
+    const branches = await visibleBranches(req);
     if (!contact || (branches && !branches.includes(contact.branchId))) throw new NotFoundError('contact', id);
     return contact;
   };
@@ -67,7 +67,7 @@ export function contactRoutes(deps: { store: Store; conversations: ConversationS
     if (q.state !== undefined && !STATES.includes(String(q.state) as ConversationState)) {
       throw new CodedError(ErrorCode.Validation, 'Invalid filter', { issues: [{ path: 'state', message: `expected one of ${STATES.join(', ')}` }] });
     }
-    const branches = visibleBranches(req);
+    const branches = await visibleBranches(req);
     const branchId = q.branchId === undefined ? undefined : String(q.branchId);
     if (branchId && branches && !branches.includes(branchId)) throw new NotFoundError('branch', branchId);
     const branchFilter = branchId ? { branchId } : branches ? { branchId: { in: branches } } : {};

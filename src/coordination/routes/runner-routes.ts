@@ -8,6 +8,7 @@ import { newToken, sha256 } from '../../core/ids.js';
 import type { Store } from '../../storage/store.js';
 import type { AuditLog } from '../audit-log.js';
 import type { RuntimeSettings } from '../runtime-settings.js';
+import { mustBeFreeId } from '../agent-ids.js';
 
 const runnerSchema = z.strictObject({
   name: idSchema,
@@ -27,6 +28,8 @@ export function runnerRoutes(deps: { store: Store; settings: RuntimeSettings; au
       return [];
     });
     if (issues.length > 0) throw new ValidationError('Invalid runner', issues);
+    // The runner's name is its subject in the audit trail and on the socket: not the coordinator's, an agent's or a manager's.
+    await mustBeFreeId(input.name, { store: deps.store, config: deps.settings.config }, 'runner', 'name');
     const token = newToken('run');
     await deps.store.apiTokens.insert({ id: sha256(token), role: 'runner', subject: input.name, scope: input.branches, createdAt: isoNow(deps.clock), label: `runner ${input.name}` });
     await deps.audit.append({ type: 'runner.token-created', actor: req.principal!.subject, data: input });

@@ -4,6 +4,7 @@ import type { AgentRecord, AgentStatus } from '../../storage/records.js';
 import type { Metrics } from '../metrics.js';
 import type { RuntimeSettings } from '../runtime-settings.js';
 import type { RequestHandler } from 'express';
+import { readScopeOf, seesBranch } from '../read-scope.js';
 
 const STATUSES: AgentStatus[] = ['pending', 'up', 'down', 'maintenance', 'blocked'];
 
@@ -37,8 +38,10 @@ export function systemRoutes(deps: { store: Store; settings: RuntimeSettings; me
     res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
   });
 
-  router.get('/coordination/status', deps.auth, async (_req, res) => {
-    const agents = await store.agents.find({ orderBy: { field: 'id' } });
+  // Kept to the token's branches (read-scope.ts); agents of branches no longer configured only for operators and the admin.
+  router.get('/coordination/status', deps.auth, async (req, res) => {
+    const scope = await readScopeOf(req.principal!, settings.config, store);
+    const agents = (await store.agents.find({ orderBy: { field: 'id' } })).filter((a) => seesBranch(scope, a.branchId));
     const byBranch = new Map<string, AgentRecord[]>();
     for (const a of agents) {
       const list = byBranch.get(a.branchId);
@@ -61,7 +64,7 @@ export function systemRoutes(deps: { store: Store; settings: RuntimeSettings; me
       business: config.business.name,
       storage: store.state(),
       branches: [
-        ...config.branches.map((b) => ({
+        ...config.branches.filter((b) => seesBranch(scope, b.id)).map((b) => ({
           id: b.id,
           name: b.name,
           timezone: b.timezone,
