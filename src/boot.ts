@@ -46,6 +46,7 @@ export async function boot(options: BootOptions): Promise<Running> {
   let coordinator: Coordinator | undefined;
   const store = await openStore({
     dataDir: env.DATA_DIR,
+    allowInsecureDataDir: env.ALLOW_INSECURE_DATA_DIR,
     mongodbUri: env.MONGODB_URI,
     mongodbTimeoutMs: env.MONGODB_TIMEOUT_MS,
     logger,

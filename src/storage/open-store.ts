@@ -7,6 +7,8 @@ import type { Store, StoreState } from './store.js';
 
 export interface OpenStoreOptions {
   dataDir: string;
+  /** ALLOW_INSECURE_DATA_DIR: start although DATA_DIR or its files are open to other users (logged as a warning). */
+  allowInsecureDataDir?: boolean;
   mongodbUri?: string;
   mongodbTimeoutMs?: number;
   logger: Logger;
@@ -17,10 +19,15 @@ export interface OpenStoreOptions {
 /**
  * The file store alone when no MongoDB is configured; otherwise MongoDB with the
  * file store as its durable fallback. Throws DataDirLocked if another process
- * holds the data dir.
+ * holds the data dir, and config_invalid if the data dir is open to other users
+ * (unless `allowInsecureDataDir`). The coordinator and the runner both open here.
  */
 export async function openStore(options: OpenStoreOptions): Promise<Store> {
-  const file = SqliteStore.open({ dataDir: options.dataDir });
+  const file = SqliteStore.open({
+    dataDir: options.dataDir,
+    allowInsecure: options.allowInsecureDataDir,
+    onInsecure: (message) => options.logger.warn(`${message}\nStarting anyway: ALLOW_INSECURE_DATA_DIR is set.`, { module: 'storage' }),
+  });
   if (!options.mongodbUri) return file;
   const hybrid = new HybridStore({
     primary: MongoStore.create({ uri: options.mongodbUri, timeoutMs: options.mongodbTimeoutMs }),

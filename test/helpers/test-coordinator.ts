@@ -36,7 +36,8 @@ export async function startTestCoordinator(
   options: { yaml?: string; env?: Record<string, string> } & Pick<BootOptions, 'clock' | 'channels' | 'health'> = {},
 ): Promise<TestCoordinator> {
   const dir = tempDir();
-  mkdirSync(join(dir.path, 'data'), { recursive: true });
+  // Owner-only, as the coordinator refuses a data dir other users can read.
+  mkdirSync(join(dir.path, 'data'), { recursive: true, mode: 0o700 });
   if (options.yaml) writeFileSync(join(dir.path, 'coordinator.yaml'), options.yaml);
   const environment = {
     PORT: '0',
@@ -50,6 +51,8 @@ export async function startTestCoordinator(
     // Tests never reach the internet: chat platforms default to a closed loopback port.
     TELEGRAM_API_ROOT: 'http://127.0.0.1:9',
     SLACK_API_URL: 'http://127.0.0.1:9/',
+    // Tests receive webhooks and serve health URLs on loopback, which outbound calls refuse by default.
+    WEBHOOK_ALLOWLIST: '127.0.0.1',
     ...options.env,
   };
   const { logger, entries } = memoryLogger();

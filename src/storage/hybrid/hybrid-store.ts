@@ -169,8 +169,14 @@ export class HybridStore implements Store {
   async close(): Promise<void> {
     this.closed = true;
     if (this.timer) this.options.clock.clearTimeout(this.timer);
-    await this.recovering?.catch(() => undefined);
-    await this.options.primary.close();
+    // A recovery attempt in flight handles its own failures (it logs and reschedules), so it never rejects.
+    await this.recovering;
+    try {
+      await this.options.primary.close();
+    } catch (error) {
+      // The file store must still close (it holds the data-dir lock); the primary's failure is only reported.
+      this.log.warn('storage: closing the MongoDB connection failed', { error });
+    }
     await this.options.file.close();
   }
 }

@@ -99,7 +99,8 @@ export class MongoStore implements Store {
     };
   }
 
+  /** Closes the connection; a failure is the caller's to report (the hybrid logs it and still closes the file store). */
   async close(): Promise<void> {
-    await this.connection.close(true).catch(() => undefined);
+    await this.connection.close(true);
   }
 }

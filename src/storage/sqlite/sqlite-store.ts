@@ -1,12 +1,13 @@
 import Database from 'better-sqlite3';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { CodedError, ErrorCode } from '../../core/errors.js';
+import { ensurePrivateFile, preparePrivateDataDir, writePrivateFile, type PrivateDataDirOptions } from '../data-dir.js';
 import { COLLECTION_KEYS, COLLECTION_SPECS, type Store, type StoreCollections, type StoreState } from '../store.js';
 import { SqliteCollection } from './sqlite-collection.js';
 
-export interface SqliteStoreOptions {
+export interface SqliteStoreOptions extends PrivateDataDirOptions {
   dataDir: string;
 }
 
@@ -16,6 +17,8 @@ export interface SqliteStoreOptions {
  * The database is opened in exclusive locking mode: a second process on the
  * same data dir is refused (the OS drops the lock when a process dies, so a
  * crash never leaves a stale lock behind).
+ * The data dir is created 0700 and its files 0600; a dir or file open to other
+ * users is refused unless `allowInsecure` (see `preparePrivateDataDir`).
  */
 export class SqliteStore implements Store {
   declare readonly agents: StoreCollections['agents'];
@@ -44,9 +47,10 @@ export class SqliteStore implements Store {
   }
 
   static open(options: SqliteStoreOptions): SqliteStore {
-    const dir = resolve(options.dataDir);
-    mkdirSync(dir, { recursive: true });
+    const dir = preparePrivateDataDir(options.dataDir, options);
     const path = join(dir, 'coordinator.db');
+    // Created 0600 before SQLite opens it: SQLite gives its -wal/-shm files the database file's mode.
+    ensurePrivateFile(path);
     const db = new Database(path, { timeout: 0 });
     try {
       db.pragma('locking_mode = EXCLUSIVE');
@@ -61,7 +65,7 @@ export class SqliteStore implements Store {
       }
       throw error;
     }
-    writeFileSync(join(dir, 'coordinator.pid'), JSON.stringify({ pid: process.pid, host: hostname(), since: new Date().toISOString() }));
+    writePrivateFile(join(dir, 'coordinator.pid'), JSON.stringify({ pid: process.pid, host: hostname(), since: new Date().toISOString() }));
     db.exec('CREATE TABLE IF NOT EXISTS _sync_journal (collection TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (collection, id))');
     const journalStmt = db.prepare('INSERT OR IGNORE INTO _sync_journal (collection, id) VALUES (?, ?)');
     let store: SqliteStore | undefined = undefined;
