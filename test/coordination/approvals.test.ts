@@ -324,7 +324,8 @@ describe('approvals: time, outcome delivery, audit, learning, message.send', () 
 
   it('pushes the outcome to the requester over Socket.IO, and mints manager tokens that can decide', async () => {
     const { create, t } = await setup();
-    const socket = io(`${t.url}/agents`, { auth: { token: TOKENS.agent }, transports: ['websocket'] });
+    // The token in the handshake's header (checked before any namespace is joined) and in `auth`, as the runner sends it.
+    const socket = io(`${t.url}/agents`, { auth: { token: TOKENS.agent }, extraHeaders: { authorization: `Bearer ${TOKENS.agent}` }, transports: ['websocket'] });
     open.push({ close: async () => void socket.close() });
     await new Promise<void>((resolve, reject) => {
       socket.once('connect', () => resolve());
