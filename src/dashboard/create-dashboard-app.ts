@@ -12,15 +12,17 @@ import type { AuditLog } from '../coordination/audit-log.js';
 import type { EventBus } from '../coordination/event-bus.js';
 import type { HealthMonitor } from '../coordination/health/health-monitor.js';
 import { errorHandler, notFoundHandler } from '../coordination/http/error-handler.js';
+import { jsonDepthGuard } from '../coordination/http/json-depth.js';
 import { requestContext } from '../coordination/http/middleware.js';
 import type { RuntimeSettings } from '../coordination/runtime-settings.js';
 import type { ConversationService } from '../conversations/conversation-service.js';
 import type { Store } from '../storage/store.js';
 import { DashboardActions } from './dashboard-actions.js';
 import { dashboardRoutes } from './dashboard-routes.js';
-import { DashboardSocket } from './dashboard-socket.js';
+import { DashboardSocket, type DashboardConnections } from './dashboard-socket.js';
 import { DashboardViews } from './dashboard-views.js';
 import { OperatorDirectory } from './operator-directory.js';
+import { compileProxyTrust, type TrustProxy } from './same-origin.js';
 import { ensureSessionSecret, SessionManager } from './session-manager.js';
 
 /** Static files live in src/dashboard/public (served from there after a build too). */
@@ -57,17 +59,27 @@ export interface DashboardDeps {
   /** Customer conversations: with it, operators can resolve a hand-off from the Activity panel. */
   conversations?: Pick<ConversationService, 'resolve'>;
   /** Refresh and poll periods of the live side (tests shorten them). */
-  live?: { refreshMs?: number; auditPollMs?: number; sessionCheckMs?: number; coalesceMs?: number };
+  live?: { refreshMs?: number; auditPollMs?: number; sessionCheckMs?: number; coalesceMs?: number; connectTimeoutMs?: number };
   /** How long a sign-in lasts (default 12 h). */
   sessionTtlMs?: number;
   /** Failed logins allowed per address per 15 minutes. */
   loginAttempts?: number;
+  /**
+   * Whose `X-Forwarded-For/-Proto/-Host` headers are believed (TRUST_PROXY,
+   * Express "trust proxy" semantics; default: nobody's). Anyone else's are
+   * ignored: a local process cannot pick its own address for the sign-in limit.
+   */
+  trustProxy?: TrustProxy;
+  /** Live connections kept at once, in total and per client address (SOCKET_MAX_CONNECTIONS, SOCKET_MAX_PER_ADDRESS). */
+  socketLimits?: { maxConnections: number; maxPerAddress: number };
 }
 
 export interface Dashboard {
   app: Express;
   /** Attaches the authenticated Socket.IO server to the dashboard's HTTP server. */
   attach(server: HttpServer): Promise<void>;
+  /** The live side's connections: open ones and refused handshakes per reason (for /metrics and tests). */
+  connections(): DashboardConnections;
   close(): Promise<void>;
 }
 
@@ -82,26 +94,28 @@ export async function createDashboard(deps: DashboardDeps): Promise<Dashboard> {
   const operators = new OperatorDirectory({ settings: deps.settings, adminTokenHash: deps.adminTokenHash });
   const views = new DashboardViews({ store: deps.store, clock: deps.clock, settings: deps.settings, registry: deps.registry, approvals: deps.approvals, canResolve: Boolean(deps.conversations) });
   const actions = new DashboardActions({ approvals: deps.approvals, registry: deps.registry, monitor: deps.monitor, hosts: deps.hosts, audit: deps.audit, operators, conversations: deps.conversations });
-  const socket = new DashboardSocket({ views, sessions, operators, bus: deps.bus, logger: deps.logger, ...deps.live });
+  const trust = compileProxyTrust(deps.trustProxy);
+  const socket = new DashboardSocket({ views, sessions, operators, bus: deps.bus, logger: deps.logger, trust, limits: deps.socketLimits, ...deps.live });
   warnAboutUnlinkedOperators(deps);
 
   const app = express();
   app.disable('x-powered-by');
-  // Behind a TLS-terminating proxy on the same machine, X-Forwarded-Proto makes the cookie Secure.
-  app.set('trust proxy', 'loopback');
+  // Only a configured proxy's X-Forwarded-For (the sign-in limit's key) and -Proto (a Secure cookie) are believed.
+  app.set('trust proxy', deps.trustProxy ?? false);
   app.use(requestContext(deps.logger));
   app.use(helmet({ contentSecurityPolicy: { useDefaults: false, directives: DASHBOARD_CSP }, crossOriginEmbedderPolicy: false }));
-  app.use(express.json({ limit: '64kb' }));
+  app.use(express.json({ limit: '64kb', verify: jsonDepthGuard() }));
   app.get('/api-url', (_req, res) => {
     res.json({ apiUrl: deps.apiUrl() });
   });
-  app.use(dashboardRoutes({ sessions, operators, views, actions, audit: deps.audit, onLogout: (s) => socket.disconnectSession(s), loginAttempts: deps.loginAttempts }));
+  app.use(dashboardRoutes({ sessions, operators, views, actions, audit: deps.audit, onLogout: (s) => socket.disconnectSession(s), loginAttempts: deps.loginAttempts, trust }));
   app.use(express.static(PUBLIC_DIR, { index: 'index.html', maxAge: '5m' }));
   app.use(notFoundHandler);
   app.use(errorHandler);
   return {
     app,
     attach: (server) => socket.attach(server),
+    connections: () => socket.connections(),
     close: () => socket.close(),
   };
 }

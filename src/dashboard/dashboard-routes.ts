@@ -7,7 +7,7 @@ import { parseBody } from '../coordination/http/middleware.js';
 import { actorOf, type DashboardActions } from './dashboard-actions.js';
 import { approvalView, type DashboardViews } from './dashboard-views.js';
 import type { OperatorDirectory } from './operator-directory.js';
-import { isSameOrigin } from './same-origin.js';
+import { isSameOrigin, type ProxyTrust } from './same-origin.js';
 import { readCookie, SESSION_COOKIE, type DashboardUser, type Session, type SessionManager } from './session-manager.js';
 
 const loginSchema = z.union([
@@ -38,6 +38,8 @@ export interface DashboardRouteDeps {
   onLogout: (session: Session) => void;
   /** Failed logins allowed per client address per 15 minutes (default 10). */
   loginAttempts?: number;
+  /** Which peers' X-Forwarded-Host is believed when checking the Origin (the app's "trust proxy"). */
+  trust: ProxyTrust;
 }
 
 /**
@@ -45,16 +47,19 @@ export interface DashboardRouteDeps {
  * from a browser, come from the dashboard's own origin; with SameSite=Strict
  * cookies, that stops cross-site (and cross-port, same-site) forgery.
  */
-const requireJson: RequestHandler = (req, _res, next) => {
-  if (!req.is('application/json') || req.get('x-requested-with') !== 'dashboard' || !isSameOrigin(req)) {
-    return next(new CodedError(ErrorCode.Forbidden, 'State-changing dashboard requests must be JSON and carry "X-Requested-With: dashboard"'));
-  }
-  next();
-};
+const requireJsonFrom =
+  (trust: ProxyTrust): RequestHandler =>
+  (req, _res, next) => {
+    if (!req.is('application/json') || req.get('x-requested-with') !== 'dashboard' || !isSameOrigin(req, trust)) {
+      return next(new CodedError(ErrorCode.Forbidden, 'State-changing dashboard requests must be JSON and carry "X-Requested-With: dashboard"'));
+    }
+    next();
+  };
 
 /** Login, logout, who am I, and the operator actions. */
 export function dashboardRoutes(deps: DashboardRouteDeps): Router {
   const router = Router();
+  const requireJson = requireJsonFrom(deps.trust);
   const cookieOptions = (req: Request): CookieOptions => ({ httpOnly: true, sameSite: 'strict', secure: req.secure, path: '/' });
 
   const requireSession: RequestHandler = async (req: SessionRequest, _res, next) => {
@@ -73,18 +78,21 @@ export function dashboardRoutes(deps: DashboardRouteDeps): Router {
     skipSuccessfulRequests: true,
     standardHeaders: 'draft-7',
     legacyHeaders: false,
+    // The key is req.ip: X-Forwarded-For counts only from TRUST_PROXY peers; from anyone else it is ignored on purpose (no warning).
+    validate: { xForwardedForHeader: false },
     handler: (_req, _res, next) => next(new CodedError(ErrorCode.RateLimited, 'Too many failed logins from this address; wait 15 minutes and try again')),
   });
 
   router.post('/login', loginLimiter, requireJson, async (req, res) => {
     const input = parseBody(loginSchema, req.body);
-    const user = 'token' in input ? deps.operators.loginWithToken(input.token) : await deps.operators.login(input.username, input.password);
+    const signedIn = 'token' in input ? deps.operators.loginWithToken(input.token) : await deps.operators.login(input.username, input.password);
     const who = 'token' in input ? 'admin token' : input.username.toLowerCase();
-    if (!user) {
+    if (!signedIn) {
       await deps.audit.append({ type: 'dashboard.login-failed', actor: `dashboard:${who}`, data: { ip: req.ip } });
       throw new CodedError(ErrorCode.Unauthorized, 'Wrong username or password');
     }
-    const { cookie, session } = deps.sessions.issue(user);
+    const { user } = signedIn;
+    const { cookie, session } = deps.sessions.issue(user, signedIn.credential);
     await deps.audit.append({ type: 'dashboard.login', actor: actorOf(user), data: { ip: req.ip } });
     res.cookie(SESSION_COOKIE, cookie, { ...cookieOptions(req), maxAge: session.exp - Date.now() });
     res.json({ user: deps.operators.view(user) });

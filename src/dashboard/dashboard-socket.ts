@@ -1,13 +1,14 @@
-import type { Server as HttpServer } from 'node:http';
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import { Server, type Socket } from 'socket.io';
 import type { Logger } from '../config/logger.js';
+import { createConnectionGate, type ConnectionGate, type ConnectionGateStats } from '../core/connection-gate.js';
 import type { EventBus } from '../coordination/event-bus.js';
 import type { DashboardViews } from './dashboard-views.js';
 import { approvalView } from './dashboard-views.js';
 import type { OperatorDirectory } from './operator-directory.js';
 import { PairingBoard, type PairingEnd, type PairingView } from './pairing-board.js';
-import { isSameOrigin } from './same-origin.js';
-import { readCookie, SESSION_COOKIE, type Session, type SessionManager } from './session-manager.js';
+import { clientAddress, isSameOrigin, type ProxyTrust } from './same-origin.js';
+import { readCookie, SESSION_COOKIE, type DashboardUser, type Session, type SessionManager } from './session-manager.js';
 
 export interface DashboardSocketOptions {
   views: DashboardViews;
@@ -15,6 +16,12 @@ export interface DashboardSocketOptions {
   operators: OperatorDirectory;
   bus: EventBus;
   logger: Logger;
+  /** Which peers' X-Forwarded-For / -Host are believed (TRUST_PROXY). */
+  trust: ProxyTrust;
+  /** Connections kept at once, in total and per client address (defaults: 2000 and 50, as SOCKET_MAX_*). */
+  limits?: { maxConnections: number; maxPerAddress: number };
+  /** How long a new connection may take to join the namespace before it is dropped (default 5 s; Socket.IO's is 45 s). */
+  connectTimeoutMs?: number;
   /** How often the agent grid (latencies, uptime) and metrics are refreshed for connected pages (default 10 s). */
   refreshMs?: number;
   /** How often new audit events are looked for (default 1 s). */
@@ -25,14 +32,33 @@ export interface DashboardSocketOptions {
   coalesceMs?: number;
 }
 
+/** The live side's connections: the gate's counts, cross-origin refusals, and what engine.io holds now. */
+export interface DashboardConnections extends ConnectionGateStats {
+  refusedCrossOrigin: number;
+  /** Engine.io connections held now (0 before `attach`). */
+  engineClients: number;
+}
+
+/** Largest packet a page may send: it sends nothing but Socket.IO's own connect packet. */
+const MAX_PACKET_BYTES = 16 * 1024;
+const UNAUTHORIZED = 'unauthorized: sign in to the dashboard first';
+
 /** What is recomputed (coalesced) after changes: metrics, learned rules, and the pending count (`{ pendingTotal }`). */
 type Recomputed = 'metrics' | 'rules' | 'pending';
 
 /**
  * The dashboard's live side: bus events pushed to signed-in pages, keyed by
  * the page's session cookie (anyone else is refused at the handshake).
- * Events: `snapshot`, `me`, `agent`, `agents`, `approval`, `pending`, `pairing`,
- * `audit`, `conversation`, `message`, `metrics`, `rules`.
+ * Events (server to page only): `snapshot`, `me`, `agent`, `agents`,
+ * `approval`, `pending`, `pairing`, `audit`, `conversation`, `message`,
+ * `metrics`, `rules`, `failure`. The page emits nothing; anything it sends is
+ * ignored (and packets past 16 KB close the connection).
+ *
+ * Admission: a handshake must come from the dashboard's origin and carry a
+ * valid session cookie, checked by engine.io before it keeps anything (see
+ * `createConnectionGate`), under a total and a per-address cap; only the
+ * main namespace `/` exists. The namespace middleware checks the session
+ * again (it may have ended in between) and never lets an error escape.
  */
 export class DashboardSocket {
   private io?: Server;
@@ -42,6 +68,8 @@ export class DashboardSocket {
   private readonly pending = new Map<Recomputed, NodeJS.Timeout>();
   private lastAuditSeq = 0;
   private readonly log: Logger;
+  private gate?: ConnectionGate;
+  private refusedCrossOrigin = 0;
 
   constructor(private readonly options: DashboardSocketOptions) {
     this.log = options.logger.child({ module: 'dashboard' });
@@ -71,25 +99,51 @@ export class DashboardSocket {
 
   /** Attaches Socket.IO to the dashboard's HTTP server and starts the refresh timers. */
   async attach(server: HttpServer): Promise<void> {
+    const { trust } = this.options;
+    const gate = createConnectionGate(
+      {
+        ...(this.options.limits ?? { maxConnections: 2000, maxPerAddress: 50 }),
+        addressOf: (req) => clientAddress(req, trust),
+        // Refusals are counted, not logged one by one: a flood must not become a flood of log lines.
+        logger: this.log,
+      },
+      async (req) => (await this.signedIn(req)) !== null,
+    );
     const io = new Server(server, {
       serveClient: true,
       cors: { origin: false },
-      // WebSockets have no CORS: refuse a handshake started by a page of another origin.
-      allowRequest: (req, callback) => callback(isSameOrigin(req) ? null : 'cross-origin', isSameOrigin(req)),
+      connectTimeout: this.options.connectTimeoutMs ?? 5000,
+      maxHttpBufferSize: MAX_PACKET_BYTES,
+      // WebSockets have no CORS: refuse a handshake started by a page of another origin, then admit through the gate.
+      allowRequest: (req, callback) => {
+        if (isSameOrigin(req, trust)) return gate.allowRequest(req, callback);
+        this.refusedCrossOrigin++;
+        callback('cross-origin: the live socket only serves the dashboard page', false);
+      },
     });
-    io.use(async (socket, next) => {
-      const session = await this.sessionOf(socket).catch(() => null);
-      const user = session && this.options.operators.resolve(session);
-      if (!session || !user) {
-        const error = new Error('unauthorized: sign in to the dashboard first') as Error & { data?: unknown };
-        error.data = { code: 'unauthorized' };
-        return next(error);
-      }
-      socket.data.session = session;
-      socket.data.user = user;
-      next();
+    gate.track(io.engine);
+    this.gate = gate;
+    io.use((socket, next) => {
+      // Contained: whatever the session check throws or rejects with becomes a refused connection, never a crash.
+      this.signedIn(socket.request).then(
+        (signedIn) => {
+          if (!signedIn) return next(refusal(UNAUTHORIZED, 'unauthorized'));
+          socket.data.session = signedIn.session;
+          socket.data.user = signedIn.user;
+          next();
+        },
+        (error: unknown) => {
+          this.log.warn('dashboard socket session check failed', { error });
+          next(refusal('unavailable: could not check the session, try again', 'unavailable'));
+        },
+      );
     });
-    io.on('connection', (socket) => void this.welcome(socket));
+    io.on('connection', (socket) => {
+      this.welcome(socket).catch((error: unknown) => {
+        this.log.error('dashboard socket welcome failed', { error });
+        socket.disconnect(true);
+      });
+    });
     this.io = io;
     this.lastAuditSeq = (await this.options.views.audit(0, 1))[0]?.seq ?? 0;
     const refresh = this.options.refreshMs ?? 10_000;
@@ -101,16 +155,24 @@ export class DashboardSocket {
     for (const t of this.timers) t.unref();
   }
 
-  private sessionOf(socket: Socket): Promise<Session | null> {
-    return this.options.sessions.verify(readCookie(socket.request.headers.cookie, SESSION_COOKIE));
+  /** The session and user behind a request's cookie, or null (no cookie, forged, expired, revoked, credential changed, operator removed). */
+  private async signedIn(req: IncomingMessage): Promise<{ session: Session; user: DashboardUser } | null> {
+    const session = await this.options.sessions.verify(readCookie(req.headers.cookie, SESSION_COOKIE));
+    const user = session && this.options.operators.resolve(session);
+    return session && user ? { session, user } : null;
   }
 
-  /** A connection lives no longer than its session: expired, revoked elsewhere, or its operator removed from the config. */
+  /** Connections open and refused (see `DashboardConnections`). */
+  connections(): DashboardConnections {
+    const stats = this.gate?.stats() ?? { open: 0, perAddress: {}, refused: { too_many_connections: 0, too_many_from_address: 0, unauthorized: 0, auth_error: 0 } };
+    return { ...stats, refusedCrossOrigin: this.refusedCrossOrigin, engineClients: this.io?.engine.clientsCount ?? 0 };
+  }
+
+  /** A connection lives no longer than its session: expired, revoked elsewhere, its credential changed, or its operator removed from the config. */
   private async recheckSessions(): Promise<void> {
     if (!this.io) return;
     for (const socket of this.io.sockets.sockets.values()) {
-      const session = await this.sessionOf(socket);
-      if (!session || !this.options.operators.resolve(session)) socket.disconnect(true);
+      if (!(await this.signedIn(socket.request))) socket.disconnect(true);
     }
   }
 
@@ -187,4 +249,9 @@ export class DashboardSocket {
       io.engine.close();
     }
   }
+}
+
+/** A refusal the Socket.IO client sees as `connect_error` (`message`, and `data.code` to branch on). */
+function refusal(message: string, code: string): Error & { data: { code: string } } {
+  return Object.assign(new Error(message), { data: { code } });
 }

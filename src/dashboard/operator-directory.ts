@@ -16,6 +16,30 @@ export interface UserView extends DashboardUser {
   decideNote?: string;
 }
 
+/** A successful sign-in: who, and the fingerprint of the credential used (what its session is bound to). */
+export interface SignedIn {
+  user: DashboardUser;
+  credential: string;
+}
+
+type Operator = RuntimeSettings['config']['operators'][number];
+
+const ADMIN_USER: DashboardUser = Object.freeze({ kind: 'admin', username: 'admin', name: 'Administrator' });
+
+function operatorUser(operator: Operator): DashboardUser {
+  return { kind: 'operator', username: operator.username, name: operator.name ?? operator.username, ...(operator.manager ? { managerId: operator.manager } : {}) };
+}
+
+/**
+ * What a session is bound to: a digest of the credential's stored hash
+ * (domain-separated, shortened). It is in the cookie, so it must say nothing
+ * useful about the credential: it is a hash of a hash of a high-entropy
+ * token, or of a salted scrypt hash.
+ */
+function fingerprint(storedHash: string): string {
+  return sha256(`dashboard-session-credential\0${storedHash}`).slice(0, 32);
+}
+
 /** The risks a learned rule can auto-approve (critical always waits for a person). */
 const LEARNABLE_RISKS = RISK_LEVELS.filter((risk) => risk !== 'critical');
 
@@ -30,26 +54,35 @@ export class OperatorDirectory {
   constructor(private readonly deps: { settings: RuntimeSettings; adminTokenHash: string }) {}
 
   /** Checks a username and password; unknown users cost the same time as a wrong password. */
-  async login(username: string, password: string): Promise<DashboardUser | null> {
-    const operator = this.deps.settings.config.operators.find((o) => o.username === username.toLowerCase());
+  async login(username: string, password: string): Promise<SignedIn | null> {
+    const operator = this.operator(username.toLowerCase());
     if (!operator) {
       this.dummyHash ??= hashPassword('not-a-user', DEFAULT_SCRYPT);
       await verifyPassword(password, await this.dummyHash);
       return null;
     }
-    return (await verifyPassword(password, operator.passwordHash)) ? this.resolve({ kind: 'operator', username: operator.username }) : null;
+    if (!(await verifyPassword(password, operator.passwordHash))) return null;
+    return { user: operatorUser(operator), credential: fingerprint(operator.passwordHash) };
   }
 
-  loginWithToken(token: string): DashboardUser | null {
-    return sameDigest(sha256(token), this.deps.adminTokenHash) ? { kind: 'admin', username: 'admin', name: 'Administrator' } : null;
+  loginWithToken(token: string): SignedIn | null {
+    return sameDigest(sha256(token), this.deps.adminTokenHash) ? { user: ADMIN_USER, credential: fingerprint(this.deps.adminTokenHash) } : null;
   }
 
-  /** The user behind a session, as configured now (null if the operator was removed). */
-  resolve(session: Pick<Session, 'kind' | 'username'>): DashboardUser | null {
-    if (session.kind === 'admin') return { kind: 'admin', username: 'admin', name: 'Administrator' };
-    const operator = this.deps.settings.config.operators.find((o) => o.username === session.username);
-    if (!operator) return null;
-    return { kind: 'operator', username: operator.username, name: operator.name ?? operator.username, ...(operator.manager ? { managerId: operator.manager } : {}) };
+  /**
+   * The user behind a session, as configured now: null if the operator was
+   * removed, or if the credential it signed in with has changed since (the
+   * admin token rotated, the operator's password changed).
+   */
+  resolve(session: Pick<Session, 'kind' | 'username' | 'cred'>): DashboardUser | null {
+    if (session.kind === 'admin') return session.cred === fingerprint(this.deps.adminTokenHash) ? ADMIN_USER : null;
+    const operator = this.operator(session.username);
+    if (!operator || session.cred !== fingerprint(operator.passwordHash)) return null;
+    return operatorUser(operator);
+  }
+
+  private operator(username: string): Operator | undefined {
+    return this.deps.settings.config.operators.find((o) => o.username === username);
   }
 
   /**

@@ -1,4 +1,5 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { parseCookie } from 'cookie';
 import type { Clock } from '../core/clock.js';
 import { isoNow } from '../core/clock.js';
 import type { Store } from '../storage/store.js';
@@ -15,6 +16,12 @@ export interface Session {
   sid: string;
   username: string;
   kind: DashboardUser['kind'];
+  /**
+   * Fingerprint of the credential the session was signed in with (the admin
+   * token's hash, or the operator's password hash): when that credential
+   * changes, the session ends (`OperatorDirectory.resolve` refuses it).
+   */
+  cred: string;
   /** Expiry, epoch ms. */
   exp: number;
 }
@@ -60,9 +67,9 @@ export class SessionManager {
     return createHmac('sha256', this.secret).update(payload).digest('base64url');
   }
 
-  /** A new session for `user`; returns the cookie value. */
-  issue(user: DashboardUser): { session: Session; cookie: string } {
-    const session: Session = { sid: randomBytes(16).toString('base64url'), username: user.username, kind: user.kind, exp: this.clock.now() + this.ttlMs };
+  /** A new session for `user`, bound to `credential` (a fingerprint, see `Session.cred`); returns the cookie value. */
+  issue(user: DashboardUser, credential: string): { session: Session; cookie: string } {
+    const session: Session = { sid: randomBytes(16).toString('base64url'), username: user.username, kind: user.kind, cred: credential, exp: this.clock.now() + this.ttlMs };
     const payload = Buffer.from(JSON.stringify(session)).toString('base64url');
     return { session, cookie: `${payload}.${this.sign(payload)}` };
   }
@@ -76,9 +83,11 @@ export class SessionManager {
     const given = Buffer.from(mac);
     if (expected.length !== given.length || !timingSafeEqual(expected, given)) return null;
     try {
-      const session = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Session;
-      if (typeof session.sid !== 'string' || typeof session.exp !== 'number' || session.exp <= this.clock.now()) return null;
-      return session;
+      const session = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Partial<Session> | null;
+      // Signed by us, but possibly by an older version (sessions from before `cred` existed end here).
+      if (!session || typeof session.sid !== 'string' || typeof session.username !== 'string' || (session.kind !== 'admin' && session.kind !== 'operator')) return null;
+      if (typeof session.cred !== 'string' || typeof session.exp !== 'number' || session.exp <= this.clock.now()) return null;
+      return session as Session;
     } catch {
       return null;
     }
@@ -107,11 +116,12 @@ export class SessionManager {
   }
 }
 
-/** The value of one cookie in a `Cookie` header. */
+/**
+ * The value of one cookie in a `Cookie` header. A header is client input: the
+ * `cookie` package's parser leaves a value with a malformed `%`-escape as it
+ * is (which then fails the signature check) instead of throwing.
+ */
 export function readCookie(header: string | undefined, name: string): string | undefined {
-  for (const part of (header ?? '').split(';')) {
-    const eq = part.indexOf('=');
-    if (eq > 0 && part.slice(0, eq).trim() === name) return decodeURIComponent(part.slice(eq + 1).trim());
-  }
-  return undefined;
+  if (!header) return undefined;
+  return parseCookie(header)[name];
 }

@@ -71,6 +71,27 @@ describe('dashboard hardening', () => {
     LONG,
   );
 
+  it(
+    'a sign-out that fails says so and stays signed in (the server still honours the session); the next one signs out',
+    async () => {
+      const { page, context } = await b.page();
+      await signIn(page, url, 'viewer', PASSWORDS.viewer);
+      await page.route('**/logout', (route) => route.abort('connectionrefused'));
+      await page.getByRole('button', { name: 'Log out' }).click();
+      await page.getByRole('alert').filter({ hasText: 'Sign-out failed' }).waitFor();
+      expect(await page.locator('#app').isVisible()).toBe(true);
+      const cookie = (await context.cookies()).map((c) => `${c.name}=${c.value}`).join('; ');
+      expect((await fetch(`${url}/api/me`, { headers: { cookie } })).status).toBe(200);
+      await page.unroute('**/logout');
+      await page.getByRole('button', { name: 'Log out' }).click();
+      await page.getByText('Signed out.').waitFor();
+      expect(await page.locator('#logout-error').isVisible()).toBe(false);
+      expect((await fetch(`${url}/api/me`, { headers: { cookie } })).status).toBe(401);
+      await page.close();
+    },
+    LONG,
+  );
+
   it('a sign-out is kept in the store: another replica (and a restart) refuses the cookie too', async () => {
     const cookie = await login();
     const me = (at: string) => fetch(`${at}/api/me`, { headers: { cookie } }).then((r) => r.status);

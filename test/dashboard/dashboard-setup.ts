@@ -1,5 +1,5 @@
 import type { Page } from 'playwright-core';
-import { createDashboard, type DashboardDeps } from '../../src/dashboard/create-dashboard-app.js';
+import { createDashboard, type Dashboard, type DashboardDeps } from '../../src/dashboard/create-dashboard-app.js';
 import { hashPassword } from '../../src/dashboard/password-hash.js';
 import { systemClock } from '../../src/core/clock.js';
 import { listen } from '../../src/coordination/serve.js';
@@ -12,7 +12,7 @@ export const AGENT_TOKEN = 'agent-token-dashboard-tests-1';
 const FAST = { N: 1024, r: 8, p: 1 };
 
 /** A coordinator with two branches of fake bots, an operator linked to manager Ana, and a view-only operator; `extraYaml` adds top-level config. */
-export async function startDashboardCoordinator(extraYaml = ''): Promise<{ t: TestCoordinator; bots: Map<string, FakeBot>; dashboardUrl: string }> {
+export async function startDashboardCoordinator(extraYaml = '', env: Record<string, string> = {}): Promise<{ t: TestCoordinator; bots: Map<string, FakeBot>; dashboardUrl: string }> {
   const { registry, bots } = fakeChannels();
   const yaml = `
 branches:
@@ -36,7 +36,7 @@ ${extraYaml}`;
   const t = await startTestCoordinator({
     yaml,
     channels: registry,
-    env: { HEALTH_INTERVAL_MS: '1000' },
+    env: { HEALTH_INTERVAL_MS: '1000', ...env },
     health: { retries: 0, retryIntervalMs: 200, timeoutMs: 1000, restartBaseMs: 60_000 },
   });
   await addRequester(t, 'refunds', 'lisboa', AGENT_TOKEN);
@@ -64,7 +64,10 @@ export async function signIn(page: Page, url: string, username: string, password
  * sharing its store), given the conversation service and optional session and
  * live timings: how create-coordinator.ts would build it once it passes `conversations`.
  */
-export async function startSecondDashboard(t: TestCoordinator, options: Pick<DashboardDeps, 'sessionTtlMs' | 'live'> = {}): Promise<{ url: string; close(): Promise<void> }> {
+export async function startSecondDashboard(
+  t: TestCoordinator,
+  options: Pick<DashboardDeps, 'sessionTtlMs' | 'live' | 'socketLimits' | 'trustProxy'> = {},
+): Promise<{ url: string; dashboard: Dashboard; close(): Promise<void> }> {
   const c = t.running.coordinator;
   const dashboard = await createDashboard({
     store: t.running.store,
@@ -86,6 +89,7 @@ export async function startSecondDashboard(t: TestCoordinator, options: Pick<Das
   await dashboard.attach(listening.server);
   return {
     url: listening.url,
+    dashboard,
     async close() {
       await dashboard.close();
       await listening.close();

@@ -107,8 +107,9 @@ describe('operator dashboard in Chromium', () => {
   it(
     'approves from the dashboard as the linked manager (audited, via dashboard), soonest to expire first, keeping keyboard focus in the list',
     async () => {
-      const approval = await requestApproval(t, 'Refund 12 EUR to order 7');
-      const later = await requestApproval(t, 'Refund 13 EUR to order 8', { expiresInSec: 7200 });
+      // Within the policy's 1 h TTL for critical risk (a longer expiresInSec is refused).
+      const approval = await requestApproval(t, 'Refund 12 EUR to order 7', { expiresInSec: 1800 });
+      const later = await requestApproval(t, 'Refund 13 EUR to order 8', { expiresInSec: 3600 });
       const sooner = await requestApproval(t, 'Refund 14 EUR to order 9', { expiresInSec: 600 });
       const { page } = await b.page();
       await signIn(page, url, 'ana', PASSWORDS.ana);
@@ -295,8 +296,12 @@ describe('operator dashboard in Chromium', () => {
           resolve({ ok: true, snapshot });
         });
       });
-    expect(await tryConnect()).toEqual({ ok: false, message: 'unauthorized: sign in to the dashboard first' });
+    // Refused by engine.io at the handshake (nothing is kept for it): the client only sees the transport fail.
+    const refused = () => t.running.coordinator.dashboard.connections().refused.unauthorized;
+    const before = refused();
+    expect(await tryConnect()).toEqual({ ok: false, message: 'websocket error' });
     expect((await tryConnect('coord_session=eyJzaWQiOiJ4In0.forged')).ok).toBe(false);
+    expect(refused() - before).toBe(2);
     const login = await fetch(`${url}/login`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-requested-with': 'dashboard' }, body: JSON.stringify({ token: 'test-admin-token-0123456789' }) });
     expect(login.status).toBe(200);
     const cookie = login.headers.get('set-cookie')!.split(';')[0];

@@ -211,8 +211,20 @@ function connect() {
     if (reason === 'io server disconnect') reconnectTimer = setTimeout(() => socket.connect(), 500 + Math.random() * 1500);
   });
   socket.on('connect_error', (error) => {
-    if (String(error.message).startsWith('unauthorized')) endSession('Your session ended: sign in again.');
-    else setLive('Reconnecting…', false);
+    if (String(error.message).startsWith('unauthorized')) {
+      endSession('Your session ended: sign in again.');
+      return;
+    }
+    setLive('Reconnecting…', false);
+    // The server refuses a handshake without a valid session before Socket.IO starts, so the browser only
+    // sees "websocket error": ask whether the session still holds (a 401 shows the sign-in form).
+    get('/api/me').then(
+      () => undefined,
+      (failure) => {
+        if (failure.status === 401) endSession('Your session ended: sign in again.');
+        // Otherwise the server is unreachable or restarting: Socket.IO keeps retrying and "Reconnecting…" says so.
+      },
+    );
   });
   socket.on('me', (me) => {
     state.me = me;
@@ -288,6 +300,7 @@ function endSession(message) {
 function showLogin(message = '') {
   $('app').hidden = true;
   $('logout').hidden = true;
+  $('logout-error').hidden = true;
   $('who').hidden = true;
   $('login').hidden = false;
   $('login-error').textContent = message;
@@ -332,9 +345,19 @@ $('token-form').addEventListener('submit', (e) => {
   void signIn({ token: $('token').value });
 });
 $('logout').addEventListener('click', async () => {
-  clearTimeout(reconnectTimer);
-  socket?.disconnect();
-  await post('/logout').catch(() => undefined);
+  const problem = $('logout-error');
+  problem.hidden = true;
+  try {
+    await post('/logout');
+  } catch (error) {
+    // 401: the session had already ended, so the user is signed out anyway. Anything else (network, server
+    // error): the session cookie is HttpOnly, so the server still honours it; say so and stay signed in.
+    if (error.status !== 401) {
+      problem.textContent = `Sign-out failed (${error.message}): you are still signed in. Try again.`;
+      problem.hidden = false;
+      return;
+    }
+  }
   endSession('Signed out.');
 });
 
