@@ -210,6 +210,8 @@ export async function createCoordinator(deps: CoordinatorDeps): Promise<Coordina
     adminTokenHash: adminToken.hash,
     apiUrl: () => coordinator.apiUrl,
     live: deps.dashboard,
+    trustProxy: env.TRUST_PROXY,
+    socketLimits: { maxConnections: env.SOCKET_MAX_CONNECTIONS, maxPerAddress: env.SOCKET_MAX_PER_ADDRESS },
   });
   const coordinator: Coordinator = {
     api,
