@@ -13,6 +13,8 @@ import { defaultChannels } from '../bots/default-channels.js';
 import { AgentRegistry } from './agent-registry.js';
 import { createAlerter } from './alerts.js';
 import { AuditLog } from './audit-log.js';
+import { FileAuditAnchor } from './audit-anchor.js';
+import { loadAuditKey } from './audit-key.js';
 import { DEFAULT_HEALTH_OPTIONS, HealthMonitor, healthRetryIntervalMs, type HealthOptions } from './health/health-monitor.js';
 import { createProber } from './probes.js';
 import { agentRoutes } from './routes/agent-routes.js';
@@ -96,9 +98,9 @@ export async function createCoordinator(deps: CoordinatorDeps): Promise<Coordina
   const adminToken = await ensureAdminToken({ envToken: env.ADMIN_TOKEN, store, dataDir: env.DATA_DIR, clock });
   await syncConfigAgents(settings.config, store, clock);
 
-  const audit = new AuditLog({ store, clock });
+  const audit = new AuditLog({ store, clock, logger, key: loadAuditKey({ envKey: env.AUDIT_KEY, dataDir: env.DATA_DIR }), anchor: new FileAuditAnchor(env.DATA_DIR) });
   const hosts = new AgentHosts();
-  const outbox = new WebhookOutbox({ store, clock, logger });
+  const outbox = new WebhookOutbox({ store, clock, logger, allowlist: env.WEBHOOK_ALLOWLIST });
   const approvals = new ApprovalEngine({ store, clock, logger, bus, audit, settings, delivery: new ApprovalDelivery({ store, hosts, clock, logger }), outbox });
   const conversations = new ConversationService({ store, hosts, bus, audit, clock, logger, config: () => settings.config });
   registerMessageSend(approvals, { settings, store, hosts, conversations });
@@ -129,7 +131,7 @@ export async function createCoordinator(deps: CoordinatorDeps): Promise<Coordina
     logger,
     bus,
     audit,
-    probe: createProber({ hosts, clock, heartbeatMaxAgeMs: () => 2 * settings.env.HEALTH_INTERVAL_MS }),
+    probe: createProber({ hosts, clock, heartbeatMaxAgeMs: () => 2 * settings.env.HEALTH_INTERVAL_MS, allowlist: env.WEBHOOK_ALLOWLIST }),
     alert: createAlerter({ settings, store, hosts, bus, logger, clock }),
     restart: (agent) => hosts.restart(agent.id),
     options: { ...DEFAULT_HEALTH_OPTIONS, retryIntervalMs: () => healthRetryIntervalMs(settings.env), retries: () => settings.env.HEALTH_RETRIES, ...deps.health, intervalMs: () => settings.env.HEALTH_INTERVAL_MS },
@@ -257,6 +259,7 @@ export async function createCoordinator(deps: CoordinatorDeps): Promise<Coordina
       outbox.stop();
       await conversations.idle();
       await hosts.stop();
+      audit.stop();
       logger.remove(metrics.errorCounter);
     },
   };

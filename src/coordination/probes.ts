@@ -3,12 +3,16 @@ import type { AgentHost } from '../branches/agent-host.js';
 import type { Clock } from '../core/clock.js';
 import type { AgentRecord } from '../storage/records.js';
 import type { Prober } from './health/health-monitor.js';
+import { OutboundPolicy, OutboundRefusedError, sendOutbound } from './approvals/outbound-guard.js';
 
 /**
  * One probe per kind of agent: bots through their host (local or runner),
  * action agents by their health URL if registered, else by heartbeat age.
+ * A health URL is an outbound call like a webhook: internal addresses are
+ * refused unless `allowlist` (WEBHOOK_ALLOWLIST) lists them.
  */
-export function createProber(deps: { hosts: AgentHost; clock: Clock; heartbeatMaxAgeMs: () => number }): Prober {
+export function createProber(deps: { hosts: AgentHost; clock: Clock; heartbeatMaxAgeMs: () => number; allowlist?: readonly string[] }): Prober {
+  const policy = new OutboundPolicy(deps.allowlist ?? []);
   return async (agent: AgentRecord, signal: AbortSignal): Promise<ProbeResult> => {
     if (agent.kind === 'bot') {
       if (!deps.hosts.hosts(agent.id)) {
@@ -18,9 +22,15 @@ export function createProber(deps: { hosts: AgentHost; clock: Clock; heartbeatMa
     }
     if (agent.healthUrl) {
       const started = deps.clock.now();
-      const res = await fetch(agent.healthUrl, { signal, redirect: 'manual' });
-      await res.body?.cancel();
-      return { ok: res.ok, latencyMs: deps.clock.now() - started, detail: res.ok ? undefined : `health URL answered HTTP ${res.status}` };
+      let res: { status: number };
+      try {
+        res = await sendOutbound(policy, agent.healthUrl, { method: 'GET', signal });
+      } catch (error) {
+        if (error instanceof OutboundRefusedError) return { ok: false, detail: `health URL refused: ${error.reason}` };
+        throw error;
+      }
+      const ok = res.status >= 200 && res.status <= 299;
+      return { ok, latencyMs: deps.clock.now() - started, detail: ok ? undefined : `health URL answered HTTP ${res.status}` };
     }
     if (!agent.lastHeartbeatAt) return { ok: false, detail: 'no heartbeat yet' };
     const age = deps.clock.now() - Date.parse(agent.lastHeartbeatAt);

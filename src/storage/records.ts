@@ -105,7 +105,12 @@ export interface AuditEventRecord extends StoredDoc {
   approvalId?: string;
   data?: unknown;
   prevHash: string;
+  /** SHA-256 of the fields above (canonical JSON, `prevHash` included): the public chain. */
   hash: string;
+  /** HMAC-SHA256 of `hash` with the audit key (absent on events written before the HMAC chain existed). */
+  mac?: string;
+  /** Fingerprint of the key `mac` was made with. */
+  keyId?: string;
 }
 
 export interface ContactRecord extends StoredDoc {

@@ -5,6 +5,7 @@ import { isoNow } from '../../core/clock.js';
 import { newId } from '../../core/ids.js';
 import type { OutboxRecord } from '../../storage/records.js';
 import type { Store } from '../../storage/store.js';
+import { OutboundPolicy, OutboundRefusedError, sendOutbound, type Resolver } from './outbound-guard.js';
 
 export const MAX_ATTEMPTS = 12;
 
@@ -13,16 +14,31 @@ export function signBody(secret: string, body: string): string {
   return `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
 }
 
+export interface WebhookOutboxDeps {
+  store: Store;
+  clock: Clock;
+  logger: Logger;
+  timeoutMs?: number;
+  /** WEBHOOK_ALLOWLIST: internal addresses/ranges that may be called (default none). */
+  allowlist?: readonly string[];
+  /** DNS for the send-time check (tests play a rebinding server); default the system resolver. */
+  resolve?: Resolver;
+}
+
 /**
  * Outcome webhooks to requesters, persisted before the first attempt so a
  * restart loses none. Retries back off 1 s, 2 s, 4 s ... up to 10 minutes,
- * for at most MAX_ATTEMPTS attempts.
+ * for at most MAX_ATTEMPTS attempts. A URL that reaches an internal address
+ * (see OutboundPolicy) fails at once with the reason, never retried.
  */
 export class WebhookOutbox {
   private readonly timers = new Map<string, TimerHandle>();
   private stopped = false;
+  private readonly policy: OutboundPolicy;
 
-  constructor(private readonly deps: { store: Store; clock: Clock; logger: Logger; timeoutMs?: number }) {}
+  constructor(private readonly deps: WebhookOutboxDeps) {
+    this.policy = new OutboundPolicy(deps.allowlist ?? [], { resolve: deps.resolve });
+  }
 
   async enqueue(agentId: string, url: string, payload: unknown, approvalId?: string): Promise<OutboxRecord> {
     const now = isoNow(this.deps.clock);
@@ -64,22 +80,27 @@ export class WebhookOutbox {
     const secret = agent?.callbackSecret ?? '';
     const timestamp = String(Math.floor(this.deps.clock.now() / 1000));
     let error: string | undefined;
+    let refused: string | undefined;
     try {
-      const res = await fetch(item.url, {
+      const res = await sendOutbound(this.policy, item.url, {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'x-coordinator-signature': signBody(secret, item.body), 'x-coordinator-timestamp': timestamp, 'x-coordinator-delivery': item.id },
         body: item.body,
-        redirect: 'manual',
         signal: AbortSignal.timeout(this.deps.timeoutMs ?? 10_000),
       });
-      await res.body?.cancel();
-      if (!res.ok) error = `HTTP ${res.status}`;
+      if (res.status < 200 || res.status > 299) error = `HTTP ${res.status}`;
     } catch (e) {
+      if (e instanceof OutboundRefusedError) refused = e.reason;
       error = e instanceof Error ? e.message : String(e);
     }
     const attempts = item.attempts + 1;
     if (!error) {
       await this.deps.store.outbox.update(id, { status: 'delivered', attempts, lastError: undefined });
+      return;
+    }
+    if (refused) {
+      await this.deps.store.outbox.update(id, { attempts, lastError: `refused: ${refused}`, status: 'failed' });
+      this.deps.logger.warn(`webhook to ${item.url} refused: ${refused}; not retried`, { module: 'outbox', approvalId: item.approvalId, outboxId: id });
       return;
     }
     const failed = attempts >= MAX_ATTEMPTS;
