@@ -29,10 +29,10 @@ export interface ConversationDeps {
 /** Who sends an outbound message, as stored in `handledBy`. */
 export type Sender = { kind: 'bot' } | { kind: 'staff'; name: string } | { kind: 'agent'; agentId: string; approvalId: string };
 
-/** The configured manager who sent `message` (by their id on the channel, or their phone when WhatsApp gives a LID). */
-function managerOf(config: CoordinatorConfig, message: InboundMessage): ManagerConfig | undefined {
+/** The manager of one of `branches` who sent `message` (by their id on the channel, or their phone when WhatsApp gives a LID). */
+function managerOf(branches: readonly BranchConfig[], message: InboundMessage): ManagerConfig | undefined {
   const ids = [message.senderId, ...(message.senderPhone ? [message.senderPhone] : [])];
-  for (const branch of config.branches) {
+  for (const branch of branches) {
     for (const id of ids) {
       const manager = managerByIdentity(branch, message.channel, id);
       if (manager) return manager;
@@ -78,7 +78,7 @@ export class ConversationService {
         this.log.warn(`message from unknown agent ${message.agentId} ignored`);
         return;
       }
-      const manager = managerOf(config, message);
+      const manager = managerOf(config.branches, message);
       const key = `${branch.id}:${message.channel}:${message.senderId}`;
       // The flood limit comes before anything that reads the store (the staff-reply lookup too);
       // configured managers are not limited, so their replies in a hand-off always get through.
@@ -269,7 +269,10 @@ export class ConversationService {
     if (!message.thread && !message.replyToMessageId) return false;
     const conversation = this.staff.match(message, await this.book.pendingHuman());
     if (!conversation) return false;
-    const staffName = manager?.name ?? message.senderName ?? message.senderId;
+    // Named as a manager of the conversation's branch (or the relaying bot's), never of some other branch:
+    // an identity configured elsewhere does not sign a message to this branch's customer.
+    const ownBranches = this.deps.config().branches.filter((b) => b.id === conversation.branchId || b.agents.some((a) => a.id === message.agentId));
+    const staffName = (manager ? managerOf(ownBranches, message)?.name : undefined) ?? message.senderName ?? message.senderId;
     if (RESOLVE_COMMAND.test(message.text.trim())) {
       await this.resolve(conversation.contactId, staffName);
       return true;

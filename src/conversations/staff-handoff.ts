@@ -2,7 +2,7 @@ import type { InboundMessage, MessageRef } from '../bots/bot-agent.js';
 import type { BranchConfig, CoordinatorConfig } from '../config/config-schema.js';
 import type { Logger } from '../config/logger.js';
 import type { AgentHost } from '../branches/agent-host.js';
-import { identityOn } from '../branches/manager-identity.js';
+import { identityOn, managerByIdentity } from '../branches/manager-identity.js';
 import type { ContactRecord, ConversationRecord, StaffThread } from '../storage/records.js';
 import type { Store } from '../storage/store.js';
 
@@ -16,11 +16,25 @@ const FORWARD_MAX = 3500;
 
 /**
  * The reply comes from the chat the notification went to. On WhatsApp a
- * manager notified at her phone JID may answer from her LID chat; message
- * ids there are random and unique, so the quoted id is enough.
+ * manager notified at her phone JID may answer from her LID chat: another chat
+ * counts only when the sender is a manager of the conversation's branch (by
+ * the phone WhatsApp gives with the LID), never for anyone who quotes an id.
  */
-function sameChat(chatId: string, message: InboundMessage): boolean {
-  return chatId === message.chatId || message.channel === 'whatsapp';
+function sameChat(chatId: string, message: InboundMessage, branch: BranchConfig): boolean {
+  if (chatId === message.chatId) return true;
+  if (message.channel !== 'whatsapp') return false;
+  return [message.senderPhone, message.senderId].some((id) => id !== undefined && managerByIdentity(branch, 'whatsapp', id) !== undefined);
+}
+
+/**
+ * May `agentId` relay staff replies for a conversation of `branch`? Only one of
+ * the branch's own bots, or a bot the branch's hand-offs are configured to go
+ * through (its staff chats, the business's ops chat) — checked against the
+ * config in force, so a thread stored earlier never lets another branch's bot
+ * speak to this branch's customers.
+ */
+function relaysFor(config: CoordinatorConfig, branch: BranchConfig, agentId: string): boolean {
+  return branch.agents.some((a) => a.id === agentId) || branch.responder.staff.some((t) => t.agent === agentId) || config.business.opsAlerts?.agent === agentId;
 }
 
 /** `text` cut to `max` characters, marked when cut. */
@@ -103,13 +117,19 @@ export class StaffHandoff {
     );
   }
 
-  /** Is `message` a staff reply in one of these conversations' threads? (The root always counts: only the latest ids are kept.) */
+  /**
+   * Is `message` a staff reply in one of these conversations' threads? (The root always counts: only the latest ids are kept.)
+   * It must come through the thread's bot, in the thread's chat, and that bot must serve the conversation's branch.
+   */
   match(message: InboundMessage, pending: ConversationRecord[]): ConversationRecord | undefined {
     const refs = [message.thread, message.replyToMessageId].filter((r): r is string => Boolean(r));
     if (refs.length === 0) return undefined;
-    return pending.find((c) =>
-      (c.staffThreads ?? []).some((t) => t.agentId === message.agentId && sameChat(t.chatId, message) && refs.some((r) => r === t.rootId || t.messageIds.includes(r))),
-    );
+    const config = this.deps.config();
+    return pending.find((c) => {
+      const branch = config.branches.find((b) => b.id === c.branchId);
+      if (!branch || !relaysFor(config, branch, message.agentId)) return false;
+      return (c.staffThreads ?? []).some((t) => t.agentId === message.agentId && sameChat(t.chatId, message, branch) && refs.some((r) => r === t.rootId || t.messageIds.includes(r)));
+    });
   }
 
   private async targets(branch: BranchConfig): Promise<Array<{ all: boolean; targets: Target[] }>> {

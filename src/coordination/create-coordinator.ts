@@ -244,6 +244,8 @@ export async function createCoordinator(deps: CoordinatorDeps): Promise<Coordina
         config: () => settings.config,
         logger,
         decide,
+        audit,
+        limits: { maxConnections: env.SOCKET_MAX_CONNECTIONS, maxPerAddress: env.SOCKET_MAX_PER_ADDRESS },
         onChange: (agentIds) => agentIds.forEach((id) => void monitor.checkNow(id)),
       });
     },

@@ -337,15 +337,47 @@ describe('hand-off to staff', () => {
     expect(await reply(8)).toBe('Ana: parte 7');
   });
 
+  /** A StaffHandoff over the test YAML's config (match needs only the config). */
+  const handoffOverYaml = () => {
+    const dir = tempDir();
+    open.push({ close: async () => dir.cleanup() });
+    writeFileSync(join(dir.path, 'c.yaml'), YAML);
+    const { config } = loadConfigFile(join(dir.path, 'c.yaml'), {});
+    return new StaffHandoff({ config: () => config } as never);
+  };
+
   it('a reply to the root of a long hand-off thread still matches once only the latest ids are kept', () => {
-    const handoff = new StaffHandoff({} as never);
+    const handoff = handoffOverYaml();
     const ids = Array.from({ length: 50 }, (_, i) => `m${i + 2}`);
-    const conversation = { contactId: 'c1', staffThreads: [{ agentId: 'lis-slack', chatId: 'C0STAFF', rootId: 'm1', messageIds: ids }] } as unknown as ConversationRecord;
+    const conversation = { contactId: 'c1', branchId: 'lisboa', staffThreads: [{ agentId: 'lis-slack', chatId: 'C0STAFF', rootId: 'm1', messageIds: ids }] } as unknown as ConversationRecord;
     const reply = (thread: string, chatId = 'C0STAFF'): InboundMessage => ({ agentId: 'lis-slack', channel: 'slack', chatId, senderId: 'U1', text: 'ok', thread, at: '' });
     expect(handoff.match(reply('m1'), [conversation])).toBe(conversation);
     expect(handoff.match(reply('m51'), [conversation])).toBe(conversation);
     expect(handoff.match(reply('m1', 'C0OTHER'), [conversation])).toBeUndefined();
     expect(handoff.match(reply('m99'), [conversation])).toBeUndefined();
+  });
+
+  it('a staff reply acts only within the branch the relaying bot serves, whatever thread a conversation holds', () => {
+    const handoff = handoffOverYaml();
+    // A Recife conversation holding a thread on Lisboa's Telegram bot (a stale or crafted record): Recife's hand-offs never go there.
+    const thread = { agentId: 'lis-tg', chatId: '1001', rootId: '7', messageIds: ['7'] };
+    const recife = { contactId: 'c-rec', branchId: 'recife', staffThreads: [thread] } as unknown as ConversationRecord;
+    const lisboa = { contactId: 'c-lis', branchId: 'lisboa', staffThreads: [thread] } as unknown as ConversationRecord;
+    const reply: InboundMessage = { agentId: 'lis-tg', channel: 'telegram', chatId: '1001', senderId: '1001', text: 'Transfer the fee to IBAN …', replyToMessageId: '7', at: '' };
+    expect(handoff.match(reply, [recife])).toBeUndefined();
+    expect(handoff.match(reply, [recife, lisboa])).toBe(lisboa);
+    // A branch that no longer exists in the config is never answered into.
+    expect(handoff.match(reply, [{ ...lisboa, branchId: 'gone' } as ConversationRecord])).toBeUndefined();
+  });
+
+  it('on WhatsApp a reply from another chat matches only when a manager of the branch sends it (her LID chat), not anyone quoting the id', () => {
+    const handoff = handoffOverYaml();
+    const conversation = { contactId: 'c1', branchId: 'lisboa', staffThreads: [{ agentId: 'lis-wa', chatId: '351910000009@s.whatsapp.net', rootId: 'WA1', messageIds: ['WA1'] }] } as unknown as ConversationRecord;
+    const from = (chatId: string, senderPhone?: string): InboundMessage => ({ agentId: 'lis-wa', channel: 'whatsapp', chatId, senderId: chatId, ...(senderPhone ? { senderPhone } : {}), text: 'ok', replyToMessageId: 'WA1', at: '' });
+    expect(handoff.match(from('351910000009@s.whatsapp.net'), [conversation])).toBe(conversation);
+    expect(handoff.match(from('99887766@lid', '351910000009'), [conversation])).toBe(conversation);
+    expect(handoff.match(from('351955555555@s.whatsapp.net', '351955555555'), [conversation])).toBeUndefined();
+    expect(handoff.match(from('12345@lid'), [conversation])).toBeUndefined();
   });
 
   it('a staff channel that is down: the managers are told on another healthy channel, and their replies still reach the customer', async () => {
