@@ -1,9 +1,10 @@
-import { chmodSync, existsSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Clock } from '../core/clock.js';
 import { isoNow } from '../core/clock.js';
 import { newToken, sameDigest, sha256 } from '../core/ids.js';
 import type { PrincipalRole } from '../storage/records.js';
+import { writePrivateFile } from '../storage/data-dir.js';
 import type { Store } from '../storage/store.js';
 
 /** Who is calling: resolved from the bearer token. */
@@ -29,7 +30,8 @@ export interface AdminTokenInfo {
 /**
  * `ADMIN_TOKEN` from the environment wins. Without it, a token is generated on
  * the first start, stored hashed, and written once to `DATA_DIR/admin-token`
- * (mode 0600) so the operator can find it after the banner scrolls away.
+ * (mode 0600, never readable by others even while written) so the operator
+ * can find it after the banner scrolls away.
  */
 export async function ensureAdminToken(options: { envToken?: string; store: Store; dataDir: string; clock: Clock }): Promise<AdminTokenInfo> {
   if (options.envToken) return { hash: sha256(options.envToken), source: 'env' };
@@ -38,8 +40,7 @@ export async function ensureAdminToken(options: { envToken?: string; store: Stor
   if (stored && typeof stored.value === 'string') return { hash: stored.value, source: 'stored', file: existsSync(file) ? file : undefined };
   const token = newToken('adm');
   const hash = sha256(token);
-  writeFileSync(file, `${token}\n`, { mode: 0o600 });
-  chmodSync(file, 0o600);
+  writePrivateFile(file, `${token}\n`);
   await options.store.settings.put({ id: ADMIN_HASH_KEY, value: hash, updatedAt: isoNow(options.clock) });
   return { hash, source: 'generated', token, file };
 }
