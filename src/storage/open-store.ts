@@ -30,7 +30,7 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
   });
   if (!options.mongodbUri) return file;
   const hybrid = new HybridStore({
-    primary: MongoStore.create({ uri: options.mongodbUri, timeoutMs: options.mongodbTimeoutMs }),
+    primary: MongoStore.create({ uri: options.mongodbUri, timeoutMs: options.mongodbTimeoutMs, logger: options.logger }),
     file,
     logger: options.logger,
     clock: options.clock,

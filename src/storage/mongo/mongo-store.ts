@@ -1,4 +1,5 @@
 import mongoose from 'mongoose';
+import type { Logger } from '../../config/logger.js';
 import { COLLECTION_KEYS, COLLECTION_SPECS, type Store, type StoreCollections, type StoreState } from '../store.js';
 import { MongoCollection } from './mongo-collection.js';
 
@@ -6,6 +7,8 @@ export interface MongoStoreOptions {
   uri: string;
   /** How long to wait for a server before failing an operation (default 2000 ms, not the driver's 30 s). */
   timeoutMs?: number;
+  /** Hears the driver's connection errors (at debug: operations and the hybrid store report the outage itself). */
+  logger?: Logger;
 }
 
 /**
@@ -57,7 +60,7 @@ export class MongoStore implements Store {
     };
     const connection = mongoose.createConnection();
     // Connection errors surface through operations and `connect()`; without a listener they would crash the process.
-    connection.on('error', () => undefined);
+    connection.on('error', (error: unknown) => options.logger?.debug('storage: MongoDB connection error', { module: 'storage', error }));
     return new MongoStore(connection, options.uri, connectOptions);
   }
 
