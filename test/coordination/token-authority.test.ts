@@ -278,3 +278,21 @@ describe('item 14: expiresInSec is capped at the policy TTL', () => {
     expect((await request(T.refunds, { actionType: 'email.campaign', expiresInSec: 7200 })).status).toBe(201);
   });
 });
+
+describe('item 10 at request time: callback and health URLs to internal addresses are a 400', () => {
+  it('refuses callbackUrl and healthUrl to metadata, private or non-allow-listed loopback addresses, naming the field; nothing is stored', async () => {
+    const { t, store, request } = await setup();
+    const agents = await store.agents.count();
+    for (const url of ['http://169.254.169.254/latest/meta-data', 'http://10.0.0.1/hook', 'http://127.0.0.2:6379/', 'http://[::1]:3000/api']) {
+      const res = await request(T.refunds, { actionType: 'refund', callbackUrl: url });
+      expect([url, res.status, res.body.error.details?.issues?.[0]?.path]).toEqual([url, 400, 'callbackUrl']);
+      expect(res.body.error.details.issues[0].message).toMatch(/refused|WEBHOOK_ALLOWLIST/);
+      const agent = await t.call('/api/agents', { method: 'POST', json: { branchId: 'lisboa', healthUrl: url } });
+      expect([url, agent.status, agent.body.error.details?.issues?.[0]?.path]).toEqual([url, 400, 'healthUrl']);
+    }
+    expect(await store.approvals.count()).toBe(0);
+    expect(await store.agents.count()).toBe(agents);
+    // The test coordinator allow-lists 127.0.0.1 (WEBHOOK_ALLOWLIST), as a LAN deployment would its agents.
+    expect((await request(T.refunds, { actionType: 'refund', callbackUrl: 'http://127.0.0.1:9/hook' })).status).toBe(201);
+  });
+});

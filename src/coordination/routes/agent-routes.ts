@@ -1,7 +1,8 @@
 import { Router, type RequestHandler } from 'express';
 import { z } from 'zod';
 import type { AgentHost } from '../../branches/agent-host.js';
-import { CodedError, ErrorCode, NotFoundError } from '../../core/errors.js';
+import { CodedError, ErrorCode, NotFoundError, ValidationError } from '../../core/errors.js';
+import { checkOutboundUrl } from '../approvals/outbound-guard.js';
 import type { AgentStatus } from '../../storage/records.js';
 import type { Store } from '../../storage/store.js';
 import type { AgentRegistry } from '../agent-registry.js';
@@ -37,6 +38,11 @@ export function agentRoutes(deps: {
 
   router.post('/api/agents', deps.adminAuth, async (req, res) => {
     const input = parseBody(registerAgentSchema, req.body ?? {});
+    if (input.healthUrl) {
+      // The coordinator calls it every interval: an internal address is refused now (WEBHOOK_ALLOWLIST allows one).
+      const why = await checkOutboundUrl(input.healthUrl, deps.settings.env.WEBHOOK_ALLOWLIST);
+      if (why) throw new ValidationError('Invalid healthUrl', [{ path: 'healthUrl', message: why }]);
+    }
     const { agent, token } = await registry.register(input, req.principal!.subject);
     res.status(201).json({ agent: agentView(agent), token, callbackSecret: agent.callbackSecret, note: 'Store the token now: it is shown only once.' });
   });

@@ -1,7 +1,8 @@
 import { Router, type Request, type RequestHandler } from 'express';
 import { z } from 'zod';
 import { idSchema, RISK_LEVELS } from '../../config/config-schema.js';
-import { CodedError, ConflictError, ErrorCode, asCodedError } from '../../core/errors.js';
+import { CodedError, ConflictError, ErrorCode, ValidationError, asCodedError } from '../../core/errors.js';
+import { checkOutboundUrl } from '../approvals/outbound-guard.js';
 import type { ApprovalRecord, ApprovalStatus, RiskLevel } from '../../storage/records.js';
 import type { Store } from '../../storage/store.js';
 import type { ApprovalEngine, DecideResult } from '../approvals/approval-engine.js';
@@ -70,6 +71,11 @@ export function approvalRoutes(deps: {
       throw new CodedError(ErrorCode.Validation, 'Invalid Idempotency-Key', { issues: [{ path: 'Idempotency-Key', message: 'expected 1-200 characters' }] });
     }
     const input = parseBody(createApprovalSchema, req.body);
+    if (input.callbackUrl) {
+      // Refused now with the reason, not found out at send time: webhooks never reach internal addresses unless WEBHOOK_ALLOWLIST says so.
+      const why = await checkOutboundUrl(input.callbackUrl, deps.settings.env.WEBHOOK_ALLOWLIST);
+      if (why) throw new ValidationError('Invalid callbackUrl', [{ path: 'callbackUrl', message: why }]);
+    }
     const { approval, created } = await engine.create(input as Parameters<ApprovalEngine['create']>[0], req.principal!, key);
     res.status(created ? 201 : 200).json({ approval: approvalViewFor(await scopeOf(req), approval) });
   });
