@@ -34,7 +34,8 @@ import { identityOn } from '../branches/manager-identity.js';
 import { whatsAppStateStore } from '../branches/whatsapp-state-store.js';
 import { attachRunnerGateway } from '../branches/runner-gateway.js';
 import { parseBody } from './http/middleware.js';
-import type { Server as HttpServer } from 'node:http';
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
+import { clientAddress, compileProxyTrust } from '../dashboard/same-origin.js';
 import { createAuthenticator, ensureAdminToken, type AdminTokenInfo } from './auth.js';
 import { syncConfigAgents } from './config-agents.js';
 import { requesterApprovalView } from './read-scope.js';
@@ -246,6 +247,7 @@ export async function createCoordinator(deps: CoordinatorDeps): Promise<Coordina
         decide,
         audit,
         limits: { maxConnections: env.SOCKET_MAX_CONNECTIONS, maxPerAddress: env.SOCKET_MAX_PER_ADDRESS },
+        addressOf: ((trust) => (req: IncomingMessage) => clientAddress(req, trust))(compileProxyTrust(env.TRUST_PROXY)),
         onChange: (agentIds) => agentIds.forEach((id) => void monitor.checkNow(id)),
       });
     },

@@ -1,8 +1,9 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
-import { io as connectTo, type Socket } from 'socket.io-client';
+import type { Socket } from 'socket.io-client';
 import { RUNNER_EVENTS } from '../../src/branches/runner-protocol.js';
 import { fakeChannels, type FakeBot } from '../helpers/fake-channel.js';
 import { addRequester, startTestCoordinator, type TestCoordinator } from '../helpers/test-coordinator.js';
+import { connected, runnerSocket } from '../helpers/runner-socket.js';
 import { until } from '../helpers/until.js';
 
 const YAML = `
@@ -21,18 +22,6 @@ branches:
 `;
 
 type Reply = { ok: boolean; error?: string; value?: unknown };
-
-/** A raw Socket.IO client on /agents, as a runner (or anyone) would open it: the token as a header and in `auth`. */
-export function runnerSocket(url: string, token: string, namespace = '/agents'): Socket {
-  return connectTo(`${url}${namespace}`, { auth: { token }, extraHeaders: { authorization: `Bearer ${token}` }, transports: ['websocket'], reconnection: false, forceNew: true });
-}
-
-export function connected(socket: Socket): Promise<void> {
-  return new Promise((resolve, reject) => {
-    socket.once('connect', () => resolve());
-    socket.once('connect_error', (error) => reject(error));
-  });
-}
 
 describe('a runner speaks only for its own agents', () => {
   let t: TestCoordinator;
