@@ -36,10 +36,12 @@ export async function ensureSessionSecret(store: Store, clock: Clock): Promise<B
   const value = randomBytes(32).toString('base64url');
   try {
     await store.settings.insert({ id: SECRET_KEY, value, updatedAt: isoNow(clock) });
-  } catch {
-    // Another replica made it first: use theirs.
+  } catch (error) {
+    // Another replica made it first: use theirs. Anything else (the store refused the write) is not hidden:
+    // a key kept only in memory would sign sessions no restart or other replica accepts.
     const theirs = await store.settings.get(SECRET_KEY);
     if (theirs && typeof theirs.value === 'string') return Buffer.from(theirs.value, 'base64url');
+    throw error;
   }
   return Buffer.from(value, 'base64url');
 }
