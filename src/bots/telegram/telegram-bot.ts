@@ -1,6 +1,6 @@
 import { Listeners } from '../../core/listeners.js';
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { Bot, GrammyError, HttpError, type Context } from 'grammy';
+import { Bot, BotError, GrammyError, HttpError, type Context } from 'grammy';
 import { autoRetry } from '@grammyjs/auto-retry';
 import { apiThrottler } from '@grammyjs/transformer-throttler';
 import type { Update } from 'grammy/types';
@@ -8,6 +8,7 @@ import type { Logger } from '../../config/logger.js';
 import type { ApprovalOutcome, ApprovalPrompt, BotAgent, BotEvent, MessageRef, ProbeResult, SendOptions } from '../bot-agent.js';
 import type { BotContext } from '../channel-registry.js';
 import { decodeCallback, encodeCallback } from './callback-data.js';
+import { pollingTrouble, type PollingTrouble } from './polling-trouble.js';
 
 export interface TelegramAgentConfig {
   id: string;
@@ -27,6 +28,29 @@ const RISK_MARK: Record<string, string> = { low: '🟢 low', medium: '🟡 mediu
 const REASON_WINDOW_MS = 10 * 60_000;
 /** Telegram's longest message. */
 const MAX_TEXT = 4096;
+/** After a failed getUpdates, wait this long, doubling on each failure in a row up to the cap (a 409 fight with another poller calms down). */
+const POLL_RETRY_BASE_MS = 2000;
+const POLL_RETRY_MAX_MS = 15_000;
+
+/** Resolves after `ms`, or at once when `signal` aborts (so `stop` never waits out a backoff). */
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+/** When Telegram says a message was sent (Unix seconds), or now when it gives no usable date. */
+function sentAt(date: unknown): string {
+  const ms = typeof date === 'number' ? date * 1000 : NaN;
+  return Number.isFinite(ms) && Math.abs(ms) <= 8.64e15 ? new Date(ms).toISOString() : new Date().toISOString();
+}
 
 function renderPrompt(p: ApprovalPrompt): string {
   return [
@@ -64,6 +88,8 @@ export class TelegramBot implements BotAgent {
   /** Rejections that may still get a reason: chat:promptMessage -> approval id and when. */
   private readonly awaitingReason = new Map<string, { approvalId: string; at: number }>();
   private readonly log: Logger;
+  /** Why long polling gets no updates right now (reported by the probe; cleared by the next successful getUpdates). */
+  private pollTrouble: PollingTrouble | undefined;
 
   constructor(
     private readonly config: TelegramAgentConfig,
@@ -82,12 +108,31 @@ export class TelegramBot implements BotAgent {
   private build(): Bot {
     const bot = new Bot(this.config.token, { client: this.context.env.TELEGRAM_API_ROOT ? { apiRoot: this.context.env.TELEGRAM_API_ROOT } : {} });
     bot.api.config.use(apiThrottler());
-    bot.api.config.use(autoRetry({ maxRetryAttempts: 3, maxDelaySeconds: 60 }));
+    // Rate limits (429 retry_after) and 5xx are retried a few times; a network error fails at once, so a send
+    // while Telegram is unreachable fails and its caller falls back (auto-retry would otherwise retry it for
+    // hours). getUpdates is left to the polling loop, which must see every failure to report it.
+    const retry = autoRetry({ maxRetryAttempts: 3, maxDelaySeconds: 60, rethrowHttpErrors: true });
+    bot.api.config.use((prev, method, payload, signal) => (method === 'getUpdates' ? prev(method, payload, signal) : retry(prev, method, payload, signal)));
     bot.command('start', (ctx) => this.onStart(ctx));
     bot.on('callback_query:data', (ctx) => this.onCallback(ctx));
     bot.on('message:text', (ctx) => this.onText(ctx));
-    bot.catch((err) => this.log.error('telegram update failed', { error: err.error, updateId: err.ctx.update.update_id }));
+    // No bot.catch: grammY calls it only from its own bot.start(); every update goes through dispatch() instead.
     return bot;
+  }
+
+  /**
+   * Runs one update through the handlers; a handler that throws is contained
+   * here and logged with the update id, for polling and webhooks alike (a
+   * webhook answered 500 would make Telegram send the same update again and
+   * again, holding up the ones behind it).
+   */
+  private async dispatch(bot: Bot, update: Update): Promise<void> {
+    try {
+      await bot.handleUpdate(update);
+    } catch (error) {
+      const cause = error instanceof BotError ? error.error : error;
+      this.log.error('telegram update failed; skipped', { error: cause, updateId: update.update_id });
+    }
   }
 
   async start(): Promise<void> {
@@ -104,35 +149,51 @@ export class TelegramBot implements BotAgent {
     }
     await bot.api.deleteWebhook();
     this.bot = bot;
+    this.pollTrouble = undefined;
     this.polling = new AbortController();
-    this.loop = this.poll(bot, this.polling.signal);
+    this.loop = this.poll(bot, this.polling.signal).catch((error: unknown) => {
+      // Not expected (the loop handles its own failures); if it happens, the probe reports it and the monitor restarts the bot.
+      this.pollTrouble = { detail: `long polling stopped: ${error instanceof Error ? error.message : String(error)}`, needsHuman: false, reconnecting: false };
+      this.log.error('telegram long polling stopped unexpectedly', { error });
+    });
   }
 
   /** Our own long-polling loop (grammY's runner would spin against servers that ignore `timeout`). */
   private async poll(bot: Bot, signal: AbortSignal): Promise<void> {
     let offset = 0;
+    let failures = 0;
     const minGap = this.config.pollMinIntervalMs ?? 250;
     while (!signal.aborted) {
       const started = Date.now();
+      let updates: Update[];
       try {
-        const updates = await bot.api.getUpdates({ offset, timeout: 25, allowed_updates: ['message', 'callback_query'] }, asSignal(signal));
-        for (const update of updates) {
-          offset = update.update_id + 1;
-          await bot.handleUpdate(update).catch((error: unknown) => this.log.error('update failed', { error }));
-        }
+        updates = await bot.api.getUpdates({ offset, timeout: 25, allowed_updates: ['message', 'callback_query'] }, asSignal(signal));
       } catch (error) {
         if (signal.aborted) break;
-        this.log.warn('getUpdates failed; retrying', { error });
-        await new Promise((r) => setTimeout(r, 2000));
+        failures++;
+        const trouble = pollingTrouble(error, failures);
+        if (trouble && trouble.detail !== this.pollTrouble?.detail) this.log.error(`telegram long polling gets no updates: ${trouble.detail}`, { error });
+        else this.log.warn('getUpdates failed; retrying', { error, failures });
+        this.pollTrouble = trouble ?? this.pollTrouble;
+        await pause(Math.min(POLL_RETRY_MAX_MS, POLL_RETRY_BASE_MS * 2 ** (failures - 1)), signal);
+        continue;
+      }
+      if (this.pollTrouble) this.log.info(`telegram long polling works again (was: ${this.pollTrouble.detail})`);
+      failures = 0;
+      this.pollTrouble = undefined;
+      for (const update of updates) {
+        offset = update.update_id + 1;
+        await this.dispatch(bot, update);
       }
       const wait = minGap - (Date.now() - started);
-      if (wait > 0 && !signal.aborted) await new Promise((r) => setTimeout(r, wait));
+      if (wait > 0) await pause(wait, signal);
     }
   }
 
   async stop(): Promise<void> {
     this.polling?.abort();
-    await this.loop?.catch(() => undefined);
+    // The loop never rejects (its failures are logged and reported by the probe); this waits for it to end.
+    await this.loop;
     this.polling = undefined;
     this.loop = undefined;
     this.bot = undefined;
@@ -145,7 +206,7 @@ export class TelegramBot implements BotAgent {
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) return 401;
     if (!this.bot) return 503;
     if (!update || typeof update !== 'object' || typeof (update as Update).update_id !== 'number') return 400;
-    await this.bot.handleUpdate(update as Update);
+    await this.dispatch(this.bot, update as Update);
     return 200;
   }
 
@@ -155,6 +216,9 @@ export class TelegramBot implements BotAgent {
     try {
       const me = await bot.api.getMe(asSignal(signal));
       if (!this.bot) return { ok: false, latencyMs: Date.now() - started, detail: 'Telegram answers, but the bot did not start (see the logs); restarting it' };
+      // getMe answering is not enough: long polling may be refused (another poller, a webhook, a revoked token).
+      const trouble = this.pollTrouble;
+      if (trouble) return { ok: false, latencyMs: Date.now() - started, detail: trouble.detail, ...(trouble.needsHuman ? { needsHuman: true } : {}), ...(trouble.reconnecting ? { reconnecting: true } : {}) };
       return { ok: true, latencyMs: Date.now() - started, detail: `@${me.username}` };
     } catch (error) {
       if (error instanceof GrammyError && (error.error_code === 401 || error.error_code === 404)) {
@@ -234,13 +298,23 @@ export class TelegramBot implements BotAgent {
       this.log.error('decision failed', { error, approvalId: parsed.approvalId });
       reply = { ok: false, text: 'Something went wrong; try again or use the dashboard.' };
     }
-    // Always answer, so the button stops spinning.
-    await ctx.answerCallbackQuery({ text: reply.text.slice(0, 200), show_alert: !reply.ok });
-    this.log.debug(`answered callback: ${reply.text}`, { approvalId: parsed.approvalId });
+    // Always answer, so the button stops spinning; the decision is taken either way, so a failed answer (a query
+    // older than Telegram keeps them) must not stop the reason question below.
+    try {
+      await ctx.answerCallbackQuery({ text: reply.text.slice(0, 200), show_alert: !reply.ok });
+      this.log.debug(`answered callback: ${reply.text}`, { approvalId: parsed.approvalId });
+    } catch (error) {
+      this.log.warn(`could not answer the button press (the presser was not shown: ${reply.text})`, { error, approvalId: parsed.approvalId });
+    }
     const message = query.message;
     if (reply.askReason && message) {
       this.awaitingReason.set(`${message.chat.id}:${message.message_id}`, { approvalId: parsed.approvalId, at: Date.now() });
-      await ctx.api.sendMessage(message.chat.id, 'Rejected. If you want to give a reason, reply to the request with it.', { reply_parameters: { message_id: message.message_id } }).catch(() => undefined);
+      try {
+        await ctx.api.sendMessage(message.chat.id, 'Rejected. If you want to give a reason, reply to the request with it.', { reply_parameters: { message_id: message.message_id } });
+      } catch (error) {
+        // The rejection stands; only the invitation to add a reason is lost (a reply to the prompt still records one).
+        this.log.warn('could not ask for the rejection reason', { error, approvalId: parsed.approvalId, chatId: String(message.chat.id) });
+      }
     }
   }
 
@@ -256,7 +330,13 @@ export class TelegramBot implements BotAgent {
     const pending = replyTo ? this.awaitingReason.get(`${message.chat.id}:${replyTo}`) : undefined;
     if (pending && Date.now() - pending.at < REASON_WINDOW_MS && this.context.decide) {
       this.awaitingReason.delete(`${message.chat.id}:${replyTo}`);
-      const reply = await this.context.decide({ agentId: this.id, channel: 'telegram', approvalId: pending.approvalId, decision: 'reject', deciderId: String(ctx.from.id), reason: message.text });
+      let reply: { ok: boolean; text: string };
+      try {
+        reply = await this.context.decide({ agentId: this.id, channel: 'telegram', approvalId: pending.approvalId, decision: 'reject', deciderId: String(ctx.from.id), reason: message.text });
+      } catch (error) {
+        this.log.error('recording the rejection reason failed', { error, approvalId: pending.approvalId });
+        reply = { ok: false, text: 'The reason could not be recorded; try again or use the dashboard.' };
+      }
       await ctx.reply(reply.ok ? 'Reason recorded.' : reply.text);
       return;
     }
@@ -275,7 +355,7 @@ export class TelegramBot implements BotAgent {
         senderId: String(from.id),
         senderName: [from.first_name, from.last_name].filter(Boolean).join(' ') || from.username,
         text,
-        at: new Date((message?.date ?? Math.floor(Date.now() / 1000)) * 1000).toISOString(),
+        at: sentAt(message?.date),
         messageId: message ? String(message.message_id) : undefined,
         replyToMessageId: message?.reply_to_message ? String(message.reply_to_message.message_id) : undefined,
         ...(group ? { group } : {}),
