@@ -38,7 +38,7 @@ export class LocalAgentHost implements AgentHost {
         continue;
       }
       const bot = this.deps.channels.get(agent.channel).create(agent as unknown as Record<string, unknown> & { id: string }, this.deps.context);
-      bot.onEvent((e) => this.listeners.emit(e));
+      bot.onEvent((e) => this.relay(agent.id, e));
       this.bots.set(agent.id, bot);
       const deps = agent.dependsOn.map((d) => starts.get(d)).filter((p): p is Promise<void> => p !== undefined);
       starts.set(
@@ -83,7 +83,12 @@ export class LocalAgentHost implements AgentHost {
   async restart(agentId: string): Promise<void> {
     if (this.unavailable.has(agentId)) throw new Error(this.unavailable.get(agentId));
     const bot = this.need(agentId);
-    await bot.stop().catch(() => undefined);
+    try {
+      await bot.stop();
+    } catch (error) {
+      // A bot being restarted is often half-broken: its stop failing must not keep it from starting again.
+      this.deps.logger.warn(`agent ${agentId} did not stop cleanly before its restart; starting it anyway`, { module: 'agents', agentId, error });
+    }
     await bot.start();
   }
 
@@ -103,8 +108,28 @@ export class LocalAgentHost implements AgentHost {
     return this.listeners.add(listener);
   }
 
+  /** Stops every bot; one that fails to stop is logged and does not keep the others (or the shutdown) waiting. */
   async stop(): Promise<void> {
-    await Promise.all([...this.bots.values()].reverse().map((b) => b.stop().catch(() => undefined)));
+    await Promise.all(
+      [...this.bots.values()].reverse().map((b) =>
+        b.stop().catch((error: unknown) => {
+          this.deps.logger.warn(`agent ${b.id} did not stop cleanly`, { module: 'agents', agentId: b.id, error });
+        }),
+      ),
+    );
+  }
+
+  /**
+   * Hands a bot's event to the coordinator's listeners. A listener that throws
+   * is contained here and logged: it must not unwind into the channel SDK's
+   * callback (a grammY handler, a Bolt listener, a Baileys event) that emitted it.
+   */
+  private relay(agentId: string, event: BotEvent): void {
+    try {
+      this.listeners.emit(event);
+    } catch (error) {
+      this.deps.logger.error(`handling a ${event.type} event of agent ${agentId} failed`, { module: 'agents', agentId, error });
+    }
   }
 
   private need(agentId: string): BotAgent {

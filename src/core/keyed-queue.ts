@@ -1,6 +1,8 @@
 /**
  * Runs tasks one at a time per key (different keys run concurrently), so two
- * messages from the same contact never race on its records.
+ * messages from the same contact never race on its records. A task's result
+ * or failure goes to its own caller; a failure never stops the tasks queued
+ * after it.
  */
 export class KeyedQueue {
   private readonly tails = new Map<string, Promise<unknown>>();
@@ -8,7 +10,12 @@ export class KeyedQueue {
   run<T>(key: string, task: () => Promise<T>): Promise<T> {
     const previous = this.tails.get(key) ?? Promise.resolve();
     const next = previous.then(task, task);
-    const tail = next.catch(() => undefined);
+    // `tail` only orders the key's next task after this one, whether it succeeded or not; this task's
+    // failure reaches its caller through `next` (returned below), so it is reported there, not here.
+    const tail = next.then(
+      () => undefined,
+      () => undefined,
+    );
     this.tails.set(key, tail);
     void tail.then(() => {
       if (this.tails.get(key) === tail) this.tails.delete(key);

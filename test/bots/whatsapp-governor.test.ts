@@ -237,4 +237,33 @@ describe('WhatsApp outbound governor', () => {
     sock.close(408);
     expect(await bot.send(CUSTOMER, 'x').catch((e: unknown) => e)).toMatchObject({ code: ErrorCode.DeliveryFailed });
   });
+
+  it('a message given up after its retries fails the waiting caller with delivery_failed', async () => {
+    const { bot, sock } = await connectedBot({ sendWaitMs: 60 * 60_000 });
+    for (let i = 0; i < 5; i++) sock.failNext.push(new Error('connection reset'));
+    const waiting = bot.send(CUSTOMER, 'lost').catch((e: unknown) => e);
+    await clock.advance(10 * 60_000);
+    expect(await waiting).toMatchObject({ code: ErrorCode.DeliveryFailed, message: 'WhatsApp did not take the message: connection reset' });
+  });
+
+  it('a message given up after its caller stopped waiting is logged, and leaves no unhandled rejection', async () => {
+    // The caller stops waiting after 1 s; the give-up comes minutes later, with no one to tell but the log.
+    const rejections: unknown[] = [];
+    const onRejection = (reason: unknown) => rejections.push(reason);
+    process.on('unhandledRejection', onRejection);
+    try {
+      const second = await connectedBot({ sendWaitMs: 1000 });
+      for (let i = 0; i < 5; i++) second.sock.failNext.push(new Error('connection reset'));
+      const ref = second.bot.send(CUSTOMER, 'later');
+      await clock.advance(1000);
+      expect((await ref).messageId).toEqual(expect.any(String));
+      await clock.advance(10 * 60_000);
+      await settle();
+      expect(logs.filter((e) => e.message === 'WhatsApp send failed 5 times; giving up')).toHaveLength(1);
+      await new Promise((r) => setImmediate(r));
+      expect(rejections).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onRejection);
+    }
+  });
 });

@@ -178,9 +178,16 @@ export class SlackBot implements BotAgent {
   }
 
   async stop(): Promise<void> {
-    if (this.config.appToken) await this.app?.stop().catch(() => undefined);
+    const app = this.app;
     this.app = undefined;
     this.handler = undefined;
+    if (!this.config.appToken || !app) return;
+    try {
+      await app.stop();
+    } catch (error) {
+      // Forgotten either way: a restart builds a new app and Socket Mode connection.
+      this.log.warn('the Slack Socket Mode connection did not close cleanly; dropped', { error });
+    }
   }
 
   async probe(signal: AbortSignal): Promise<ProbeResult> {

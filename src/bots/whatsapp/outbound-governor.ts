@@ -31,6 +31,15 @@ export interface OutboundPayload {
   approvalCode?: string;
 }
 
+/**
+ * How one queued message ended for whoever waits on it: `sent`, `failed`
+ * (given up after its retries; the failure is also logged), or `released`
+ * (the governor stopped first; the message stays queued and goes out later).
+ * A value rather than a rejection, so a caller that stopped waiting leaves
+ * nothing unhandled behind.
+ */
+export type SendOutcome = { status: 'sent'; message: WAMessage | undefined } | { status: 'failed'; error: CodedError } | { status: 'released' };
+
 /** How the governor reaches the socket: set while connected, unset while down. */
 export type SendFn = (jid: string, content: AnyMessageContent, options: { messageId: string; quoted?: WAMessage }) => Promise<WAMessage | undefined>;
 
@@ -78,7 +87,7 @@ export class OutboundGovernor {
   private prunedAt = -Infinity;
   /** The send handed to the socket right now, if any (`stop` waits for it; recovery leaves its row alone). */
   private inflight: { id: string; done: Promise<void> } | undefined;
-  private readonly waiters = new Map<string, { resolve: (m: WAMessage | undefined) => void; reject: (e: Error) => void }>();
+  private readonly waiters = new Map<string, (outcome: SendOutcome) => void>();
 
   constructor(
     private readonly deps: { state: WhatsAppState; clock: Clock; logger: Logger; agentId: string; options: GovernorOptions; random?: () => number },
@@ -127,14 +136,19 @@ export class OutboundGovernor {
     this.stopped = true;
     this.send = undefined;
     this.clearTimer();
-    for (const w of this.waiters.values()) w.resolve(undefined);
+    for (const settle of this.waiters.values()) settle({ status: 'released' });
     this.waiters.clear();
     const inflight = this.inflight;
     if (!inflight) return;
     let timer: TimerHandle | undefined;
     const waited = new Promise<'timeout'>((resolve) => (timer = this.deps.clock.setTimeout(() => resolve('timeout'), STOP_WAIT_MS)));
+    // A send that failed was already reported by the pump (its error is logged there); here only its end matters.
+    const ended = inflight.done.then(
+      () => 'ended' as const,
+      () => 'ended' as const,
+    );
     try {
-      if ((await Promise.race([inflight.done, waited])) === 'timeout') {
+      if ((await Promise.race([ended, waited])) === 'timeout') {
         this.deps.logger.warn('stopping while a WhatsApp send has not answered; it is recorded when it does', { outboundId: inflight.id });
       }
     } finally {
@@ -149,11 +163,11 @@ export class OutboundGovernor {
   }
 
   /**
-   * Persists one message and queues it. `done` resolves with the sent message
-   * (or rejects once it is given up); `keyId` is its WhatsApp id already.
+   * Persists one message and queues it. `done` tells how it ended (sent,
+   * failed after its retries, or released by `stop`); `keyId` is its WhatsApp id already.
    * Refuses at once, with a `rate_limited` error, when the daily cap is used up.
    */
-  async enqueue(jid: string, payload: OutboundPayload, keyId: string): Promise<{ item: OutboundItem; done: Promise<WAMessage | undefined> }> {
+  async enqueue(jid: string, payload: OutboundPayload, keyId: string): Promise<{ item: OutboundItem; done: Promise<SendOutcome> }> {
     const { state, clock, options, agentId } = this.deps;
     const now = clock.now();
     if ((await state.outbound.sentSince(new Date(now - DAY_MS).toISOString())) >= options.dailyCap) {
@@ -162,8 +176,7 @@ export class OutboundGovernor {
     const createdAt = new Date(now).toISOString();
     const id = `${agentId}:${createdAt}:${process.pid}:${String(++this.seq).padStart(6, '0')}:${keyId}`;
     const item = await state.outbound.enqueue({ id, chatId: jid, payload: serialise(payload), createdAt, notBefore: createdAt, keyId });
-    const done = new Promise<WAMessage | undefined>((resolve, reject) => this.waiters.set(id, { resolve, reject }));
-    done.catch(() => undefined);
+    const done = new Promise<SendOutcome>((resolve) => this.waiters.set(id, resolve));
     this.kick();
     return { item, done };
   }
@@ -231,7 +244,8 @@ export class OutboundGovernor {
       const claimed = await state.outbound.claim(due.id);
       if (!claimed) continue;
       const done = this.sendOne(claimed, this.send);
-      this.inflight = { id: claimed.id, done: done.catch(() => undefined) };
+      // The same promise, awaited just below (a failure rejects the pump, which logs it and retries); `stop` only waits for its end.
+      this.inflight = { id: claimed.id, done };
       try {
         await done;
       } finally {
@@ -288,11 +302,10 @@ export class OutboundGovernor {
     this.settle(item.id, message);
   }
 
-  private settle(id: string, message: WAMessage | undefined, error?: Error): void {
+  private settle(id: string, message: WAMessage | undefined, error?: CodedError): void {
     const waiter = this.waiters.get(id);
     if (!waiter) return;
     this.waiters.delete(id);
-    if (error) waiter.reject(error);
-    else waiter.resolve(message);
+    waiter(error ? { status: 'failed', error } : { status: 'sent', message });
   }
 }

@@ -198,7 +198,8 @@ export class WhatsAppBot implements BotAgent {
     const waited = new Promise<'timeout'>((resolve) => (timer = this.clock.setTimeout(() => resolve('timeout'), this.config.sendWaitMs ?? 60_000)));
     try {
       const result = await Promise.race([done, waited]);
-      if (result === 'timeout' || result === undefined) this.log.info('message still queued; it will go out when the queue reaches it', { keyId });
+      if (result !== 'timeout' && result.status === 'failed') throw result.error;
+      if (result === 'timeout' || result.status === 'released') this.log.info('message still queued; it will go out when the queue reaches it', { keyId });
     } finally {
       if (timer) this.clock.clearTimeout(timer);
     }

@@ -214,7 +214,13 @@ export class WhatsAppConnection {
     this.sock = undefined;
     this.open = false;
     this.ports.setSender(undefined);
-    if (sock) await Promise.resolve().then(() => sock.end(undefined)).catch(() => undefined);
+    if (!sock) return;
+    try {
+      await sock.end(undefined);
+    } catch (error) {
+      // Already forgotten above (its late events are ignored): a socket that fails to close is dropped all the same.
+      this.log.warn('the old WhatsApp socket failed to close; dropped anyway', { error });
+    }
   }
 
   /** Connects after `delay` ms; a connect that fails (the store, say) is retried with backoff instead of leaving the number down. */
