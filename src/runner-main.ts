@@ -13,6 +13,7 @@ import { defaultChannels } from './bots/default-channels.js';
 import type { ChannelRegistry } from './bots/channel-registry.js';
 import { loadConfigFile } from './config/config-file.js';
 import { readEnv } from './config/env.js';
+import { guardProcess } from './core/process-guard.js';
 import { closeLogger, createLogger } from './config/logger.js';
 import { CodedError } from './core/errors.js';
 
@@ -56,6 +57,7 @@ export async function runnerCli(argv: string[], environment: NodeJS.ProcessEnv, 
     console.error(`Cannot start the runner: ${(error as Error).message}`);
     process.exit(1);
   }
+  guardProcess(logger);
   const stop = async (code: number) => {
     await runner.stop();
     await closeLogger(logger);

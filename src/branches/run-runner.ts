@@ -28,7 +28,7 @@ export interface RunnerOptions {
   agents?: string[];
   channels: ChannelRegistry;
   logger: Logger;
-  env: { TELEGRAM_API_ROOT?: string; SLACK_API_URL?: string; DATA_DIR?: string; MONGODB_URI?: string; MONGODB_TIMEOUT_MS?: number };
+  env: { TELEGRAM_API_ROOT?: string; SLACK_API_URL?: string; DATA_DIR?: string; MONGODB_URI?: string; MONGODB_TIMEOUT_MS?: number; ALLOW_INSECURE_DATA_DIR?: boolean };
   /** Where WhatsApp agents keep their session and queue; default: this runner opens its own store (DATA_DIR / MONGODB_URI). */
   whatsappState?: (agentId: string) => WhatsAppState;
 }
@@ -79,7 +79,7 @@ export async function runRunner(options: RunnerOptions): Promise<RunningRunner> 
   let whatsappState = options.whatsappState;
   const hostsWhatsApp = options.config.branches.some((b) => b.agents.some((a) => a.channel === 'whatsapp' && selected.includes(a.id)));
   if (!whatsappState && hostsWhatsApp) {
-    const store = await openStore({ dataDir: options.env.DATA_DIR ?? './data', mongodbUri: options.env.MONGODB_URI, mongodbTimeoutMs: options.env.MONGODB_TIMEOUT_MS, logger: options.logger, clock: systemClock });
+    const store = await openStore({ dataDir: options.env.DATA_DIR ?? './data', mongodbUri: options.env.MONGODB_URI, mongodbTimeoutMs: options.env.MONGODB_TIMEOUT_MS, allowInsecureDataDir: options.env.ALLOW_INSECURE_DATA_DIR, logger: options.logger, clock: systemClock });
     ownStore = store;
     whatsappState = (agentId) => whatsAppStateStore(store, agentId);
   }

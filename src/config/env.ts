@@ -1,3 +1,4 @@
+import proxyaddr from 'proxy-addr';
 import { z } from 'zod';
 import { ConfigError } from '../core/errors.js';
 import { zodIssues } from './zod-issues.js';
@@ -74,7 +75,14 @@ export const envSchema = z.object({
       if (!v || v === 'false') return false;
       if (/^\d+$/.test(v)) return Number(v);
       const list = v.split(',').map((x) => x.trim()).filter(Boolean);
-      const bad = list.filter((x) => !/^(loopback|linklocal|uniquelocal|[0-9a-fA-F.:]+(\/\d{1,3})?)$/.test(x));
+      const bad = list.filter((x) => {
+        try {
+          proxyaddr.compile(x);
+          return false;
+        } catch {
+          return true;
+        }
+      });
       if (v === 'true' || bad.length > 0) {
         ctx.addIssue({ code: 'custom', message: `expected a number of proxy hops, or addresses / CIDR ranges / loopback, linklocal, uniquelocal (comma-separated)${bad.length ? `; not understood: ${bad.join(', ')}` : ''}; "true" (trust everyone) is refused` });
         return z.NEVER;

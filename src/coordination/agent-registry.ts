@@ -15,12 +15,6 @@ import type { RuntimeSettings } from './runtime-settings.js';
 import { mustBeFreeId, tombstoneAgent } from './agent-ids.js';
 import { assignedTeam } from './approvals/policy.js';
 
-/**
- * An agent as stored, with the team the admin assigned it through the API.
- * (`teamId` is kept in the agent document; the stores keep any field.)
- */
-export type TeamedAgent = AgentRecord & { teamId?: string };
-
 export const registerAgentSchema = z
   .strictObject({
     id: actorIdSchema.optional(),
@@ -77,7 +71,7 @@ export class AgentRegistry {
 
     const now = isoNow(clock);
     const token = newToken('agt');
-    const record: Omit<TeamedAgent, 'version'> = {
+    const record: Omit<AgentRecord, 'version'> = {
       id,
       branchId: input.branchId,
       kind: input.kind,
@@ -118,9 +112,9 @@ export class AgentRegistry {
     const agent = await this.require(id);
     if (agent.kind !== 'action') throw new ConflictError(`Agent '${id}' is a bot; teams govern the approval requests of action agents`);
     this.mustBeAssignable(id, teamId);
-    const updated = await this.deps.store.agents.update(id, { teamId: teamId ?? undefined } as Partial<TeamedAgent>);
+    const updated = await this.deps.store.agents.update(id, { teamId: teamId ?? undefined });
     if (!updated) throw new NotFoundError('Agent', id);
-    const from = (agent as TeamedAgent).teamId ?? null;
+    const from = agent.teamId ?? null;
     await this.deps.audit.append({ type: 'agent.team-assigned', actor, agentId: id, branchId: agent.branchId, data: { from, to: teamId } });
     return updated;
   }

@@ -2,7 +2,7 @@ import { sameDigest, sha256 } from '../core/ids.js';
 import type { RiskLevel } from '../storage/records.js';
 import { RISK_LEVELS } from '../config/config-schema.js';
 import type { RuntimeSettings } from '../coordination/runtime-settings.js';
-import { eligibleManagers } from '../coordination/approvals/policy.js';
+import { eligibleManagers, mayManageRules } from '../coordination/approvals/policy.js';
 import { DEFAULT_SCRYPT, hashPassword, verifyPassword } from './password-hash.js';
 import type { DashboardUser, Session } from './session-manager.js';
 
@@ -39,9 +39,6 @@ function operatorUser(operator: Operator): DashboardUser {
 function fingerprint(storedHash: string): string {
   return sha256(`dashboard-session-credential\0${storedHash}`).slice(0, 32);
 }
-
-/** The risks a learned rule can auto-approve (critical always waits for a person). */
-const LEARNABLE_RISKS = RISK_LEVELS.filter((risk) => risk !== 'critical');
 
 /**
  * Dashboard logins: the operators of the coordinator config (scrypt hashes) and
@@ -93,11 +90,7 @@ export class OperatorDirectory {
    * (`POST /api/approvals/rules/:id/accept` admits admin and operator tokens).
    */
   mayManageRules(user: DashboardUser, branchId: string): boolean {
-    if (user.kind === 'admin') return true;
-    const config = this.deps.settings.config;
-    const branch = config.branches.find((b) => b.id === branchId);
-    if (!branch || !user.managerId) return false;
-    return LEARNABLE_RISKS.every((risk) => eligibleManagers(config, branch, risk).some((m) => m.id === user.managerId));
+    return mayManageRules(this.deps.settings.config, branchId, { admin: user.kind === 'admin', managerId: user.managerId });
   }
 
   /** Who the user may decide for, computed with the approval policy the engine uses. */

@@ -28,6 +28,8 @@ export interface AgentRecord extends StoredDoc {
   /** Hosted by a remote runner instead of this process. */
   remote?: boolean;
   healthUrl?: string;
+  /** The team an admin assigned this agent to (its autonomy); never chosen by a request. */
+  teamId?: string;
   lastHeartbeatAt?: string;
   /** HMAC secret for signing callbacks to this agent (issue: approvals). */
   callbackSecret?: string;

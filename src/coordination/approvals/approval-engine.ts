@@ -6,7 +6,7 @@ import type { TimerHandle } from '../../core/clock.js';
 import { isoNow } from '../../core/clock.js';
 import { CodedError, ConflictError, ErrorCode, NotFoundError, ValidationError } from '../../core/errors.js';
 import { newId } from '../../core/ids.js';
-import type { AgentRecord, ApprovalRecord, Decision, RiskLevel } from '../../storage/records.js';
+import type { ApprovalRecord, Decision, RiskLevel } from '../../storage/records.js';
 import type { Principal } from '../auth.js';
 import type { CoreDeps } from '../module-deps.js';
 import type { RuntimeSettings } from '../runtime-settings.js';
@@ -134,8 +134,7 @@ export class ApprovalEngine {
     }
     const branch = this.branch(input.branchId);
     // An action agent asks for its own branch only (before any validator looks at that branch's data).
-    // The agent document also carries the team the admin assigned through the API (`teamId`; the stores keep any field).
-    const agent = requester.role === 'agent' ? ((await store.agents.get(requesterId)) as (AgentRecord & { teamId?: string }) | null) : null;
+    const agent = requester.role === 'agent' ? await store.agents.get(requesterId) : null;
     if (agent && agent.branchId !== branch.id) {
       await this.deps.audit.append({ type: 'approval.refused', actor: requesterId, branchId: branch.id, data: { reason: `requester belongs to branch ${agent.branchId}`, actionType: input.actionType } });
       throw new CodedError(ErrorCode.Forbidden, `agent '${requesterId}' belongs to branch '${agent.branchId}' and cannot ask for approvals at '${branch.id}'`);
