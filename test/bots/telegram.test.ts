@@ -51,7 +51,9 @@ describe('Telegram bot agent against the Bot API emulator', () => {
     const p = await prompt('Refund 20 EUR to order 1');
     expect(p.stored.message.text).toMatch(/Approval needed — refund \([A-Z2-9]{6}\)\nRefund 20 EUR to order 1\n.*Risk: 🔴 critical/s);
     expect(Buffer.byteLength(p.approve)).toBeLessThanOrEqual(64);
-    expect(p.approval.deliveries[0]).toMatchObject({ channel: 'telegram', agentId: 'lis-tg', chatId: '1001', status: 'sent', messageId: String(p.messageId) });
+    // The stored delivery (the requester's own view of it leaves out the managers' chat identities).
+    const stored = await t.running.store.approvals.get(p.approval.id);
+    expect(stored?.deliveries[0]).toMatchObject({ channel: 'telegram', agentId: 'lis-tg', chatId: '1001', status: 'sent', messageId: String(p.messageId) });
   });
 
   it('a manager presses Approve: approved, callback answered, keyboard gone and outcome shown', async () => {

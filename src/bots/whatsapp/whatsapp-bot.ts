@@ -244,7 +244,13 @@ export class WhatsAppBot implements BotAgent {
     const pn = list.find((j) => isPnUser(j));
     if (pn) return jidUser(pn);
     for (const lid of list.filter((j) => isLidUser(j))) {
-      const mapped = await this.connection.socket?.signalRepository.lidMapping.getPNForLID(lid).catch(() => null);
+      let mapped: string | null | undefined;
+      try {
+        mapped = await this.connection.socket?.signalRepository.lidMapping.getPNForLID(lid);
+      } catch (error) {
+        // The phone stays unknown (the message is still handled, as from an unknown number).
+        this.log.warn('could not map a WhatsApp LID to its phone number', { error, lid });
+      }
       if (mapped) return jidUser(mapped);
     }
     return undefined;
