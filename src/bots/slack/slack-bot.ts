@@ -2,7 +2,7 @@ import { Listeners } from '../../core/listeners.js';
 import { createHash, createHmac } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import bolt from '@slack/bolt';
-import type { App as BoltApp, BlockAction, ButtonAction, types } from '@slack/bolt';
+import type { App as BoltApp, BlockAction, ButtonAction, ReceiverProcessEventErrorHandlerArgs, types } from '@slack/bolt';
 import express from 'express';
 import type { Logger } from '../../config/logger.js';
 import type { ApprovalOutcome, ApprovalPrompt, BotAgent, BotEvent, MessageRef, ProbeResult, SendOptions } from '../bot-agent.js';
@@ -102,8 +102,26 @@ export class SlackBot implements BotAgent {
       return { app: new App({ token: this.config.botToken, appToken: this.config.appToken, socketMode: true, clientOptions, installerOptions, deferInitialization: true, logger }) };
     }
     const router = express.Router();
-    const receiver = new ExpressReceiver({ signingSecret: this.config.signingSecret, endpoints: '/', router, processBeforeResponse: false, logger });
+    const receiver = new ExpressReceiver({ signingSecret: this.config.signingSecret, endpoints: '/', router, processBeforeResponse: false, logger, processEventErrorHandler: (args) => this.refuseUnprocessable(args) });
     return { app: new App({ token: this.config.botToken, receiver, clientOptions, deferInitialization: true, logger }), router };
+  }
+
+  /**
+   * A signed request Bolt cannot process (an `event_callback` whose `event` is
+   * not an object, a payload of no known shape) is the sender's fault: a 400
+   * with the API's error shape, not Bolt's default 500. Our own listeners'
+   * errors never get here (they go to `app.error`, which logs them).
+   */
+  private async refuseUnprocessable({ error, response }: ReceiverProcessEventErrorHandlerArgs): Promise<boolean> {
+    if (response.headersSent) {
+      this.log.warn('a Slack request failed after it was acknowledged', { error });
+      return false;
+    }
+    const unauthorized = error instanceof Error && error.name === 'AuthorizationError';
+    this.log.warn(`Slack request refused: ${unauthorized ? 'not authorized' : 'Bolt could not process it'}`, { error });
+    response.writeHead(unauthorized ? 401 : 400, { 'content-type': 'application/json; charset=utf-8' });
+    response.end(JSON.stringify({ error: { code: unauthorized ? 'unauthorized' : 'validation_failed', message: unauthorized ? 'Slack request not authorized' : 'Not a Slack request this app can process' } }));
+    return true;
   }
 
   async start(): Promise<void> {
