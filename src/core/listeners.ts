@@ -7,7 +7,21 @@ export class Listeners<T> {
     return () => this.set.delete(listener);
   }
 
+  /**
+   * Calls every listener, even when one throws: a failing listener must not
+   * keep the event from the others. The first failure is rethrown afterwards,
+   * so the emitter's own containment still logs it.
+   */
   emit(value: T): void {
-    this.set.forEach((l) => l(value));
+    let failed = false;
+    let failure: unknown;
+    for (const listener of [...this.set]) {
+      try {
+        listener(value);
+      } catch (error) {
+        if (!failed) [failed, failure] = [true, error];
+      }
+    }
+    if (failed) throw failure;
   }
 }
