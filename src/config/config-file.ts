@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import { ConfigError, type Issue } from '../core/errors.js';
 import {
@@ -8,7 +8,7 @@ import {
   type CoordinatorConfig,
 } from './config-schema.js';
 import { substituteVars } from './substitute-vars.js';
-import { zodIssues } from './zod-issues.js';
+import { formatPath, zodIssues } from './zod-issues.js';
 
 export interface LoadedConfig {
   path: string;
@@ -23,12 +23,36 @@ const REQUIRED_CREDENTIALS: Record<AgentConfig['channel'], string[]> = {
   whatsapp: [],
 };
 
-/** Reads and validates the coordinator config file (YAML, `${VAR}` substitution). */
+/**
+ * Largest config file read (1 MiB): a real one is a few KB, and a huge one
+ * costs seconds of YAML parsing and the memory of every node.
+ */
+export const MAX_CONFIG_BYTES = 1024 * 1024;
+
+/**
+ * Deepest nesting of the parsed tree: the schema's own depth is under 10, and
+ * every step after parsing (`${VAR}` substitution, validation) walks the tree,
+ * so a deeper one is refused before it can exhaust the stack.
+ */
+export const MAX_CONFIG_DEPTH = 64;
+
+/**
+ * Reads and validates the coordinator config file (YAML, `${VAR}` substitution).
+ * Whatever the file holds, the result is a config or a ConfigError naming the
+ * path: not a regular file, over `MAX_CONFIG_BYTES`, YAML errors, alias bombs
+ * ("billion laughs", refused by the yaml package's alias limit), unresolved
+ * aliases and nesting deeper than `MAX_CONFIG_DEPTH` included.
+ */
 export function loadConfigFile(path: string, env: Record<string, string | undefined>): LoadedConfig {
   let text: string;
   try {
+    // A directory, FIFO or device (/dev/zero) would fail late or be read forever: only regular files, and not huge ones.
+    const stat = statSync(path);
+    if (!stat.isFile()) throw new ConfigError([{ path, message: 'not a regular file (COORDINATOR_CONFIG must name a YAML file)' }]);
+    if (stat.size > MAX_CONFIG_BYTES) throw new ConfigError([{ path, message: `the file is ${stat.size} bytes; a config file may have at most ${MAX_CONFIG_BYTES} (1 MiB)` }]);
     text = readFileSync(path, 'utf8');
   } catch (error) {
+    if (error instanceof ConfigError) throw error;
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
       return { path, exists: false, config: parseConfig({}, env) };
     }
@@ -43,7 +67,33 @@ export function loadConfigFile(path: string, env: Record<string, string | undefi
       })),
     );
   }
-  return { path, exists: true, config: parseConfig(doc.toJS() ?? {}, env) };
+  let tree: unknown;
+  try {
+    // The yaml package throws (rather than reports) here: too many alias expansions, an alias before its anchor, a stack overflow.
+    tree = doc.toJS({ maxAliasCount: 100 });
+  } catch (error) {
+    throw new ConfigError([{ path, message: `YAML: ${yamlProblem(error)}` }]);
+  }
+  return { path, exists: true, config: parseConfig(tree ?? {}, env) };
+}
+
+function yamlProblem(error: unknown): string {
+  const message = error instanceof Error ? error.message.split('\n')[0] : String(error);
+  if (/excessive alias count/i.test(message)) return 'aliases (*name) expand to too much data (an alias bomb?); write the values out instead';
+  if (error instanceof RangeError) return 'the document is nested too deeply';
+  return message;
+}
+
+/** The path of the first node nested deeper than `max` (iterative: a deep tree must not overflow the stack here either), or null. */
+function tooDeep(tree: unknown, max: number): string | null {
+  const stack: Array<{ node: unknown; path: PropertyKey[] }> = [{ node: tree, path: [] }];
+  while (stack.length > 0) {
+    const { node, path } = stack.pop()!;
+    if (!node || typeof node !== 'object') continue;
+    if (path.length >= max) return formatPath(path);
+    for (const [k, v] of Object.entries(node)) stack.push({ node: v, path: [...path, Array.isArray(node) ? Number(k) : k] });
+  }
+  return null;
 }
 
 /**
@@ -51,6 +101,8 @@ export function loadConfigFile(path: string, env: Record<string, string | undefi
  * ids, unknown dependencies, cycles) and thrown together as one ConfigError.
  */
 export function parseConfig(tree: unknown, env: Record<string, string | undefined>): CoordinatorConfig {
+  const deep = tooDeep(tree, MAX_CONFIG_DEPTH);
+  if (deep !== null) throw new ConfigError([{ path: deep, message: `nested deeper than ${MAX_CONFIG_DEPTH} levels; the config's own structure is under 10` }]);
   const { value, missing } = substituteVars(tree, env);
   const credentialPath = /^branches\[(\d+)\]\.agents\[(\d+)\]\.([A-Za-z]+)$/;
   const unsetVars: Issue[] = [];
@@ -65,7 +117,7 @@ export function parseConfig(tree: unknown, env: Record<string, string | undefine
     const explained = new Set(unsetVars.map((i) => i.path));
     throw new ConfigError([...unsetVars, ...zodIssues(parsed.error).filter((i) => !explained.has(i.path))]);
   }
-  const config = parsed.data as CoordinatorConfig;
+  const config = withoutInheritedKeys(parsed.data as CoordinatorConfig);
   const issues: Issue[] = [...unsetVars];
 
   config.branches.forEach((branch, b) => {
@@ -80,6 +132,28 @@ export function parseConfig(tree: unknown, env: Record<string, string | undefine
 
   issues.push(...crossCheck(config));
   if (issues.length > 0) throw new ConfigError(issues);
+  return config;
+}
+
+/** A copy of a map with no prototype: looking up `constructor` or `__proto__` in it finds nothing. */
+function dict<T>(map: Record<string, T>): Record<string, T> {
+  return Object.assign(Object.create(null) as Record<string, T>, map);
+}
+
+/**
+ * The config's maps keyed by data (action types, team ids, risk levels, days,
+ * currency codes) are looked up with keys from requests: as plain objects,
+ * `riskByAction['constructor']` was Object itself (an approval with action
+ * type `constructor` failed with "Invalid time value") and `teams['constructor']`
+ * a "team". Without a prototype, only configured keys are found.
+ */
+function withoutInheritedKeys(config: CoordinatorConfig): CoordinatorConfig {
+  const a = config.approvals;
+  config.approvals = { ...a, riskByAction: dict(a.riskByAction), minRole: dict(a.minRole), ttlSec: dict(a.ttlSec), escalateAfterSec: dict(a.escalateAfterSec), teams: dict(a.teams) };
+  for (const branch of config.branches) {
+    if (branch.businessHours) branch.businessHours = dict(branch.businessHours);
+    branch.responder.rates = dict(branch.responder.rates);
+  }
   return config;
 }
 

@@ -23,8 +23,9 @@ export function substituteVars(
     if (typeof node === 'string') {
       return node.replace(REFERENCE, (match, name: string | undefined, fallback: string | undefined) => {
         if (match === '$${') return '${';
-        const value = env[name as string];
-        if (value !== undefined && value !== '') return value;
+        // Own string values only: `${constructor}` or `${__proto__}` must not read Object.prototype's members.
+        const value = Object.hasOwn(env, name as string) ? env[name as string] : undefined;
+        if (typeof value === 'string' && value !== '') return value;
         if (fallback !== undefined) return fallback;
         missing.push({ path: formatPath(path), variable: name as string });
         return '';
