@@ -23,6 +23,8 @@ import { hostileValue, NASTY_STRINGS, nastyString } from './arbitraries.js';
  */
 const RUNS = Number(process.env.HOSTILE_RUNS ?? 20);
 const FAST_MS = 2000;
+/** Jest's limit for a property: generous, as HOSTILE_RUNS=200 runs ten times the cases. */
+const PROPERTY_MS = 30_000 + RUNS * 1000;
 const ENV_KEYS = Object.keys(envSchema.shape);
 const EXAMPLE_TEXT = readFileSync(join(process.cwd(), 'coordinator.example.yaml'), 'utf8');
 const EXAMPLE: unknown = parseYaml(EXAMPLE_TEXT);
@@ -102,7 +104,7 @@ function checkEnv(env: Record<string, string | undefined>): Env | undefined {
 describe('hostile config values: the environment', () => {
   it('readEnv: any value for every variable of the schema, plus extra keys: an Env, or a ConfigError whose issues name the variables', () => {
     fc.assert(fc.property(envArb, (env) => void checkEnv(env)), { numRuns: RUNS * 10 });
-  });
+  }, PROPERTY_MS);
 
   it('readEnv: each variable alone with every nasty string: an Env or a ConfigError naming exactly that variable', () => {
     for (const key of ENV_KEYS) for (const value of [...NASTY_STRINGS, '9'.repeat(400)]) checkEnv({ [key]: value });
@@ -279,11 +281,11 @@ const structuralBomb: fc.Arbitrary<Lazy<string>> = fc.oneof(
 describe('hostile config values: the config file', () => {
   it('random YAML-like text: a config or a ConfigError, fast', () => {
     fc.assert(fc.property(yamlText, (text) => void checkLoad(text)), { numRuns: RUNS * 10 });
-  });
+  }, PROPERTY_MS);
 
   it('random bytes (invalid UTF-8, NUL, BOMs): a config or a ConfigError, fast', () => {
     fc.assert(fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) => void checkLoad(Buffer.from(bytes))), { numRuns: RUNS * 5 });
-  });
+  }, PROPERTY_MS);
 
   it('the example with one to three fields replaced by hostile values: a config or a ConfigError naming a path of the document', () => {
     const edit = fc.record({ steps: fc.array(fc.nat(), { minLength: 1, maxLength: 6 }), value: replacement, newKey: fc.option(fc.oneof(fc.constantFrom(...PROTOTYPE_KEYS), fc.string({ maxLength: 8 })), { nil: undefined, freq: 4 }) });
@@ -295,7 +297,7 @@ describe('hostile config values: the config file', () => {
       }),
       { numRuns: RUNS * 5 },
     );
-  });
+  }, PROPERTY_MS);
 
   it('${VAR} and ${VAR:-default} references with hostile environment values: substituted once, never from Object.prototype', () => {
     const varName = fc.oneof(fc.constantFrom(...PROTOTYPE_KEYS, 'LISBOA_TELEGRAM_TOKEN', 'A', 'B'), fc.stringMatching(/^[A-Za-z_][A-Za-z0-9_]{0,10}$/));
@@ -311,11 +313,11 @@ describe('hostile config values: the config file', () => {
       }),
       { numRuns: RUNS * 5 },
     );
-  });
+  }, PROPERTY_MS);
 
   it('alias bombs, deep nesting, huge strings and lists, duplicate keys, tags, BOMs and NULs: a config or a ConfigError, fast', () => {
     fc.assert(fc.property(structuralBomb, (text) => void checkLoad(text.make())), { numRuns: RUNS * 2 });
-  });
+  }, PROPERTY_MS);
 
   it('hostile FAQ patterns (lookarounds, backreferences, nested quantifiers, huge counts): loaded and linear, or refused at the pattern\'s path', () => {
     const fragment = fc.constantFrom(
@@ -355,7 +357,7 @@ describe('hostile config values: the config file', () => {
       }),
       { numRuns: RUNS * 5 },
     );
-  });
+  }, PROPERTY_MS);
 
   // Regressions found by the properties above (each failed before the fix in config-file.ts / substitute-vars.ts).
   it('an alias bomb is a ConfigError naming the file (was: ReferenceError "Excessive alias count" thrown by the yaml package)', () => {
@@ -460,5 +462,5 @@ describe('hostile config values: PATCH /config overrides (mergeOverrides, applyO
       }),
       { numRuns: RUNS * 10 },
     );
-  });
+  }, PROPERTY_MS);
 });
