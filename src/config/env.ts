@@ -73,7 +73,12 @@ export const envSchema = z.object({
     .optional()
     .transform((v, ctx): false | number | string[] => {
       if (!v || v === 'false') return false;
-      if (/^\d+$/.test(v)) return Number(v);
+      // A number of hops; more than 32 proxies in a row is not a deployment but a way to trust everyone.
+      if (/^\d+$/.test(v)) {
+        if (Number(v) <= 32) return Number(v);
+        ctx.addIssue({ code: 'custom', message: 'expected at most 32 proxy hops' });
+        return z.NEVER;
+      }
       const list = v.split(',').map((x) => x.trim()).filter(Boolean);
       const bad = list.filter((x) => {
         try {

@@ -97,7 +97,7 @@ export class AgentRegistry {
   /** A team the admin may give this agent: configured, and not contradicting the config's own assignment. */
   private mustBeAssignable(agentId: string, teamId: string | null): void {
     const config = this.deps.settings.config;
-    if (teamId !== null && !config.approvals.teams[teamId]) {
+    if (teamId !== null && !Object.hasOwn(config.approvals.teams, teamId)) {
       const known = Object.keys(config.approvals.teams).join(', ') || 'none';
       throw new ValidationError('Unknown team', [{ path: 'teamId', message: `unknown team '${teamId}' (known: ${known}; configure it under approvals.teams)` }]);
     }

@@ -88,7 +88,12 @@ function checkEnv(env: Record<string, string | undefined>): Env | undefined {
   const r = attempt(() => readEnv(env));
   const where = JSON.stringify(env).slice(0, 400);
   expect({ where, slow: r.ms > FAST_MS }).toEqual({ where, slow: false });
-  if (r.error === undefined) return r.value;
+  if (r.error === undefined) {
+    // Every number read is a real, finite one (TRUST_PROXY=999…9 was Infinity hops: "trust everyone", which is refused as "true").
+    const infinite = Object.entries(r.value!).filter(([, v]) => typeof v === 'number' && !Number.isSafeInteger(v)).map(([k]) => k);
+    expect({ where, infinite }).toEqual({ where, infinite: [] });
+    return r.value;
+  }
   expect({ where, error: r.error instanceof ConfigError ? 'ConfigError' : describeError(r.error) }).toEqual({ where, error: 'ConfigError' });
   const issues = (r.error as ConfigError).issues;
   expect(issues.length).toBeGreaterThan(0);

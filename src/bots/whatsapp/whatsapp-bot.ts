@@ -14,6 +14,9 @@ import { WhatsAppConnection } from './whatsapp-connection.js';
 import { WhatsAppDecisions } from './whatsapp-decisions.js';
 import { readInbound } from './whatsapp-inbound.js';
 import { jidUser, toJid, type MakeSocket, type SocketOptions } from './whatsapp-socket.js';
+
+/** A phone number as the rest of the coordinator expects it (digits with country code), or nothing. */
+const digitsOnly = (user: string): string | undefined => (/^[0-9]{6,15}$/.test(user) ? user : undefined);
 import type { WhatsAppState } from './whatsapp-state.js';
 
 /** A WhatsApp agent as configured (see the whatsapp branch of `agentConfigSchema`). */
@@ -242,7 +245,7 @@ export class WhatsAppBot implements BotAgent {
   private async phoneOf(jids: Array<string | null | undefined>): Promise<string | undefined> {
     const list = jids.filter((j): j is string => Boolean(j));
     const pn = list.find((j) => isPnUser(j));
-    if (pn) return jidUser(pn);
+    if (pn) return digitsOnly(jidUser(pn));
     for (const lid of list.filter((j) => isLidUser(j))) {
       let mapped: string | null | undefined;
       try {
@@ -251,7 +254,7 @@ export class WhatsAppBot implements BotAgent {
         // The phone stays unknown (the message is still handled, as from an unknown number).
         this.log.warn('could not map a WhatsApp LID to its phone number', { error, lid });
       }
-      if (mapped) return jidUser(mapped);
+      if (mapped) return digitsOnly(jidUser(mapped));
     }
     return undefined;
   }

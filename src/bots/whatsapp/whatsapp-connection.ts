@@ -250,7 +250,8 @@ export class WhatsAppConnection {
   }
 
   private async onConnection(sock: WaSocket, u: Partial<ConnectionState>): Promise<void> {
-    if (u.qr) {
+    if (!u || typeof u !== 'object') return;
+    if (typeof u.qr === 'string' && u.qr) {
       this.pairing = { ...this.pairing, qr: u.qr };
       this.ports.emit({ type: 'pairing', agentId: this.id, qr: u.qr });
       this.log.warn(`WhatsApp agent ${this.id} needs pairing: scan the QR on the dashboard (WhatsApp > Linked devices > Link a device)`);

@@ -34,6 +34,14 @@ export type Inbound =
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 ? v : undefined);
 
+/** The chats and senders a message may come from: a user (phone or LID) or a group, with a non-empty user part. */
+const USER_JID = /^[0-9]{1,20}(:[0-9]{1,4})?@(s\.whatsapp\.net|lid)$/;
+const GROUP_JID = /^[0-9]{1,24}(-[0-9]{1,16})?@g\.us$/;
+const jidOf = (v: unknown, group: boolean): string | undefined => {
+  const jid = str(v);
+  return jid && (group ? GROUP_JID : USER_JID).test(jid) ? jid : undefined;
+};
+
 /**
  * Reads a received message defensively: anything malformed, from us, from a
  * status/broadcast/newsletter, a group (unless `groups`) or without text is
@@ -55,7 +63,9 @@ export function readInbound(m: WAMessage | null | undefined, options: { groups: 
   if (!raw) return null;
   const group = Boolean(isJidGroup(jid));
   if (group && !options.groups) return null;
-  const senderJid = group ? str(key.participant) : jid;
+  // A chat or sender id that is not a WhatsApp user or group JID cannot be answered (nor trusted as someone): drop it.
+  if (!jidOf(jid, group)) return null;
+  const senderJid = group ? jidOf(key.participant, false) : jid;
   if (!senderJid) return null;
   const text = raw.length > MAX_INBOUND_TEXT ? `${raw.slice(0, MAX_INBOUND_TEXT)}…` : raw;
   const quotedId = str(content.extendedTextMessage?.contextInfo?.stanzaId);
@@ -80,12 +90,12 @@ export function readInbound(m: WAMessage | null | undefined, options: { groups: 
 /** Baileys' seconds (number or Long) as milliseconds, or undefined when absent or nonsense. */
 function timestampMs(value: WAMessage['messageTimestamp']): number | undefined {
   if (value === null || value === undefined) return undefined;
-  let seconds: number;
   try {
-    seconds = toNumber(value);
+    const seconds: unknown = toNumber(value);
+    if (typeof seconds !== 'number') return undefined; // a BigInt or anything else a hostile Long-like gives back
+    const ms = seconds * 1000;
+    return Number.isFinite(ms) && ms > 0 && ms < 8.64e15 ? ms : undefined;
   } catch {
     return undefined;
   }
-  const ms = seconds * 1000;
-  return Number.isFinite(ms) && ms > 0 && ms < 8.64e15 ? ms : undefined;
 }

@@ -259,7 +259,7 @@ export class ApprovalEngine {
   private async teamFor(input: CreateApprovalInput, requester: Principal, storedTeamId: string | undefined): Promise<string | undefined> {
     const config = this.deps.settings.config;
     if (requester.role === 'admin') {
-      if (input.teamId && !config.approvals.teams[input.teamId]) {
+      if (input.teamId && !Object.hasOwn(config.approvals.teams, input.teamId)) {
         throw new ValidationError('Unknown team', [{ path: 'teamId', message: `unknown team '${input.teamId}' (configure it under approvals.teams)` }]);
       }
       return input.teamId;

@@ -15,7 +15,8 @@ const ROLE_RANK = { operator: 0, manager: 1, owner: 2 } as const;
 
 /** Risk of an action type: the config's table, then the built-in one; unknown types are `high`. */
 export function classifyRisk(actionType: string, config: CoordinatorConfig): { risk: RiskLevel; source: string } {
-  const configured = config.approvals.riskByAction[actionType];
+  // Keys come from requests: only the config's own entries count (never `constructor` from the prototype).
+  const configured = Object.hasOwn(config.approvals.riskByAction, actionType) ? config.approvals.riskByAction[actionType] : undefined;
   if (configured) return { risk: configured, source: `approvals.riskByAction.${actionType}` };
   for (const [pattern, risk] of DEFAULT_RISK) if (pattern.test(actionType)) return { risk, source: 'default table' };
   return { risk: 'high', source: 'default for unknown action types' };
@@ -29,13 +30,13 @@ export function classifyRisk(actionType: string, config: CoordinatorConfig): { r
  */
 export function assignedTeam(config: CoordinatorConfig, agentId: string, storedTeamId?: string): { teamId: string; source: 'config' | 'api' } | undefined {
   for (const [teamId, team] of Object.entries(config.approvals.teams)) if (team.agents.includes(agentId)) return { teamId, source: 'config' };
-  if (storedTeamId && config.approvals.teams[storedTeamId]) return { teamId: storedTeamId, source: 'api' };
+  if (storedTeamId && Object.hasOwn(config.approvals.teams, storedTeamId)) return { teamId: storedTeamId, source: 'api' };
   return undefined;
 }
 
 /** Autonomy per team (the requester's assigned team), else per branch, else the business default. */
 export function resolveAutonomy(config: CoordinatorConfig, branch: BranchConfig, teamId?: string): { autonomy: Autonomy; source: string } {
-  const team = teamId ? config.approvals.teams[teamId] : undefined;
+  const team = teamId && Object.hasOwn(config.approvals.teams, teamId) ? config.approvals.teams[teamId] : undefined;
   if (team) return { autonomy: team.autonomy, source: `team ${teamId}` };
   if (branch.autonomy) return { autonomy: branch.autonomy, source: `branch ${branch.id}` };
   return { autonomy: config.defaults.autonomy, source: 'default' };
