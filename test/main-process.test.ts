@@ -4,6 +4,7 @@ import { request } from 'node:http';
 import { join } from 'node:path';
 import { spawnCoordinator, type Spawned } from './helpers/spawn-coordinator.js';
 import { tempDir } from './helpers/temp-dir.js';
+import { until } from './helpers/until.js';
 
 const cleanups: Array<() => void> = [];
 const children: Spawned[] = [];
@@ -54,9 +55,11 @@ describe('the coordinator process', () => {
     const s = start(baseEnv(dir.path));
     const url = new URL(await s.ready);
     const body = JSON.stringify({ logLevel: 'debug' });
+    // The request is in flight when SIGTERM comes: its headers are parsed (the server answered
+    // `100 Continue`) and its body is not finished until the process says it is shutting down.
     const response = new Promise<{ status: number; text: string }>((resolve, reject) => {
       const req = request(
-        { host: url.hostname, port: url.port, path: '/config', method: 'PATCH', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), authorization: 'Bearer process-test-admin-token' } },
+        { host: url.hostname, port: url.port, path: '/config', method: 'PATCH', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), authorization: 'Bearer process-test-admin-token', expect: '100-continue' } },
         (res) => {
           let text = '';
           res.on('data', (c) => (text += c));
@@ -64,11 +67,12 @@ describe('the coordinator process', () => {
         },
       );
       req.on('error', reject);
-      req.write(body.slice(0, 5));
-      setTimeout(() => {
+      req.on('continue', () => {
+        req.write(body.slice(0, 5));
         s.child.kill('SIGTERM');
-        setTimeout(() => req.end(body.slice(5)), 400);
-      }, 300);
+        until('the shutdown log line', () => /SIGTERM: shutting down/.test(s.stdout()), 10_000).then(() => req.end(body.slice(5)), reject);
+      });
+      req.flushHeaders();
     });
     const res = await response;
     expect(res.status).toBe(200);
