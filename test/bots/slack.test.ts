@@ -112,15 +112,21 @@ describe('Slack bot agent (Bolt) with signed requests and a stand-in Web API', (
     const p = await prompt('Refund 40 EUR to order 4');
     const body = click('U0ANA0001', p, 'approve');
     // Health checks keep calling auth.test meanwhile; nothing else may happen.
-    const others = () => api.state.calls.filter((c) => c.method !== 'auth.test').length;
-    const before = others();
+    const others = () => api.state.calls.filter((c) => c.method !== 'auth.test');
+    const before = others().length;
     expect((await post(body, slackSignature('wrong-secret', body))).status).toBe(401);
     expect((await post(body, slackSignature(SECRET, body, Math.floor(Date.now() / 1000) - 6 * 60))).status).toBe(401);
     expect((await post(body, { 'content-type': 'application/x-www-form-urlencoded' })).status).toBe(401);
-    await new Promise((r) => setTimeout(r, 200));
-    expect((await t.running.store.approvals.get(p.approval.id))?.status).toBe('pending');
-    expect(others()).toBe(before);
     expect(t.logs.some((e) => e.level === 'warn' && e.module === 'slack' && /Timestamp is too old/.test(String(e.message)))).toBe(true);
+    // A correctly signed click after them is handled (a stranger's: refused in an ephemeral, audited). Bolt refuses a bad
+    // signature before any listener runs, so once this one's answer is out, the three refused ones did nothing.
+    const probe = click('U0STRANGER4', p, 'approve');
+    expect((await post(probe, slackSignature(SECRET, probe))).status).toBe(200);
+    await until('the signed click answered', () => api.calls('chat.postEphemeral').find((c) => c.args.user === 'U0STRANGER4'));
+    expect(others().slice(before).map((c) => `${c.method} ${String(c.args.user ?? '')}`)).toEqual(['chat.postEphemeral U0STRANGER4']);
+    expect((await t.running.store.approvals.get(p.approval.id))?.status).toBe('pending');
+    const audits = await t.running.store.auditEvents.find({ where: { approvalId: p.approval.id, type: { in: ['approval.refused', 'approval.approved', 'approval.rejected'] } } });
+    expect(audits.map((e) => `${e.type} ${e.actor}`)).toEqual(['approval.refused slack user U0STRANGER4']);
   });
 
   it('Reject opens a modal; the reason submitted there is stored', async () => {

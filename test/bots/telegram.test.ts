@@ -8,6 +8,7 @@ import { addRequester, startTestCoordinator, type TestCoordinator } from '../hel
 
 const TOKEN = '123456:TEST-TOKEN-for-the-emulator';
 const AGENT_TOKEN = 'agent-token-telegram-tests-1';
+const TG_SECRET = 'telegram-webhook-secret-for-tests';
 
 
 
@@ -18,7 +19,7 @@ branches:
     managers:
       - { id: ana, name: Ana, role: owner, telegram: 1001 }
     agents:
-      - { id: lis-tg, channel: telegram, token: "\${TG_TOKEN}", pollMinIntervalMs: 50 }
+      - { id: lis-tg, channel: telegram, token: "\${TG_TOKEN}", webhookSecret: "\${TG_SECRET}", pollMinIntervalMs: 50 }
 `;
 
 describe('Telegram bot agent against the Bot API emulator', () => {
@@ -28,7 +29,7 @@ describe('Telegram bot agent against the Bot API emulator', () => {
 
   beforeAll(async () => {
     server = await startTelegramEmulator();
-    t = await startTestCoordinator({ yaml: YAML, env: { TG_TOKEN: TOKEN, TELEGRAM_API_ROOT: server.config.apiURL, HEALTH_INTERVAL_MS: '1000' } });
+    t = await startTestCoordinator({ yaml: YAML, env: { TG_TOKEN: TOKEN, TG_SECRET, TELEGRAM_API_ROOT: server.config.apiURL, HEALTH_INTERVAL_MS: '1000' } });
     t.running.coordinator.hosts.onEvent((e) => events.push(e));
     await addRequester(t, 'refunds', 'lisboa', AGENT_TOKEN);
     await until('lis-tg up', async () => (await t.running.store.agents.get('lis-tg'))?.status === 'up');
@@ -125,16 +126,21 @@ describe('Telegram bot agent against the Bot API emulator', () => {
   });
 
   it('the webhook endpoint refuses requests without the right secret token, changing nothing', async () => {
-    const before = events.length;
-    const update = { update_id: 99, message: { message_id: 1, date: 1, chat: { id: 7, type: 'private' }, from: { id: 7, is_bot: false, first_name: 'X' }, text: 'hi' } };
-    const none = await t.call('/webhooks/telegram/lis-tg', { method: 'POST', token: null, json: update });
+    const update = (id: number, text: string) => ({ update_id: id, message: { message_id: id, date: 1, chat: { id: 7, type: 'private' }, from: { id: 7, is_bot: false, first_name: 'X' }, text } });
+    const none = await t.call('/webhooks/telegram/lis-tg', { method: 'POST', token: null, json: update(99, 'refused without a secret') });
     expect(none.status).toBe(401);
-    const wrong = await t.call('/webhooks/telegram/lis-tg', { method: 'POST', token: null, json: update, headers: { 'x-telegram-bot-api-secret-token': 'guess' } });
+    expect(none.body.error.code).toBe('unauthorized');
+    const wrong = await t.call('/webhooks/telegram/lis-tg', { method: 'POST', token: null, json: update(100, 'refused with a guess'), headers: { 'x-telegram-bot-api-secret-token': 'guess' } });
     expect(wrong.status).toBe(401);
     expect(wrong.body.error.code).toBe('unauthorized');
-    expect((await t.call('/webhooks/telegram/nope', { method: 'POST', token: null, json: update })).status).toBe(404);
-    await new Promise((r) => setTimeout(r, 100));
-    expect(events.length).toBe(before);
+    const unknown = await t.call('/webhooks/telegram/nope', { method: 'POST', token: null, json: update(101, 'refused: no such agent'), headers: { 'x-telegram-bot-api-secret-token': TG_SECRET } });
+    expect(unknown.status).toBe(404);
+    expect(unknown.body.error.code).toBe('not_found');
+    // The same update with the secret is handled before its 200 is sent: it is an event by then, and the refused ones are not.
+    const right = await t.call('/webhooks/telegram/lis-tg', { method: 'POST', token: null, json: update(102, 'accepted with the secret'), headers: { 'x-telegram-bot-api-secret-token': TG_SECRET } });
+    expect(right.status).toBe(200);
+    const from7 = events.filter((e) => e.type === 'message' && e.message.senderId === '7').map((e) => e.type === 'message' && e.message.text);
+    expect(from7).toEqual(['accepted with the secret']);
   });
 });
 
@@ -154,14 +160,18 @@ describe('Telegram probe with a revoked token', () => {
 
   it('shows the agent down with the reason, and does not restart it in a loop', async () => {
     const url = `http://127.0.0.1:${(standIn.address() as AddressInfo).port}`;
-    const t = await startTestCoordinator({ yaml: YAML, env: { TG_TOKEN: TOKEN, TELEGRAM_API_ROOT: url, HEALTH_INTERVAL_MS: '1000' }, health: { restartBaseMs: 100 } });
+    const t = await startTestCoordinator({ yaml: YAML, env: { TG_TOKEN: TOKEN, TG_SECRET, TELEGRAM_API_ROOT: url, HEALTH_INTERVAL_MS: '1000' }, health: { restartBaseMs: 100 } });
     try {
       const agent = await until('lis-tg down', async () => {
         const a = await t.running.store.agents.get('lis-tg');
         return a?.status === 'down' ? a : null;
       });
       expect(agent.statusReason).toMatch(/Telegram refused the token \(401 Unauthorized\).*revoked/);
-      await new Promise((r) => setTimeout(r, 1500));
+      // A restart would be scheduled in the same check that found it down; two more checks later
+      // (one interval apart, each still refused), that decision has been taken twice over.
+      const checks = await t.running.store.healthChecks.count({ agentId: 'lis-tg' });
+      await until('two more health checks', async () => (await t.running.store.healthChecks.count({ agentId: 'lis-tg' })) >= checks + 2);
+      expect((await t.running.store.agents.get('lis-tg'))?.status).toBe('down');
       expect(t.logs.filter((e) => /restart #/.test(String(e.message)))).toEqual([]);
     } finally {
       await t.close();

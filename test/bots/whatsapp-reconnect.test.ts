@@ -67,9 +67,18 @@ describe('WhatsApp reconnect against a real WebSocket server', () => {
     } finally {
       await bot.stop();
     }
-    // Stopped: no more reconnects.
+    // Stopped: no more reconnects. The timer under test is the reconnect the bot had scheduled last: wait
+    // until it would have fired (its log line's time plus its delay, up to 5 s here), not a guess shorter than it.
+    const stoppedAt = Date.now();
     const count = connections.length;
-    await new Promise((r) => setTimeout(r, 800));
+    const scheduled = () => entries.flatMap((e) => {
+      const m = /; reconnecting in (\d+) ms$/.exec(String(e.message));
+      return m ? [{ at: Date.parse(String(e.timestamp)), due: Date.parse(String(e.timestamp)) + Number(m[1]) }] : [];
+    });
+    const due = Math.max(...scheduled().map((s) => s.due));
+    expect(due).toBeGreaterThan(0);
+    await new Promise((r) => setTimeout(r, Math.max(0, due - Date.now()) + 500));
+    expect(scheduled().filter((s) => s.at >= stoppedAt)).toEqual([]);
     expect(connections.length).toBe(count);
     expect(await bot.probe()).toMatchObject({ ok: false, detail: 'not started' });
   });
