@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { sha256 } from '../../src/core/ids.js';
 import { startTestCoordinator, type TestCoordinator } from '../helpers/test-coordinator.js';
+import { until } from '../helpers/until.js';
 
 const YAML = `
 business: { name: Câmbio Teste }
@@ -59,11 +60,10 @@ describe('REST core', () => {
 
   it('GET /coordination/status lists branches with their agents, statuses and totals', async () => {
     // The WhatsApp bot points at a closed loopback port: it cannot connect, and the status says why.
-    let res = await t.call('/coordination/status', { token: operatorToken });
-    for (let i = 0; i < 250 && !/disconnected/.test(res.body.branches[0].agents[1].reason ?? ''); i++) {
-      await new Promise((r) => setTimeout(r, 20));
-      res = await t.call('/coordination/status', { token: operatorToken });
-    }
+    const res = await until('the WhatsApp agent reported disconnected', async () => {
+      const status = await t.call('/coordination/status', { token: operatorToken });
+      return /disconnected/.test(status.body.branches[0].agents[1].reason ?? '') ? status : null;
+    });
     expect(res.status).toBe(200);
     expect(res.body.business).toBe('Câmbio Teste');
     const lisboa = res.body.branches.find((b: { id: string }) => b.id === 'lisboa');

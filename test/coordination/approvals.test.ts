@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { createHmac } from 'node:crypto';
+import type { EventEmitter } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import { io } from 'socket.io-client';
 import type { AddressInfo } from 'node:net';
@@ -7,6 +8,7 @@ import { sha256 } from '../../src/core/ids.js';
 import { fakeChannels, type FakeBot } from '../helpers/fake-channel.js';
 import { ManualClock } from '../helpers/manual-clock.js';
 import { addRequester, startTestCoordinator } from '../helpers/test-coordinator.js';
+import { until } from '../helpers/until.js';
 
 const YAML = `
 approvals:
@@ -154,15 +156,23 @@ describe('approvals: routing and deciding', () => {
     // Ana taps Approve on WhatsApp while Bruno taps Reject on Telegram.
     bot('lis-wa').emit({ type: 'decision', agentId: 'lis-wa', approvalId: id, decision: 'approve', deciderId: '351910000001@s.whatsapp.net' });
     bot('lis-tg').emit({ type: 'decision', agentId: 'lis-tg', approvalId: id, decision: 'reject', deciderId: '1002' });
-    const api = t.call(`/api/approvals/${id}/decision`, { method: 'POST', token: TOKENS.bruno, json: { decision: 'reject', reason: 'too much' } });
-    const apiRes = await api;
-    for (let i = 0; i < 50 && (await store.approvals.get(id))?.status === 'pending'; i++) await new Promise((r) => setTimeout(r, 10));
+    const apiRes = await t.call(`/api/approvals/${id}/decision`, { method: 'POST', token: TOKENS.bruno, json: { decision: 'reject', reason: 'too much' } });
+    // Every one of the three finishes visibly: the API answers (200 won, 409 too late); a chat decision that
+    // lost logs "not applied: Too late"; the one that won has updated every prompt before it returns.
+    expect([200, 409]).toContain(apiRes.status);
+    const lost = () => t.logs.filter((e) => e.approvalId === id && /^chat decision not applied: Too late/.test(String(e.message))).length;
+    await until('both chat decisions finished', async () => {
+      const final = await store.approvals.get(id);
+      if (!final || final.status === 'pending') return false;
+      const sent = final.deliveries.filter((d) => d.status === 'sent').length;
+      const updated = bot('lis-tg').updates.length + bot('lis-wa').updates.length + bot('lis-slack').updates.length;
+      return lost() === (apiRes.status === 200 ? 2 : 1) && updated >= sent;
+    });
     const final = (await store.approvals.get(id))!;
     expect(['approved', 'rejected']).toContain(final.status);
     const decidedEvents = await store.auditEvents.find({ where: { approvalId: id, type: { in: ['approval.approved', 'approval.rejected'] } } });
     expect(decidedEvents).toHaveLength(1);
     if (apiRes.status === 409) expect(apiRes.body.error.message).toMatch(new RegExp(`Too late: approval ${final.code} was already ${final.status} by ${final.decision!.byName}`));
-    await new Promise((r) => setTimeout(r, 50));
     const updated = [...bot('lis-tg').updates, ...bot('lis-wa').updates, ...bot('lis-slack').updates];
     expect(updated.length).toBe(final.deliveries.filter((d) => d.status === 'sent').length);
     expect(updated.every((u) => u.outcome.status === final.status && u.outcome.by === final.decision!.byName)).toBe(true);
@@ -178,7 +188,7 @@ describe('approvals: routing and deciding', () => {
     const carla = await t.call(`/api/approvals/${id}/decision`, { method: 'POST', token: TOKENS.carla, json: { decision: 'approve' } });
     expect(carla.status).toBe(403);
     bot('lis-tg').emit({ type: 'decision', agentId: 'lis-tg', approvalId: id, decision: 'approve', deciderId: '999999' });
-    await new Promise((r) => setTimeout(r, 50));
+    await until('the chat refusal', () => t.logs.some((e) => e.approvalId === id && e.message === 'chat decision not applied: You are not allowed to decide this.'));
     expect((await store.approvals.get(id))?.status).toBe('pending');
     const refusals = await store.auditEvents.find({ where: { approvalId: id, type: 'approval.refused' }, orderBy: { field: 'seq' } });
     expect(refusals.map((e) => e.actor)).toEqual(['manager bruno', 'manager carla', 'telegram user 999999']);
@@ -186,10 +196,10 @@ describe('approvals: routing and deciding', () => {
   });
 
   it("refuses a decision relayed by another branch's bot, even naming a real manager", async () => {
-    const { create, bot, store } = await setup();
+    const { create, bot, store, t } = await setup();
     const { body } = await create({});
     bot('porto-tg').emit({ type: 'decision', agentId: 'porto-tg', approvalId: body.approval.id, decision: 'approve', deciderId: '1001' });
-    await new Promise((r) => setTimeout(r, 100));
+    await until('the chat refusal', () => t.logs.some((e) => e.approvalId === body.approval.id && e.message === 'chat decision not applied: You are not allowed to decide this.'));
     expect((await store.approvals.get(body.approval.id))?.status).toBe('pending');
   });
 
@@ -268,23 +278,27 @@ describe('approvals: time, outcome delivery, audit, learning, message.send', () 
     });
     const { body } = await create({ actionType: 'data.change', riskLevel: 'high', callbackUrl: url });
     const id = body.approval.id;
+    // The long-poll is waiting (it listens for the approval's update) before the decision is made, so its answer
+    // comes from the wait, not from reading an approval already decided.
+    const listening = () => (t.running.coordinator.bus as unknown as { emitter: EventEmitter }).emitter.listenerCount('approval.updated');
+    const idle = listening();
     const poll = t.call(`/api/approvals/${id}?waitSec=20`, { token: TOKENS.agent });
     const started = Date.now();
-    await new Promise((r) => setTimeout(r, 100));
+    await until('the long-poll waiting', () => listening() === idle + 1);
     await t.call(`/api/approvals/${id}/decision`, { method: 'POST', token: TOKENS.ana, json: { decision: 'approve' } });
     const polled = await poll;
     expect(Date.now() - started).toBeLessThan(5000);
     expect(polled.body.approval.status).toBe('approved');
 
+    const outboxItem = () => t.running.store.outbox.findOne({ approvalId: id });
     await clock.advance(0);
-    for (let i = 0; i < 50 && !(await t.running.store.outbox.findOne({ approvalId: id }))?.lastError; i++) await new Promise((r) => setTimeout(r, 10));
+    await until('the first attempt failed', async () => (await outboxItem())?.attempts === 1 && (await outboxItem())?.lastError);
     await clock.advance(1000);
-    await new Promise((r) => setTimeout(r, 100));
-    await clock.advance(2000);
-    for (let i = 0; i < 100 && received.length === 0; i++) {
-      await new Promise((r) => setTimeout(r, 20));
+    await until('the second attempt failed', async () => (await outboxItem())?.attempts === 2);
+    await until('delivered', async () => {
       await clock.advance(4000);
-    }
+      return received.length > 0;
+    });
     expect(received).toHaveLength(1);
     const expected = `sha256=${createHmac('sha256', 'f'.repeat(64)).update(received[0].body).digest('hex')}`;
     expect(received[0].signature).toBe(expected);
@@ -309,14 +323,14 @@ describe('approvals: time, outcome delivery, audit, learning, message.send', () 
     const { body } = await create({ actionType: 'data.change', riskLevel: 'high', callbackUrl: url });
     await t.call(`/api/approvals/${body.approval.id}/decision`, { method: 'POST', token: TOKENS.ana, json: { decision: 'reject', reason: 'no' } });
     await clock.advance(0);
-    for (let i = 0; i < 50 && !(await t.running.store.outbox.findOne({ approvalId: body.approval.id }))?.lastError; i++) await new Promise((r) => setTimeout(r, 10));
+    await until('the first attempt failed', async () => (await t.running.store.outbox.findOne({ approvalId: body.approval.id }))?.lastError);
     expect(await t.running.store.outbox.findOne({ approvalId: body.approval.id })).toMatchObject({ status: 'pending', attempts: 1, lastError: 'HTTP 502' });
     await t.restart(async () => {
       up = true;
       await clock.advance(60_000);
     });
     await clock.advance(0);
-    for (let i = 0; i < 100 && received.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    await until('delivered after the restart', () => received.length > 0);
     expect(received).toHaveLength(1);
     expect(JSON.parse(received[0])).toMatchObject({ event: 'approval.rejected', approval: { id: body.approval.id } });
     expect(await t.running.store.outbox.findOne({ approvalId: body.approval.id })).toMatchObject({ status: 'delivered', attempts: 2 });
@@ -339,7 +353,7 @@ describe('approvals: time, outcome delivery, audit, learning, message.send', () 
     expect(minted.body.token).toMatch(/^mgr_/);
     expect((await t.call('/api/tokens', { method: 'POST', json: { role: 'manager', subject: 'zed' } })).status).toBe(400);
     await t.call(`/api/approvals/${body.approval.id}/decision`, { method: 'POST', token: minted.body.token, json: { decision: 'reject', reason: 'not today' } });
-    for (let i = 0; i < 50 && !got.some((a) => a.status === 'rejected'); i++) await new Promise((r) => setTimeout(r, 10));
+    await until('the outcome pushed', () => got.some((a) => a.status === 'rejected'));
     expect(got.find((a) => a.status === 'rejected')).toMatchObject({ id: body.approval.id, decision: { byName: 'Bruno', reason: 'not today' } });
     expect(JSON.stringify(got)).not.toMatch(/chatId|managerId/);
   });
