@@ -4,7 +4,7 @@ import { bodyArb, nastyString, queryArb, segmentArb } from './arbitraries.js';
 import { hostileWorld, LISBOA_SCOPED, PASSWORDS, PORTO_MARKER, TOKENS, type HostileWorld, type Role } from './hostile-setup.js';
 import { rawRequest, type RawResponse } from './raw-request.js';
 import { routeTable, type RouteEntry } from './route-table.js';
-import { auditHead, auditSince, REFUSAL_AUDIT, settle, storeDigest } from './store-digest.js';
+import { auditHead, auditSince, changedCollections, REFUSAL_AUDIT, settle, storeDigest } from './store-digest.js';
 
 /**
  * The hostile-input suite for every HTTP route of both ports, driven from the
@@ -62,7 +62,7 @@ async function check(w: HostileWorld, route: RouteEntry, base: string, req: { me
   expectHandled(route, res);
   const where = `${req.method} ${req.path} as ${role} -> ${res.status}`;
   if (res.status >= 400) {
-    expect({ where, changed: (await storeDigest(store)) !== before }).toEqual({ where, changed: false });
+    expect({ where, changed: changedCollections(before, await storeDigest(store)) }).toEqual({ where, changed: [] });
     const added = (await auditSince(store, seq)).map((e) => e.type).filter((type) => !REFUSAL_AUDIT.test(type));
     expect({ where, audited: added }).toEqual({ where, audited: [] });
   } else await settle(store);

@@ -12,17 +12,35 @@ const VOLATILE_AGENT_FIELDS = ['status', 'statusSince', 'lastCheck', 'lastCheckA
  * The audit log is compared separately: refusals are audited on purpose.
  */
 export async function storeDigest(store: Store): Promise<string> {
-  const hash = createHash('sha256');
+  const parts = await collectionDigests(store);
+  return Object.entries(parts)
+    .map(([k, v]) => `${k}:${v}`)
+    .join(',');
+}
+
+/** The digest per collection, so a failure can name what changed (`changedCollections`). */
+export async function collectionDigests(store: Store): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
   for (const key of COLLECTION_KEYS) {
     if (VOLATILE_COLLECTIONS.has(key)) continue;
+    const hash = createHash('sha256');
     const docs = (await store[key].find({ orderBy: { field: 'id' } })) as unknown as Array<Record<string, unknown>>;
     for (const doc of docs) {
       const copy = { ...doc };
       if (key === 'agents') for (const f of VOLATILE_AGENT_FIELDS) delete copy[f];
-      hash.update(`${key}:${JSON.stringify(copy)}\n`);
+      hash.update(`${JSON.stringify(copy)}\n`);
     }
+    out[key] = hash.digest('hex').slice(0, 16);
   }
-  return hash.digest('hex');
+  return out;
+}
+
+/** Which collections differ between two `storeDigest` values ([] when none). */
+export function changedCollections(before: string, after: string): string[] {
+  const parse = (d: string) => Object.fromEntries(d.split(',').map((p) => p.split(':')));
+  const a = parse(before);
+  const b = parse(after);
+  return Object.keys({ ...a, ...b }).filter((k) => a[k] !== b[k]);
 }
 
 /** Audit events after `seq`: a refused request may add only refusals. */
@@ -37,13 +55,14 @@ export async function auditHead(store: Store): Promise<number> {
 /** Audit types a refused request may write. */
 export const REFUSAL_AUDIT = /(refused|login-failed|\.denied)$/;
 
-/** Waits until the store stops changing (work an accepted request or event started in the background). */
+/** Waits until the store stops changing (work an accepted request or event started in the background): unchanged for 200 ms, or 3 s. */
 export async function settle(store: Store): Promise<void> {
   let last = await storeDigest(store);
-  for (let i = 0; i < 40; i++) {
-    await new Promise((r) => setTimeout(r, 25));
+  let quiet = 0;
+  for (let i = 0; i < 75 && quiet < 5; i++) {
+    await new Promise((r) => setTimeout(r, 40));
     const now = await storeDigest(store);
-    if (now === last) return;
+    quiet = now === last ? quiet + 1 : 0;
     last = now;
   }
 }
