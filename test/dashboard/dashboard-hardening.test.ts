@@ -3,7 +3,7 @@ import { io as connectSocket, type Socket } from 'socket.io-client';
 import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
 import type { TestCoordinator } from '../helpers/test-coordinator.js';
 import { until } from '../helpers/until.js';
-import { dashboardPost, PASSWORDS, requestApproval, signIn, startDashboardCoordinator, startSecondDashboard } from './dashboard-setup.js';
+import { AGENT_TOKEN, dashboardPost, PASSWORDS, requestApproval, signIn, startDashboardCoordinator, startSecondDashboard } from './dashboard-setup.js';
 
 const LONG = 90_000;
 
@@ -46,12 +46,22 @@ describe('dashboard hardening', () => {
       await page.getByLabel(/Reason/).fill('no');
       await page.locator('#reject-confirm').click();
       await until('first rejected', async () => (await t.running.store.approvals.get(a1.id))?.status === 'rejected');
+      const decisions: string[] = [];
+      page.on('request', (r) => {
+        if (r.method() === 'POST' && r.url().includes(`/api/approvals/${a2.id}/decision`)) decisions.push(r.postData() ?? '');
+      });
       await page.getByRole('button', { name: `Reject ${a2.code}: Refund escape 2` }).click();
       await page.getByRole('dialog').waitFor();
       await page.keyboard.press('Escape');
       await page.getByRole('dialog').waitFor({ state: 'hidden' });
-      await new Promise((r) => setTimeout(r, 500));
-      expect((await t.running.store.approvals.get(a2.id))!.status).toBe('pending');
+      // Then a reject that is confirmed, from the same page: it decides, so the cancelled one (sent before it, if at all) did not.
+      await page.getByRole('button', { name: `Reject ${a2.code}: Refund escape 2` }).click();
+      await page.getByLabel(/Reason/).fill('confirmed after the escape');
+      await page.locator('#reject-confirm').click();
+      await until('second rejected', async () => (await t.running.store.approvals.get(a2.id))?.status === 'rejected');
+      expect((await t.running.store.approvals.get(a2.id))!.decision).toMatchObject({ outcome: 'rejected', reason: 'confirmed after the escape' });
+      expect(decisions).toHaveLength(1);
+      expect(await t.running.store.auditEvents.count({ approvalId: a2.id, type: 'approval.rejected' })).toBe(1);
       await page.close();
     },
     LONG,
@@ -125,14 +135,22 @@ describe('dashboard hardening', () => {
 
   it('recomputes metrics once for a burst of changes, not once per change', async () => {
     const conn = await openSocket(second.url, { cookie: await login(second.url) });
-    let metrics = 0;
-    conn.socket.on('metrics', () => metrics++);
+    const requested: number[] = []; // approvals requested in the last 24 h, as each recompute saw them
+    conn.socket.on('metrics', (m: { approvalsPerHour: number[] }) => requested.push(m.approvalsPerHour.reduce((a, b) => a + b, 0)));
     const approval = (await t.running.store.approvals.find({ limit: 1 }))[0];
     for (let i = 0; i < 300; i++) t.running.coordinator.bus.emit('approval.updated', approval);
-    await new Promise((r) => setTimeout(r, 1500));
+    await until('the burst recomputed', () => requested.length >= 1);
+    // A marker after it: a new request, which the next recompute counts. That recompute comes a full coalescing
+    // period after the burst's (socket events keep their order), so every recompute the burst caused is in before it.
+    const burst = requested[0];
+    const extra = await requestApproval(t, 'Refund metrics marker');
+    const marker = await until('the marker recomputed', () => {
+      const index = requested.findIndex((n) => n > burst);
+      return index >= 0 ? { index } : null;
+    });
     conn.socket.close();
-    expect(metrics).toBeGreaterThanOrEqual(1);
-    expect(metrics).toBeLessThanOrEqual(2);
+    expect(marker.index).toBe(1);
+    expect((await t.call(`/api/approvals/${extra.id}/cancel`, { method: 'POST', token: AGENT_TOKEN })).status).toBe(200);
   });
 
   it(

@@ -41,8 +41,9 @@ export async function launchBrowser(): Promise<TestBrowser> {
       return path;
     },
     async close() {
-      for (const c of contexts) await c.close().catch(() => undefined);
-      await browser.close().catch(() => undefined);
+      // A failure here (Chromium gone) is reported by the afterAll that calls this, not dropped.
+      for (const c of contexts) await c.close();
+      await browser.close();
     },
   };
 }
