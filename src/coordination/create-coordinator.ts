@@ -15,7 +15,7 @@ import { createAlerter } from './alerts.js';
 import { AuditLog } from './audit-log.js';
 import { FileAuditAnchor } from './audit-anchor.js';
 import { loadAuditKey } from './audit-key.js';
-import { DEFAULT_HEALTH_OPTIONS, HealthMonitor, healthRetryIntervalMs, type HealthOptions } from './health/health-monitor.js';
+import { DEFAULT_HEALTH_OPTIONS, HealthMonitor, healthRetryIntervalMs, healthTimeoutMs, type HealthOptions } from './health/health-monitor.js';
 import { createProber } from './probes.js';
 import { agentRoutes } from './routes/agent-routes.js';
 import { runnerRoutes } from './routes/runner-routes.js';
@@ -135,7 +135,7 @@ export async function createCoordinator(deps: CoordinatorDeps): Promise<Coordina
     probe: createProber({ hosts, clock, heartbeatMaxAgeMs: () => 2 * settings.env.HEALTH_INTERVAL_MS, allowlist: env.WEBHOOK_ALLOWLIST }),
     alert: createAlerter({ settings, store, hosts, bus, logger, clock }),
     restart: (agent) => hosts.restart(agent.id),
-    options: { ...DEFAULT_HEALTH_OPTIONS, retryIntervalMs: () => healthRetryIntervalMs(settings.env), retries: () => settings.env.HEALTH_RETRIES, ...deps.health, intervalMs: () => settings.env.HEALTH_INTERVAL_MS },
+    options: { ...DEFAULT_HEALTH_OPTIONS, retryIntervalMs: () => healthRetryIntervalMs(settings.env), retries: () => settings.env.HEALTH_RETRIES, timeoutMs: () => healthTimeoutMs(settings.env), ...deps.health, intervalMs: () => settings.env.HEALTH_INTERVAL_MS },
   });
   const registry = new AgentRegistry({ store, clock, settings, audit, monitor, hosts });
   // A channel's connection change (a WhatsApp close, with its reason) is checked now, not at the next interval.

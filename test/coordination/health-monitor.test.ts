@@ -286,6 +286,20 @@ describe('health retry timing follows HEALTH_INTERVAL_MS, HEALTH_RETRY_INTERVAL_
     ]);
   });
 
+  it('with HEALTH_INTERVAL_MS=1000 a hanging agent is down in 6 s: the probe timeout follows the interval too (was 8 s per probe, ~27 s)', async () => {
+    const clock = new ManualClock();
+    const { registry, bots } = fakeChannels();
+    const t = await startTestCoordinator({ yaml: YAML, clock, channels: registry, env: { HEALTH_INTERVAL_MS: '1000' }, health: { restartBaseMs: 3_600_000, restartMaxMs: 3_600_000 } });
+    open.push(t);
+    await clock.advance(0);
+    bots.get('lis-tg')!.health = 'hang';
+    // 1 s: a check hangs, times out at 2 s (pending); retries at 3 s and 5 s time out at 4 s and 6 s (down).
+    for (let i = 0; i < 6; i++) await clock.advance(1000);
+    expect((await t.running.store.agents.get('lis-tg'))?.status).toBe('down');
+    const checks = await t.running.store.healthChecks.find({ where: { agentId: 'lis-tg', ok: false }, orderBy: { field: 'at' } });
+    expect(checks.map((c) => c.detail)).toEqual(['no answer within 1000 ms', 'no answer within 1000 ms', 'no answer within 1000 ms']);
+  });
+
   it('explicit HEALTH_RETRY_INTERVAL_MS and HEALTH_RETRIES are honoured', async () => {
     const h = await envHarness({ HEALTH_INTERVAL_MS: '30000', HEALTH_RETRY_INTERVAL_MS: '500', HEALTH_RETRIES: '4' });
     h.bot('lis-tg').health = 'fail';

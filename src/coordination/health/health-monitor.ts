@@ -19,7 +19,8 @@ export interface HealthOptions {
   retryIntervalMs: Setting;
   /** Failed retries before an agent goes down (`HEALTH_RETRIES`; 0: down at the first failure). */
   retries: Setting;
-  timeoutMs: number;
+  /** How long one probe may take (by default min(8 s, interval), see `healthTimeoutMs`: a hanging agent is a silent one). */
+  timeoutMs: Setting;
   concurrency: number;
   restartBaseMs: number;
   restartMaxMs: number;
@@ -42,10 +43,21 @@ export function healthRetryIntervalMs(env: { HEALTH_INTERVAL_MS: number; HEALTH_
   return env.HEALTH_RETRY_INTERVAL_MS ?? Math.min(MAX_DEFAULT_RETRY_INTERVAL_MS, env.HEALTH_INTERVAL_MS);
 }
 
+/** The longest a probe waits by default; shorter when checks are more frequent. */
+export const MAX_DEFAULT_TIMEOUT_MS = 8_000;
+
+/**
+ * How long one probe may take: min(8 s, `HEALTH_INTERVAL_MS`), so with a 1 s
+ * interval a hanging agent is down in about five seconds, not twenty-six.
+ */
+export function healthTimeoutMs(env: { HEALTH_INTERVAL_MS: number }): number {
+  return Math.min(MAX_DEFAULT_TIMEOUT_MS, env.HEALTH_INTERVAL_MS);
+}
+
 export const DEFAULT_HEALTH_OPTIONS: Omit<HealthOptions, 'intervalMs'> = {
   retryIntervalMs: MAX_DEFAULT_RETRY_INTERVAL_MS,
   retries: 2,
-  timeoutMs: 8_000,
+  timeoutMs: MAX_DEFAULT_TIMEOUT_MS,
   concurrency: 32,
   restartBaseMs: 5_000,
   restartMaxMs: 5 * 60_000,
@@ -217,7 +229,7 @@ export class HealthMonitor {
   private async probeWithTimeout(agent: AgentRecord): Promise<ProbeResult> {
     const controller = new AbortController();
     const started = this.deps.clock.now();
-    const { timeoutMs } = this.deps.options;
+    const timeoutMs = read(this.deps.options.timeoutMs);
     let timer: TimerHandle | undefined;
     const timeout = new Promise<ProbeResult>((resolve) => {
       timer = this.deps.clock.setTimeout(() => {
