@@ -196,6 +196,7 @@ export async function createCoordinator(deps: CoordinatorDeps): Promise<Coordina
     ],
   });
   let gateway: ReturnType<typeof attachRunnerGateway> | undefined;
+  metrics.watchSockets('api', () => gateway?.stats().connections);
   // The requester's view: no managers' chat ids (read-scope.ts).
   bus.on('approval.updated', (approval) => gateway?.toRequester(approval.requesterId, requesterApprovalView(approval)));
   const dashboard = await createDashboard({
@@ -216,6 +217,7 @@ export async function createCoordinator(deps: CoordinatorDeps): Promise<Coordina
     trustProxy: env.TRUST_PROXY,
     socketLimits: { maxConnections: env.SOCKET_MAX_CONNECTIONS, maxPerAddress: env.SOCKET_MAX_PER_ADDRESS },
   });
+  metrics.watchSockets('dashboard', () => dashboard.connections());
   const coordinator: Coordinator = {
     api,
     dashboard,

@@ -1,5 +1,6 @@
 import client from 'prom-client';
 import Transport from 'winston-transport';
+import type { ConnectionGateStats } from '../core/connection-gate.js';
 import type { Store } from '../storage/store.js';
 
 /** A registry per coordinator (never prom-client's global one), so several can live in one process. */
@@ -60,8 +61,34 @@ export function createMetrics(store: Store) {
       next();
     }
   }
+  /** Socket.IO admission per port, read at scrape time from whoever serves it (`watchSockets`). */
+  const sockets = new Map<string, () => ConnectionGateStats | undefined>();
+  const open = new client.Gauge({
+    name: 'coordinator_socket_connections',
+    help: 'Socket.IO connections open now, per port (api: runners and agents; dashboard: pages)',
+    labelNames: ['port'] as const,
+    registers: [registry],
+    collect() {
+      open.reset();
+      for (const [port, read] of sockets) open.set({ port }, read()?.open ?? 0);
+    },
+  });
+  const refused = new client.Gauge({
+    name: 'coordinator_socket_refused',
+    help: 'Socket.IO handshakes refused since start, per port and reason',
+    labelNames: ['port', 'reason'] as const,
+    registers: [registry],
+    collect() {
+      refused.reset();
+      for (const [port, read] of sockets) for (const [reason, n] of Object.entries(read()?.refused ?? {})) refused.set({ port, reason }, n);
+    },
+  });
   return {
     registry,
+    /** Reports a port's Socket.IO admission in `/metrics`. */
+    watchSockets(port: 'api' | 'dashboard', read: () => ConnectionGateStats | undefined): void {
+      sockets.set(port, read);
+    },
     /** A winston transport to add to the coordinator's logger (and remove on stop). */
     errorCounter: new ErrorCounter({ level: 'error' }),
     observeRequest(method: string, route: string, status: number, seconds: number) {

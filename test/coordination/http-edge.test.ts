@@ -86,10 +86,19 @@ describe('HTTP edge: malformed paths, deep bodies, forwarded headers, credential
     expect((await t.call('/health', { token: null })).status).toBe(200);
   });
 
-  it('5xx-free: errors logged at error level are counted in /metrics', async () => {
+  it('/metrics counts errors logged at error level and Socket.IO admission per port', async () => {
     const res = await t.call('/metrics');
     expect(res.status).toBe(200);
     expect(String(res.body)).toContain('coordinator_errors_total');
+    // Socket.IO admission on both ports: an unauthenticated handshake on the API port is counted as refused.
+    const refusedBefore = /coordinator_socket_refused\{port="api",reason="unauthorized"\} (\d+)/.exec(String(res.body))?.[1];
+    const { io } = await import('socket.io-client');
+    const socket = io(`${t.url}/agents`, { transports: ['websocket'], reconnection: false, forceNew: true });
+    await new Promise((resolve) => socket.once('connect_error', resolve));
+    socket.disconnect();
+    const after = String((await t.call('/metrics')).body);
+    expect(after).toMatch(/coordinator_socket_connections\{port="dashboard"\} 0/);
+    expect(Number(/coordinator_socket_refused\{port="api",reason="unauthorized"\} (\d+)/.exec(after)?.[1])).toBe(Number(refusedBefore ?? 0) + 1);
   });
 });
 
