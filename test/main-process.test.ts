@@ -3,18 +3,14 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { spawnCoordinator, type Spawned } from './helpers/spawn-coordinator.js';
+import { stopChild } from './helpers/stop-child.js';
 import { tempDir } from './helpers/temp-dir.js';
 import { until } from './helpers/until.js';
 
 const cleanups: Array<() => void> = [];
 const children: Spawned[] = [];
 afterEach(async () => {
-  for (const c of children.splice(0)) {
-    if (c.child.exitCode === null && c.child.signalCode === null) {
-      c.child.kill('SIGKILL');
-      await c.exited;
-    }
-  }
+  for (const c of children.splice(0)) await stopChild(c.child);
   cleanups.splice(0).forEach((c) => c());
 });
 

@@ -3,6 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { startTestCoordinator, type TestCoordinator } from '../helpers/test-coordinator.js';
+import { stopChild } from '../helpers/stop-child.js';
 import { until } from '../helpers/until.js';
 
 const YAML = `
@@ -36,7 +37,7 @@ describe('a runner across a coordinator restart', () => {
     t = await startTestCoordinator({ yaml: YAML, env: { PORT: String(await freePort()), HEALTH_INTERVAL_MS: '1000' }, health: { retryIntervalMs: 300, retries: 2, timeoutMs: 1000, restartBaseMs: 60_000 } });
   });
   afterAll(async () => {
-    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    if (child) await stopChild(child);
     await t.close();
   });
 

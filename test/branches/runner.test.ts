@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import type { BotEvent } from '../../src/bots/bot-agent.js';
+import { stopChild } from '../helpers/stop-child.js';
 import { until } from '../helpers/until.js';
 import { startTestCoordinator, type TestCoordinator } from '../helpers/test-coordinator.js';
 
@@ -47,7 +48,7 @@ describe('remote runner', () => {
     token = res.body.token;
   });
   afterAll(async () => {
-    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    await Promise.all(children.map(stopChild));
     await t.close();
   });
 

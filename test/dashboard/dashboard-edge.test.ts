@@ -9,6 +9,7 @@ import { hashPassword } from '../../src/dashboard/password-hash.js';
 import { fakeChannels } from '../helpers/fake-channel.js';
 import { memoryLogger } from '../helpers/quiet-logger.js';
 import { spawnCoordinator, type Spawned } from '../helpers/spawn-coordinator.js';
+import { stopChild } from '../helpers/stop-child.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { ADMIN, type TestCoordinator } from '../helpers/test-coordinator.js';
 import { until } from '../helpers/until.js';
@@ -68,10 +69,7 @@ describe('dashboard: a malformed cookie on the live socket does not stop the pro
   let child: Spawned;
   const dir = tempDir();
   afterAll(async () => {
-    if (child && child.child.exitCode === null) {
-      child.child.kill('SIGKILL');
-      await child.exited;
-    }
+    if (child) await stopChild(child.child);
     dir.cleanup();
   });
 
