@@ -5,7 +5,8 @@ import { readEnv, type Env } from './config/env.js';
 import { closeLogger, createLogger, type Logger } from './config/logger.js';
 import { systemClock, type Clock } from './core/clock.js';
 import { createCoordinator, type Coordinator, type CoordinatorDeps } from './coordination/create-coordinator.js';
-import { listen, type Listening } from './coordination/serve.js';
+import { listen, type ListenLimits, type Listening } from './coordination/serve.js';
+import { compileProxyTrust } from './dashboard/same-origin.js';
 import { openStore } from './storage/open-store.js';
 import type { Store } from './storage/store.js';
 
@@ -40,7 +41,8 @@ export interface BootOptions {
 export async function boot(options: BootOptions): Promise<Running> {
   const env = readEnv(options.environment);
   const config = loadConfigFile(resolve(env.COORDINATOR_CONFIG), options.environment);
-  mkdirSync(env.LOG_DIR, { recursive: true });
+  // Logs name customers and chats: readable by this user only (an existing folder keeps its mode).
+  mkdirSync(env.LOG_DIR, { recursive: true, mode: 0o700 });
   const logger = options.logger ?? createLogger({ level: env.LOG_LEVEL, dir: env.LOG_DIR, retentionDays: env.LOG_RETENTION_DAYS, console: options.console ?? false });
   const clock = options.clock ?? systemClock;
   let coordinator: Coordinator | undefined;
@@ -56,10 +58,12 @@ export async function boot(options: BootOptions): Promise<Running> {
   let api: Listening | undefined;
   try {
     coordinator = await createCoordinator({ env, config, store, logger, clock, channels: options.channels, health: options.health, dashboard: options.dashboard });
-    api = await listen(coordinator.api, env.HOST, env.PORT);
+    const trust = compileProxyTrust(env.TRUST_PROXY);
+    const limits: ListenLimits = { maxConnections: env.HTTP_MAX_CONNECTIONS, maxPerAddress: env.HTTP_MAX_PER_ADDRESS, exempt: (address) => trust(address, 0) };
+    api = await listen(coordinator.api, env.HOST, env.PORT, limits);
     coordinator.apiUrl = api.url;
     coordinator.attach(api.server);
-    const dashboard = await listen(coordinator.dashboard.app, env.HOST, env.DASHBOARD_PORT);
+    const dashboard = await listen(coordinator.dashboard.app, env.HOST, env.DASHBOARD_PORT, limits);
     await coordinator.dashboard.attach(dashboard.server);
     await coordinator.start();
     const running: Running = {

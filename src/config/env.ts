@@ -120,6 +120,9 @@ export const envSchema = z.object({
   /** Socket.IO connections accepted per port in total, and per client address. */
   SOCKET_MAX_CONNECTIONS: z.coerce.number({ message: 'expected a number of connections' }).int().min(1).max(1_000_000).default(2000),
   SOCKET_MAX_PER_ADDRESS: z.coerce.number({ message: 'expected a number of connections' }).int().min(1).max(100_000).default(50),
+  /** HTTP connections held per port in total, and per client address (proxies in TRUST_PROXY are exempt). */
+  HTTP_MAX_CONNECTIONS: z.coerce.number({ message: 'expected a number of connections' }).int().min(1).max(1_000_000).default(10_000),
+  HTTP_MAX_PER_ADDRESS: z.coerce.number({ message: 'expected a number of connections' }).int().min(1).max(1_000_000).default(256),
   TELEGRAM_API_ROOT: optionalUrl('a self-hosted Telegram Bot API server, e.g. http://127.0.0.1:8081'),
   SLACK_API_URL: optionalUrl('the Slack Web API base, e.g. https://slack.com/api/'),
   RATE_LIMIT_PER_MIN: z.coerce.number({ message: 'expected requests per minute per client' }).int('expected a whole number').min(1, 'expected at least 1').default(1200),

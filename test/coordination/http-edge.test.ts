@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { jsonDepth } from '../../src/coordination/http/json-depth.js';
 import { startTestCoordinator, type TestCoordinator } from '../helpers/test-coordinator.js';
+import { until } from '../helpers/until.js';
 
 const YAML = `
 branches:
@@ -122,4 +123,40 @@ describe('TRUST_PROXY: forwarded headers only from configured proxies', () => {
   it('with TRUST_PROXY=loopback the proxy-reported address is the client', async () => {
     expect(await statusesWith({ TRUST_PROXY: 'loopback' })).toEqual([200, 200, 200, 200]);
   });
+});
+
+describe('connection floods: idle sockets from one address do not stop /health', () => {
+  it('a peer holding many idle connections is capped at HTTP_MAX_PER_ADDRESS; others are served; slow headers time out', async () => {
+    const { connect } = await import('node:net');
+    const t = await startTestCoordinator({ env: { HTTP_MAX_PER_ADDRESS: '20' } });
+    const url = new URL(t.url);
+    const sockets: Array<import('node:net').Socket> = [];
+    try {
+      // 60 sockets from 127.0.0.2 that never finish their headers (a slow-header flood).
+      const closed: boolean[] = [];
+      await Promise.all(
+        Array.from({ length: 60 }, (_, i) =>
+          new Promise<void>((resolve) => {
+            const s = connect({ host: url.hostname, port: Number(url.port), localAddress: '127.0.0.2' }, () => {
+              s.write('GET /health HTTP/1.1\r\nHost: x\r\n');
+              resolve();
+            });
+            s.on('error', () => resolve());
+            s.on('close', () => (closed[i] = true));
+            sockets.push(s);
+          }),
+        ),
+      );
+      await until('the sockets over the cap closed', () => closed.filter(Boolean).length >= 40);
+      // Everyone else is still served, at once.
+      const started = Date.now();
+      expect((await t.call('/health', { token: null })).status).toBe(200);
+      expect(Date.now() - started).toBeLessThan(1000);
+      // The 20 held ones are dropped by the headers timeout (10 s), not kept for Node's default minute.
+      await until('slow-header sockets dropped', () => closed.filter(Boolean).length === 60, 15_000);
+    } finally {
+      for (const s of sockets) s.destroy();
+      await t.close();
+    }
+  }, 30_000);
 });
