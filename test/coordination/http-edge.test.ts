@@ -51,6 +51,21 @@ describe('HTTP edge: malformed paths, deep bodies, forwarded headers, credential
     expect(await t.running.store.approvals.count()).toBe(0);
   });
 
+  it.each(['utf-16le', 'utf-16be', 'utf-16'])('a JSON body in %s is refused (its brackets would escape the depth count)', async (charset) => {
+    const deep = '{"details":["\\"",' + '['.repeat(3000) + ']'.repeat(3000) + ']}';
+    const bytes = charset === 'utf-16be' ? Buffer.from(Buffer.from(deep, 'utf16le').swap16()) : Buffer.from(deep, 'utf16le');
+    const res = await t.call('/api/approvals', { method: 'POST', body: bytes, headers: { 'content-type': `application/json; charset=${charset}` } });
+    expectClientError(res, 400, 'validation_failed');
+    expect(res.body.error.message).toMatch(/must be UTF-8/);
+    expect(await t.running.store.approvals.count()).toBe(0);
+  });
+
+  it.each(['/api/approvals', '/api/audit', '/api/contacts'])('%s?offset=1e20 (an integer too large to be exact) is a 400, not a 500', async (path) => {
+    const res = await t.call(`${path}?offset=1e20`);
+    expectClientError(res, 400, 'validation_failed');
+    expect(res.body.error.details.issues).toEqual([{ path: 'offset', message: 'expected a whole number from 0 to 9007199254740991' }]);
+  });
+
   it('counts depth over the bytes, skipping brackets inside strings', () => {
     expect(jsonDepth(Buffer.from('{"a":[1,{"b":"[[[[\\"[["}]}'))).toBe(3);
     expect(jsonDepth(Buffer.from('[]'))).toBe(1);

@@ -33,6 +33,10 @@ export const NASTY_STRINGS = [
   '1e309',
   '0x10',
   '9007199254740993',
+  '1e20',
+  '1e999',
+  '-0',
+  '0.5',
   '[]',
   '{}',
   'null',
@@ -93,7 +97,7 @@ export const queryArb = fc
   .array(
     fc.tuple(
       fc.oneof(fc.constantFrom('branchId', 'status', 'limit', 'offset', 'since', 'riskLevel', 'agentId', 'approvalId', 'before', 'state', 'channel', 'q', 'head', 'token', '__proto__', 'constructor'), fc.string({ maxLength: 8 })).map(encode),
-      fc.oneof(nastyString.map(encode), fc.integer({ min: -5, max: 600 }).map(String), fc.constantFrom('%E0%A4%A', '%', '%zz', 'a&b=c', '[0]=1')),
+      fc.oneof(nastyString.map(encode), fc.integer({ min: -5, max: 600 }).map(String), fc.constantFrom('%E0%A4%A', '%', '%zz', 'a&b=c', '[0]=1', '1e20', '1e999', '-0', '0.5', '9007199254740993')),
     ),
     { maxLength: 4 },
   )

@@ -33,7 +33,10 @@ function fromBodyParser(error: unknown): CodedError | null {
     const limit = (error as { limit?: number }).limit;
     return new CodedError(ErrorCode.Validation, (error as Error).message, { issues: [{ path: '', message: `expected JSON nested at most ${limit} levels deep` }] });
   }
-  if (type === 'encoding.unsupported' || type === 'charset.unsupported') return new CodedError(ErrorCode.Validation, 'Unsupported body encoding');
+  if (type === 'encoding.unsupported' || type === 'charset.unsupported') {
+    const message = error instanceof Error && /UTF-8/.test(error.message) ? error.message : 'Unsupported body encoding';
+    return new CodedError(ErrorCode.Validation, message, { issues: [{ path: 'Content-Type', message: 'expected UTF-8 JSON' }] });
+  }
   return null;
 }
 

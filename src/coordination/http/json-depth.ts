@@ -41,12 +41,23 @@ export class TooDeepError extends Error {
   }
 }
 
+/** JSON is UTF-8 (RFC 8259): another charset is refused before parsing, and the depth count reads UTF-8 bytes. */
+export class NotUtf8Error extends Error {
+  readonly status = 415;
+  readonly type = 'charset.unsupported';
+  constructor(readonly charset: string) {
+    super(`JSON bodies must be UTF-8 (got charset ${charset})`);
+  }
+}
+
 /**
- * `verify` for `express.json()`: refuses bodies nested deeper than `maxDepth`
- * before they are parsed.
+ * `verify` for `express.json()`: refuses bodies that are not UTF-8 (a UTF-16
+ * body would hide its brackets from the byte count) or nested deeper than
+ * `maxDepth`, before they are parsed.
  */
-export function jsonDepthGuard(maxDepth = MAX_JSON_DEPTH): (req: IncomingMessage, res: unknown, body: Buffer) => void {
-  return (_req, _res, body) => {
+export function jsonDepthGuard(maxDepth = MAX_JSON_DEPTH): (req: IncomingMessage, res: unknown, body: Buffer, encoding: string) => void {
+  return (_req, _res, body, encoding) => {
+    if (encoding && encoding.toLowerCase() !== 'utf-8' && encoding.toLowerCase() !== 'utf8') throw new NotUtf8Error(encoding);
     if (jsonDepth(body, maxDepth) > maxDepth) throw new TooDeepError(maxDepth);
   };
 }

@@ -106,8 +106,8 @@ export function approvalRoutes(deps: {
     if (q.riskLevel !== undefined && !RISK_LEVELS.includes(String(q.riskLevel) as RiskLevel)) issues.push({ path: 'riskLevel', message: `expected one of ${RISK_LEVELS.join(', ')}` });
     const limit = q.limit === undefined ? 50 : Number(q.limit);
     const offset = q.offset === undefined ? 0 : Number(q.offset);
-    if (!Number.isInteger(limit) || limit < 1 || limit > 500) issues.push({ path: 'limit', message: 'expected 1-500' });
-    if (!Number.isInteger(offset) || offset < 0) issues.push({ path: 'offset', message: 'expected a whole number >= 0' });
+    if (!Number.isSafeInteger(limit) || limit < 1 || limit > 500) issues.push({ path: 'limit', message: 'expected 1-500' });
+    if (!Number.isSafeInteger(offset) || offset < 0) issues.push({ path: 'offset', message: `expected a whole number from 0 to ${Number.MAX_SAFE_INTEGER}` });
     if (issues.length > 0) throw new CodedError(ErrorCode.Validation, 'Invalid filter', { issues });
     const where = {
       ...approvalWhere(await scopeOf(req), q.branchId ? String(q.branchId) : undefined),
@@ -156,10 +156,11 @@ export function approvalRoutes(deps: {
 
   router.post('/api/approvals/bulk', deps.deciderAuth, async (req, res) => {
     const input = parseBody(bulkSchema, req.body);
+    const scope = await scopeOf(req);
     const results = [];
     for (const id of input.ids) {
       try {
-        const r = await engine.decide({ approvalId: id, decision: input.decision, reason: input.reason, decider: { kind: 'principal', principal: req.principal! }, via: 'api' });
+        const r = await engine.decide({ approvalId: id, decision: input.decision, reason: input.reason, decider: { kind: 'principal', principal: req.principal! }, via: 'api', scope });
         results.push(r.outcome === 'too_late' ? { id, result: 'too_late', status: r.approval.status, error: tooLate(r.approval).message } : { id, result: r.outcome, status: r.approval.status });
       } catch (error) {
         const coded = asCodedError(error);
@@ -171,7 +172,8 @@ export function approvalRoutes(deps: {
 
   router.post('/api/approvals/:id/decision', deps.deciderAuth, async (req, res) => {
     const input = parseBody(decisionSchema, req.body);
-    const result = await engine.decide({ approvalId: String(req.params.id), decision: input.decision, reason: input.reason, decider: { kind: 'principal', principal: req.principal! }, via: 'api' });
+    // Outside the token's scope the answer is an unknown id's (404, not audited); inside it, too low a role is a 403, audited.
+    const result = await engine.decide({ approvalId: String(req.params.id), decision: input.decision, reason: input.reason, decider: { kind: 'principal', principal: req.principal! }, via: 'api', scope: await scopeOf(req) });
     const { status, body } = decisionResponse(result);
     res.status(status).json(body);
   });

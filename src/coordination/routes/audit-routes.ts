@@ -20,8 +20,8 @@ export function auditRoutes(deps: { store: Store; audit: AuditLog; auth: Request
     const limit = q.limit === undefined ? 100 : Number(q.limit);
     const offset = q.offset === undefined ? 0 : Number(q.offset);
     const issues = [];
-    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) issues.push({ path: 'limit', message: 'expected 1-1000' });
-    if (!Number.isInteger(offset) || offset < 0) issues.push({ path: 'offset', message: 'expected a whole number >= 0' });
+    if (!Number.isSafeInteger(limit) || limit < 1 || limit > 1000) issues.push({ path: 'limit', message: 'expected 1-1000' });
+    if (!Number.isSafeInteger(offset) || offset < 0) issues.push({ path: 'offset', message: `expected a whole number from 0 to ${Number.MAX_SAFE_INTEGER}` });
     if (q.since !== undefined && Number.isNaN(Date.parse(String(q.since)))) issues.push({ path: 'since', message: 'expected an ISO-8601 time' });
     if (issues.length > 0) throw new CodedError(ErrorCode.Validation, 'Invalid filter', { issues });
     const where = {

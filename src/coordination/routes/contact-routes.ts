@@ -23,8 +23,8 @@ function paging(query: Request['query'], max: number): { limit: number; offset: 
   const limit = query.limit === undefined ? 50 : Number(query.limit);
   const offset = query.offset === undefined ? 0 : Number(query.offset);
   const issues = [];
-  if (!Number.isInteger(limit) || limit < 1 || limit > max) issues.push({ path: 'limit', message: `expected 1-${max}` });
-  if (!Number.isInteger(offset) || offset < 0) issues.push({ path: 'offset', message: 'expected a whole number >= 0' });
+  if (!Number.isSafeInteger(limit) || limit < 1 || limit > max) issues.push({ path: 'limit', message: `expected 1-${max}` });
+  if (!Number.isSafeInteger(offset) || offset < 0) issues.push({ path: 'offset', message: `expected a whole number from 0 to ${Number.MAX_SAFE_INTEGER}` });
   if (issues.length > 0) throw new CodedError(ErrorCode.Validation, 'Invalid paging', { issues });
   return { limit, offset };
 }

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { ConflictError } from '../../core/errors.js';
+import { ConflictError, ValidationError } from '../../core/errors.js';
 import type { Collection, CollectionSpec, FieldFilter, FindOptions, Patch, Scalar, StoredDoc, Where } from '../collection.js';
 import { matches } from '../collection.js';
 
@@ -141,8 +141,12 @@ export class SqliteCollection<T extends StoredDoc> implements Collection<T> {
     const dir = options.orderBy?.direction === 'desc' ? 'DESC' : 'ASC';
     const tieBreak = options.orderBy && !this.uniqueFields.has(options.orderBy.field) ? `, id ${dir}` : '';
     const order = options.orderBy ? `ORDER BY ${field(options.orderBy.field)} ${dir}${tieBreak}` : 'ORDER BY id';
-    const limit = options.limit !== undefined ? `LIMIT ${Math.max(0, Math.floor(options.limit))}` : options.offset ? 'LIMIT -1' : '';
-    const offset = options.offset ? `OFFSET ${Math.max(0, Math.floor(options.offset))}` : '';
+    // Written into the SQL as integers: anything else (1e20 prints as "1e+20", which SQLite refuses) is the caller's mistake.
+    for (const [name, value] of [['limit', options.limit], ['offset', options.offset]] as const) {
+      if (value !== undefined && (!Number.isSafeInteger(value) || value < 0)) throw new ValidationError('Invalid paging', [{ path: name, message: `expected a whole number from 0 to ${Number.MAX_SAFE_INTEGER}` }]);
+    }
+    const limit = options.limit !== undefined ? `LIMIT ${options.limit}` : options.offset ? 'LIMIT -1' : '';
+    const offset = options.offset ? `OFFSET ${options.offset}` : '';
     const rows = this.prepare(`SELECT doc FROM ${this.table} ${sql} ${order} ${limit} ${offset}`).all(...params) as Array<{ doc: string }>;
     return rows.map((r) => JSON.parse(r.doc) as T);
   }
