@@ -66,6 +66,8 @@ export async function startActors(deps: Deps): Promise<{ stats: DemoStats; stop(
   let stopped = false;
   const pace = deps.pace ?? 1;
   const later = (ms: number, fn: () => Promise<unknown> | void) => {
+    // A task still running at stop() ends by scheduling its next round: none after stop (it kept jest's worker alive).
+    if (stopped) return;
     const timer = setTimeout(() => {
       timers.delete(timer);
       if (stopped) return;

@@ -1,14 +1,20 @@
 import { RISK_LEVELS, type Autonomy, type BranchConfig, type CoordinatorConfig, type ManagerConfig } from '../../config/config-schema.js';
 import type { RiskLevel } from '../../storage/records.js';
 
-/** The built-in action-type table (ARCHITECTURE.md); the config's `approvals.riskByAction` wins over it. */
+/**
+ * The built-in action-type table (ARCHITECTURE.md); the config's
+ * `approvals.riskByAction` wins over it. A word counts anywhere in the type,
+ * between `.`, `-` or `_` (`get.refund`, `status.payment.transfer`,
+ * `lookup.message.send` are critical, not low), and the riskiest word wins.
+ */
+const word = (words: string) => new RegExp(`(^|[._-])(${words})([._-]|$)`);
 const DEFAULT_RISK: Array<[RegExp, RiskLevel]> = [
-  [/^(payment|refund|message\.send|customer\.message|data\.delete)(\.|$)/, 'critical'],
-  [/(^|\.)(delete|remove|purge)$/, 'critical'],
-  [/^(email|external\.email|calendar|data\.(change|update|write))(\.|$)/, 'high'],
-  [/^(crm|task|notice|internal)(\.|$)/, 'medium'],
-  [/^(read|status|report|lookup|get)(\.|$)/, 'low'],
+  [word('payments?|payouts?|pay|refunds?|transfers?|wire|charges?|message\\.send|customer\\.message|data\\.delete|delete|remove|purge'), 'critical'],
+  [word('email|external\\.email|calendar|data\\.(change|update|write)'), 'high'],
+  [word('crm|task|notice|internal'), 'medium'],
+  [word('read|status|report|lookup|get'), 'low'],
 ];
+const RISK_RANK: Record<RiskLevel, number> = { low: 0, medium: 1, high: 2, critical: 3 };
 
 export const DEFAULT_TTL_SEC: Record<RiskLevel, number> = { low: 86_400, medium: 28_800, high: 14_400, critical: 3_600 };
 const ROLE_RANK = { operator: 0, manager: 1, owner: 2 } as const;
@@ -18,7 +24,9 @@ export function classifyRisk(actionType: string, config: CoordinatorConfig): { r
   // Keys come from requests: only the config's own entries count (never `constructor` from the prototype).
   const configured = Object.hasOwn(config.approvals.riskByAction, actionType) ? config.approvals.riskByAction[actionType] : undefined;
   if (configured) return { risk: configured, source: `approvals.riskByAction.${actionType}` };
-  for (const [pattern, risk] of DEFAULT_RISK) if (pattern.test(actionType)) return { risk, source: 'default table' };
+  let found: RiskLevel | undefined;
+  for (const [pattern, risk] of DEFAULT_RISK) if (pattern.test(actionType) && (!found || RISK_RANK[risk] > RISK_RANK[found])) found = risk;
+  if (found) return { risk: found, source: 'default table' };
   return { risk: 'high', source: 'default for unknown action types' };
 }
 
