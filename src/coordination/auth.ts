@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Clock } from '../core/clock.js';
 import { isoNow } from '../core/clock.js';
@@ -32,11 +32,20 @@ export interface AdminTokenInfo {
  * the first start, stored hashed, and written once to `DATA_DIR/admin-token`
  * (mode 0600, never readable by others even while written) so the operator
  * can find it after the banner scrolls away.
+ *
+ * Setting `ADMIN_TOKEN` rotates for good: its hash replaces the stored one and
+ * a generated token's file is removed, so unsetting the variable later keeps
+ * the last token in force — never brings back an older one.
  */
 export async function ensureAdminToken(options: { envToken?: string; store: Store; dataDir: string; clock: Clock }): Promise<AdminTokenInfo> {
-  if (options.envToken) return { hash: sha256(options.envToken), source: 'env' };
   const file = join(resolve(options.dataDir), ADMIN_TOKEN_FILE);
   const stored = await options.store.settings.get(ADMIN_HASH_KEY);
+  if (options.envToken) {
+    const hash = sha256(options.envToken);
+    if (!stored || stored.value !== hash) await options.store.settings.put({ id: ADMIN_HASH_KEY, value: hash, updatedAt: isoNow(options.clock) });
+    if (existsSync(file)) rmSync(file, { force: true });
+    return { hash, source: 'env' };
+  }
   if (stored && typeof stored.value === 'string') return { hash: stored.value, source: 'stored', file: existsSync(file) ? file : undefined };
   const token = newToken('adm');
   const hash = sha256(token);
