@@ -7,7 +7,20 @@ import { ValidationError } from '../../core/errors.js';
 import { zodIssues } from '../../config/zod-issues.js';
 import type { ApprovalEngine } from './approval-engine.js';
 
-const text = z.string({ message: 'expected the text to send' }).trim().min(1, 'expected some text').max(1000, 'expected at most 1000 characters (the manager sees the whole text before approving)');
+/**
+ * Characters that would make the prompt show the manager something other than
+ * what the customer gets: control characters (each one grows to `\u000b` in
+ * the prompt's details, pushing the end of the text out of view) and
+ * bidirectional overrides (which reorder what is displayed).
+ */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const HIDING = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
+const text = z
+  .string({ message: 'expected the text to send' })
+  .trim()
+  .min(1, 'expected some text')
+  .max(1000, 'expected at most 1000 characters (the manager sees the whole text before approving)')
+  .refine((t) => !HIDING.test(t), { message: 'expected plain text: control characters and bidirectional overrides are refused (they could hide part of the text from the manager who approves it)' });
 /** `details` of a message.send request: to a known customer, or to any chat through a channel or agent. */
 export const messageSendDetails = z.union(
   [
