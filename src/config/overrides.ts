@@ -45,12 +45,16 @@ export function mergeOverrides(current: Overrides, patch: unknown, config: Coord
   return parsed.data;
 }
 
-function mergePatch(target: unknown, patch: unknown): unknown {
+/** Keys that would reach an object's prototype instead of a field (`{"__proto__": {...}}` set the merged object's prototype). */
+const PROTOTYPE_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+function mergePatch(target: unknown, patch: unknown, path = ''): unknown {
   if (!patch || typeof patch !== 'object' || Array.isArray(patch)) return patch;
   const base: Record<string, unknown> = target && typeof target === 'object' && !Array.isArray(target) ? { ...(target as Record<string, unknown>) } : {};
   for (const [key, value] of Object.entries(patch)) {
+    if (PROTOTYPE_KEYS.has(key)) throw new ValidationError('Invalid configuration change', [{ path: path + key, message: `'${key}' is not a setting` }]);
     if (value === null) delete base[key];
-    else base[key] = mergePatch(base[key], value);
+    else base[key] = mergePatch(base[key], value, `${path}${key}.`);
   }
   return base;
 }

@@ -5,6 +5,14 @@
 const SECRET_KEY = /(token|secret|password|passwd|authorization|cookie|api[-_]?key|credential|mongodb_?uri|^uri$)/i;
 /** Query parameters that carry a credential (`?token=…`, `&api_key=…`, `&sig=…`). */
 const QUERY_SECRET = /(token|secret|password|passwd|api[-_]?key|apikey|signature|^sig$|^key$|^code$|auth|credential|session)/i;
+/** `%74oken` is `token` to the server that reads it: decode before judging the name (a bad escape is kept as is). */
+function decodeOrKeep(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
 const PHONE_KEY = /^(phone|whatsapp|msisdn|jid|from|to)$/i;
 
 const PATTERNS: Array<[RegExp, string | ((m: string) => string)]> = [
@@ -15,7 +23,7 @@ const PATTERNS: Array<[RegExp, string | ((m: string) => string)]> = [
   [/\b(adm|agt|opr|mgr|run)_[A-Za-z0-9_-]{20,}/g, '[redacted-token]'],
   [/(mongodb(?:\+srv)?:\/\/)[^@\s/]+@/g, '$1[redacted]@'],
   // Credentials in URL query strings (`?token=…`, `&api_key=…`), e.g. in access log lines.
-  [/([?&;])([^=&;#\s?]{1,64})=([^&;#\s]*)/g, (m) => (QUERY_SECRET.test(m.slice(1, m.indexOf('='))) ? `${m.slice(0, m.indexOf('=') + 1)}[redacted]` : m)],
+  [/([?&;])([^=&;#\s?]{1,64})=([^&;#\s]*)/g, (m) => (QUERY_SECRET.test(decodeOrKeep(m.slice(1, m.indexOf('=')))) ? `${m.slice(0, m.indexOf('=') + 1)}[redacted]` : m)],
   [/\b(\d{6,15})@(s\.whatsapp\.net|c\.us|lid)\b/g, (m) => maskDigits(m.split('@')[0]) + '@' + m.split('@')[1]],
   [/\+\d[\d ()-]{6,18}\d/g, (m) => maskDigits(m)],
 ];

@@ -66,6 +66,14 @@ describe('HTTP edge: malformed paths, deep bodies, forwarded headers, credential
     expect(res.body.error.details.issues).toEqual([{ path: 'offset', message: 'expected a whole number from 0 to 9007199254740991' }]);
   });
 
+  it.each(['__proto__', 'constructor'])('PATCH /config with a %s key is a 400 naming it, and changes nothing', async (key) => {
+    const before = (await t.call('/config')).body;
+    const res = await t.call('/config', { method: 'PATCH', body: `{"${key}":{"logLevel":"debug"}}`, headers: { 'content-type': 'application/json' } });
+    expectClientError(res, 400, 'validation_failed');
+    expect(res.body.error.details.issues).toEqual([{ path: key, message: `'${key}' is not a setting` }]);
+    expect((await t.call('/config')).body).toEqual(before);
+  });
+
   it('counts depth over the bytes, skipping brackets inside strings', () => {
     expect(jsonDepth(Buffer.from('{"a":[1,{"b":"[[[[\\"[["}]}'))).toBe(3);
     expect(jsonDepth(Buffer.from('[]'))).toBe(1);
@@ -80,9 +88,9 @@ describe('HTTP edge: malformed paths, deep bodies, forwarded headers, credential
   });
 
   it('credentials in a query string never reach a log line', async () => {
-    await t.call('/health?token=sekrit-token-value-123&api_key=sekrit-key-456&x=1', { token: null });
+    await t.call('/health?token=sekrit-token-value-123&api_key=sekrit-key-456&x=1&%74oken=sekrit-escaped-789', { token: null });
     const lines = JSON.stringify(t.logs);
-    expect(lines).toContain('/health?token=[redacted]&api_key=[redacted]&x=1');
+    expect(lines).toContain('/health?token=[redacted]&api_key=[redacted]&x=1&%74oken=[redacted]');
     expect(lines).not.toContain('sekrit');
   });
 
