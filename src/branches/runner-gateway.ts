@@ -15,6 +15,12 @@ import { describeIssues, RUNNER_EVENTS, RUNNER_NAMESPACE, type CoordinatorToRunn
 const SOCKET_ROLES: ReadonlySet<string> = new Set(['runner', 'admin', 'agent']);
 /** Refusals audited per connection per minute; the rest are counted and summed into the next audited one. */
 const AUDITS_PER_MINUTE = 20;
+/** Refusals logged per connection per minute; the rest are counted into one summary line. */
+const LOGS_PER_MINUTE = 20;
+/** A connection refused more often than this within a minute is closed (a flood, not a bug to report). */
+const REFUSALS_BEFORE_CLOSE = 200;
+/** How often every connection's token is checked again by default (a revoked or expired one is disconnected). */
+const RECHECK_INTERVAL_MS = 30_000;
 /** Credentials longer than this are not looked up. */
 const MAX_TOKEN_LENGTH = 512;
 
@@ -39,6 +45,8 @@ export interface RunnerGatewayDeps {
   addressOf?: (req: IncomingMessage) => string;
   /** An engine connection that joins no namespace within this is dropped (default 5 s). */
   connectTimeoutMs?: number;
+  /** Every connection's token is authenticated again this often (default 30 s); `recheck()` does it at once. */
+  recheckIntervalMs?: number;
   now?: () => number;
 }
 
@@ -48,12 +56,20 @@ export interface RunnerGatewayStats {
   refusedPayloads: number;
   /** Socket handlers that threw or rejected, contained. */
   handlerErrors: number;
+  /** Connections closed because their token stopped authenticating, or for flooding refused payloads. */
+  closed: { revoked: number; flood: number };
 }
 
 export interface RunnerGateway {
   close(): Promise<void>;
   toRequester(agentId: string, approval: unknown): void;
   stats(): RunnerGatewayStats;
+  /**
+   * Authenticates every connection's token again and closes those it no
+   * longer admits (revoked, its agent removed); resolves with how many were
+   * closed. Called on `token.revoked`, and every `recheckIntervalMs`.
+   */
+  recheck(): Promise<number>;
 }
 
 /** The token in an `Authorization: Bearer …` header, if there is one of a sane length. */
@@ -87,23 +103,27 @@ export function attachRunnerGateway(deps: RunnerGatewayDeps): RunnerGateway {
   let handlerErrors = 0;
   let refusedHandshakes = 0;
   let lastHandshakeWarning = 0;
+  const closed = { revoked: 0, flood: 0 };
+  // The token each connection authenticated with, to check it again; kept out of socket.data, which adapters may serialise.
+  const tokens = new WeakMap<object, string>();
 
   const allowed = (principal: Principal | null): principal is Principal => principal !== null && SOCKET_ROLES.has(principal.role);
+  /** A flood is thousands of refused handshakes: one warning every 10 s says how many, the rest go to debug. */
+  const handshakeRefused = (reason: string, address: string) => {
+    refusedHandshakes++;
+    if (now() - lastHandshakeWarning >= 10_000) {
+      log.warn(`Socket.IO handshakes refused on the API port (latest: ${reason} from ${address}; ${refusedHandshakes} since the last warning)`, { reason, address });
+      lastHandshakeWarning = now();
+      refusedHandshakes = 0;
+    } else log.debug(`Socket.IO handshake refused: ${reason}`, { reason, address });
+  };
   const gate = createConnectionGate(
     {
       maxConnections: deps.limits?.maxConnections ?? 2000,
       maxPerAddress: deps.limits?.maxPerAddress ?? 50,
       addressOf: deps.addressOf,
       logger: log,
-      onRefuse: (reason, address) => {
-        // A flood is thousands of these: one warning every 10 s says how many, the rest go to debug.
-        refusedHandshakes++;
-        if (now() - lastHandshakeWarning >= 10_000) {
-          log.warn(`Socket.IO handshakes refused on the API port (latest: ${reason} from ${address}; ${refusedHandshakes} since the last warning)`, { reason, address });
-          lastHandshakeWarning = now();
-          refusedHandshakes = 0;
-        } else log.debug(`Socket.IO handshake refused: ${reason}`, { reason, address });
-      },
+      onRefuse: (reason, address) => handshakeRefused(reason, address),
     },
     async (req) => {
       const token = bearerOf(req.headers.authorization);
@@ -132,7 +152,7 @@ export function attachRunnerGateway(deps: RunnerGatewayDeps): RunnerGateway {
     const header = bearerOf(socket.handshake.headers.authorization);
     const token = typeof given === 'string' && given.length <= MAX_TOKEN_LENGTH ? given : header;
     const refuse = (why: string) => {
-      log.warn(`connection to ${RUNNER_NAMESPACE} refused: ${why}`, { address: socket.handshake.address });
+      handshakeRefused(`connection to ${RUNNER_NAMESPACE}: ${why}`, socket.handshake.address);
       next(new Error(`unauthorized: ${why}`));
     };
     if (typeof given === 'string' && header !== undefined && given !== header) return refuse('auth.token and the Authorization header carry different tokens');
@@ -140,6 +160,7 @@ export function attachRunnerGateway(deps: RunnerGatewayDeps): RunnerGateway {
       (principal) => {
         if (!allowed(principal)) return refuse('a runner or agent token is required (POST /api/runners, POST /api/agents)');
         socket.data.principal = principal;
+        tokens.set(socket, token!);
         next();
       },
       (error: unknown) => {
@@ -167,13 +188,62 @@ export function attachRunnerGateway(deps: RunnerGatewayDeps): RunnerGateway {
     let host: RemoteAgentHost | undefined;
     let hosted: ReadonlySet<string> = new Set();
     const audits = { windowStart: now(), count: 0, unaudited: 0 };
+    // Refusals this minute: the first LOGS_PER_MINUTE are logged, the rest summed into one line; past REFUSALS_BEFORE_CLOSE the connection goes.
+    const refusals = { windowStart: now(), count: 0, logged: 0, unlogged: 0, latest: '', closing: false };
+    let summaryTimer: ReturnType<typeof setTimeout> | undefined;
+    /** One line for the refusals not logged one by one (at the end of their minute, or when the connection ends). */
+    const logSummary = () => {
+      if (summaryTimer) clearTimeout(summaryTimer);
+      summaryTimer = undefined;
+      if (refusals.unlogged === 0) return;
+      log.warn(`refused ${refusals.unlogged} more payloads from ${principal.role} ${runner} without logging each (latest: ${refusals.latest})`, { runner, role: principal.role, unlogged: refusals.unlogged });
+      refusals.unlogged = 0;
+    };
+    socket.on('disconnect', logSummary);
 
-    /** Refuses a payload: says why (ack), logs, and audits it as `runner.refused` (at most AUDITS_PER_MINUTE a minute). */
+    /** Closes a connection that keeps sending refused payloads: logged and audited once (`runner.flood-refused`). */
+    const closeFlood = () => {
+      refusals.closing = true;
+      closed.flood++;
+      logSummary();
+      log.warn(`closing the connection of ${principal.role} ${runner}: ${refusals.count} refused payloads within a minute`, { runner, role: principal.role, refused: refusals.count });
+      deps.audit
+        ?.append({
+          type: 'runner.flood-refused',
+          actor: `${principal.role}:${principal.subject}`,
+          data: { runner, refused: refusals.count, withinMs: now() - refusals.windowStart, limit: REFUSALS_BEFORE_CLOSE, address: socket.handshake.address },
+        })
+        .catch((error: unknown) => log.error('could not audit closing a flooding connection', { runner, error }));
+      socket.disconnect(true);
+    };
+
+    /**
+     * Refuses a payload: says why (ack), logs (at most LOGS_PER_MINUTE a
+     * minute, then one summary line), audits it as `runner.refused` (at most
+     * AUDITS_PER_MINUTE a minute), and closes the connection past
+     * REFUSALS_BEFORE_CLOSE a minute.
+     */
     const refuse = (what: string, reason: string, ack?: Reply, fields: { agentId?: string; branchId?: string; data?: Record<string, unknown> } = {}) => {
       refusedPayloads++;
       const why = reason.length > 500 ? `${reason.slice(0, 500)}…` : reason;
       ack?.({ ok: false, error: why });
-      log.warn(`refused from ${principal.role} ${runner}: ${what}: ${why}`, { runner, role: principal.role });
+      // Packets already read when the connection was closed are answered, not logged or audited again.
+      if (refusals.closing) return;
+      if (now() - refusals.windowStart >= 60_000) {
+        logSummary();
+        Object.assign(refusals, { windowStart: now(), count: 0, logged: 0 });
+      }
+      refusals.count++;
+      if (refusals.logged < LOGS_PER_MINUTE) {
+        refusals.logged++;
+        log.warn(`refused from ${principal.role} ${runner}: ${what}: ${why}`, { runner, role: principal.role });
+      } else {
+        refusals.unlogged++;
+        refusals.latest = `${what}: ${why.slice(0, 200)}`;
+        summaryTimer ??= setTimeout(logSummary, Math.max(0, refusals.windowStart + 60_000 - now()));
+        summaryTimer.unref?.();
+      }
+      if (refusals.count > REFUSALS_BEFORE_CLOSE) return closeFlood();
       if (!deps.audit) return;
       if (now() - audits.windowStart >= 60_000) Object.assign(audits, { windowStart: now(), count: 0 });
       if (audits.count >= AUDITS_PER_MINUTE) {
@@ -300,13 +370,46 @@ export function attachRunnerGateway(deps: RunnerGatewayDeps): RunnerGateway {
     }
   }
 
+  /** Whether the token a connection was admitted with still names the same principal; an error checking it keeps the connection (said in the log). */
+  const stillAdmitted = async (socket: Socket): Promise<boolean> => {
+    const before = socket.data.principal as Principal;
+    try {
+      const current = await deps.authenticate(tokens.get(socket));
+      return allowed(current) && current.role === before.role && current.subject === before.subject;
+    } catch (error) {
+      contain('recheck', error, { subject: before.subject });
+      return true;
+    }
+  };
+  const runRecheck = async (): Promise<number> => {
+    let count = 0;
+    for (const socket of [...nsp.sockets.values()]) {
+      if (!socket.connected || (await stillAdmitted(socket))) continue;
+      const p = socket.data.principal as Principal;
+      log.warn(`closing the connection of ${p.role} ${p.subject}: its token no longer authenticates (revoked, or its agent removed)`, { role: p.role, subject: p.subject });
+      closed.revoked++;
+      count++;
+      socket.disconnect(true);
+    }
+    return count;
+  };
+  // One recheck at a time, in call order: a revocation during a periodic pass is checked by the pass after it.
+  let rechecks: Promise<number> = Promise.resolve(0);
+  const recheck = (): Promise<number> => (rechecks = rechecks.then(runRecheck, runRecheck));
+  const recheckTimer = setInterval(() => {
+    recheck().catch((error: unknown) => contain('recheck', error));
+  }, deps.recheckIntervalMs ?? RECHECK_INTERVAL_MS);
+  recheckTimer.unref();
+
   return {
     toRequester(agentId, approval) {
       nsp.to(`agent:${agentId}`).emit('approval', approval);
     },
-    stats: () => ({ connections: gate.stats(), refusedPayloads, handlerErrors }),
+    stats: () => ({ connections: gate.stats(), refusedPayloads, handlerErrors, closed: { ...closed } }),
+    recheck,
     close: () =>
       new Promise<void>((resolve) => {
+        clearInterval(recheckTimer);
         nsp.disconnectSockets(true);
         // Closing io would close the HTTP server it shares with the API; the caller owns that.
         io.engine.close();

@@ -14,6 +14,9 @@ import type { HealthMonitor } from './health/health-monitor.js';
 import type { RuntimeSettings } from './runtime-settings.js';
 import { mustBeFreeId, tombstoneAgent } from './agent-ids.js';
 import { assignedTeam } from './approvals/policy.js';
+import type { EventBus } from './event-bus.js';
+import type { ReadScope } from './read-scope.js';
+import { publicTokenId } from './token-ids.js';
 
 export const registerAgentSchema = z
   .strictObject({
@@ -40,15 +43,21 @@ export const patchAgentSchema = z.strictObject({
   teamId: z.union([idSchema, z.null()], { message: 'expected the id of a team under approvals.teams, or null to clear it' }),
 });
 
-/** What the API shows of an agent (never its secrets). */
-export function agentView(agent: AgentRecord) {
-  const { callbackSecret: _secret, version: _version, ...rest } = agent;
-  return rest;
+/**
+ * What the API shows of an agent: never its callback secret; its `healthUrl`
+ * (which may carry credentials in its query or userinfo) only to the admin and
+ * operator tokens (read scope `all`). Without a scope the URL is left out, so a
+ * new caller is safe by default.
+ */
+export function agentView(agent: AgentRecord, scope?: ReadScope) {
+  const { callbackSecret: _secret, version: _version, healthUrl, ...rest } = agent;
+  return scope?.kind === 'all' && healthUrl !== undefined ? { ...rest, healthUrl } : rest;
 }
 
 /** Agents from the API: registration with a one-time token, removal, heartbeats, details with uptime. */
 export class AgentRegistry {
-  constructor(private readonly deps: { store: Store; clock: Clock; settings: RuntimeSettings; audit: AuditLog; monitor: HealthMonitor; hosts: AgentHost }) {}
+  /** `bus` hears `token.revoked` when a removed agent's token goes, so its live socket is closed at once. */
+  constructor(private readonly deps: { store: Store; clock: Clock; settings: RuntimeSettings; audit: AuditLog; monitor: HealthMonitor; hosts: AgentHost; bus?: EventBus }) {}
 
   async register(input: RegisterAgentInput, actor: string): Promise<{ agent: AgentRecord; token: string }> {
     const { store, clock, settings } = this.deps;
@@ -145,8 +154,11 @@ export class AgentRegistry {
     // The tombstone first: at no moment may the id look free to a new registration.
     await tombstoneAgent(this.deps.store, this.deps.clock, agent, actor);
     await this.deps.store.agents.delete(id);
+    const tokens = await this.deps.store.apiTokens.find({ where: { subject: id, role: 'agent' } });
     await this.deps.store.apiTokens.deleteWhere({ subject: id, role: 'agent' });
     await this.deps.audit.append({ type: 'agent.removed', actor, agentId: id, branchId: agent.branchId });
+    // Its socket (approval pushes) must not outlive it.
+    if (tokens.length > 0) this.deps.bus?.emit('token.revoked', { tokenIds: tokens.map((t) => publicTokenId(t.id)), role: 'agent', subject: id, by: actor });
   }
 
   async heartbeat(id: string): Promise<AgentRecord> {
@@ -157,8 +169,8 @@ export class AgentRegistry {
     return (await this.deps.store.agents.get(id)) ?? updated;
   }
 
-  /** The agent with its last checks and its uptime over the last 24 hours. */
-  async details(id: string, recent = 20) {
+  /** The agent with its last checks and its uptime over the last 24 hours (`scope`: the reader's, for `agentView`). */
+  async details(id: string, recent = 20, scope?: ReadScope) {
     const agent = await this.require(id);
     const since = new Date(this.deps.clock.now() - 24 * 3600_000).toISOString();
     const { store } = this.deps;
@@ -168,7 +180,7 @@ export class AgentRegistry {
       store.healthChecks.find({ where: { agentId: id }, orderBy: { field: 'at', direction: 'desc' }, limit: recent }),
     ]);
     return {
-      agent: agentView(agent),
+      agent: agentView(agent, scope),
       uptime24h: { percent: total === 0 ? null : Math.round((ok / total) * 10000) / 100, checks: total },
       recentChecks: checks.map(({ at, ok: good, latencyMs, detail }) => ({ at, ok: good, latencyMs, detail })),
     };

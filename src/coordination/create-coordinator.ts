@@ -137,7 +137,7 @@ export async function createCoordinator(deps: CoordinatorDeps): Promise<Coordina
     restart: (agent) => hosts.restart(agent.id),
     options: { ...DEFAULT_HEALTH_OPTIONS, retryIntervalMs: () => healthRetryIntervalMs(settings.env), retries: () => settings.env.HEALTH_RETRIES, timeoutMs: () => healthTimeoutMs(settings.env), ...deps.health, intervalMs: () => settings.env.HEALTH_INTERVAL_MS },
   });
-  const registry = new AgentRegistry({ store, clock, settings, audit, monitor, hosts });
+  const registry = new AgentRegistry({ store, clock, settings, audit, monitor, hosts, bus });
   // A channel's connection change (a WhatsApp close, with its reason) is checked now, not at the next interval.
   hosts.onEvent((event) => void (event.type === 'connection' && monitor.checkNow(event.agentId)));
   // Channels may also report a tap as a 'decision' event (no answer expected); same checks.
@@ -191,7 +191,7 @@ export async function createCoordinator(deps: CoordinatorDeps): Promise<Coordina
       }),
       auditRoutes({ store, audit, auth: requireAuth(authenticate, ['operator']) }),
       contactRoutes({ store, conversations, settings, audit, auth: requireAuth(authenticate, ['operator', 'manager']) }),
-      tokenRoutes({ store, settings, audit, clock, adminAuth: requireAuth(authenticate, []) }),
+      tokenRoutes({ store, settings, audit, clock, adminAuth: requireAuth(authenticate, []), bus, admin: adminToken }),
       webhookRoutes({ local }),
     ],
   });
@@ -199,6 +199,10 @@ export async function createCoordinator(deps: CoordinatorDeps): Promise<Coordina
   metrics.watchSockets('api', () => gateway?.stats().connections);
   // The requester's view: no managers' chat ids (read-scope.ts).
   bus.on('approval.updated', (approval) => gateway?.toRequester(approval.requesterId, requesterApprovalView(approval)));
+  // A revoked token (or a removed agent's) loses its live sockets now, not at the next periodic recheck.
+  bus.on('token.revoked', async () => {
+    await gateway?.recheck();
+  });
   const dashboard = await createDashboard({
     store,
     clock,

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../config/logger.js';
 import type { Overrides } from '../config/overrides.js';
-import type { AgentStatus, ApprovalRecord, ConversationRecord, MessageRecord } from '../storage/records.js';
+import type { AgentStatus, ApprovalRecord, ConversationRecord, MessageRecord, PrincipalRole } from '../storage/records.js';
 import type { StoreState } from '../storage/store.js';
 
 /** Every domain event, by name. Modules talk through these, never through each other's internals. */
@@ -19,6 +19,8 @@ export interface DomainEvents {
   'message.recorded': MessageRecord;
   /** A conversation changed state (handed to humans, resolved) or got a new message. */
   'conversation.updated': ConversationRecord & { contactName?: string };
+  /** Stored tokens stopped authenticating (revoked, or their agent removed): live connections made with them are closed. */
+  'token.revoked': { tokenIds: string[]; role: PrincipalRole; subject: string; by: string };
 }
 
 export type EventName = keyof DomainEvents;
