@@ -14,7 +14,7 @@ import { managerByIdentity } from '../../branches/manager-identity.js';
 import type { ApprovalDelivery } from './approval-delivery.js';
 import { LearnedRules } from './learned-rules.js';
 import { assignedTeam, autoApproves, classifyRisk, eligibleManagers, resolveAutonomy, ttlSec } from './policy.js';
-import { requesterApprovalView } from '../read-scope.js';
+import { requesterApprovalView, seesApproval, type ReadScope } from '../read-scope.js';
 import type { WebhookOutbox } from './webhook-outbox.js';
 
 export interface CreateApprovalInput {
@@ -39,6 +39,13 @@ export interface DecideInput {
   decider: Decider;
   /** The channel or surface it came through: api, dashboard, telegram, slack, whatsapp. */
   via: string;
+  /**
+   * The decider's read scope, where its reads are scoped (API tokens): an
+   * approval outside it answers exactly as an unknown id (404, not audited),
+   * so deciding cannot probe which ids and codes exist nor fill the audit log.
+   * Inside it, a decider without the authority still gets 403, audited.
+   */
+  scope?: ReadScope;
 }
 
 export type DecideResult =
@@ -294,6 +301,7 @@ export class ApprovalEngine {
   async decide(input: DecideInput): Promise<DecideResult> {
     for (let attempt = 0; ; attempt++) {
       const approval = await this.require(input.approvalId);
+      if (input.scope && !seesApproval(input.scope, approval)) throw new NotFoundError('Approval', input.approvalId);
       const branch = this.branch(approval.branchId);
       const who = await this.authorise(approval, branch, input.decider);
       if (approval.status === 'rejected' && input.decision === 'reject' && input.reason && approval.decision?.by === who.by && !approval.decision.reason) {

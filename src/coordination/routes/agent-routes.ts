@@ -20,7 +20,8 @@ const maintenanceSchema = z.strictObject({ enabled: z.boolean({ message: 'expect
  * `/api/agents`: register, list, inspect, assign a team, remove, heartbeat,
  * restart, maintenance. Reads are kept to the token's branches (an agent: its
  * own branch; a runner: the branches it hosts; a manager: where it manages);
- * an agent outside them answers 404.
+ * an agent outside them answers 404. An agent's `healthUrl` is shown only to
+ * the admin and operators (`agentView`): it may carry credentials.
  */
 export function agentRoutes(deps: {
   registry: AgentRegistry;
@@ -44,7 +45,7 @@ export function agentRoutes(deps: {
       if (why) throw new ValidationError('Invalid healthUrl', [{ path: 'healthUrl', message: why }]);
     }
     const { agent, token } = await registry.register(input, req.principal!.subject);
-    res.status(201).json({ agent: agentView(agent), token, callbackSecret: agent.callbackSecret, note: 'Store the token now: it is shown only once.' });
+    res.status(201).json({ agent: agentView(agent, { kind: 'all' }), token, callbackSecret: agent.callbackSecret, note: 'Store the token now: it is shown only once.' });
   });
 
   router.get('/api/agents', deps.anyAuth, async (req, res) => {
@@ -57,20 +58,21 @@ export function agentRoutes(deps: {
       where: { ...branchWhere(scope, branchId ? String(branchId) : undefined), ...(status ? { status: String(status) as AgentStatus } : {}) },
       orderBy: { field: 'id' },
     });
-    res.json({ agents: agents.map(agentView) });
+    res.json({ agents: agents.map((a) => agentView(a, scope)) });
   });
 
   router.get('/api/agents/:id', deps.anyAuth, async (req, res) => {
     const id = String(req.params.id);
     const agent = await registry.require(id);
-    if (!seesBranch(await readScopeOf(req.principal!, deps.settings.config, store), agent.branchId)) throw new NotFoundError('Agent', id);
-    res.json(await registry.details(id));
+    const scope = await readScopeOf(req.principal!, deps.settings.config, store);
+    if (!seesBranch(scope, agent.branchId)) throw new NotFoundError('Agent', id);
+    res.json(await registry.details(id, 20, scope));
   });
 
   // Teams (and so autonomy) are the admin's to give: `{teamId}` assigns, `{teamId: null}` clears.
   router.patch('/api/agents/:id', deps.adminAuth, async (req, res) => {
     const { teamId } = parseBody(patchAgentSchema, req.body);
-    res.json({ agent: agentView(await registry.setTeam(String(req.params.id), teamId, req.principal!.subject)) });
+    res.json({ agent: agentView(await registry.setTeam(String(req.params.id), teamId, req.principal!.subject), { kind: 'all' }) });
   });
 
   router.delete('/api/agents/:id', deps.adminAuth, async (req, res) => {
@@ -89,14 +91,14 @@ export function agentRoutes(deps: {
   });
 
   router.post('/api/agents/:id/restart', deps.operatorAuth, async (req, res) => {
-    res.json({ agent: agentView(await registry.restart(String(req.params.id), req.principal!.subject)) });
+    res.json({ agent: agentView(await registry.restart(String(req.params.id), req.principal!.subject), { kind: 'all' }) });
   });
 
   router.post('/api/agents/:id/maintenance', deps.operatorAuth, async (req, res) => {
     const { enabled } = parseBody(maintenanceSchema, req.body);
     await registry.require(String(req.params.id));
     const agent = await deps.monitor.setMaintenance(String(req.params.id), enabled, req.principal!.subject);
-    res.json({ agent: agent ? agentView(agent) : null });
+    res.json({ agent: agent ? agentView(agent, { kind: 'all' }) : null });
   });
 
   return router;
