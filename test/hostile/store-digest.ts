@@ -4,7 +4,7 @@ import type { AuditEventRecord } from '../../src/storage/records.js';
 
 /** Changes that are the product working, not a request changing state: health history and probe bookkeeping. */
 const VOLATILE_COLLECTIONS = new Set(['healthChecks', 'auditEvents']);
-const VOLATILE_AGENT_FIELDS = ['status', 'statusSince', 'lastCheck', 'lastCheckAt', 'latencyMs', 'detail', 'version'];
+const VOLATILE_AGENT_FIELDS = ['status', 'statusSince', 'statusReason', 'lastCheck', 'lastCheckAt', 'latencyMs', 'detail', 'version'];
 
 /**
  * A hash of everything the store holds that a request could change, read from
