@@ -214,8 +214,14 @@ export const coordinatorConfigSchema = z.strictObject({
   defaults: z
     .strictObject({
       autonomy: z.enum(AUTONOMY_LEVELS).default('supervised'),
+      /** Channel order for a manager without `prefer`: approval prompts try these in turn. */
+      channelOrder: z
+        .array(z.enum(CHANNELS, { message: `expected a channel: ${CHANNELS.join(', ')}` }))
+        .min(1, 'expected at least one channel')
+        .refine((list) => new Set(list).size === list.length, { message: 'expected each channel once' })
+        .default(['slack', 'telegram', 'whatsapp']),
     })
-    .default({ autonomy: 'supervised' }),
+    .default({ autonomy: 'supervised', channelOrder: ['slack', 'telegram', 'whatsapp'] }),
   approvals: approvalsConfigSchema,
   branches: z.array(branchSchema).default([]),
   /** Dashboard logins (besides the admin token). */

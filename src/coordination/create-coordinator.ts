@@ -102,7 +102,7 @@ export async function createCoordinator(deps: CoordinatorDeps): Promise<Coordina
   const audit = new AuditLog({ store, clock, logger, key: loadAuditKey({ envKey: env.AUDIT_KEY, dataDir: env.DATA_DIR }), anchor: new FileAuditAnchor(env.DATA_DIR) });
   const hosts = new AgentHosts();
   const outbox = new WebhookOutbox({ store, clock, logger, allowlist: env.WEBHOOK_ALLOWLIST });
-  const approvals = new ApprovalEngine({ store, clock, logger, bus, audit, settings, delivery: new ApprovalDelivery({ store, hosts, clock, logger }), outbox });
+  const approvals = new ApprovalEngine({ store, clock, logger, bus, audit, settings, delivery: new ApprovalDelivery({ store, hosts, clock, logger, channelOrder: () => settings.config.defaults.channelOrder }), outbox });
   const conversations = new ConversationService({ store, hosts, bus, audit, clock, logger, config: () => settings.config });
   registerMessageSend(approvals, { settings, store, hosts, conversations });
   hosts.onEvent((event) => {

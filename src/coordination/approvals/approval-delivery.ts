@@ -8,8 +8,6 @@ import { isoNow } from '../../core/clock.js';
 import type { ApprovalRecord, Delivery } from '../../storage/records.js';
 import type { Store } from '../../storage/store.js';
 
-const DEFAULT_ORDER: Channel[] = ['slack', 'telegram', 'whatsapp'];
-
 /**
  * Details shown in a chat prompt, at most (fits a Telegram message with the
  * summary and fields). A message.send text (1000 characters at most) always
@@ -45,7 +43,8 @@ export function outcomeOf(approval: ApprovalRecord, branchName: string): Approva
  * Every attempt is recorded as a Delivery.
  */
 export class ApprovalDelivery {
-  constructor(private readonly deps: { store: Store; hosts: AgentHost; clock: Clock; logger: Logger }) {}
+  /** `channelOrder`: the config's `defaults.channelOrder`, read at each delivery (managers' `prefer` wins). */
+  constructor(private readonly deps: { store: Store; hosts: AgentHost; clock: Clock; logger: Logger; channelOrder: () => Channel[] }) {}
 
   private async upAgentFor(branch: BranchConfig, channel: string): Promise<string | undefined> {
     for (const agent of branch.agents.filter((a) => a.channel === channel)) {
@@ -70,7 +69,7 @@ export class ApprovalDelivery {
       }
     };
     for (const manager of managers) {
-      const order = (manager.prefer ?? DEFAULT_ORDER).filter((c) => identityOn(manager, c));
+      const order = (manager.prefer ?? this.deps.channelOrder()).filter((c) => identityOn(manager, c));
       for (const channel of order) {
         const agentId = await this.upAgentFor(branch, channel);
         if (!agentId) continue;
