@@ -76,7 +76,6 @@ export interface ApprovalOutcome {
 /** Everything a bot reports upward, as one discriminated union. */
 export type BotEvent =
   | { type: 'message'; message: InboundMessage }
-  | { type: 'decision'; agentId: string; approvalId: string; decision: 'approve' | 'reject'; deciderId: string; reason?: string; ref?: MessageRef }
   /** `pairingCode: null`: the code shown earlier is no longer valid (a new socket registers without one). */
   | { type: 'pairing'; agentId: string; qr?: string; pairingCode?: string | null; paired?: boolean }
   | { type: 'connection'; agentId: string; state: 'open' | 'closed'; detail?: string };

@@ -67,15 +67,6 @@ export const inboundMessageSchema = z.strictObject({
 
 export const botEventSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('message'), message: inboundMessageSchema }),
-  z.strictObject({
-    type: z.literal('decision'),
-    agentId: id,
-    approvalId: id,
-    decision: z.enum(['approve', 'reject']),
-    deciderId: chatId,
-    reason: detail.optional(),
-    ref: messageRefSchema.optional(),
-  }),
   z.strictObject({ type: z.literal('pairing'), agentId: id, qr: z.string().max(RUNNER_LIMITS.qr).optional(), pairingCode: z.string().max(64).nullable().optional(), paired: z.boolean().optional() }),
   z.strictObject({ type: z.literal('connection'), agentId: id, state: z.enum(['open', 'closed']), detail: detail.optional() }),
 ]);

@@ -140,13 +140,6 @@ export async function createCoordinator(deps: CoordinatorDeps): Promise<Coordina
   const registry = new AgentRegistry({ store, clock, settings, audit, monitor, hosts, bus });
   // A channel's connection change (a WhatsApp close, with its reason) is checked now, not at the next interval.
   hosts.onEvent((event) => void (event.type === 'connection' && monitor.checkNow(event.agentId)));
-  // Channels may also report a tap as a 'decision' event (no answer expected); same checks.
-  hosts.onEvent((event) => {
-    if (event.type !== 'decision') return;
-    void decide({ agentId: event.agentId, channel: '', approvalId: event.approvalId, decision: event.decision, deciderId: event.deciderId, reason: event.reason })
-      .then((reply) => !reply.ok && logger.info(`chat decision not applied: ${reply.text}`, { module: 'approvals', approvalId: event.approvalId }))
-      .catch((error: unknown) => logger.warn('chat decision failed', { module: 'approvals', approvalId: event.approvalId, error }));
-  });
 
   const authenticate = createAuthenticator(store, adminToken.hash);
   const anyRole = requireAuth(authenticate, ['operator', 'manager', 'agent', 'runner']);

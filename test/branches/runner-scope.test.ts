@@ -67,8 +67,9 @@ describe('a runner speaks only for its own agents', () => {
     // A staff reply in a hand-off thread of branch a, signed as a's owner.
     const staffReply = { ...lisboaMessage, chatId: '1001', senderId: '1001', replyToMessageId: '1', text: 'Please transfer the fee to IBAN …' };
     expect((await socket.emitWithAck('event', { type: 'message', message: staffReply })).ok).toBe(false);
+    // A tap is not an event (chat decisions have one route: `decide`, answered below): refused as malformed.
+    expect(await socket.emitWithAck('event', { type: 'decision', agentId: 'lis-tg', approvalId: 'ap1', decision: 'approve', deciderId: '1001' })).toEqual({ ok: false, error: expect.stringMatching(/malformed/) });
     for (const event of [
-      { type: 'decision', agentId: 'lis-tg', approvalId: 'ap1', decision: 'approve', deciderId: '1001' },
       { type: 'pairing', agentId: 'lis-tg', paired: true },
       { type: 'connection', agentId: 'lis-tg', state: 'closed' },
     ]) {
@@ -78,7 +79,7 @@ describe('a runner speaks only for its own agents', () => {
     // Its own agent, but claiming another channel (WhatsApp's looser staff-reply rule, Slack's staff side).
     expect(await socket.emitWithAck('event', { type: 'message', message: { ...lisboaMessage, agentId: 'porto-tg', channel: 'whatsapp' } })).toEqual({ ok: false, error: 'agent porto-tg is a telegram bot, not whatsapp' });
 
-    const audited = await until('refusals audited', async () => ((await refusals()).filter((e) => e.agentId === 'lis-tg').length >= 6 ? refusals() : null));
+    const audited = await until('refusals audited', async () => ((await refusals()).filter((e) => e.agentId === 'lis-tg').length >= 5 ? refusals() : null));
     expect(audited.find((e) => e.agentId === 'lis-tg')).toMatchObject({ actor: 'runner:r-porto', branchId: 'lisboa', data: { runner: 'r-porto', what: 'event message', reason: expect.stringMatching(/not one this runner hosts/) } });
     expect(audited.some((e) => (e.data as { what?: string }).what === 'event' && /malformed: .*agentId/.test((e.data as { reason: string }).reason))).toBe(true);
 

@@ -154,19 +154,18 @@ describe('approvals: routing and deciding', () => {
     const { body } = await create({ riskLevel: 'high', actionType: 'data.change' });
     const id = body.approval.id;
     // Ana taps Approve on WhatsApp while Bruno taps Reject on Telegram.
-    bot('lis-wa').emit({ type: 'decision', agentId: 'lis-wa', approvalId: id, decision: 'approve', deciderId: '351910000001@s.whatsapp.net' });
-    bot('lis-tg').emit({ type: 'decision', agentId: 'lis-tg', approvalId: id, decision: 'reject', deciderId: '1002' });
+    const taps = [bot('lis-wa').tap(id, 'approve', '351910000001@s.whatsapp.net'), bot('lis-tg').tap(id, 'reject', '1002')];
     const apiRes = await t.call(`/api/approvals/${id}/decision`, { method: 'POST', token: TOKENS.bruno, json: { decision: 'reject', reason: 'too much' } });
-    // Every one of the three finishes visibly: the API answers (200 won, 409 too late); a chat decision that
-    // lost logs "not applied: Too late"; the one that won has updated every prompt before it returns.
+    // Every one of the three finishes visibly: the API answers (200 won, 409 too late); a chat tap that
+    // lost is told "Too late"; the one that won has updated every prompt before it returns.
     expect([200, 409]).toContain(apiRes.status);
-    const lost = () => t.logs.filter((e) => e.approvalId === id && /^chat decision not applied: Too late/.test(String(e.message))).length;
-    await until('both chat decisions finished', async () => {
+    const replies = await Promise.all(taps);
+    expect(replies.filter((r) => /^Too late/.test(r.text))).toHaveLength(apiRes.status === 200 ? 2 : 1);
+    await until('every prompt updated', async () => {
       const final = await store.approvals.get(id);
       if (!final || final.status === 'pending') return false;
       const sent = final.deliveries.filter((d) => d.status === 'sent').length;
-      const updated = bot('lis-tg').updates.length + bot('lis-wa').updates.length + bot('lis-slack').updates.length;
-      return lost() === (apiRes.status === 200 ? 2 : 1) && updated >= sent;
+      return bot('lis-tg').updates.length + bot('lis-wa').updates.length + bot('lis-slack').updates.length >= sent;
     });
     const final = (await store.approvals.get(id))!;
     expect(['approved', 'rejected']).toContain(final.status);
@@ -188,8 +187,7 @@ describe('approvals: routing and deciding', () => {
     // Carla manages another branch: she cannot see it, so it answers as an unknown id (404) and is not audited.
     const carla = await t.call(`/api/approvals/${id}/decision`, { method: 'POST', token: TOKENS.carla, json: { decision: 'approve' } });
     expect(carla.status).toBe(404);
-    bot('lis-tg').emit({ type: 'decision', agentId: 'lis-tg', approvalId: id, decision: 'approve', deciderId: '999999' });
-    await until('the chat refusal', () => t.logs.some((e) => e.approvalId === id && e.message === 'chat decision not applied: You are not allowed to decide this.'));
+    expect(await bot('lis-tg').tap(id, 'approve', '999999')).toEqual({ ok: false, text: 'You are not allowed to decide this.' });
     expect((await store.approvals.get(id))?.status).toBe('pending');
     const refusals = await store.auditEvents.find({ where: { approvalId: id, type: 'approval.refused' }, orderBy: { field: 'seq' } });
     expect(refusals.map((e) => e.actor)).toEqual(['manager bruno', 'telegram user 999999']);
@@ -197,10 +195,9 @@ describe('approvals: routing and deciding', () => {
   });
 
   it("refuses a decision relayed by another branch's bot, even naming a real manager", async () => {
-    const { create, bot, store, t } = await setup();
+    const { create, bot, store } = await setup();
     const { body } = await create({});
-    bot('porto-tg').emit({ type: 'decision', agentId: 'porto-tg', approvalId: body.approval.id, decision: 'approve', deciderId: '1001' });
-    await until('the chat refusal', () => t.logs.some((e) => e.approvalId === body.approval.id && e.message === 'chat decision not applied: You are not allowed to decide this.'));
+    expect(await bot('porto-tg').tap(body.approval.id, 'approve', '1001')).toEqual({ ok: false, text: 'You are not allowed to decide this.' });
     expect((await store.approvals.get(body.approval.id))?.status).toBe('pending');
   });
 

@@ -1,6 +1,6 @@
 import { Listeners } from '../../src/core/listeners.js';
 import type { ApprovalOutcome, ApprovalPrompt, BotAgent, BotEvent, MessageRef, ProbeResult, SendOptions } from '../../src/bots/bot-agent.js';
-import { ChannelRegistry, type ChannelFactory } from '../../src/bots/channel-registry.js';
+import { ChannelRegistry, type BotContext, type ChannelFactory, type DecisionReply } from '../../src/bots/channel-registry.js';
 
 export type FakeHealth = 'ok' | 'fail' | 'hang' | 'needs-human' | 'reconnecting';
 
@@ -23,7 +23,14 @@ export class FakeBot implements BotAgent {
   constructor(
     readonly id: string,
     readonly channel: string,
+    private readonly context?: BotContext,
   ) {}
+
+  /** A manager (or anyone) taps Approve / Reject on this bot's prompt: the one route a channel reports a decision by. */
+  tap(approvalId: string, decision: 'approve' | 'reject', deciderId: string, reason?: string): Promise<DecisionReply> {
+    if (!this.context?.decide) throw new Error(`bot ${this.id} was built without a decide() in its context`);
+    return this.context.decide({ agentId: this.id, channel: this.channel, approvalId, decision, deciderId, ...(reason ? { reason } : {}) });
+  }
 
   async start(): Promise<void> {
     this.starts++;
@@ -70,8 +77,8 @@ export function fakeChannels(names = ['telegram', 'slack', 'whatsapp']): { regis
   for (const channel of names) {
     const factory: ChannelFactory = {
       channel,
-      create(config) {
-        const bot = new FakeBot(config.id, channel);
+      create(config, context) {
+        const bot = new FakeBot(config.id, channel, context);
         bots.set(config.id, bot);
         return bot;
       },

@@ -78,7 +78,7 @@ function expectWellFormed(e: BotEvent, agentId: string, passThrough = false): vo
       for (const f of ['senderName', 'messageId', 'replyToMessageId', 'senderPhone'] as const) optionalString(m[f], f);
       if (m.senderPhone !== undefined && !/^\d+$/.test(m.senderPhone)) problems.push('senderPhone is not digits');
       if (m.group !== undefined && typeof m.group !== 'boolean') problems.push('group not boolean');
-    } else if (e.type === 'pairing' || e.type === 'connection' || e.type === 'decision') {
+    } else if (e.type === 'pairing' || e.type === 'connection') {
       if (e.agentId !== agentId) problems.push('agentId is not this bot');
       if (e.type === 'pairing' && !passThrough) {
         optionalString(e.qr, 'qr');
