@@ -85,7 +85,8 @@ export async function boot(options: BootOptions): Promise<Running> {
     };
     return running;
   } catch (error) {
-    await coordinator?.stop().catch(() => undefined);
+    // The start-up error is what the caller must see; a failing clean-up is logged beside it, not thrown over it.
+    await coordinator?.stop().catch((stopError: unknown) => logger.error('clean-up after a failed start failed too', { module: 'main', error: stopError }));
     await api?.close(0);
     await store.close();
     if (!options.logger) await closeLogger(logger);

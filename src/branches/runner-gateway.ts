@@ -13,10 +13,8 @@ import { describeIssues, RUNNER_EVENTS, RUNNER_NAMESPACE, type CoordinatorToRunn
 
 /** Roles that may open a socket on the API port: runners host bots; action agents listen for their approvals; admin for tooling. */
 const SOCKET_ROLES: ReadonlySet<string> = new Set(['runner', 'admin', 'agent']);
-/** Refusals audited per connection per minute; the rest are counted and summed into the next audited one. */
-const AUDITS_PER_MINUTE = 20;
-/** Refusals logged per connection per minute; the rest are counted into one summary line. */
-const LOGS_PER_MINUTE = 20;
+/** Refusals logged and audited one by one per connection per minute; the rest are counted into one summary line and the next audit. */
+const REPORTED_PER_MINUTE = 20;
 /** A connection refused more often than this within a minute is closed (a flood, not a bug to report). */
 const REFUSALS_BEFORE_CLOSE = 200;
 /** How often every connection's token is checked again by default (a revoked or expired one is disconnected). */
@@ -187,9 +185,9 @@ export function attachRunnerGateway(deps: RunnerGatewayDeps): RunnerGateway {
     let runner = principal.subject;
     let host: RemoteAgentHost | undefined;
     let hosted: ReadonlySet<string> = new Set();
-    const audits = { windowStart: now(), count: 0, unaudited: 0 };
-    // Refusals this minute: the first LOGS_PER_MINUTE are logged, the rest summed into one line; past REFUSALS_BEFORE_CLOSE the connection goes.
-    const refusals = { windowStart: now(), count: 0, logged: 0, unlogged: 0, latest: '', closing: false };
+    // Refusals this minute: the first REPORTED_PER_MINUTE are logged and audited, the rest summed (one log line, and the
+    // next audit's `unauditedBefore`); past REFUSALS_BEFORE_CLOSE the connection goes.
+    const refusals = { windowStart: now(), count: 0, unlogged: 0, unaudited: 0, latest: '', closing: false };
     let summaryTimer: ReturnType<typeof setTimeout> | undefined;
     /** One line for the refusals not logged one by one (at the end of their minute, or when the connection ends). */
     const logSummary = () => {
@@ -218,10 +216,9 @@ export function attachRunnerGateway(deps: RunnerGatewayDeps): RunnerGateway {
     };
 
     /**
-     * Refuses a payload: says why (ack), logs (at most LOGS_PER_MINUTE a
-     * minute, then one summary line), audits it as `runner.refused` (at most
-     * AUDITS_PER_MINUTE a minute), and closes the connection past
-     * REFUSALS_BEFORE_CLOSE a minute.
+     * Refuses a payload: says why (ack), logs it and audits it as
+     * `runner.refused` (at most REPORTED_PER_MINUTE a minute, then one summary
+     * line), and closes the connection past REFUSALS_BEFORE_CLOSE a minute.
      */
     const refuse = (what: string, reason: string, ack?: Reply, fields: { agentId?: string; branchId?: string; data?: Record<string, unknown> } = {}) => {
       refusedPayloads++;
@@ -231,30 +228,23 @@ export function attachRunnerGateway(deps: RunnerGatewayDeps): RunnerGateway {
       if (refusals.closing) return;
       if (now() - refusals.windowStart >= 60_000) {
         logSummary();
-        Object.assign(refusals, { windowStart: now(), count: 0, logged: 0 });
+        Object.assign(refusals, { windowStart: now(), count: 0 });
       }
       refusals.count++;
-      if (refusals.logged < LOGS_PER_MINUTE) {
-        refusals.logged++;
-        log.warn(`refused from ${principal.role} ${runner}: ${what}: ${why}`, { runner, role: principal.role });
-      } else {
+      if (refusals.count > REPORTED_PER_MINUTE) {
         refusals.unlogged++;
+        refusals.unaudited++;
         refusals.latest = `${what}: ${why.slice(0, 200)}`;
         summaryTimer ??= setTimeout(logSummary, Math.max(0, refusals.windowStart + 60_000 - now()));
         summaryTimer.unref?.();
-      }
-      if (refusals.count > REFUSALS_BEFORE_CLOSE) return closeFlood();
-      if (!deps.audit) return;
-      if (now() - audits.windowStart >= 60_000) Object.assign(audits, { windowStart: now(), count: 0 });
-      if (audits.count >= AUDITS_PER_MINUTE) {
-        audits.unaudited++;
+        if (refusals.count > REFUSALS_BEFORE_CLOSE) closeFlood();
         return;
       }
-      audits.count++;
-      const unaudited = audits.unaudited;
-      audits.unaudited = 0;
+      log.warn(`refused from ${principal.role} ${runner}: ${what}: ${why}`, { runner, role: principal.role });
+      const unaudited = refusals.unaudited;
+      refusals.unaudited = 0;
       deps.audit
-        .append({
+        ?.append({
           type: 'runner.refused',
           actor: `${principal.role}:${principal.subject}`,
           ...(fields.branchId ? { branchId: fields.branchId } : {}),
