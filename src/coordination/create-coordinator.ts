@@ -25,6 +25,7 @@ import { tokenRoutes } from './routes/token-routes.js';
 import { ApprovalDelivery } from './approvals/approval-delivery.js';
 import { ApprovalEngine } from './approvals/approval-engine.js';
 import { WebhookOutbox } from './approvals/webhook-outbox.js';
+import { OutboundPolicy } from './approvals/outbound-guard.js';
 import { registerMessageSend } from './approvals/message-send.js';
 import { chatDecider } from './approvals/chat-decisions.js';
 import { ConversationService } from '../conversations/conversation-service.js';
@@ -101,7 +102,9 @@ export async function createCoordinator(deps: CoordinatorDeps): Promise<Coordina
 
   const audit = new AuditLog({ store, clock, logger, key: loadAuditKey({ envKey: env.AUDIT_KEY, dataDir: env.DATA_DIR }), anchor: new FileAuditAnchor(env.DATA_DIR) });
   const hosts = new AgentHosts();
-  const outbox = new WebhookOutbox({ store, clock, logger, allowlist: env.WEBHOOK_ALLOWLIST });
+  // One policy for every outbound call to an address given as input (webhooks, health URLs), and for checking them on arrival.
+  const outbound = new OutboundPolicy(env.WEBHOOK_ALLOWLIST);
+  const outbox = new WebhookOutbox({ store, clock, logger, policy: outbound });
   const approvals = new ApprovalEngine({ store, clock, logger, bus, audit, settings, delivery: new ApprovalDelivery({ store, hosts, clock, logger, channelOrder: () => settings.config.defaults.channelOrder }), outbox });
   const conversations = new ConversationService({ store, hosts, bus, audit, clock, logger, config: () => settings.config });
   registerMessageSend(approvals, { settings, store, hosts, conversations });
@@ -132,7 +135,7 @@ export async function createCoordinator(deps: CoordinatorDeps): Promise<Coordina
     logger,
     bus,
     audit,
-    probe: createProber({ hosts, clock, heartbeatMaxAgeMs: () => 2 * settings.env.HEALTH_INTERVAL_MS, allowlist: env.WEBHOOK_ALLOWLIST }),
+    probe: createProber({ hosts, clock, heartbeatMaxAgeMs: () => 2 * settings.env.HEALTH_INTERVAL_MS, policy: outbound }),
     alert: createAlerter({ settings, store, hosts, bus, logger, clock }),
     restart: (agent) => hosts.restart(agent.id),
     options: { ...DEFAULT_HEALTH_OPTIONS, retryIntervalMs: () => healthRetryIntervalMs(settings.env), retries: () => settings.env.HEALTH_RETRIES, timeoutMs: () => healthTimeoutMs(settings.env), ...deps.health, intervalMs: () => settings.env.HEALTH_INTERVAL_MS },
@@ -161,6 +164,7 @@ export async function createCoordinator(deps: CoordinatorDeps): Promise<Coordina
         configFile: { path: deps.config.path, exists: deps.config.exists },
       }),
       agentRoutes({
+        outbound,
         registry,
         store,
         settings,
@@ -173,6 +177,7 @@ export async function createCoordinator(deps: CoordinatorDeps): Promise<Coordina
       }),
       runnerRoutes({ store, settings, audit, clock, adminAuth: requireAuth(authenticate, []), parse: parseBody }),
       approvalRoutes({
+        outbound,
         engine: approvals,
         store,
         bus,

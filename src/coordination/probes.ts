@@ -11,8 +11,8 @@ import { OutboundPolicy, OutboundRefusedError, sendOutbound } from './approvals/
  * A health URL is an outbound call like a webhook: internal addresses are
  * refused unless `allowlist` (WEBHOOK_ALLOWLIST) lists them.
  */
-export function createProber(deps: { hosts: AgentHost; clock: Clock; heartbeatMaxAgeMs: () => number; allowlist?: readonly string[] }): Prober {
-  const policy = new OutboundPolicy(deps.allowlist ?? []);
+export function createProber(deps: { hosts: AgentHost; clock: Clock; heartbeatMaxAgeMs: () => number; allowlist?: readonly string[]; policy?: OutboundPolicy }): Prober {
+  const policy = deps.policy ?? new OutboundPolicy(deps.allowlist ?? []);
   return async (agent: AgentRecord, signal: AbortSignal): Promise<ProbeResult> => {
     if (agent.kind === 'bot') {
       if (!deps.hosts.hosts(agent.id)) {

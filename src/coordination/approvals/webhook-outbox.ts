@@ -21,6 +21,8 @@ export interface WebhookOutboxDeps {
   timeoutMs?: number;
   /** WEBHOOK_ALLOWLIST: internal addresses/ranges that may be called (default none). */
   allowlist?: readonly string[];
+  /** The coordinator's one outbound policy (wins over `allowlist` / `resolve`). */
+  policy?: OutboundPolicy;
   /** DNS for the send-time check (tests play a rebinding server); default the system resolver. */
   resolve?: Resolver;
 }
@@ -37,7 +39,7 @@ export class WebhookOutbox {
   private readonly policy: OutboundPolicy;
 
   constructor(private readonly deps: WebhookOutboxDeps) {
-    this.policy = new OutboundPolicy(deps.allowlist ?? [], { resolve: deps.resolve });
+    this.policy = deps.policy ?? new OutboundPolicy(deps.allowlist ?? [], { resolve: deps.resolve });
   }
 
   async enqueue(agentId: string, url: string, payload: unknown, approvalId?: string): Promise<OutboxRecord> {

@@ -2,7 +2,7 @@ import { Router, type RequestHandler } from 'express';
 import { z } from 'zod';
 import type { AgentHost } from '../../branches/agent-host.js';
 import { CodedError, ErrorCode, NotFoundError, ValidationError } from '../../core/errors.js';
-import { checkOutboundUrl } from '../approvals/outbound-guard.js';
+import type { OutboundPolicy } from '../approvals/outbound-guard.js';
 import type { AgentStatus } from '../../storage/records.js';
 import type { Store } from '../../storage/store.js';
 import type { AgentRegistry } from '../agent-registry.js';
@@ -27,6 +27,8 @@ export function agentRoutes(deps: {
   registry: AgentRegistry;
   store: Store;
   settings: RuntimeSettings;
+  /** Who outbound calls may reach (WEBHOOK_ALLOWLIST): URLs given here are checked now, with the reason. */
+  outbound: OutboundPolicy;
   monitor: HealthMonitor;
   hosts: AgentHost;
   audit: AuditLog;
@@ -41,7 +43,7 @@ export function agentRoutes(deps: {
     const input = parseBody(registerAgentSchema, req.body ?? {});
     if (input.healthUrl) {
       // The coordinator calls it every interval: an internal address is refused now (WEBHOOK_ALLOWLIST allows one).
-      const why = await checkOutboundUrl(input.healthUrl, deps.settings.env.WEBHOOK_ALLOWLIST);
+      const why = await deps.outbound.check(input.healthUrl);
       if (why) throw new ValidationError('Invalid healthUrl', [{ path: 'healthUrl', message: why }]);
     }
     const { agent, token } = await registry.register(input, req.principal!.subject);

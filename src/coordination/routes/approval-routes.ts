@@ -2,7 +2,7 @@ import { Router, type Request, type RequestHandler } from 'express';
 import { z } from 'zod';
 import { idSchema, RISK_LEVELS } from '../../config/config-schema.js';
 import { CodedError, ConflictError, ErrorCode, ValidationError, asCodedError } from '../../core/errors.js';
-import { checkOutboundUrl } from '../approvals/outbound-guard.js';
+import type { OutboundPolicy } from '../approvals/outbound-guard.js';
 import type { ApprovalRecord, ApprovalStatus, RiskLevel } from '../../storage/records.js';
 import type { Store } from '../../storage/store.js';
 import type { ApprovalEngine, DecideResult } from '../approvals/approval-engine.js';
@@ -51,6 +51,8 @@ export function approvalRoutes(deps: {
   store: Store;
   bus: EventBus;
   settings: RuntimeSettings;
+  /** Who outbound calls may reach (WEBHOOK_ALLOWLIST): URLs given here are checked now, with the reason. */
+  outbound: OutboundPolicy;
   anyAuth: RequestHandler;
   requesterAuth: RequestHandler;
   deciderAuth: RequestHandler;
@@ -73,7 +75,7 @@ export function approvalRoutes(deps: {
     const input = parseBody(createApprovalSchema, req.body);
     if (input.callbackUrl) {
       // Refused now with the reason, not found out at send time: webhooks never reach internal addresses unless WEBHOOK_ALLOWLIST says so.
-      const why = await checkOutboundUrl(input.callbackUrl, deps.settings.env.WEBHOOK_ALLOWLIST);
+      const why = await deps.outbound.check(input.callbackUrl);
       if (why) throw new ValidationError('Invalid callbackUrl', [{ path: 'callbackUrl', message: why }]);
     }
     const { approval, created } = await engine.create(input as Parameters<ApprovalEngine['create']>[0], req.principal!, key);
