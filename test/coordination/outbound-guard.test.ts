@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from '@jest/globals';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { AgentHosts } from '../../src/branches/agent-host.js';
-import { checkOutboundUrl, OutboundPolicy, type Resolver } from '../../src/coordination/approvals/outbound-guard.js';
+import { OutboundPolicy, type Resolver } from '../../src/coordination/approvals/outbound-guard.js';
 import { signBody, WebhookOutbox } from '../../src/coordination/approvals/webhook-outbox.js';
 import { createProber } from '../../src/coordination/probes.js';
 import { systemClock } from '../../src/core/clock.js';
@@ -117,16 +117,16 @@ describe('outbound calls refuse internal addresses (SSRF)', () => {
     expect(got[0]).toMatchObject({ method: 'POST', url: '/hook', body: '{"event":"approval.approved"}' });
     expect(got[0].headers['x-coordinator-signature']).toBe(signBody('s'.repeat(64), got[0].body));
     // The allow-list is exact: loopback listed, the LAN still refused.
-    expect(await checkOutboundUrl('http://192.168.1.1/', ['127.0.0.0/8'])).toMatch(/private address/);
+    expect(await new OutboundPolicy(['127.0.0.0/8']).check('http://192.168.1.1/')).toMatch(/private address/);
     expect(() => new OutboundPolicy(['10.0.0.0/33', 'not-an-ip'])).toThrow(/WEBHOOK_ALLOWLIST\[0\][\s\S]*WEBHOOK_ALLOWLIST\[1\]: 'not-an-ip' is not an IP address or CIDR range/);
   });
 
-  it('checkOutboundUrl: the request-time check names the reason, or answers null for a public URL', async () => {
-    expect(await checkOutboundUrl('http://127.0.0.1:3000/api/agents', [])).toMatch(/^127\.0\.0\.1 is a loopback address/);
-    expect(await checkOutboundUrl('http://[::ffff:a9fe:a9fe]/', [])).toMatch(/the cloud metadata service/);
-    expect(await checkOutboundUrl('http://93.184.216.34/hook', [])).toBeNull();
-    expect(await checkOutboundUrl('http://[2606:4700::1111]/hook', [])).toBeNull();
-    expect(await checkOutboundUrl('http://127.0.0.1:3000/', ['127.0.0.1'])).toBeNull();
+  it('OutboundPolicy.check: the request-time check names the reason, or answers null for a public URL', async () => {
+    expect(await new OutboundPolicy([]).check('http://127.0.0.1:3000/api/agents')).toMatch(/^127\.0\.0\.1 is a loopback address/);
+    expect(await new OutboundPolicy([]).check('http://[::ffff:a9fe:a9fe]/')).toMatch(/the cloud metadata service/);
+    expect(await new OutboundPolicy([]).check('http://93.184.216.34/hook')).toBeNull();
+    expect(await new OutboundPolicy([]).check('http://[2606:4700::1111]/hook')).toBeNull();
+    expect(await new OutboundPolicy(['127.0.0.1']).check('http://127.0.0.1:3000/')).toBeNull();
   });
 
   it('a health URL on an internal address is refused too (the probe says why, the listener gets nothing)', async () => {

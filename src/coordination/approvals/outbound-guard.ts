@@ -196,18 +196,6 @@ function parseTarget(url: string): { url: URL; host: string } | string {
   return { url: parsed, host: parsed.hostname.replace(/^\[|\]$/g, '') };
 }
 
-/**
- * Request-time validation for a callback URL (e.g. POST /api/approvals answers
- * 400 with the reason): null when it may be called, else why not.
- *
- * @example
- * const why = await checkOutboundUrl(input.callbackUrl, env.WEBHOOK_ALLOWLIST);
- * if (why) throw new ValidationError('Invalid request', [{ path: 'callbackUrl', message: why }]);
- */
-export function checkOutboundUrl(url: string, allowlist: readonly string[]): Promise<string | null> {
-  return new OutboundPolicy(allowlist).check(url);
-}
-
 export interface OutboundRequest {
   method: 'GET' | 'POST';
   headers?: Record<string, string>;
