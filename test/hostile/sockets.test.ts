@@ -172,7 +172,8 @@ describe('hostile input: Socket.IO on the API port (runners and agents)', () => 
             const named = parsed?.success ? agentIdsIn(parsed.data) : [];
             refused = !(named.length > 0 && named.every((id) => id === 'porto-tg'));
           }
-          if (!refused) await settle(store);
+          // An accepted message runs the conversation pipeline after its ack: wait for its queue, then for the store to be quiet.
+          if (!refused) await t.running.coordinator.conversations.idle().then(() => settle(store));
           else {
             expect({ where, changed: changedCollections(before, await storeDigest(store)) }).toEqual({ where, changed: [] });
             expect({ where, audited: (await auditSince(store, seq)).map((e) => e.type).filter((x) => !REFUSAL_AUDIT.test(x)) }).toEqual({ where, audited: [] });
