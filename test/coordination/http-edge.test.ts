@@ -176,10 +176,11 @@ describe('connection floods: idle sockets from one address do not stop /health',
       expect((await t.call('/health', { token: null })).status).toBe(200);
       expect(Date.now() - started).toBeLessThan(1000);
       // The 20 held ones are dropped by the headers timeout (10 s), not kept for Node's default minute.
-      await until('slow-header sockets dropped', () => closed.filter(Boolean).length === 60, 15_000);
+      // (Generous: on a loaded 2-core CI machine the first sockets' deadlines were seen to land late.)
+      await until('slow-header sockets dropped', () => closed.filter(Boolean).length === 60, 25_000);
     } finally {
       for (const s of sockets) s.destroy();
       await t.close();
     }
-  }, 30_000);
+  }, 45_000);
 });
