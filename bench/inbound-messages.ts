@@ -5,6 +5,7 @@
  * minimum a message needs (one durable insert with better-sqlite3, same
  * pragmas), measured in one run. The bot is a stand-in that answers at once.
  */
+import { BUILTIN_CHANNELS } from '../src/bots/channels.js';
 import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -46,7 +47,7 @@ async function ours(dir: string): Promise<{ rate: number; replies: number }> {
   }) as CoordinatorConfig;
   let replies = 0;
   const hosts = { send: async (_agent: string, chatId: string) => ({ chatId, messageId: String(++replies) }) } as unknown as AgentHost;
-  const service = new ConversationService({ store, hosts, bus: new EventBus(logger), audit: new AuditLog({ store, clock: systemClock }), clock: systemClock, logger, config: () => config });
+  const service = new ConversationService({ store, hosts, bus: new EventBus(logger), audit: new AuditLog({ store, clock: systemClock }), clock: systemClock, logger, channels: BUILTIN_CHANNELS, config: () => config });
   const started = process.hrtime.bigint();
   for (let i = 0; i < N; i++) {
     const who = String(5000 + (i % CONTACTS));

@@ -1,10 +1,11 @@
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { catalogWith } from './bots/channels.js';
 import { loadConfigFile } from './config/config-file.js';
 import { readEnv, type Env } from './config/env.js';
 import { closeLogger, createLogger, type Logger } from './config/logger.js';
 import { systemClock, type Clock } from './core/clock.js';
-import { createCoordinator, type Coordinator, type CoordinatorDeps } from './coordination/create-coordinator.js';
+import { createCoordinator, type Coordinator, type CoordinatorDeps } from './app/create-coordinator.js';
 import { listen, type ListenLimits, type Listening } from './coordination/serve.js';
 import { compileProxyTrust } from './dashboard/same-origin.js';
 import { openStore } from './storage/open-store.js';
@@ -39,8 +40,9 @@ export interface BootOptions {
  * listens. Throws ConfigError / DataDirLocked with a message fit to print.
  */
 export async function boot(options: BootOptions): Promise<Running> {
-  const env = readEnv(options.environment);
-  const config = loadConfigFile(resolve(env.COORDINATOR_CONFIG), options.environment);
+  const catalog = catalogWith(options.channels);
+  const env = readEnv(options.environment, catalog);
+  const config = loadConfigFile(resolve(env.COORDINATOR_CONFIG), options.environment, catalog);
   // Logs name customers and chats: readable by this user only (an existing folder keeps its mode).
   mkdirSync(env.LOG_DIR, { recursive: true, mode: 0o700 });
   const logger = options.logger ?? createLogger({ level: env.LOG_LEVEL, dir: env.LOG_DIR, retentionDays: env.LOG_RETENTION_DAYS, console: options.console ?? false });

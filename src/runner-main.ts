@@ -9,7 +9,7 @@ import { config as loadDotenv } from 'dotenv';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runRunner } from './branches/run-runner.js';
-import { defaultChannels } from './bots/default-channels.js';
+import { builtinChannels, catalogWith } from './bots/channels.js';
 import type { ChannelRegistry } from './bots/channel-registry.js';
 import { loadConfigFile } from './config/config-file.js';
 import { readEnv } from './config/env.js';
@@ -18,7 +18,7 @@ import { closeLogger, createLogger } from './config/logger.js';
 import { CodedError } from './core/errors.js';
 
 /** The runner CLI; `channels` lets tests stand a fake channel in for the chat SDKs. */
-export async function runnerCli(argv: string[], environment: NodeJS.ProcessEnv, channels: ChannelRegistry = defaultChannels()): Promise<void> {
+export async function runnerCli(argv: string[], environment: NodeJS.ProcessEnv, channels: ChannelRegistry = builtinChannels()): Promise<void> {
   const usage = 'usage: npm run runner -- --branch <id>[,<id>] | --agents <id>[,<id>] [--name <runner name>]';
   let args;
   try {
@@ -41,8 +41,8 @@ export async function runnerCli(argv: string[], environment: NodeJS.ProcessEnv, 
   let env;
   let config;
   try {
-    env = readEnv(environment);
-    config = loadConfigFile(resolve(env.COORDINATOR_CONFIG), environment).config;
+    env = readEnv(environment, catalogWith(channels));
+    config = loadConfigFile(resolve(env.COORDINATOR_CONFIG), environment, catalogWith(channels)).config;
   } catch (error) {
     console.error(`Cannot start the runner.\n${error instanceof CodedError ? error.message : String(error)}`);
     process.exit(1);

@@ -1,8 +1,8 @@
 /**
- * The one small interface every chat channel implements (like Bolt's Receiver or
- * grammY's StorageAdapter). The coordinator drives local and remote bots only
- * through this, so adding a channel touches its folder, the registry entry and
- * its tests.
+ * The one small interface every chat channel's bot implements (like Bolt's
+ * Receiver or grammY's StorageAdapter). The coordinator drives local and remote
+ * bots only through this; what else a channel needs (webhooks, config fields,
+ * identities) its factory declares (`channel-factory.ts`).
  */
 
 /** What one health probe found. */
@@ -89,10 +89,6 @@ export interface BotAgent {
   send(chatId: string, text: string, options?: SendOptions): Promise<MessageRef>;
   promptApproval(chatId: string, prompt: ApprovalPrompt): Promise<MessageRef>;
   updateApproval(ref: MessageRef, outcome: ApprovalOutcome): Promise<void>;
-  /** For channels that receive webhooks: verify and process one request; returns the HTTP status. */
-  handleWebhook?(secretHeader: string | undefined, body: unknown): Promise<number>;
-  /** For channels whose SDK serves HTTP itself (Slack's Bolt): mounted under /webhooks/<channel>/<agent id>. */
-  readonly httpHandler?: (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse, next: (error?: unknown) => void) => void;
   /** Subscribes to the bot's events; returns the unsubscribe function. */
   onEvent(listener: (event: BotEvent) => void): () => void;
 }

@@ -37,7 +37,18 @@ export class LocalAgentHost implements AgentHost {
         this.unavailable.set(agent.id, `channel '${agent.channel}' is not available in this build (available: ${this.deps.channels.names().join(', ') || 'none'})`);
         continue;
       }
-      const bot = this.deps.channels.get(agent.channel).create(agent as unknown as Record<string, unknown> & { id: string }, this.deps.context);
+      const factory = this.deps.channels.get(agent.channel);
+      // Each channel sees the variables it declared, nothing else of the environment.
+      const env = Object.fromEntries(Object.keys(factory.env ?? {}).map((key) => [key, this.deps.context.env[key]]));
+      let bot: BotAgent;
+      try {
+        bot = await factory.create(agent, { ...this.deps.context, env });
+      } catch (error) {
+        // A bot that cannot be built (its SDK failed to load, no store for its state) is down with why, not a failed start of all.
+        this.unavailable.set(agent.id, `could not be built: ${error instanceof Error ? error.message : String(error)}`);
+        this.deps.logger.error(`agent ${agent.id} could not be built`, { module: 'agents', agentId: agent.id, error });
+        continue;
+      }
       bot.onEvent((e) => this.relay(agent.id, e));
       this.bots.set(agent.id, bot);
       const deps = agent.dependsOn.map((d) => starts.get(d)).filter((p): p is Promise<void> => p !== undefined);

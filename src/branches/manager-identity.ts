@@ -1,19 +1,18 @@
+import type { ChannelRegistry } from '../bots/channel-registry.js';
 import type { BranchConfig, ManagerConfig } from '../config/config-schema.js';
 
-/** A manager's chat id on a channel, if they have one. */
-export function identityOn(manager: ManagerConfig, channel: string): string | undefined {
-  if (channel === 'slack') return manager.slack;
-  if (channel === 'telegram') return manager.telegram;
-  if (channel === 'whatsapp') return manager.whatsapp;
-  return undefined;
+/** A manager's chat id on a channel, if they have one (by the channel's identity key: both WhatsApp channels read `whatsapp`). */
+export function identityOn(manager: ManagerConfig, channel: string, channels: ChannelRegistry): string | undefined {
+  const key = channels.find(channel)?.identity?.key;
+  return key === undefined ? undefined : manager.identities[key];
 }
 
-/** The manager a chat user is, matched by their identity on that channel (WhatsApp by phone digits). */
-export function managerByIdentity(branch: BranchConfig, channel: string, userId: string): ManagerConfig | undefined {
-  const digits = (v: string) => v.replace(/\D/g, '');
+/** The manager a chat user is, matched by the channel's own rule (WhatsApp by phone digits, others by id). */
+export function managerByIdentity(branch: BranchConfig, channel: string, userId: string, channels: ChannelRegistry): ManagerConfig | undefined {
+  const identity = channels.find(channel)?.identity;
+  if (!identity) return undefined;
   return branch.managers.find((m) => {
-    const id = identityOn(m, channel);
-    if (!id) return false;
-    return channel === 'whatsapp' ? digits(id) === digits(userId.split('@')[0]) : id === userId;
+    const configured = m.identities[identity.key];
+    return configured !== undefined && identity.matches(configured, userId);
   });
 }

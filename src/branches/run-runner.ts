@@ -1,14 +1,13 @@
 import { io, type Socket } from 'socket.io-client';
-import type { ChannelRegistry, DecisionReply, DecisionRequest } from '../bots/channel-registry.js';
+import type { ChannelRegistry, ChannelState, DecisionReply, DecisionRequest } from '../bots/channel-registry.js';
 import type { CoordinatorConfig } from '../config/config-schema.js';
 import type { Logger } from '../config/logger.js';
 import type { BotEvent } from '../bots/bot-agent.js';
-import type { WhatsAppState } from '../bots/whatsapp/whatsapp-state.js';
 import { systemClock } from '../core/clock.js';
 import { openStore } from '../storage/open-store.js';
 import type { Store } from '../storage/store.js';
+import { channelStates } from './channel-states.js';
 import { LocalAgentHost } from './local-agent-host.js';
-import { whatsAppStateStore } from './whatsapp-state-store.js';
 import { RUNNER_NAMESPACE, type CoordinatorToRunner, type RunnerToCoordinator } from './runner-protocol.js';
 
 /** Reconnect backoff: first retry after about this, doubling up to RECONNECT_MAX_MS (each with jitter). */
@@ -28,9 +27,10 @@ export interface RunnerOptions {
   agents?: string[];
   channels: ChannelRegistry;
   logger: Logger;
-  env: { TELEGRAM_API_ROOT?: string; SLACK_API_URL?: string; DATA_DIR?: string; MONGODB_URI?: string; MONGODB_TIMEOUT_MS?: number; ALLOW_INSECURE_DATA_DIR?: boolean };
-  /** Where WhatsApp agents keep their session and queue; default: this runner opens its own store (DATA_DIR / MONGODB_URI). */
-  whatsappState?: (agentId: string) => WhatsAppState;
+  /** The environment (each channel reads its own variables from it; the store's when a hosted channel keeps state). */
+  env: { DATA_DIR?: string; MONGODB_URI?: string; MONGODB_TIMEOUT_MS?: number; ALLOW_INSECURE_DATA_DIR?: boolean; readonly [variable: string]: unknown };
+  /** Where channels with state (WhatsApp's session and queue) keep it; default: this runner opens its own store (DATA_DIR / MONGODB_URI). */
+  state?: (namespace: string) => ChannelState;
 }
 
 export interface RunningRunner {
@@ -74,16 +74,16 @@ export async function runRunner(options: RunnerOptions): Promise<RunningRunner> 
         else reject(new Error(reply.error));
       });
     });
-  // WhatsApp sessions live in a store: the runner opens its own (its DATA_DIR, or the shared MONGODB_URI) when it hosts one.
+  // Channel state (WhatsApp sessions) lives in a store: the runner opens its own (its DATA_DIR, or the shared MONGODB_URI) when it hosts such a channel.
   let ownStore: Store | undefined;
-  let whatsappState = options.whatsappState;
-  const hostsWhatsApp = options.config.branches.some((b) => b.agents.some((a) => a.channel === 'whatsapp' && selected.includes(a.id)));
-  if (!whatsappState && hostsWhatsApp) {
+  let state = options.state;
+  const keepsState = options.config.branches.some((b) => b.agents.some((a) => selected.includes(a.id) && Object.keys(options.channels.find(a.channel)?.state ?? {}).length > 0));
+  if (!state && keepsState) {
     const store = await openStore({ dataDir: options.env.DATA_DIR ?? './data', mongodbUri: options.env.MONGODB_URI, mongodbTimeoutMs: options.env.MONGODB_TIMEOUT_MS, allowInsecureDataDir: options.env.ALLOW_INSECURE_DATA_DIR, logger: options.logger, clock: systemClock });
     ownStore = store;
-    whatsappState = (agentId) => whatsAppStateStore(store, agentId);
+    state = channelStates(store, options.channels);
   }
-  const host = new LocalAgentHost({ channels: options.channels, context: { logger: options.logger, env: options.env, decide, whatsappState }, logger: options.logger, name: options.name });
+  const host = new LocalAgentHost({ channels: options.channels, context: { logger: options.logger, env: options.env, decide, ...(state ? { state } : {}) }, logger: options.logger, name: options.name });
   await host.startBranches(options.config.branches, (a) => selected.includes(a.id));
   const hosted = selected.filter((id) => host.hosts(id));
 

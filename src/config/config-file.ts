@@ -1,12 +1,9 @@
 import { readFileSync, statSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import { ConfigError, type Issue } from '../core/errors.js';
-import {
-  CREDENTIAL_FIELDS,
-  coordinatorConfigSchema,
-  type AgentConfig,
-  type CoordinatorConfig,
-} from './config-schema.js';
+import type { ChannelRegistry } from '../bots/channel-registry.js';
+import { BUILTIN_CHANNELS } from '../bots/channels.js';
+import { configSchemaFor, credentialFields, coordinatorConfigSchema, type CoordinatorConfig } from './config-schema.js';
 import { substituteVars } from './substitute-vars.js';
 import { formatPath, zodIssues } from './zod-issues.js';
 
@@ -16,12 +13,6 @@ export interface LoadedConfig {
   exists: boolean;
   config: CoordinatorConfig;
 }
-
-const REQUIRED_CREDENTIALS: Record<AgentConfig['channel'], string[]> = {
-  telegram: ['token'],
-  slack: ['botToken', 'signingSecret'],
-  whatsapp: [],
-};
 
 /**
  * Largest config file read (1 MiB): a real one is a few KB, and a huge one
@@ -43,7 +34,7 @@ export const MAX_CONFIG_DEPTH = 64;
  * ("billion laughs", refused by the yaml package's alias limit), unresolved
  * aliases and nesting deeper than `MAX_CONFIG_DEPTH` included.
  */
-export function loadConfigFile(path: string, env: Record<string, string | undefined>): LoadedConfig {
+export function loadConfigFile(path: string, env: Record<string, string | undefined>, channels: ChannelRegistry = BUILTIN_CHANNELS): LoadedConfig {
   let text: string;
   try {
     // A directory, FIFO or device (/dev/zero) would fail late or be read forever: only regular files, and not huge ones.
@@ -54,7 +45,7 @@ export function loadConfigFile(path: string, env: Record<string, string | undefi
   } catch (error) {
     if (error instanceof ConfigError) throw error;
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
-      return { path, exists: false, config: parseConfig({}, env) };
+      return { path, exists: false, config: parseConfig({}, env, channels) };
     }
     throw new ConfigError([{ path, message: `cannot read the file: ${(error as Error).message}` }]);
   }
@@ -74,7 +65,7 @@ export function loadConfigFile(path: string, env: Record<string, string | undefi
   } catch (error) {
     throw new ConfigError([{ path, message: `YAML: ${yamlProblem(error)}` }]);
   }
-  return { path, exists: true, config: parseConfig(tree ?? {}, env) };
+  return { path, exists: true, config: parseConfig(tree ?? {}, env, channels) };
 }
 
 function yamlProblem(error: unknown): string {
@@ -100,18 +91,19 @@ function tooDeep(tree: unknown, max: number): string | null {
  * Validates a parsed config tree. Every problem is collected (schema, duplicate
  * ids, unknown dependencies, cycles) and thrown together as one ConfigError.
  */
-export function parseConfig(tree: unknown, env: Record<string, string | undefined>): CoordinatorConfig {
+export function parseConfig(tree: unknown, env: Record<string, string | undefined>, channels: ChannelRegistry = BUILTIN_CHANNELS): CoordinatorConfig {
   const deep = tooDeep(tree, MAX_CONFIG_DEPTH);
   if (deep !== null) throw new ConfigError([{ path: deep, message: `nested deeper than ${MAX_CONFIG_DEPTH} levels; the config's own structure is under 10` }]);
   const { value, missing } = substituteVars(tree, env);
   const credentialPath = /^branches\[(\d+)\]\.agents\[(\d+)\]\.([A-Za-z]+)$/;
   const unsetVars: Issue[] = [];
+  const secrets = credentialFields(channels);
   for (const ref of missing) {
     const m = credentialPath.exec(ref.path);
-    if (m && (CREDENTIAL_FIELDS as readonly string[]).includes(m[3])) continue;
+    if (m && secrets.includes(m[3]!)) continue;
     unsetVars.push({ path: ref.path, message: `environment variable ${ref.variable} is not set (set it in .env or the environment, or use \${${ref.variable}:-default})` });
   }
-  const parsed = coordinatorConfigSchema.safeParse(value);
+  const parsed = (channels === BUILTIN_CHANNELS ? coordinatorConfigSchema : (configSchemaFor(channels) as unknown as typeof coordinatorConfigSchema)).safeParse(value);
   if (!parsed.success) {
     // An unset variable explains the schema's complaint about the same field better than the schema does.
     const explained = new Set(unsetVars.map((i) => i.path));
@@ -122,7 +114,7 @@ export function parseConfig(tree: unknown, env: Record<string, string | undefine
 
   config.branches.forEach((branch, b) => {
     branch.agents.forEach((agent, a) => {
-      const lacking = REQUIRED_CREDENTIALS[agent.channel].filter((field) => !(agent as Record<string, unknown>)[field]);
+      const lacking = channels.get(agent.channel).credentials.required.filter((field) => !agent[field]);
       if (lacking.length > 0) {
         const vars = missing.filter((r) => r.path.startsWith(`branches[${b}].agents[${a}].`)).map((r) => r.variable);
         agent.missingCredentials = vars.length > 0 ? vars : lacking;
@@ -130,7 +122,7 @@ export function parseConfig(tree: unknown, env: Record<string, string | undefine
     });
   });
 
-  issues.push(...crossCheck(config));
+  issues.push(...crossCheck(config, channels));
   if (issues.length > 0) throw new ConfigError(issues);
   return config;
 }
@@ -157,7 +149,7 @@ function withoutInheritedKeys(config: CoordinatorConfig): CoordinatorConfig {
   return config;
 }
 
-function crossCheck(config: CoordinatorConfig): Issue[] {
+function crossCheck(config: CoordinatorConfig, channels: ChannelRegistry): Issue[] {
   const issues: Issue[] = [];
   const branchIds = new Map<string, number>();
   const agentIds = new Map<string, string>();
@@ -201,8 +193,9 @@ function crossCheck(config: CoordinatorConfig): Issue[] {
       const path = `branches[${b}].responder.staff[${s}]`;
       const agent = agents.get(target.agent);
       if (!agent) issues.push({ path: `${path}.agent`, message: `unknown agent '${target.agent}'` });
-      else if (!target.chat && !(agent.channel === 'slack' && agent.staffChannel)) {
-        issues.push({ path: `${path}.chat`, message: `say which chat of '${target.agent}' staff read (or give that Slack agent a staffChannel)` });
+      else if (!target.chat && !channels.find(agent.channel)?.staffChat?.(agent)) {
+        const hint = channels.find(agent.channel)?.staffChat ? ` (or give that ${channels.get(agent.channel).label} agent a default staff chat)` : '';
+        issues.push({ path: `${path}.chat`, message: `say which chat of '${target.agent}' staff read${hint}` });
       }
     }),
   );

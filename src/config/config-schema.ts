@@ -1,4 +1,7 @@
 import { z } from 'zod';
+import type { ManagerIdentity } from '../bots/channel-factory.js';
+import type { ChannelRegistry } from '../bots/channel-registry.js';
+import { BUILTIN_CHANNELS } from '../bots/channels.js';
 import { responderSchema } from './responder-schema.js';
 
 /** Ids are used in URLs, Telegram callback data and log lines: keep them short and plain. */
@@ -23,14 +26,10 @@ export const actorIdSchema = idSchema.refine((id) => !RESERVED_IDS.includes(id),
   message: `this id is reserved for the coordinator itself (reserved: ${RESERVED_IDS.join(', ')})`,
 });
 
-export const CHANNELS = ['telegram', 'slack', 'whatsapp'] as const;
-export type Channel = (typeof CHANNELS)[number];
 export const AUTONOMY_LEVELS = ['supervised', 'semi_autonomous', 'autonomous'] as const;
 export type Autonomy = (typeof AUTONOMY_LEVELS)[number];
 export const MANAGER_ROLES = ['operator', 'manager', 'owner'] as const;
 
-/** Fields holding secrets: redacted from `GET /config` and logs, and "missing credentials" when unset. */
-export const CREDENTIAL_FIELDS = ['token', 'botToken', 'signingSecret', 'appToken', 'webhookSecret'] as const;
 
 const timeZone = z.string().refine(
   (tz) => {
@@ -53,79 +52,86 @@ export const businessHoursSchema = z
   .partialRecord(z.enum(DAYS, { message: `expected a day: ${DAYS.join(', ')}` }), z.union([hoursRange, z.array(hoursRange)]))
   .optional();
 
-const phone = z.string().regex(/^\+?[1-9]\d{6,14}$/, 'expected an international phone number such as +351912345678');
+const MANAGER_FIELDS = ['id', 'name', 'role', 'prefer', 'identities'];
 
-export const managerSchema = z.strictObject({
-  id: actorIdSchema,
-  name: z.string().min(1),
-  role: z.enum(MANAGER_ROLES, { message: `expected one of ${MANAGER_ROLES.join(', ')}` }).default('manager'),
-  slack: z.string().regex(/^[UW][A-Z0-9]{2,}$/, 'expected a Slack member id such as U012ABCDEF').optional(),
-  telegram: z
-    .union([z.number().int().positive(), z.string().regex(/^\d+$/)], { message: 'expected a numeric Telegram user id' })
-    .transform(String)
-    .optional(),
-  whatsapp: phone.optional(),
-  /** Channel order for approval prompts; defaults to slack, telegram, whatsapp (those the manager has). */
-  prefer: z.array(z.enum(CHANNELS)).optional(),
-});
+/** The channel names of a registry, as a zod enum-like check (`prefer`, `channelOrder`, `channel`). */
+function channelName(channels: ChannelRegistry) {
+  const names = channels.names();
+  return z.string().refine((c) => names.includes(c), { message: `expected a channel: ${names.join(', ')}` });
+}
+
+/** One identity per key: channels reaching the same people (both WhatsApp channels) share theirs. */
+function identitiesOf(channels: ChannelRegistry): ManagerIdentity[] {
+  const byKey = new Map<string, ManagerIdentity>();
+  for (const factory of channels.list()) {
+    const identity = factory.identity;
+    if (!identity || byKey.has(identity.key)) continue;
+    if (MANAGER_FIELDS.includes(identity.key)) throw new Error(`channel '${factory.channel}': identity key '${identity.key}' is a manager field`);
+    byKey.set(identity.key, identity);
+  }
+  return [...byKey.values()];
+}
+
+/**
+ * A manager: who they are, and how they are named on each channel
+ * (`identities: {slack: U0…, telegram: 123, whatsapp: +351…}`; the same keys
+ * work as shorthands directly on the manager). The parsed manager has them all
+ * in `identities`, in canonical form.
+ */
+export function managerSchemaFor(channels: ChannelRegistry) {
+  const identities = identitiesOf(channels);
+  const shape = Object.fromEntries(identities.map((i) => [i.key, i.schema.optional()]));
+  const keys = identities.map((i) => i.key);
+  return z
+    .strictObject({
+      id: actorIdSchema,
+      name: z.string().min(1),
+      role: z.enum(MANAGER_ROLES, { message: `expected one of ${MANAGER_ROLES.join(', ')}` }).default('manager'),
+      ...shape,
+      identities: z.strictObject(shape, { message: `expected identities by channel: ${keys.join(', ')}` }).optional(),
+      /** Channel order for approval prompts; defaults to `defaults.channelOrder` (those the manager has). */
+      prefer: z.array(channelName(channels)).optional(),
+    })
+    .superRefine((m, ctx) => {
+      const short = m as Record<string, unknown>;
+      for (const key of keys) {
+        const inMap = (m.identities as Record<string, unknown> | undefined)?.[key];
+        if (short[key] !== undefined && inMap !== undefined && short[key] !== inMap) {
+          ctx.addIssue({ code: 'custom', path: ['identities', key], message: `'${key}' is given twice with different values (here and as ${key}: on the manager)` });
+        }
+      }
+    })
+    .transform((m): ManagerConfig => {
+      const short = m as Record<string, unknown>;
+      const merged: Record<string, string> = {};
+      for (const key of keys) {
+        const value = short[key] ?? (m.identities as Record<string, unknown> | undefined)?.[key];
+        if (typeof value === 'string') merged[key] = value;
+      }
+      return { id: m.id, name: m.name, role: m.role, identities: merged, ...(m.prefer ? { prefer: m.prefer } : {}) };
+    });
+}
 
 const agentBase = {
   id: actorIdSchema,
   dependsOn: z.array(idSchema).default([]),
   enabled: z.boolean().default(true),
 };
-const credential = z.string().default('');
 
-export const agentConfigSchema = z.discriminatedUnion(
-  'channel',
-  [
-    z.strictObject({
-      ...agentBase,
-      channel: z.literal('telegram'),
-      token: credential,
-      /** Public HTTPS base URL; when set the bot uses a webhook instead of long polling. */
-      webhookUrl: z.url().optional(),
-      webhookSecret: credential,
-      /** Minimum ms between two getUpdates calls (default 250). */
-      pollMinIntervalMs: z.number().int().min(0).max(60_000).optional(),
-    }),
-    z.strictObject({
-      ...agentBase,
-      channel: z.literal('slack'),
-      botToken: credential,
-      signingSecret: credential,
-      appToken: z.string().optional(),
-      approvalsChannel: z.string().optional(),
-      staffChannel: z.string().optional(),
-    }),
-    z.strictObject({
-      ...agentBase,
-      channel: z.literal('whatsapp'),
-      /** The branch's number: with it the agent also asks for a pairing code (besides the QR). */
-      phone: phone.optional(),
-      /** Answer group chats too (default: one-to-one chats only). */
-      groups: z.boolean().default(false),
-      /** Outbound governor: minimum ms between two sends (default 1500) ... */
-      minGapMs: z.number({ message: 'expected milliseconds between two sends, e.g. 1500' }).int().min(200, 'expected at least 200 ms: faster sending gets numbers banned').max(600_000).default(1500),
-      /** ... plus up to this much random ms (default 1000) ... */
-      jitterMs: z.number({ message: 'expected milliseconds of random extra gap, e.g. 1000' }).int().min(0).max(600_000).default(1000),
-      /** ... and at most this many messages in any 24 hours (default 1000). */
-      dailyCap: z.number({ message: 'expected a number of messages per 24 hours, e.g. 1000' }).int().min(1).max(100_000).default(1000),
-      /** Another WhatsApp WebSocket endpoint (self-hosted proxies, tests); default: WhatsApp's own. */
-      waWebSocketUrl: z.string().regex(/^wss?:\/\/\S+$/, 'expected a ws:// or wss:// URL').optional(),
-      /** Reconnect backoff: first delay and cap in ms (defaults 1000 and 60000). */
-      reconnectBaseMs: z.number().int().min(10).max(600_000).default(1000),
-      reconnectMaxMs: z.number().int().min(10).max(3_600_000).default(60_000),
-      /** The health probe fails when an open socket received nothing for this long (default 90000 ms; WhatsApp pings every 30 s). */
-      activityWindowMs: z.number().int().min(1000).max(3_600_000).default(90_000),
-      /** How long send() waits for the queue before answering with the still-queued message's ref (default 60000 ms). */
-      sendWaitMs: z.number().int().min(100).max(600_000).optional(),
-    }),
-  ],
-  { message: `expected channel to be one of ${CHANNELS.join(', ')}` },
-);
+/** An agent: `channel` picks the channel's own fields (from its factory). */
+export function agentConfigSchemaFor(channels: ChannelRegistry) {
+  const options = channels.list().map((f) => z.strictObject({ ...agentBase, channel: z.literal(f.channel), ...f.agentFields }));
+  if (options.length === 0) return z.never({ message: 'no chat channel is registered in this build' });
+  return z.discriminatedUnion('channel', options as unknown as [z.ZodObject, ...z.ZodObject[]], { message: `expected channel to be one of ${channels.names().join(', ')}` });
+}
 
-export const branchSchema = z.strictObject({
+/** Fields holding secrets in any channel's agent config: redacted from `GET /config` and logs. */
+export function credentialFields(channels: ChannelRegistry): string[] {
+  return [...new Set(channels.list().flatMap((f) => f.credentials.secret))];
+}
+
+export function branchSchemaFor(channels: ChannelRegistry) {
+  return z.strictObject({
   id: idSchema,
   name: z.string().min(1),
   timezone: timeZone.default('UTC'),
@@ -134,11 +140,12 @@ export const branchSchema = z.strictObject({
   autonomy: z.enum(AUTONOMY_LEVELS, { message: `expected one of ${AUTONOMY_LEVELS.join(', ')}` }).optional(),
   /** `remote`: this branch's bots run in a runner process (`npm run runner -- --branch <id>`), not in the coordinator. */
   host: z.enum(['local', 'remote'], { message: 'expected "local" (bots run in the coordinator) or "remote" (in a runner)' }).default('local'),
-  managers: z.array(managerSchema).default([]),
-  agents: z.array(agentConfigSchema).default([]),
+  managers: z.array(managerSchemaFor(channels)).default([]),
+  agents: z.array(agentConfigSchemaFor(channels)).default([]),
   /** How the bot answers customers (opt-out, hours, FAQ, hand-off); defaults apply when absent. */
   responder: responderSchema.prefault({}),
-});
+  });
+}
 
 export const RISK_LEVELS = ['low', 'medium', 'high', 'critical'] as const;
 const perRisk = <T extends z.ZodType>(value: T) => z.partialRecord(z.enum(RISK_LEVELS, { message: `expected a risk level: ${RISK_LEVELS.join(', ')}` }), value);
@@ -203,7 +210,9 @@ export const operatorSchema = z.strictObject({
   manager: idSchema.optional(),
 });
 
-export const coordinatorConfigSchema = z.strictObject({
+/** The whole config file's schema, with each registered channel's agent fields and identities. */
+export function configSchemaFor(channels: ChannelRegistry) {
+  return z.strictObject({
   business: z
     .strictObject({
       name: z.string().min(1).default('My business'),
@@ -214,22 +223,51 @@ export const coordinatorConfigSchema = z.strictObject({
   defaults: z
     .strictObject({
       autonomy: z.enum(AUTONOMY_LEVELS).default('supervised'),
-      /** Channel order for a manager without `prefer`: approval prompts try these in turn. */
+      /** Channel order for a manager without `prefer`: approval prompts try these in turn (default: the registry's order). */
       channelOrder: z
-        .array(z.enum(CHANNELS, { message: `expected a channel: ${CHANNELS.join(', ')}` }))
+        .array(channelName(channels))
         .min(1, 'expected at least one channel')
         .refine((list) => new Set(list).size === list.length, { message: 'expected each channel once' })
-        .default(['slack', 'telegram', 'whatsapp']),
+        .default(channels.names()),
     })
-    .default({ autonomy: 'supervised', channelOrder: ['slack', 'telegram', 'whatsapp'] }),
+    .default({ autonomy: 'supervised', channelOrder: channels.names() }),
   approvals: approvalsConfigSchema,
-  branches: z.array(branchSchema).default([]),
+  branches: z.array(branchSchemaFor(channels)).default([]),
   /** Dashboard logins (besides the admin token). */
   operators: z.array(operatorSchema).default([]),
-});
+  });
+}
 
-export type ManagerConfig = z.infer<typeof managerSchema>;
+/** The schemas of the channels this build ships (tests and tools that parse config without a registry of their own). */
+export const managerSchema: z.ZodType<ManagerConfig> = managerSchemaFor(BUILTIN_CHANNELS);
+export const agentConfigSchema = agentConfigSchemaFor(BUILTIN_CHANNELS) as unknown as z.ZodType<AgentConfig>;
+export const branchSchema = branchSchemaFor(BUILTIN_CHANNELS) as unknown as z.ZodType<BranchConfig>;
+/** Parses without the cross-checks of `parseConfig` (tests, tools); the typed result. */
+export const coordinatorConfigSchema = configSchemaFor(BUILTIN_CHANNELS) as unknown as z.ZodType<CoordinatorConfig>;
+
+/** A channel's name (`slack`, `telegram`, …): whatever the registry holds. */
+export type Channel = string;
+
+export interface ManagerConfig {
+  id: string;
+  name: string;
+  role: (typeof MANAGER_ROLES)[number];
+  /** By identity key (`slack`, `telegram`, `whatsapp`, …), canonical. */
+  identities: Record<string, string>;
+  prefer?: Channel[];
+}
 export type OperatorConfig = z.infer<typeof operatorSchema>;
-export type AgentConfig = z.infer<typeof agentConfigSchema> & { missingCredentials?: string[] };
-export type BranchConfig = Omit<z.infer<typeof branchSchema>, 'agents'> & { agents: AgentConfig[] };
-export type CoordinatorConfig = Omit<z.infer<typeof coordinatorConfigSchema>, 'branches'> & { branches: BranchConfig[] };
+/** An agent's config: the common fields, plus its channel's own (typed inside the channel's folder). */
+export interface AgentConfig {
+  id: string;
+  channel: Channel;
+  dependsOn: string[];
+  enabled: boolean;
+  /** Required credentials that are unset (the agent shows as down, not started). */
+  missingCredentials?: string[];
+  [field: string]: unknown;
+}
+type BranchShape = z.infer<ReturnType<typeof branchSchemaFor>>;
+export type BranchConfig = Omit<BranchShape, 'agents' | 'managers'> & { agents: AgentConfig[]; managers: ManagerConfig[] };
+type ConfigShape = z.infer<ReturnType<typeof configSchemaFor>>;
+export type CoordinatorConfig = Omit<ConfigShape, 'branches'> & { branches: BranchConfig[] };

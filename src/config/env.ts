@@ -1,5 +1,7 @@
 import proxyaddr from 'proxy-addr';
 import { z } from 'zod';
+import type { ChannelRegistry } from '../bots/channel-registry.js';
+import { BUILTIN_CHANNELS } from '../bots/channels.js';
 import { ConfigError } from '../core/errors.js';
 import { zodIssues } from './zod-issues.js';
 
@@ -13,14 +15,6 @@ const port = (fallback: number) =>
     .min(0, 'expected a port number (0-65535, 0 picks a free port)')
     .max(65535, 'expected a port number (0-65535)')
     .default(fallback);
-
-const optionalUrl = (what: string) =>
-  z
-    .string()
-    .trim()
-    .optional()
-    .transform((v) => (v ? v : undefined))
-    .pipe(z.url({ message: `expected a URL (${what})` }).optional());
 
 /**
  * The environment the coordinator reads, validated at start-up. Defaults here are
@@ -123,8 +117,6 @@ export const envSchema = z.object({
   /** HTTP connections held per port in total, and per client address (proxies in TRUST_PROXY are exempt). */
   HTTP_MAX_CONNECTIONS: z.coerce.number({ message: 'expected a number of connections' }).int().min(1).max(1_000_000).default(10_000),
   HTTP_MAX_PER_ADDRESS: z.coerce.number({ message: 'expected a number of connections' }).int().min(1).max(1_000_000).default(256),
-  TELEGRAM_API_ROOT: optionalUrl('a self-hosted Telegram Bot API server, e.g. http://127.0.0.1:8081'),
-  SLACK_API_URL: optionalUrl('the Slack Web API base, e.g. https://slack.com/api/'),
   RATE_LIMIT_PER_MIN: z.coerce.number({ message: 'expected requests per minute per client' }).int('expected a whole number').min(1, 'expected at least 1').default(1200),
   BODY_LIMIT: z
     .string()
@@ -134,7 +126,8 @@ export const envSchema = z.object({
   LOG_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(14),
 });
 
-export type Env = z.infer<typeof envSchema>;
+/** The core's variables, typed; besides them, each channel's own (`ChannelFactory.env`), validated by the channel's schema. */
+export type Env = z.infer<typeof envSchema> & { readonly [channelVariable: string]: unknown };
 
 /**
  * The configuration as a pure function of the environment (Probot's
@@ -142,15 +135,16 @@ export type Env = z.infer<typeof envSchema>;
  *
  * @example readEnv({ PORT: '8080' }).PORT === 8080
  */
-export function readEnv(env: NodeJS.ProcessEnv | Record<string, string | undefined>): Env {
+export function readEnv(env: NodeJS.ProcessEnv | Record<string, string | undefined>, channels: ChannelRegistry = BUILTIN_CHANNELS): Env {
+  const schema = envSchema.extend(Object.assign({}, ...channels.list().map((f) => f.env ?? {})) as z.ZodRawShape);
   const picked: Record<string, string | undefined> = {};
-  for (const key of Object.keys(envSchema.shape)) {
+  for (const key of Object.keys(schema.shape)) {
     const value = env[key];
     picked[key] = value === '' && key !== 'MONGODB_URI' && key !== 'ADMIN_TOKEN' && key !== 'AUDIT_KEY' ? undefined : value;
   }
-  const parsed = envSchema.safeParse(picked);
+  const parsed = schema.safeParse(picked);
   if (!parsed.success) {
     throw new ConfigError(zodIssues(parsed.error).map((i) => ({ path: `env ${i.path}`, message: i.message })));
   }
-  return parsed.data;
+  return parsed.data as Env;
 }

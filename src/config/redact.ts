@@ -20,6 +20,8 @@ const PATTERNS: Array<[RegExp, string | ((m: string) => string)]> = [
   [/\bxox[abposr]-[A-Za-z0-9-]+/g, '[redacted-slack-token]'],
   [/\bxapp-[A-Za-z0-9-]+/g, '[redacted-slack-token]'],
   [/\d{6,12}:[A-Za-z0-9_-]{30,}/g, '[redacted-telegram-token]'],
+  // Meta Graph API access tokens (WhatsApp Cloud API): `EAA…`, long base62.
+  [/\bEAA[A-Za-z0-9]{30,}/g, '[redacted-graph-token]'],
   [/\b(adm|agt|opr|mgr|run)_[A-Za-z0-9_-]{20,}/g, '[redacted-token]'],
   [/(mongodb(?:\+srv)?:\/\/)[^@\s/]+@/g, '$1[redacted]@'],
   // Credentials in URL query strings (`?token=…`, `&api_key=…`), e.g. in access log lines.

@@ -53,8 +53,9 @@ export class ContactBook {
   }
 
   private async samePhone(branchId: string, message: InboundMessage): Promise<ContactRecord | null> {
-    if (message.channel !== 'whatsapp' || !message.senderPhone) return null;
-    return this.deps.store.contacts.findOne({ branchId, channel: 'whatsapp', phone: message.senderPhone });
+    // Only channels that know phones set senderPhone (WhatsApp's LIDs hide it in the id).
+    if (!message.senderPhone) return null;
+    return this.deps.store.contacts.findOne({ branchId, channel: message.channel, phone: message.senderPhone });
   }
 
   async contact(id: string): Promise<ContactRecord> {

@@ -1,4 +1,5 @@
 import type { InboundMessage } from '../bots/bot-agent.js';
+import type { ChannelRegistry } from '../bots/channel-registry.js';
 import type { BranchConfig, CoordinatorConfig, ManagerConfig } from '../config/config-schema.js';
 import type { Logger } from '../config/logger.js';
 import type { AgentHost } from '../branches/agent-host.js';
@@ -24,17 +25,19 @@ export interface ConversationDeps {
   clock: Clock;
   logger: Logger;
   config: () => CoordinatorConfig;
+  /** The channels: which carry customers, how managers and chat ids are matched. */
+  channels: ChannelRegistry;
 }
 
 /** Who sends an outbound message, as stored in `handledBy`. */
 export type Sender = { kind: 'bot' } | { kind: 'staff'; name: string } | { kind: 'agent'; agentId: string; approvalId: string };
 
 /** The manager of one of `branches` who sent `message` (by their id on the channel, or their phone when WhatsApp gives a LID). */
-function managerOf(branches: readonly BranchConfig[], message: InboundMessage): ManagerConfig | undefined {
+function managerOf(branches: readonly BranchConfig[], message: InboundMessage, channels: ChannelRegistry): ManagerConfig | undefined {
   const ids = [message.senderId, ...(message.senderPhone ? [message.senderPhone] : [])];
   for (const branch of branches) {
     for (const id of ids) {
-      const manager = managerByIdentity(branch, message.channel, id);
+      const manager = managerByIdentity(branch, message.channel, id, channels);
       if (manager) return manager;
     }
   }
@@ -78,7 +81,7 @@ export class ConversationService {
         this.log.warn(`message from unknown agent ${message.agentId} ignored`);
         return;
       }
-      const manager = managerOf(config.branches, message);
+      const manager = managerOf(config.branches, message, this.deps.channels);
       const key = `${branch.id}:${message.channel}:${message.senderId}`;
       // The flood limit comes before anything that reads the store (the staff-reply lookup too);
       // configured managers are not limited, so their replies in a hand-off always get through.
@@ -90,8 +93,8 @@ export class ConversationService {
         }
       }
       if (await this.relayFromStaff(message, manager)) return;
-      // Slack is the staff side: a workspace member's DM to the app is not a customer writing.
-      if (message.channel === 'slack') return;
+      // A staff-only channel (Slack): a workspace member's DM to the app is not a customer writing.
+      if (!this.deps.channels.find(message.channel)?.carries.customers) return;
       if (message.group && !this.groupsAllowed(branch, message.agentId)) return;
       // Managers writing to their own bot are not customers.
       if (manager) {
@@ -106,7 +109,7 @@ export class ConversationService {
 
   private groupsAllowed(branch: BranchConfig, agentId: string): boolean {
     const agent = branch.agents.find((a) => a.id === agentId);
-    return agent?.channel === 'whatsapp' && agent.groups;
+    return agent !== undefined && this.deps.channels.find(agent.channel)?.acceptsGroups?.(agent) === true;
   }
 
   private async inbound(branch: BranchConfig, config: CoordinatorConfig, message: InboundMessage): Promise<void> {
@@ -250,14 +253,13 @@ export class ConversationService {
     const channel = branch?.agents.find((a) => a.id === agentId)?.channel;
     if (!branch || !channel) return null;
     const byId = await store.contacts.findOne({ branchId: branch.id, channel, externalId: chatId });
-    if (byId || channel !== 'whatsapp') return byId;
-    // WhatsApp writes one person many ways: +351 912 345 678, 351912345678@c.us, …:7@s.whatsapp.net (a device), …@lid.
-    const [user = '', server = 's.whatsapp.net'] = chatId.trim().split('@');
-    const bare = user.split(':')[0]!;
-    if (server === 'lid') return store.contacts.findOne({ branchId: branch.id, channel, externalId: `${bare}@lid` });
-    const digits = bare.replace(/[\s().+-]/g, '');
-    if ((server !== 's.whatsapp.net' && server !== 'c.us') || !/^\d{6,15}$/.test(digits)) return null;
-    return (await store.contacts.findOne({ branchId: branch.id, channel, externalId: `${digits}@s.whatsapp.net` })) ?? store.contacts.findOne({ branchId: branch.id, channel, phone: digits });
+    const lookup = this.deps.channels.find(channel)?.chatLookup;
+    if (byId || !lookup) return byId;
+    // The channel's other ways of writing the same person (WhatsApp: +351 912 345 678, …@c.us, a device, a LID).
+    const found = lookup(chatId);
+    if (!found) return null;
+    const byExternal = await store.contacts.findOne({ branchId: branch.id, channel, externalId: found.externalId });
+    return byExternal ?? (found.phone ? store.contacts.findOne({ branchId: branch.id, channel, phone: found.phone }) : null);
   }
 
   /** Resolves when queued work is done (tests, shutdown). */
@@ -272,7 +274,7 @@ export class ConversationService {
     // Named as a manager of the conversation's branch (or the relaying bot's), never of some other branch:
     // an identity configured elsewhere does not sign a message to this branch's customer.
     const ownBranches = this.deps.config().branches.filter((b) => b.id === conversation.branchId || b.agents.some((a) => a.id === message.agentId));
-    const staffName = (manager ? managerOf(ownBranches, message)?.name : undefined) ?? message.senderName ?? message.senderId;
+    const staffName = (manager ? managerOf(ownBranches, message, this.deps.channels)?.name : undefined) ?? message.senderName ?? message.senderId;
     if (RESOLVE_COMMAND.test(message.text.trim())) {
       await this.resolve(conversation.contactId, staffName);
       return true;

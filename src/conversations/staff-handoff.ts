@@ -3,6 +3,7 @@ import type { BranchConfig, CoordinatorConfig } from '../config/config-schema.js
 import type { Logger } from '../config/logger.js';
 import type { AgentHost } from '../branches/agent-host.js';
 import { identityOn, managerByIdentity } from '../branches/manager-identity.js';
+import type { ChannelRegistry } from '../bots/channel-registry.js';
 import type { ContactRecord, ConversationRecord, StaffThread } from '../storage/records.js';
 import type { Store } from '../storage/store.js';
 
@@ -20,10 +21,10 @@ const FORWARD_MAX = 3500;
  * counts only when the sender is a manager of the conversation's branch (by
  * the phone WhatsApp gives with the LID), never for anyone who quotes an id.
  */
-function sameChat(chatId: string, message: InboundMessage, branch: BranchConfig): boolean {
+function sameChat(chatId: string, message: InboundMessage, branch: BranchConfig, channels: ChannelRegistry): boolean {
   if (chatId === message.chatId) return true;
-  if (message.channel !== 'whatsapp') return false;
-  return [message.senderPhone, message.senderId].some((id) => id !== undefined && managerByIdentity(branch, 'whatsapp', id) !== undefined);
+  if (!channels.find(message.channel)?.identity?.severalChats) return false;
+  return [message.senderPhone, message.senderId].some((id) => id !== undefined && managerByIdentity(branch, message.channel, id, channels) !== undefined);
 }
 
 /**
@@ -66,7 +67,7 @@ interface Target {
  * customer messages under it, and recognises staff replies to it.
  */
 export class StaffHandoff {
-  constructor(private readonly deps: { store: Store; hosts: AgentHost; config: () => CoordinatorConfig; logger: Logger }) {}
+  constructor(private readonly deps: { store: Store; hosts: AgentHost; config: () => CoordinatorConfig; logger: Logger; channels: ChannelRegistry }) {}
 
   /**
    * Opens threads for a new hand-off; returns them (empty when no staff chat
@@ -128,7 +129,7 @@ export class StaffHandoff {
     return pending.find((c) => {
       const branch = config.branches.find((b) => b.id === c.branchId);
       if (!branch || !relaysFor(config, branch, message.agentId)) return false;
-      return (c.staffThreads ?? []).some((t) => t.agentId === message.agentId && sameChat(t.chatId, message, branch) && refs.some((r) => r === t.rootId || t.messageIds.includes(r)));
+      return (c.staffThreads ?? []).some((t) => t.agentId === message.agentId && sameChat(t.chatId, message, branch, this.deps.channels) && refs.some((r) => r === t.rootId || t.messageIds.includes(r)));
     });
   }
 
@@ -139,15 +140,15 @@ export class StaffHandoff {
     const staff: Target[] = [];
     for (const target of branch.responder.staff) {
       const agent = agents.find((a) => a.id === target.agent);
-      const chat = target.chat ?? (agent?.channel === 'slack' ? agent.staffChannel : undefined);
+      const chat = target.chat ?? (agent ? this.deps.channels.find(agent.channel)?.staffChat?.(agent) : undefined);
       if (agent && chat && (await up(agent.id))) staff.push({ agentId: agent.id, chatId: chat });
     }
     // Each manager once, on the first healthy bot of the branch they can be reached on.
     const healthy: BranchConfig['agents'] = [];
     for (const agent of branch.agents) if (await up(agent.id)) healthy.push(agent);
     const managers = branch.managers.flatMap((manager) => {
-      const agent = healthy.find((a) => identityOn(manager, a.channel));
-      return agent ? [{ agentId: agent.id, chatId: identityOn(manager, agent.channel)! }] : [];
+      const agent = healthy.find((a) => identityOn(manager, a.channel, this.deps.channels));
+      return agent ? [{ agentId: agent.id, chatId: identityOn(manager, agent.channel, this.deps.channels)! }] : [];
     });
     const ops = config.business.opsAlerts;
     const opsTarget = ops && (await up(ops.agent)) ? [{ agentId: ops.agent, chatId: ops.chat }] : [];

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { actorIdSchema, CHANNELS, idSchema } from '../config/config-schema.js';
+import { actorIdSchema, idSchema } from '../config/config-schema.js';
 import { findCycle } from '../config/config-file.js';
 import type { Clock } from '../core/clock.js';
 import { isoNow } from '../core/clock.js';
@@ -18,12 +18,14 @@ import type { EventBus } from './event-bus.js';
 import type { ReadScope } from './read-scope.js';
 import { publicTokenId } from './token-ids.js';
 
-export const registerAgentSchema = z
+/** `POST /api/agents`; `channels`: the names a bot agent may have (the registry's). */
+export const registerAgentSchemaFor = (channels: readonly string[]) =>
+  z
   .strictObject({
     id: actorIdSchema.optional(),
     branchId: z.string({ message: 'expected the id of a configured branch' }).min(1),
     kind: z.enum(['action', 'bot'], { message: 'expected "action" (an AI assistant or automation) or "bot" (a chat bot hosted by a runner)' }).default('action'),
-    channel: z.enum(CHANNELS, { message: `expected one of ${CHANNELS.join(', ')}` }).optional(),
+    channel: z.string({ message: `expected one of ${channels.join(', ')}` }).refine((c) => channels.includes(c), { message: `expected one of ${channels.join(', ')}` }).optional(),
     name: z.string().trim().min(1).max(100).optional(),
     dependsOn: z.array(idSchema).max(20).default([]),
     healthUrl: z
@@ -36,7 +38,7 @@ export const registerAgentSchema = z
     if (v.kind === 'bot' && !v.channel) ctx.addIssue({ code: 'custom', path: ['channel'], message: 'a bot agent needs its channel' });
     if (v.kind === 'action' && v.channel) ctx.addIssue({ code: 'custom', path: ['channel'], message: 'only bot agents have a channel' });
   });
-export type RegisterAgentInput = z.infer<typeof registerAgentSchema>;
+export type RegisterAgentInput = z.infer<ReturnType<typeof registerAgentSchemaFor>>;
 
 /** `PATCH /api/agents/:id` (admin): assign (`teamId`) or clear (`null`) the agent's team. */
 export const patchAgentSchema = z.strictObject({

@@ -1,3 +1,4 @@
+import type { ChannelRegistry } from '../bots/channel-registry.js';
 import { alertRoutes } from '../branches/alert-routes.js';
 import type { AgentHost } from '../branches/agent-host.js';
 import type { Logger } from '../config/logger.js';
@@ -61,7 +62,7 @@ function readIncident(value: unknown): Incident | null {
  * first alert starts it (a Slack message, a Telegram message), the later ones
  * — still down, RESOLVED — reply to it.
  */
-export function createAlerter(deps: { settings: RuntimeSettings; store: Store; hosts: AgentHost; bus: EventBus; logger: Logger; clock: Clock }): Alerter {
+export function createAlerter(deps: { settings: RuntimeSettings; store: Store; hosts: AgentHost; bus: EventBus; logger: Logger; clock: Clock; channels: ChannelRegistry }): Alerter {
   const log = deps.logger.child({ module: 'alerts' });
   const incidentKey = (agentId: string) => `alert-incident:${agentId}`;
   const saveIncident = (agentId: string, incident: Incident) => deps.store.settings.put({ id: incidentKey(agentId), value: incident, updatedAt: isoNow(deps.clock) });
@@ -72,7 +73,7 @@ export function createAlerter(deps: { settings: RuntimeSettings; store: Store; h
     const config = deps.settings.config;
     const branchName = config.branches.find((b) => b.id === agent.branchId)?.name ?? agent.branchId;
     const text = alertText(agent, kind, reason, branchName, kind === 'resolved' && stored ? deps.clock.now() - stored.since : undefined);
-    const routes = alertRoutes(config, await deps.store.agents.find(), agent);
+    const routes = alertRoutes(config, await deps.store.agents.find(), agent, deps.channels);
     const deliver = async (route: (typeof routes)[number]): Promise<boolean> => {
       if (!deps.hosts.hosts(route.agentId)) return false;
       const delivered: string[] = [];

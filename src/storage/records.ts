@@ -118,7 +118,7 @@ export interface AuditEventRecord extends StoredDoc {
 export interface ContactRecord extends StoredDoc {
   branchId: string;
   channel: string;
-  /** The channel's id for the person: Telegram user id, WhatsApp LID or phone JID. */
+  /** The channel's id for the person (a chat user id, a phone JID, …). */
   externalId: string;
   phone?: string;
   name?: string;
@@ -189,47 +189,7 @@ export interface SettingRecord extends StoredDoc {
   updatedAt: string;
 }
 
-/** One entry of a WhatsApp number's auth state: creds, or one signal key. */
-export interface WaAuthRecord extends StoredDoc {
-  agentId: string;
-  type: string;
-  keyId: string;
-  /** BufferJSON-serialised value. */
-  value: string;
-}
-
 export type PrincipalRole = 'admin' | 'operator' | 'manager' | 'agent' | 'runner';
-
-/** A WhatsApp message we sent or received, kept so Baileys' `getMessage(key)` (retries, poll votes) can find it. */
-export interface WaMessageRecord extends StoredDoc {
-  agentId: string;
-  remoteJid: string;
-  /** The message key's id. */
-  keyId: string;
-  fromMe: boolean;
-  /** BufferJSON-serialised `proto.IWebMessageInfo`. */
-  message: string;
-  at: string;
-  /** Set on approval prompts (the text and the poll): the approval they ask about. */
-  approvalId?: string;
-  approvalCode?: string;
-}
-
-/** One outbound WhatsApp send, persisted before it is sent (the governor's queue). */
-export interface WaOutboundRecord extends StoredDoc {
-  agentId: string;
-  chatId: string;
-  /** BufferJSON-serialised `AnyMessageContent`. */
-  content: string;
-  status: 'queued' | 'sending' | 'sent' | 'failed';
-  attempts: number;
-  createdAt: string;
-  notBefore: string;
-  sentAt?: string;
-  /** The key id WhatsApp gave the sent message. */
-  keyId?: string;
-  lastError?: string;
-}
 
 /** A bearer token, stored by its SHA-256 (the record id); the token itself is shown once. */
 export interface ApiTokenRecord extends StoredDoc {

@@ -1,4 +1,4 @@
-import type { Collection, CollectionSpec } from './collection.js';
+import type { Collection, CollectionSpec, StoredDoc } from './collection.js';
 import type {
   AgentRecord,
   ApiTokenRecord,
@@ -10,9 +10,6 @@ import type {
   HealthCheckRecord,
   MessageRecord,
   SettingRecord,
-  WaAuthRecord,
-  WaMessageRecord,
-  WaOutboundRecord,
 } from './records.js';
 
 /**
@@ -32,9 +29,6 @@ export const COLLECTION_SPECS = {
   messages: { name: 'messages', indexes: [['contactId', 'at'], ['branchId', 'at'], ['contactId', 'externalId']] },
   conversations: { name: 'conversations', indexes: [['branchId', 'state'], ['state', 'lastMessageAt'], ['lastMessageAt']], unique: [['contactId']] },
   settings: { name: 'settings' },
-  waAuth: { name: 'wa_auth', indexes: [['agentId', 'type']] },
-  waMessages: { name: 'wa_messages', indexes: [['agentId', 'at']], unique: [['agentId', 'remoteJid', 'keyId', 'fromMe']] },
-  waOutbound: { name: 'wa_outbound', indexes: [['agentId', 'status', 'createdAt'], ['agentId', 'sentAt']] },
   apiTokens: { name: 'api_tokens', indexes: [['subject']] },
   outbox: { name: 'outbox', indexes: [['status', 'nextAttemptAt']] },
 } satisfies Record<string, CollectionSpec>;
@@ -50,9 +44,6 @@ export interface StoreCollections {
   messages: Collection<MessageRecord>;
   conversations: Collection<ConversationRecord>;
   settings: Collection<SettingRecord>;
-  waAuth: Collection<WaAuthRecord>;
-  waMessages: Collection<WaMessageRecord>;
-  waOutbound: Collection<WaOutboundRecord>;
   apiTokens: Collection<ApiTokenRecord>;
   outbox: Collection<OutboxRecord>;
 }
@@ -71,6 +62,12 @@ export interface StoreState {
 /** The one storage interface: typed collections plus lifecycle. */
 export interface Store extends StoreCollections {
   state(): StoreState;
+  /**
+   * Collections of a module's own (a channel's state), by the names and
+   * indexes it declares: opened on first use, the same objects every time.
+   * Names must not clash with the store's own or another namespace's.
+   */
+  namespace(namespace: string, specs: Readonly<Record<string, CollectionSpec>>): { collection<T extends StoredDoc>(name: string): Collection<T> };
   close(): Promise<void>;
 }
 

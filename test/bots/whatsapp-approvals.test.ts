@@ -4,7 +4,9 @@ import type { WAMessage } from '@whiskeysockets/baileys';
 import { ChannelRegistry, type BotContext, type ChannelFactory, type DecisionRequest } from '../../src/bots/channel-registry.js';
 import { WhatsAppBot, type WhatsAppAgentConfig } from '../../src/bots/whatsapp/whatsapp-bot.js';
 import { MAX_INBOUND_TEXT } from '../../src/bots/whatsapp/whatsapp-inbound.js';
-import { whatsAppStateStore } from '../../src/branches/whatsapp-state-store.js';
+import { whatsappChannel } from '../../src/bots/whatsapp/whatsapp-channel.js';
+import { waState, whatsAppStateStore } from '../helpers/whatsapp-state.js';
+import { whatsAppState } from '../../src/bots/whatsapp/whatsapp-state-store.js';
 import { SqliteStore } from '../../src/storage/sqlite/sqlite-store.js';
 import { memoryLogger } from '../helpers/quiet-logger.js';
 import { tempDir } from '../helpers/temp-dir.js';
@@ -39,11 +41,11 @@ describe('WhatsApp approvals (poll + text fallback) through the real coordinator
   const events: BotEvent[] = [];
 
   beforeAll(async () => {
-    const factory: ChannelFactory<WhatsAppAgentConfig> = {
-      channel: 'whatsapp',
-      create: (config, context) => new WhatsAppBot(config, context, { state: context.whatsappState!(config.id), makeSocket: sockets.makeSocket }),
-    };
-    const channels = new ChannelRegistry().register(factory as unknown as ChannelFactory);
+    // The real WhatsApp channel, its bot on the stand-in socket.
+    const channels = new ChannelRegistry().register({
+      ...whatsappChannel,
+      create: (config, context) => new WhatsAppBot(config, context, { state: whatsAppState(context.state!('whatsapp'), config.id), makeSocket: sockets.makeSocket }),
+    } satisfies ChannelFactory<WhatsAppAgentConfig>);
     t = await startTestCoordinator({ yaml: YAML, channels, env: { HEALTH_INTERVAL_MS: '1000' } });
     t.running.coordinator.hosts.onEvent((e) => events.push(e));
     await addRequester(t, 'refunds', 'lisboa', AGENT_TOKEN);
@@ -237,7 +239,7 @@ describe('WhatsApp follow-ups do not hold the approval engine', () => {
       await settle();
       expect(returned).toBe(true);
       await updating;
-      expect(await store.waOutbound.count({ agentId: 'wa-f', status: 'queued' })).toBe(1);
+      expect(await waState(store).waOutbound.count({ agentId: 'wa-f', status: 'queued' })).toBe(1);
       await clock.advance(1000);
       expect(sockets.sockets).toHaveLength(2);
       sockets.latest().open();

@@ -7,7 +7,7 @@ import type { LeaseStore } from '../../src/bots/whatsapp/whatsapp-state.js';
 import { loadAuthState, SIGNAL_KEY_TYPES } from '../../src/bots/whatsapp/store-auth-state.js';
 import { whatsappChannel } from '../../src/bots/whatsapp/whatsapp-channel.js';
 import { WhatsAppBot } from '../../src/bots/whatsapp/whatsapp-bot.js';
-import { whatsAppStateStore } from '../../src/branches/whatsapp-state-store.js';
+import { waState, whatsAppStateStore } from '../helpers/whatsapp-state.js';
 import { CodedError, ErrorCode } from '../../src/core/errors.js';
 import { SqliteStore } from '../../src/storage/sqlite/sqlite-store.js';
 import type { Store } from '../../src/storage/store.js';
@@ -127,7 +127,7 @@ describe('WhatsApp auth state in the file store', () => {
     // Released on stop: now b may drive it.
     await b.start();
     await b.stop();
-    expect(() => whatsappChannel.create({ id: 'wa-x' }, { logger, env: {} })).toThrow(/needs a store/);
+    await expect(Promise.resolve().then(() => whatsappChannel.create({ id: 'wa-x' } as never, { logger, env: {} }))).rejects.toThrow(/needs a store/);
   });
 
   it('a bot whose lease is taken over stops driving the number at once', async () => {
@@ -139,8 +139,8 @@ describe('WhatsApp auth state in the file store', () => {
     await clock.advance(2500); // renewed at 1 s and 2 s
     expect(await bot.probe()).toMatchObject({ ok: true });
     // Another process takes the lease (e.g. after this one looked dead to it).
-    const lease = (await store.waAuth.get('wa-1:lease:lease'))!;
-    await store.waAuth.update(lease.id, { value: JSON.stringify({ owner: 'runner-9', expiresAt: clock.now() + 60_000 }) });
+    const lease = (await waState(store).waAuth.get('wa-1:lease:lease'))!;
+    await waState(store).waAuth.update(lease.id, { value: JSON.stringify({ owner: 'runner-9', expiresAt: clock.now() + 60_000 }) });
     await clock.advance(1000);
     expect(sockets.latest().ended).toBe(true);
     expect(await bot.probe()).toMatchObject({ ok: false, needsHuman: true, detail: expect.stringMatching(/lease on this number was taken by runner-9/) });
@@ -154,8 +154,8 @@ describe('WhatsApp auth state in the file store', () => {
     await bot.start();
     sockets.latest().open();
     sockets.latest().close(408); // reconnect due in 5 s
-    const lease = (await store.waAuth.get('wa-1:lease:lease'))!;
-    await store.waAuth.update(lease.id, { value: JSON.stringify({ owner: 'runner-9', expiresAt: clock.now() + 60_000 }) });
+    const lease = (await waState(store).waAuth.get('wa-1:lease:lease'))!;
+    await waState(store).waAuth.update(lease.id, { value: JSON.stringify({ owner: 'runner-9', expiresAt: clock.now() + 60_000 }) });
     await clock.advance(60_000);
     expect(sockets.sockets).toHaveLength(1);
     expect(await bot.probe()).toMatchObject({ ok: false, needsHuman: true, detail: expect.stringMatching(/taken by runner-9/) });

@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import type { BotEvent } from '../../src/bots/bot-agent.js';
 import { WhatsAppBot, type WhatsAppAgentConfig } from '../../src/bots/whatsapp/whatsapp-bot.js';
 import type { WhatsAppState } from '../../src/bots/whatsapp/whatsapp-state.js';
-import { whatsAppStateStore } from '../../src/branches/whatsapp-state-store.js';
+import { waState, whatsAppStateStore } from '../helpers/whatsapp-state.js';
 import { SqliteStore } from '../../src/storage/sqlite/sqlite-store.js';
 import type { Store } from '../../src/storage/store.js';
 import { OUR_PHONE, phoneText, standInSockets } from '../helpers/baileys-stand-in.js';
@@ -85,7 +85,7 @@ describe('WhatsApp connection: pairing, reconnect by reason, health', () => {
     sock.answer('2@first');
     await clock.advance(0);
     expect(sock.pairingRequests).toEqual(['351210000001']);
-    expect(await store.waAuth.count({ agentId: 'wa-1', type: 'creds' })).toBe(1);
+    expect(await waState(store).waAuth.count({ agentId: 'wa-1', type: 'creds' })).toBe(1);
     // Nobody typed the code; the QRs run out (Baileys closes with 408) and the bot reconnects.
     sock.close(408);
     await clock.advance(1000);
@@ -213,11 +213,11 @@ describe('WhatsApp connection: pairing, reconnect by reason, health', () => {
       const sock = await make();
       sock.open();
       await clock.advance(0);
-      expect(await store.waAuth.count({ agentId: 'wa-1', type: 'creds' })).toBe(1);
+      expect(await waState(store).waAuth.count({ agentId: 'wa-1', type: 'creds' })).toBe(1);
       sock.close(code);
       await clock.advance(600_000);
       expect(sockets.sockets.filter((s) => !s.ended)).toHaveLength(0);
-      expect(await store.waAuth.count({ agentId: 'wa-1', type: 'creds' })).toBe(0);
+      expect(await waState(store).waAuth.count({ agentId: 'wa-1', type: 'creds' })).toBe(0);
       expect(await bot.probe()).toMatchObject({ ok: false, needsHuman: true, detail: expect.stringMatching(new RegExp(`^needs pairing: .*\\(${code}\\).*POST /api/agents/wa-1/restart`)) });
       await bot.stop();
       await bot.start();
@@ -235,11 +235,11 @@ describe('WhatsApp connection: pairing, reconnect by reason, health', () => {
     const oldKeys = sock.config.auth.keys;
     sock.close(401);
     await clock.advance(0);
-    expect(await store.waAuth.count({ agentId: 'wa-1', type: { ne: 'lease' } })).toBe(0);
+    expect(await waState(store).waAuth.count({ agentId: 'wa-1', type: { ne: 'lease' } })).toBe(0);
     // Baileys finishing work on the closed socket (a LID migration, pre-keys) after the clear:
     await oldKeys.set({ session: { '351910000001.0': Buffer.from('stale') }, 'pre-key': { '7': { public: Buffer.alloc(32), private: Buffer.alloc(32) } } });
     await clock.advance(0);
-    expect(await store.waAuth.count({ agentId: 'wa-1', type: { ne: 'lease' } })).toBe(0);
+    expect(await waState(store).waAuth.count({ agentId: 'wa-1', type: { ne: 'lease' } })).toBe(0);
   });
 
   it('a bad session (500) resets keys: the old socket cannot write into the new session either', async () => {
@@ -252,7 +252,7 @@ describe('WhatsApp connection: pairing, reconnect by reason, health', () => {
     expect(sockets.sockets).toHaveLength(2);
     await oldKeys.set({ session: { '351910000001.0': Buffer.from('stale') } });
     await clock.advance(0);
-    expect(await store.waAuth.count({ agentId: 'wa-1', type: 'session' })).toBe(0);
+    expect(await waState(store).waAuth.count({ agentId: 'wa-1', type: 'session' })).toBe(0);
   });
 
   it('bad session (500) and mismatch (411): keys reset and a new pairing starts at once', async () => {

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import type { BotContext } from '../../src/bots/channel-registry.js';
 import { WhatsAppBot, type WhatsAppAgentConfig } from '../../src/bots/whatsapp/whatsapp-bot.js';
-import { whatsAppStateStore } from '../../src/branches/whatsapp-state-store.js';
+import { waState, whatsAppStateStore } from '../helpers/whatsapp-state.js';
 import { CodedError, ErrorCode } from '../../src/core/errors.js';
 import { SqliteStore } from '../../src/storage/sqlite/sqlite-store.js';
 import type { Store } from '../../src/storage/store.js';
@@ -59,7 +59,7 @@ describe('WhatsApp outbound governor', () => {
     expect(refs.map((r) => r.messageId)).toEqual(sock.sent.map((s) => s.message.key.id));
     expect(refs[0].chatId).toBe(CUSTOMER);
     // Persisted and stored: the queue shows them sent, and getMessage(key) finds each one.
-    expect(await store.waOutbound.count({ agentId: 'wa-gov', status: 'sent' })).toBe(3);
+    expect(await waState(store).waOutbound.count({ agentId: 'wa-gov', status: 'sent' })).toBe(3);
     const found = await sock.config.getMessage!({ remoteJid: CUSTOMER, id: refs[1].messageId, fromMe: true });
     expect(found?.extendedTextMessage?.text ?? found?.conversation).toBe('two');
   });
@@ -73,13 +73,13 @@ describe('WhatsApp outbound governor', () => {
     // an error would make a caller fall back to another channel while the message still goes out later.
     await first.bot.stop();
     const refs = (await Promise.all(pending)) as Array<{ chatId: string; messageId: string }>;
-    const rows = await store.waOutbound.find({ where: { agentId: 'wa-gov' }, orderBy: { field: 'createdAt' } });
+    const rows = await waState(store).waOutbound.find({ where: { agentId: 'wa-gov' }, orderBy: { field: 'createdAt' } });
     rows.sort((x, y) => (x.id < y.id ? -1 : 1));
     expect(rows.map((r) => r.status)).toEqual(['sent', 'queued', 'queued', 'queued']);
     expect(refs.map((r) => r.messageId)).toEqual(rows.map((r) => r.keyId));
     // Crash after 'a' was sent and stored but before it was marked sent; crash while 'b' was being sent (not stored).
-    await store.waOutbound.update(rows[0].id, { status: 'sending' });
-    await store.waOutbound.update(rows[1].id, { status: 'sending' });
+    await waState(store).waOutbound.update(rows[0].id, { status: 'sending' });
+    await waState(store).waOutbound.update(rows[1].id, { status: 'sending' });
 
     const second = await connectedBot();
     await clock.advance(10_000);
@@ -87,25 +87,25 @@ describe('WhatsApp outbound governor', () => {
     expect(second.sock.sent.map((s) => s.message.key.id)).toEqual(rows.slice(1).map((r) => r.keyId));
     const ids = [...first.sock.sent, ...second.sock.sent].map((s) => s.message.key.id);
     expect(new Set(ids).size).toBe(4);
-    expect(await store.waOutbound.count({ agentId: 'wa-gov', status: 'sent' })).toBe(4);
+    expect(await waState(store).waOutbound.count({ agentId: 'wa-gov', status: 'sent' })).toBe(4);
   });
 
   it('a message WhatsApp took is not sent again when recording it fails; the next start reconciles it', async () => {
     const { bot, sock } = await connectedBot();
-    const save = store.waMessages.put.bind(store.waMessages);
-    store.waMessages.put = () => Promise.reject(new Error('disk full'));
+    const save = waState(store).waMessages.put.bind(waState(store).waMessages);
+    waState(store).waMessages.put = () => Promise.reject(new Error('disk full'));
     const ref = await (async () => {
       const sending = bot.send(CUSTOMER, 'once');
       await clock.advance(10);
       return sending;
     })();
-    store.waMessages.put = save;
+    waState(store).waMessages.put = save;
     await clock.advance(60_000);
     expect(sock.texts()).toEqual(['once']);
     expect(ref.messageId).toBe(sock.sent[0].message.key.id);
     expect(logs.some((e) => String(e.message).startsWith('a WhatsApp message was sent but could not be recorded'))).toBe(true);
     // Left 'sending' (not retried here); a restart resends it under the same id, which WhatsApp takes as the same message.
-    expect((await store.waOutbound.find({ where: { agentId: 'wa-gov' } })).map((r) => r.status)).toEqual(['sending']);
+    expect((await waState(store).waOutbound.find({ where: { agentId: 'wa-gov' } })).map((r) => r.status)).toEqual(['sending']);
   });
 
   it('a restart while a send is on the wire waits for it: sent once, recorded, not resent', async () => {
@@ -113,7 +113,7 @@ describe('WhatsApp outbound governor', () => {
     const release = sock.hold();
     const sending = bot.send(CUSTOMER, 'once');
     await clock.advance(10);
-    expect((await store.waOutbound.find({ where: { agentId: 'wa-gov' } })).map((r) => r.status)).toEqual(['sending']);
+    expect((await waState(store).waOutbound.find({ where: { agentId: 'wa-gov' } })).map((r) => r.status)).toEqual(['sending']);
     let stopped = false;
     const stopping = bot.stop().then(() => (stopped = true));
     await settle();
@@ -121,7 +121,7 @@ describe('WhatsApp outbound governor', () => {
     release();
     await stopping;
     await sending;
-    expect((await store.waOutbound.find({ where: { agentId: 'wa-gov' } })).map((r) => r.status)).toEqual(['sent']);
+    expect((await waState(store).waOutbound.find({ where: { agentId: 'wa-gov' } })).map((r) => r.status)).toEqual(['sent']);
     await bot.start();
     sockets.latest().open();
     await clock.advance(10_000);
@@ -145,7 +145,7 @@ describe('WhatsApp outbound governor', () => {
     release();
     await clock.advance(5000);
     expect(sockets.sockets.flatMap((s) => s.texts())).toEqual(['slow']);
-    expect((await store.waOutbound.find({ where: { agentId: 'wa-gov' } })).map((r) => r.status)).toEqual(['sent']);
+    expect((await waState(store).waOutbound.find({ where: { agentId: 'wa-gov' } })).map((r) => r.status)).toEqual(['sent']);
   });
 
   it('queue rows change status only from the attempt that claimed them', async () => {
@@ -161,10 +161,10 @@ describe('WhatsApp outbound governor', () => {
     // The first attempt's late answers must not touch the second one's row.
     expect(await state.outbound.markSent('o-1', at, 1)).toBe(false);
     expect(await state.outbound.requeue('o-1', at, 'late failure', true, 1)).toBe(false);
-    expect((await store.waOutbound.get('o-1'))).toMatchObject({ status: 'sending', attempts: 2 });
+    expect((await waState(store).waOutbound.get('o-1'))).toMatchObject({ status: 'sending', attempts: 2 });
     expect(await state.outbound.markSent('o-1', at, 2)).toBe(true);
     expect(await state.outbound.markSent('o-1', at, 2)).toBe(false);
-    expect((await store.waOutbound.get('o-1'))).toMatchObject({ status: 'sent', sentAt: at });
+    expect((await waState(store).waOutbound.get('o-1'))).toMatchObject({ status: 'sent', sentAt: at });
   });
 
   it('refuses chat ids WhatsApp cannot deliver to at send time, without queueing; accepts phones, phone JIDs and LIDs', async () => {
@@ -173,7 +173,7 @@ describe('WhatsApp outbound governor', () => {
       await expect(bot.send(bad, 'x')).rejects.toMatchObject({ code: ErrorCode.Validation, message: expect.stringContaining('not a WhatsApp chat to send to') });
     }
     await expect(bot.promptApproval('abc', { approvalId: 'a', code: 'K7WQ2M', branchName: 'B', actionType: 'refund', summary: 's', riskLevel: 'low', requester: 'r', expiresAt: '2026-03-02T12:00:00.000Z' })).rejects.toMatchObject({ code: ErrorCode.Validation });
-    expect(await store.waOutbound.count({ agentId: 'wa-gov' })).toBe(0);
+    expect(await waState(store).waOutbound.count({ agentId: 'wa-gov' })).toBe(0);
     const sends = ['+351 960 000 002', '351960000002:7@s.whatsapp.net', '80000000000077@lid'].map((chat) => bot.send(chat, chat));
     await clock.advance(5000);
     expect((await Promise.all(sends)).map((r) => r.chatId)).toEqual([CUSTOMER, CUSTOMER, '80000000000077@lid']);
@@ -206,17 +206,17 @@ describe('WhatsApp outbound governor', () => {
     const day = 24 * 60 * 60_000;
     const ago = (days: number) => new Date(clock.now() - days * day).toISOString();
     const row = (id: string, status: 'sent' | 'failed' | 'queued', days: number) =>
-      store.waOutbound.insert({ id, agentId: 'wa-gov', chatId: CUSTOMER, content: '{}', status, attempts: 1, createdAt: ago(days), notBefore: ago(days), keyId: id, ...(status === 'sent' ? { sentAt: ago(days) } : {}) });
+      waState(store).waOutbound.insert({ id, agentId: 'wa-gov', chatId: CUSTOMER, content: '{}', status, attempts: 1, createdAt: ago(days), notBefore: ago(days), keyId: id, ...(status === 'sent' ? { sentAt: ago(days) } : {}) });
     await Promise.all([row('old-sent', 'sent', 8), row('recent-sent', 'sent', 6), row('old-failed', 'failed', 8), row('old-queued', 'queued', 8)]);
-    await store.waOutbound.update('old-queued', { notBefore: ago(-1) }); // not due during this test
+    await waState(store).waOutbound.update('old-queued', { notBefore: ago(-1) }); // not due during this test
     const message = (keyId: string, days: number, approvalId?: string) =>
-      store.waMessages.put({ id: `wa-gov:${keyId}:me`, agentId: 'wa-gov', remoteJid: CUSTOMER, keyId, fromMe: true, message: '{}', at: ago(days), ...(approvalId ? { approvalId, approvalCode: 'K7WQ2M' } : {}) });
+      waState(store).waMessages.put({ id: `wa-gov:${keyId}:me`, agentId: 'wa-gov', remoteJid: CUSTOMER, keyId, fromMe: true, message: '{}', at: ago(days), ...(approvalId ? { approvalId, approvalCode: 'K7WQ2M' } : {}) });
     await Promise.all([message('m-old', 8), message('m-recent', 6), message('m-old-prompt', 30, 'apr-1')]);
     await connectedBot();
     await clock.advance(10);
-    const rows = await store.waOutbound.find({ where: { agentId: 'wa-gov' } });
+    const rows = await waState(store).waOutbound.find({ where: { agentId: 'wa-gov' } });
     expect(rows.map((r) => r.id).sort()).toEqual(['old-queued', 'recent-sent']);
-    const messages = await store.waMessages.find({ where: { agentId: 'wa-gov' } });
+    const messages = await waState(store).waMessages.find({ where: { agentId: 'wa-gov' } });
     expect(messages.map((m) => m.keyId).sort()).toEqual(['m-old-prompt', 'm-recent']);
   });
 

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
 import type { BotEvent } from '../../src/bots/bot-agent.js';
 import { WhatsAppBot } from '../../src/bots/whatsapp/whatsapp-bot.js';
-import { whatsAppStateStore } from '../../src/branches/whatsapp-state-store.js';
+import { whatsAppStateStore } from '../helpers/whatsapp-state.js';
 import { SqliteStore } from '../../src/storage/sqlite/sqlite-store.js';
 import type { Store } from '../../src/storage/store.js';
 import { memoryLogger } from '../helpers/quiet-logger.js';

@@ -20,7 +20,7 @@ describe('start order', () => {
 describe('channel registry', () => {
   it('refuses a duplicate channel and names the known ones for an unknown channel', () => {
     const { registry } = fakeChannels(['telegram']);
-    expect(() => registry.register({ channel: 'telegram', create: () => { throw new Error('unused'); } })).toThrow("channel 'telegram' is already registered");
+    expect(() => registry.register({ ...registry.get('telegram'), create: () => { throw new Error('unused'); } })).toThrow("channel 'telegram' is already registered");
     expect(() => registry.get('fax')).toThrow("unknown channel 'fax' (registered: telegram)");
     expect(() => new ChannelRegistry().get('fax')).toThrow('(registered: none)');
   });
@@ -47,8 +47,8 @@ describe('local agent host start-up', () => {
     const host = new LocalAgentHost({ channels: registry, context: { logger, env: {} }, logger, startTimeoutMs: 400 });
     const agent = (id: string, dependsOn: string[] = []) => ({ id, channel: 'telegram' as const, token: 't', webhookSecret: '', dependsOn, enabled: true });
     const original = registry.get('telegram').create;
-    registry.get('telegram').create = (config, context) => {
-      const bot = original(config, context);
+    registry.get('telegram').create = async (config, context) => {
+      const bot = await original(config, context);
       const start = bot.start.bind(bot);
       bot.start = async () => {
         await new Promise((r) => setTimeout(r, delays[config.id]));

@@ -42,7 +42,7 @@ describe('coordinator config file', () => {
     expect(agents['lisboa-telegram'].missingCredentials).toBeUndefined();
     expect(agents['porto-telegram'].missingCredentials).toEqual(['PORTO_TELEGRAM_TOKEN']);
     expect(agents['ops-slack'].missingCredentials).toEqual(['SLACK_BOT_TOKEN', 'SLACK_SIGNING_SECRET']);
-    expect(loaded.config.branches[0].managers[0]).toMatchObject({ id: 'ana', role: 'owner', telegram: '100000001' });
+    expect(loaded.config.branches[0].managers[0]).toMatchObject({ id: 'ana', role: 'owner', identities: { telegram: '100000001' } });
   });
 
   it('substitutes ${VAR}, ${VAR:-default} and $${ escapes', () => {
@@ -84,7 +84,7 @@ branches:
     expect(first['branches[0]']).toMatch(/colour/);
     expect(first['branches[0].managers[0].role']).toMatch(/operator, manager, owner/);
     expect(first['branches[0].managers[0].slack']).toMatch(/Slack member id/);
-    expect(first['branches[0].agents[0].channel']).toMatch(/telegram, slack, whatsapp/);
+    expect(first['branches[0].agents[0].channel']).toMatch(/one of slack, telegram, whatsapp/);
     expect(first['branches[1].businessHours.mon']).toMatch(/opening time must be before/);
     expect(Object.keys(first).some((k) => k.startsWith('branches[1].businessHours'))).toBe(true);
 

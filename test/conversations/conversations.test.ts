@@ -6,6 +6,7 @@ import { loadConfigFile } from '../../src/config/config-file.js';
 import { InboundLimiter } from '../../src/conversations/inbound-limiter.js';
 import { Responder } from '../../src/conversations/responder.js';
 import { StaffHandoff } from '../../src/conversations/staff-handoff.js';
+import { builtinChannels } from '../../src/bots/channels.js';
 import type { ConversationRecord } from '../../src/storage/records.js';
 import { ConfigError } from '../../src/core/errors.js';
 import { sha256 } from '../../src/core/ids.js';
@@ -344,7 +345,7 @@ describe('hand-off to staff', () => {
     open.push({ close: async () => dir.cleanup() });
     writeFileSync(join(dir.path, 'c.yaml'), YAML);
     const { config } = loadConfigFile(join(dir.path, 'c.yaml'), {});
-    return new StaffHandoff({ config: () => config } as never);
+    return new StaffHandoff({ config: () => config, channels: builtinChannels() } as never);
   };
 
   it('a reply to the root of a long hand-off thread still matches once only the latest ids are kept', () => {

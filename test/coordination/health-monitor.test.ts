@@ -1,3 +1,4 @@
+import { BUILTIN_CHANNELS } from '../../src/bots/channels.js';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import type { DomainEvents } from '../../src/coordination/event-bus.js';
 import { createAlerter } from '../../src/coordination/alerts.js';
@@ -142,7 +143,7 @@ describe('health monitor', () => {
     await h.clock.advance(5 * 60_000);
     // What a restarted coordinator builds: nothing of the old one's memory, only the store.
     const c = h.t.running.coordinator;
-    const alert = createAlerter({ settings: c.settings, store: h.t.running.store, hosts: c.hosts, bus: c.bus, logger: memoryLogger().logger, clock: h.clock });
+    const alert = createAlerter({ settings: c.settings, store: h.t.running.store, hosts: c.hosts, bus: c.bus, logger: memoryLogger().logger, clock: h.clock, channels: BUILTIN_CHANNELS });
     await alert((await h.t.running.store.agents.get('lis-tg'))!, 'resolved', undefined);
     const resolved = h.bot('lis-wa').sent.at(-1)!;
     expect(resolved).toEqual({ chatId: '+351910000001', text: 'RESOLVED: lis-tg (telegram, Lisboa) is up again after 5m.', options: { replyTo: downId } });

@@ -1,6 +1,7 @@
 import { Listeners } from '../../src/core/listeners.js';
 import type { ApprovalOutcome, ApprovalPrompt, BotAgent, BotEvent, MessageRef, ProbeResult, SendOptions } from '../../src/bots/bot-agent.js';
 import { ChannelRegistry, type BotContext, type ChannelFactory, type DecisionReply } from '../../src/bots/channel-registry.js';
+import { BUILTIN_CHANNELS } from '../../src/bots/channels.js';
 
 export type FakeHealth = 'ok' | 'fail' | 'hang' | 'needs-human' | 'reconnecting';
 
@@ -75,8 +76,10 @@ export function fakeChannels(names = ['telegram', 'slack', 'whatsapp']): { regis
   const bots = new Map<string, FakeBot>();
   const registry = new ChannelRegistry();
   for (const channel of names) {
+    // The real channel's declarations (config fields, identity, webhooks) with a fake bot.
+    const real = BUILTIN_CHANNELS.find(channel);
     const factory: ChannelFactory = {
-      channel,
+      ...(real ?? { channel, label: channel, agentFields: {}, credentials: { secret: [], required: [] }, carries: { customers: true, staff: true } }),
       create(config, context) {
         const bot = new FakeBot(config.id, channel, context);
         bots.set(config.id, bot);

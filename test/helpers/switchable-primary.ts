@@ -27,9 +27,8 @@ export function switchablePrimary(dataDir: string): PrimaryStore & { online: boo
     },
     close: () => backing.close(),
   } as PrimaryStore & { online: boolean; backing: SqliteStore };
-  for (const key of COLLECTION_KEYS) {
-    const real = backing[key] as unknown as Collection<StoredDoc>;
-    (self as unknown as Record<string, unknown>)[key] = new Proxy(real, {
+  const offline = <C extends object>(real: C): C =>
+    new Proxy(real, {
       get(target, prop, receiver) {
         const value = Reflect.get(target, prop, receiver);
         if (typeof value !== 'function') return value;
@@ -39,6 +38,10 @@ export function switchablePrimary(dataDir: string): PrimaryStore & { online: boo
         };
       },
     });
-  }
+  for (const key of COLLECTION_KEYS) (self as unknown as Record<string, unknown>)[key] = offline(backing[key] as unknown as Collection<StoredDoc>);
+  self.namespace = (namespace, specs) => {
+    const real = backing.namespace(namespace, specs);
+    return { collection: (name) => offline(real.collection(name)) };
+  };
   return self;
 }

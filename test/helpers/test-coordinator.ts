@@ -51,6 +51,7 @@ export async function startTestCoordinator(
     // Tests never reach the internet: chat platforms default to a closed loopback port.
     TELEGRAM_API_ROOT: 'http://127.0.0.1:9',
     SLACK_API_URL: 'http://127.0.0.1:9/',
+    WHATSAPP_GRAPH_URL: 'http://127.0.0.1:9',
     // Tests receive webhooks and serve health URLs on loopback, which outbound calls refuse by default.
     WEBHOOK_ALLOWLIST: '127.0.0.1',
     ...options.env,

@@ -5,7 +5,7 @@ import type { BotEvent, ProbeResult } from '../../src/bots/bot-agent.js';
 import type { DecisionRequest } from '../../src/bots/channel-registry.js';
 import { WhatsAppBot, type WhatsAppAgentConfig } from '../../src/bots/whatsapp/whatsapp-bot.js';
 import { MAX_INBOUND_TEXT } from '../../src/bots/whatsapp/whatsapp-inbound.js';
-import { whatsAppStateStore } from '../../src/branches/whatsapp-state-store.js';
+import { whatsAppStateStore } from '../helpers/whatsapp-state.js';
 import { SqliteStore } from '../../src/storage/sqlite/sqlite-store.js';
 import type { Store } from '../../src/storage/store.js';
 import { OUR_JID, OUR_LID, phoneText, standInSockets, type BaileysStandIn } from '../helpers/baileys-stand-in.js';

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { systemClock } from '../../src/core/clock.js';
+import type { StoredDoc } from '../../src/storage/collection.js';
 import { HybridStore } from '../../src/storage/hybrid/hybrid-store.js';
 import { MongoStore } from '../../src/storage/mongo/mongo-store.js';
 import { openStore } from '../../src/storage/open-store.js';
@@ -7,11 +8,16 @@ import { SqliteStore } from '../../src/storage/sqlite/sqlite-store.js';
 import { memoryLogger } from '../helpers/quiet-logger.js';
 import { switchablePrimary } from '../helpers/switchable-primary.js';
 import { tempDir } from '../helpers/temp-dir.js';
+import { until } from '../helpers/until.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
+
+interface Note extends StoredDoc {
+  text: string;
+}
 
 const msg = (id: string, text: string) => ({ id, contactId: 'c1', branchId: 'lisboa', channel: 'telegram', direction: 'in' as const, text, at: '2026-01-01T00:00:00.000Z' });
 
@@ -73,6 +79,43 @@ describe('hybrid store', () => {
     // Back on MongoDB, reads come from it again.
     await primary.backing.messages.update('m2', { text: 'changed in MongoDB' });
     expect((await hybrid.messages.get('m2'))?.text).toBe('changed in MongoDB');
+  });
+
+  it("keeps a channel's namespace writes from an outage journaled until a later process opens it, then replays them", async () => {
+    const fileDir = tempDir();
+    const mongoDir = tempDir();
+    cleanups.push(fileDir.cleanup, mongoDir.cleanup);
+    const SPECS = { notes: { name: 'memo_notes', indexes: [] } };
+    const { logger } = memoryLogger();
+
+    // First process: the channel writes while MongoDB is down, then the process stops.
+    const primary1 = switchablePrimary(mongoDir.path);
+    const first = new HybridStore({ primary: primary1, file: SqliteStore.open({ dataDir: fileDir.path }), logger, clock: systemClock, retryMs: 60_000 });
+    await first.start();
+    const notes1 = first.namespace('memo', SPECS).collection<Note>('notes');
+    await notes1.insert({ id: 'n1', text: 'before' });
+    primary1.online = false;
+    await notes1.update('n1', { text: 'during outage' });
+    await notes1.insert({ id: 'n2', text: 'only in the file store' });
+    expect(first.state()).toMatchObject({ fallback: true, pendingSync: 2 });
+    await first.close();
+
+    // Second process: MongoDB is back; the core replays, but the channel has not started yet.
+    const primary2 = switchablePrimary(mongoDir.path);
+    const second = new HybridStore({ primary: primary2, file: SqliteStore.open({ dataDir: fileDir.path }), logger, clock: systemClock, retryMs: 60_000 });
+    cleanups.push(() => second.close());
+    await second.start();
+    expect(second.state()).toMatchObject({ backend: 'mongodb', fallback: false, pendingSync: 2 });
+    const backingNotes = primary2.backing.namespace('memo', SPECS).collection<Note>('notes');
+    expect((await backingNotes.get('n1'))?.text).toBe('before');
+    expect(await backingNotes.get('n2')).toBeNull();
+
+    // The channel starts: its reads see the journaled writes at once, and the replay brings MongoDB up to date.
+    const notes2 = second.namespace('memo', SPECS).collection<Note>('notes');
+    expect((await notes2.get('n1'))?.text).toBe('during outage');
+    await until('the journaled namespace writes replayed', () => second.state().pendingSync === 0 && !second.state().fallback);
+    expect(await backingNotes.get('n1')).toMatchObject({ text: 'during outage', version: 2 });
+    expect((await backingNotes.get('n2'))?.text).toBe('only in the file store');
   });
 
   it('a MongoStore against a closed port fails an operation within its timeout, not 30 s', async () => {

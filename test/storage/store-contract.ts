@@ -1,10 +1,19 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { ConflictError } from '../../src/core/errors.js';
 import type { Store } from '../../src/storage/store.js';
+import type { StoredDoc } from '../../src/storage/collection.js';
 import type { AgentRecord, ApprovalRecord } from '../../src/storage/records.js';
 
 function agent(id: string, extra: Partial<AgentRecord> = {}): Omit<AgentRecord, 'version'> {
   return { id, branchId: 'lisboa', kind: 'bot', channel: 'telegram', status: 'pending', dependsOn: [], registeredAt: '2026-01-01T00:00:00.000Z', source: 'config', ...extra };
+}
+
+/** A namespace's collections for the contract (as a channel declares its state). */
+const SPECS = { blobs: { name: 'contract_blobs', indexes: [['owner', 'type']] }, keyed: { name: 'contract_keyed', unique: [['owner', 'type']] } };
+interface BlobDoc extends StoredDoc {
+  owner: string;
+  type: string;
+  value: string;
 }
 
 /** The behaviour every Store implementation must have; run once per backend. */
@@ -107,11 +116,32 @@ export function describeStoreContract(name: string, open: () => Promise<{ store:
       expect(await store.agents.get('a1')).toBeNull();
     });
 
-    it('keeps binary auth state as text byte-for-byte', async () => {
+    it('keeps binary state as text byte-for-byte (in a namespace, as a channel keeps its session)', async () => {
+      const auth = store.namespace('contract', SPECS).collection<BlobDoc>('blobs');
       const value = JSON.stringify({ type: 'Buffer', data: Buffer.from([0, 1, 2, 250, 255]).toString('base64') });
-      await store.waAuth.put({ id: 'wa1:creds:', agentId: 'wa1', type: 'creds', keyId: '', value });
-      expect((await store.waAuth.get('wa1:creds:'))?.value).toBe(value);
-      expect(await store.waAuth.count({ agentId: 'wa1', type: 'creds' })).toBe(1);
+      await auth.put({ id: 'wa1:creds:', owner: 'wa1', type: 'creds', value });
+      expect((await auth.get('wa1:creds:'))?.value).toBe(value);
+      expect(await auth.count({ owner: 'wa1', type: 'creds' })).toBe(1);
+    });
+
+    it('namespaces: declared collections only, the same object each time, compare-and-set and unique keys as on its own', async () => {
+      const ns = store.namespace('contract', SPECS);
+      const blobs = ns.collection<BlobDoc>('blobs');
+      expect(store.namespace('contract', SPECS).collection('blobs')).toBe(blobs);
+      expect(() => ns.collection('other')).toThrow("namespace 'contract' has no collection 'other' (declared: blobs, keyed)");
+      const doc = await blobs.insert({ id: 'b1', owner: 'o', type: 't', value: 'v1' });
+      expect(await blobs.update('b1', { value: 'v2' }, { version: doc.version + 1 })).toBeNull();
+      expect(await blobs.update('b1', { value: 'v2' }, { version: doc.version })).toMatchObject({ value: 'v2', version: doc.version + 1 });
+      const keyed = ns.collection<BlobDoc>('keyed');
+      await keyed.insert({ id: 'k1', owner: 'o', type: 'same', value: '' });
+      await expect(keyed.insert({ id: 'k2', owner: 'o', type: 'same', value: '' })).rejects.toThrow();
+    });
+
+    it('namespaces: refuses a core collection name, a name another namespace holds, and a bad name', () => {
+      expect(() => store.namespace('evil', { a: { name: 'approvals' } })).toThrow("'approvals' is one of the store's own collections");
+      store.namespace('contract', SPECS);
+      expect(() => store.namespace('other', { a: { name: 'contract_blobs' } })).toThrow("collection 'contract_blobs' already belongs to namespace 'contract'");
+      expect(() => store.namespace('evil', { a: { name: 'x"; DROP TABLE agents; --' } })).toThrow(/must be 1-63 lowercase/);
     });
 
     it('reports itself ready', () => {

@@ -82,7 +82,8 @@ export class SlackBot implements BotAgent {
   }
 
   private apiOptions() {
-    return this.context.env.SLACK_API_URL ? { slackApiUrl: this.context.env.SLACK_API_URL } : {};
+    const slackApiUrl = this.context.env.SLACK_API_URL as string | undefined;
+    return slackApiUrl ? { slackApiUrl } : {};
   }
 
   /** Express-compatible handler for Slack's HTTP requests (events, interactions). */

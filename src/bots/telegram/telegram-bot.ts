@@ -106,7 +106,8 @@ export class TelegramBot implements BotAgent {
   }
 
   private build(): Bot {
-    const bot = new Bot(this.config.token, { client: this.context.env.TELEGRAM_API_ROOT ? { apiRoot: this.context.env.TELEGRAM_API_ROOT } : {} });
+    const apiRoot = this.context.env.TELEGRAM_API_ROOT as string | undefined;
+    const bot = new Bot(this.config.token, { client: apiRoot ? { apiRoot } : {} });
     bot.api.config.use(apiThrottler());
     // Rate limits (429 retry_after) and 5xx are retried a few times; a network error fails at once, so a send
     // while Telegram is unreachable fails and its caller falls back (auto-retry would otherwise retry it for

@@ -1,7 +1,7 @@
 /**
  * What a WhatsApp bot persists, as small interfaces: `src/bots/` never touches
  * the store, so the composition root hands each bot a `WhatsAppState` built over
- * the store (`src/branches/whatsapp-state-store.ts`). Values are opaque strings
+ * the channel's state namespace (`whatsapp-state-store.ts`). Values are opaque strings
  * (Baileys' `BufferJSON`), so the store side needs no Baileys types.
  */
 

@@ -2,6 +2,7 @@ import type { ApprovalOutcome, ApprovalPrompt } from '../../bots/bot-agent.js';
 import type { AgentHost } from '../../branches/agent-host.js';
 import type { BranchConfig, Channel, ManagerConfig } from '../../config/config-schema.js';
 import { identityOn } from '../../branches/manager-identity.js';
+import type { ChannelRegistry } from '../../bots/channel-registry.js';
 import type { Logger } from '../../config/logger.js';
 import type { Clock } from '../../core/clock.js';
 import { isoNow } from '../../core/clock.js';
@@ -44,7 +45,7 @@ export function outcomeOf(approval: ApprovalRecord, branchName: string): Approva
  */
 export class ApprovalDelivery {
   /** `channelOrder`: the config's `defaults.channelOrder`, read at each delivery (managers' `prefer` wins). */
-  constructor(private readonly deps: { store: Store; hosts: AgentHost; clock: Clock; logger: Logger; channelOrder: () => Channel[] }) {}
+  constructor(private readonly deps: { store: Store; hosts: AgentHost; clock: Clock; logger: Logger; channelOrder: () => Channel[]; channels: ChannelRegistry }) {}
 
   private async upAgentFor(branch: BranchConfig, channel: string): Promise<string | undefined> {
     for (const agent of branch.agents.filter((a) => a.channel === channel)) {
@@ -69,18 +70,19 @@ export class ApprovalDelivery {
       }
     };
     for (const manager of managers) {
-      const order = (manager.prefer ?? this.deps.channelOrder()).filter((c) => identityOn(manager, c));
+      const order = (manager.prefer ?? this.deps.channelOrder()).filter((c) => identityOn(manager, c, this.deps.channels));
       for (const channel of order) {
         const agentId = await this.upAgentFor(branch, channel);
         if (!agentId) continue;
-        if (await attempt({ managerId: manager.id, channel, agentId, chatId: identityOn(manager, channel)!, tier })) break;
+        if (await attempt({ managerId: manager.id, channel, agentId, chatId: identityOn(manager, channel, this.deps.channels)!, tier })) break;
       }
     }
     if (tier === 'initial') {
       for (const agent of branch.agents) {
-        if (agent.channel !== 'slack' || !agent.approvalsChannel) continue;
+        const chatId = this.deps.channels.find(agent.channel)?.approvalsChat?.(agent);
+        if (!chatId) continue;
         const record = await this.deps.store.agents.get(agent.id);
-        if (record?.status === 'up' && this.deps.hosts.hosts(agent.id)) await attempt({ channel: 'slack', agentId: agent.id, chatId: agent.approvalsChannel, tier });
+        if (record?.status === 'up' && this.deps.hosts.hosts(agent.id)) await attempt({ channel: agent.channel, agentId: agent.id, chatId, tier });
       }
     }
     return out;

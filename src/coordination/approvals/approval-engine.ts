@@ -11,6 +11,7 @@ import type { Principal } from '../auth.js';
 import type { CoreDeps } from '../module-deps.js';
 import type { RuntimeSettings } from '../runtime-settings.js';
 import { managerByIdentity } from '../../branches/manager-identity.js';
+import type { ChannelRegistry } from '../../bots/channel-registry.js';
 import type { ApprovalDelivery } from './approval-delivery.js';
 import { LearnedRules } from './learned-rules.js';
 import { assignedTeam, autoApproves, classifyRisk, eligibleManagers, resolveAutonomy, ttlSec } from './policy.js';
@@ -89,6 +90,8 @@ export class ApprovalEngine {
   constructor(
     private readonly deps: CoreDeps & {
       settings: RuntimeSettings;
+      /** The channels, for matching a chat decider to a manager. */
+      channels: ChannelRegistry;
       delivery: ApprovalDelivery;
       outbox: WebhookOutbox;
     },
@@ -287,7 +290,7 @@ export class ApprovalEngine {
       if (decider.principal.role === 'admin') return { by: 'admin', byName: 'admin' };
       if (decider.principal.role === 'manager') manager = branch.managers.find((m) => m.id === decider.principal.subject);
     } else {
-      manager = managerByIdentity(branch, decider.channel, decider.userId);
+      manager = managerByIdentity(branch, decider.channel, decider.userId, this.deps.channels);
     }
     if (!manager || !eligible.includes(manager)) {
       const who = decider.kind === 'principal' ? `${decider.principal.role} ${decider.principal.subject}` : `${decider.channel} user ${decider.userId}`;

@@ -25,7 +25,7 @@ const text = z
 export const messageSendDetails = z.union(
   [
     z.strictObject({ contactId: z.string().min(1), text }),
-    z.strictObject({ chatId: z.string().min(1), text, channel: z.enum(['telegram', 'slack', 'whatsapp']).optional(), agentId: z.string().optional() }),
+    z.strictObject({ chatId: z.string().min(1), text, channel: z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'expected a channel name').optional(), agentId: z.string().optional() }),
   ],
   { message: 'expected details {contactId, text} or {chatId, text, channel?, agentId?}' },
 );
@@ -49,6 +49,13 @@ export function registerMessageSend(engine: ApprovalEngine, deps: { settings: Ru
       const contact = await deps.store.contacts.get(parsed.data.contactId);
       if (!contact || contact.branchId !== branchId) throw new ValidationError('Unknown contact', [{ path: 'details.contactId', message: `no contact '${parsed.data.contactId}' at branch ${branchId}` }]);
       if (contact.optedOut) throw new ValidationError('Contact opted out', [{ path: 'details.contactId', message: `contact '${contact.id}' opted out of automatic messages` }]);
+    } else if (parsed.data.channel) {
+      const channel = parsed.data.channel;
+      const agents = deps.settings.config.branches.find((b) => b.id === branchId)?.agents ?? [];
+      if (!agents.some((a) => a.channel === channel)) {
+        const known = [...new Set(agents.map((a) => a.channel))];
+        throw new ValidationError('No agent on that channel', [{ path: 'details.channel', message: `branch ${branchId} has no ${channel} agent (its channels: ${known.join(', ') || 'none'})` }]);
+      }
     }
   });
   engine.registerExecutor('message.send', async (approval) => {

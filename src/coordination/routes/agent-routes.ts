@@ -6,7 +6,7 @@ import type { OutboundPolicy } from '../approvals/outbound-guard.js';
 import type { AgentStatus } from '../../storage/records.js';
 import type { Store } from '../../storage/store.js';
 import type { AgentRegistry } from '../agent-registry.js';
-import { agentView, patchAgentSchema, registerAgentSchema } from '../agent-registry.js';
+import { agentView, patchAgentSchema, registerAgentSchemaFor } from '../agent-registry.js';
 import type { AuditLog } from '../audit-log.js';
 import type { HealthMonitor } from '../health/health-monitor.js';
 import { parseBody } from '../http/middleware.js';
@@ -35,12 +35,15 @@ export function agentRoutes(deps: {
   anyAuth: RequestHandler;
   adminAuth: RequestHandler;
   operatorAuth: RequestHandler;
+  /** The channel names a bot agent may register with (the channel registry's). */
+  channels: readonly string[];
 }): Router {
   const router = Router();
   const { registry, store } = deps;
+  const registerAgent = registerAgentSchemaFor(deps.channels);
 
   router.post('/api/agents', deps.adminAuth, async (req, res) => {
-    const input = parseBody(registerAgentSchema, req.body ?? {});
+    const input = parseBody(registerAgent, req.body ?? {});
     if (input.healthUrl) {
       // The coordinator calls it every interval: an internal address is refused now (WEBHOOK_ALLOWLIST allows one).
       const why = await deps.outbound.check(input.healthUrl);

@@ -1,9 +1,10 @@
 import { Router, type RequestHandler } from 'express';
+import type { ChannelRegistry } from '../../bots/channel-registry.js';
 import { redact } from '../../config/redact.js';
 import type { RuntimeSettings } from '../runtime-settings.js';
 
 /** `GET /config` (secrets masked) and `PATCH /config` (admin; JSON merge patch of the runtime overrides). */
-export function configRoutes(deps: { settings: RuntimeSettings; readAuth: RequestHandler; adminAuth: RequestHandler; configFile: { path: string; exists: boolean } }): Router {
+export function configRoutes(deps: { settings: RuntimeSettings; readAuth: RequestHandler; adminAuth: RequestHandler; configFile: { path: string; exists: boolean }; channels: ChannelRegistry }): Router {
   const router = Router();
   const view = () => {
     const { env, config } = deps.settings;
@@ -12,8 +13,8 @@ export function configRoutes(deps: { settings: RuntimeSettings; readAuth: Reques
       storage: { dataDir: env.DATA_DIR, mongodb: env.MONGODB_URI ? 'configured' : 'not configured' },
       logging: { dir: env.LOG_DIR, level: env.LOG_LEVEL, retentionDays: env.LOG_RETENTION_DAYS },
       healthIntervalMs: env.HEALTH_INTERVAL_MS,
-      telegramApiRoot: env.TELEGRAM_API_ROOT ?? null,
-      slackApiUrl: env.SLACK_API_URL ?? null,
+      // Each channel's variables (API bases): which ones it reads and their values, secrets masked.
+      channels: deps.channels.list().map((f) => ({ channel: f.channel, label: f.label, env: redact(Object.fromEntries(Object.keys(f.env ?? {}).map((key) => [key, env[key] ?? null]))) })),
       configFile: deps.configFile,
       business: redact(config.business),
       defaults: config.defaults,

@@ -1,7 +1,8 @@
 import type { Logger } from '../../config/logger.js';
 import type { Clock, TimerHandle } from '../../core/clock.js';
 import { ConflictError } from '../../core/errors.js';
-import type { Collection, FindOptions, Patch, StoredDoc, Where } from '../collection.js';
+import type { Collection, CollectionSpec, FindOptions, Patch, StoredDoc, Where } from '../collection.js';
+import { Namespaces } from '../namespaces.js';
 import { isUnavailable } from '../mongo/mongo-collection.js';
 import type { SqliteStore } from '../sqlite/sqlite-store.js';
 import { COLLECTION_KEYS, COLLECTION_SPECS, type CollectionKey, type Store, type StoreCollections, type StoreState } from '../store.js';
@@ -39,9 +40,6 @@ export class HybridStore implements Store {
   declare readonly messages: StoreCollections['messages'];
   declare readonly conversations: StoreCollections['conversations'];
   declare readonly settings: StoreCollections['settings'];
-  declare readonly waAuth: StoreCollections['waAuth'];
-  declare readonly waMessages: StoreCollections['waMessages'];
-  declare readonly waOutbound: StoreCollections['waOutbound'];
   declare readonly apiTokens: StoreCollections['apiTokens'];
   declare readonly outbox: StoreCollections['outbox'];
 
@@ -51,6 +49,9 @@ export class HybridStore implements Store {
   private closed = false;
   private recovering: Promise<void> | undefined;
   private readonly log: Logger;
+  /** Namespaced collections (channels' state), each over the primary's and the file store's collection of the same name. */
+  private readonly namespaces: Namespaces<HybridCollection<StoredDoc>>;
+  private readonly opening = new Map<string, { namespace: string; specs: Readonly<Record<string, CollectionSpec>> }>();
 
   constructor(private readonly options: HybridOptions) {
     this.log = options.logger.child({ module: 'storage' });
@@ -62,6 +63,23 @@ export class HybridStore implements Store {
         options.file[key] as unknown as Collection<StoredDoc>,
       );
     }
+    this.namespaces = new Namespaces((spec) => {
+      const { namespace, specs } = this.opening.get(spec.name)!;
+      const key = Object.keys(specs).find((k) => specs[k]!.name === spec.name)!;
+      return new HybridCollection(this, options.primary.namespace(namespace, specs).collection(key), options.file.namespace(namespace, specs).collection(key));
+    });
+  }
+
+  namespace(namespace: string, specs: Readonly<Record<string, CollectionSpec>>) {
+    for (const spec of Object.values(specs)) this.opening.set(spec.name, { namespace, specs });
+    const opened = this.namespaces.open(namespace, specs) as ReturnType<Store['namespace']>;
+    // Writes to it journaled during an earlier outage (before this process opened it) are newer than
+    // MongoDB's copy: serve it from the file store until they are replayed, which starts now.
+    if (this.mode === 'primary' && this.options.file.journalEntries(1, Object.values(specs).map((s) => s.name)).length > 0) {
+      this.switchTo('fallback', `replaying the file-store writes of '${namespace}' into MongoDB`);
+      void this.tryRecover();
+    }
+    return opened;
   }
 
   /** Connects to MongoDB, or starts on the file store and keeps retrying. Never hangs past the driver timeout. */
@@ -140,15 +158,23 @@ export class HybridStore implements Store {
   private async replay(): Promise<void> {
     const file = this.options.file;
     const byName = new Map(COLLECTION_KEYS.map((k) => [COLLECTION_SPECS[k].name, k] as [string, CollectionKey]));
+    const pair = (name: string): { from: Collection<StoredDoc>; to: Collection<StoredDoc> } | undefined => {
+      const key = byName.get(name);
+      if (key) return { from: file[key] as unknown as Collection<StoredDoc>, to: this.options.primary[key] as unknown as Collection<StoredDoc> };
+      const namespaced = this.namespaces.byName(name);
+      return namespaced ? { from: namespaced.file, to: namespaced.primary } : undefined;
+    };
+    // A namespace not opened yet in this process (its channel has not started) keeps its entries journaled until it is.
+    const known = [...byName.keys(), ...this.namespaces.names()];
     let replayed = 0;
     for (;;) {
-      const batch = file.journalEntries(500);
+      const batch = file.journalEntries(500, known);
       if (batch.length === 0) break;
       for (const { collection, id } of batch) {
-        const key = byName.get(collection);
-        if (key) {
-          const doc = await (file[key] as unknown as Collection<StoredDoc>).get(id);
-          const target = this.options.primary[key] as unknown as Collection<StoredDoc>;
+        const both = pair(collection);
+        if (both) {
+          const doc = await both.from.get(id);
+          const target = both.to;
           if (doc) {
             const applied = await target.putIfNewer(doc).catch((error: unknown) => {
               if (error instanceof ConflictError) return false;
@@ -187,8 +213,8 @@ class HybridCollection<T extends StoredDoc> implements Collection<T> {
 
   constructor(
     private readonly hybrid: HybridStore,
-    private readonly primary: Collection<T>,
-    private readonly file: Collection<T>,
+    readonly primary: Collection<T>,
+    readonly file: Collection<T>,
   ) {
     this.name = file.name;
   }

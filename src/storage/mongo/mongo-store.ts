@@ -1,5 +1,7 @@
 import mongoose from 'mongoose';
 import type { Logger } from '../../config/logger.js';
+import type { CollectionSpec, StoredDoc } from '../collection.js';
+import { Namespaces } from '../namespaces.js';
 import { COLLECTION_KEYS, COLLECTION_SPECS, type Store, type StoreCollections, type StoreState } from '../store.js';
 import { MongoCollection } from './mongo-collection.js';
 
@@ -25,24 +27,41 @@ export class MongoStore implements Store {
   declare readonly messages: StoreCollections['messages'];
   declare readonly conversations: StoreCollections['conversations'];
   declare readonly settings: StoreCollections['settings'];
-  declare readonly waAuth: StoreCollections['waAuth'];
-  declare readonly waMessages: StoreCollections['waMessages'];
-  declare readonly waOutbound: StoreCollections['waOutbound'];
   declare readonly apiTokens: StoreCollections['apiTokens'];
   declare readonly outbox: StoreCollections['outbox'];
   readonly connection: mongoose.Connection;
   private everConnected = false;
+  /** Collections opened by namespace (channels' state); their indexes are made at connect, or at once when already connected. */
+  readonly namespaces: Namespaces<MongoCollection<StoredDoc>>;
+  /** Namespaced collections whose index build failed: built again at the next `connect()`. */
+  private readonly unindexed = new Set<MongoCollection<StoredDoc>>();
 
   private constructor(
     connection: mongoose.Connection,
     private readonly uri: string,
     private readonly connectOptions: mongoose.ConnectOptions,
+    private readonly logger?: Logger,
   ) {
     this.connection = connection;
     const isConnected = () => this.connected;
     for (const key of COLLECTION_KEYS) {
       (this as unknown as Record<string, unknown>)[key] = new MongoCollection(connection, COLLECTION_SPECS[key], isConnected);
     }
+    this.namespaces = new Namespaces((spec) => {
+      const collection = new MongoCollection<StoredDoc>(connection, spec, isConnected);
+      // Opened after connecting (a bot created after start-up): build its indexes now; a failure is logged, and retried at the next connect.
+      if (this.everConnected) {
+        collection.model.createIndexes().catch((error: unknown) => {
+          this.unindexed.add(collection);
+          this.logger?.warn(`storage: could not create the indexes of ${spec.name} in MongoDB; retrying at the next connect`, { module: 'storage', error });
+        });
+      }
+      return collection;
+    });
+  }
+
+  namespace(namespace: string, specs: Readonly<Record<string, CollectionSpec>>) {
+    return this.namespaces.open(namespace, specs) as ReturnType<Store['namespace']>;
   }
 
   /** Creates the store without waiting for the server; `connect()` waits. */
@@ -61,7 +80,7 @@ export class MongoStore implements Store {
     const connection = mongoose.createConnection();
     // Connection errors surface through operations and `connect()`; without a listener they would crash the process.
     connection.on('error', (error: unknown) => options.logger?.debug('storage: MongoDB connection error', { module: 'storage', error }));
-    return new MongoStore(connection, options.uri, connectOptions);
+    return new MongoStore(connection, options.uri, connectOptions, options.logger);
   }
 
   /**
@@ -76,10 +95,14 @@ export class MongoStore implements Store {
       } else {
         await this.connection.asPromise();
       }
-      await Promise.all(COLLECTION_KEYS.map((key) => (this[key] as unknown as MongoCollection<never>).model.createIndexes()));
+      await Promise.all([...COLLECTION_KEYS.map((key) => (this[key] as unknown as MongoCollection<never>).model.createIndexes()), ...this.namespaces.all().map((c) => c.model.createIndexes())]);
       this.everConnected = true;
     } else {
       await this.ping();
+      for (const collection of [...this.unindexed]) {
+        await collection.model.createIndexes();
+        this.unindexed.delete(collection);
+      }
     }
   }
 

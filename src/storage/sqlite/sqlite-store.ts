@@ -4,6 +4,8 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { CodedError, ErrorCode } from '../../core/errors.js';
 import { ensurePrivateFile, preparePrivateDataDir, writePrivateFile, type PrivateDataDirOptions } from '../data-dir.js';
+import type { CollectionSpec, StoredDoc } from '../collection.js';
+import { Namespaces } from '../namespaces.js';
 import { COLLECTION_KEYS, COLLECTION_SPECS, type Store, type StoreCollections, type StoreState } from '../store.js';
 import { SqliteCollection } from './sqlite-collection.js';
 
@@ -29,9 +31,6 @@ export class SqliteStore implements Store {
   declare readonly messages: StoreCollections['messages'];
   declare readonly conversations: StoreCollections['conversations'];
   declare readonly settings: StoreCollections['settings'];
-  declare readonly waAuth: StoreCollections['waAuth'];
-  declare readonly waMessages: StoreCollections['waMessages'];
-  declare readonly waOutbound: StoreCollections['waOutbound'];
   declare readonly apiTokens: StoreCollections['apiTokens'];
   declare readonly outbox: StoreCollections['outbox'];
   readonly db: Database.Database;
@@ -39,11 +38,18 @@ export class SqliteStore implements Store {
   journaling = false;
   readonly path: string;
   private closed = false;
+  /** Collections opened by namespace (channels' state), journaled like the core ones. */
+  readonly namespaces: Namespaces<SqliteCollection<StoredDoc>>;
 
-  private constructor(db: Database.Database, path: string, collections: StoreCollections) {
+  private constructor(db: Database.Database, path: string, collections: StoreCollections, onWrite: (collection: string, id: string) => void) {
     this.db = db;
     this.path = path;
     Object.assign(this, collections);
+    this.namespaces = new Namespaces((spec) => new SqliteCollection<StoredDoc>(db, spec, onWrite));
+  }
+
+  namespace(namespace: string, specs: Readonly<Record<string, CollectionSpec>>) {
+    return this.namespaces.open(namespace, specs) as ReturnType<Store['namespace']>;
   }
 
   static open(options: SqliteStoreOptions): SqliteStore {
@@ -75,7 +81,7 @@ export class SqliteStore implements Store {
     const collections = Object.fromEntries(
       COLLECTION_KEYS.map((key) => [key, new SqliteCollection(db, COLLECTION_SPECS[key], onWrite)]),
     ) as unknown as StoreCollections;
-    store = new SqliteStore(db, path, collections);
+    store = new SqliteStore(db, path, collections, onWrite);
     return store;
   }
 
@@ -83,9 +89,12 @@ export class SqliteStore implements Store {
     return { backend: 'file', ready: !this.closed, fallback: false, detail: this.closed ? 'closed' : `SQLite at ${this.path}` };
   }
 
-  /** Writes journaled for replay, oldest first. */
-  journalEntries(limit = 500): Array<{ collection: string; id: string }> {
-    return this.db.prepare('SELECT collection, id FROM _sync_journal ORDER BY rowid LIMIT ?').all(limit) as Array<{ collection: string; id: string }>;
+  /** Writes journaled for replay, oldest first; only of these collections when given (the others stay journaled). */
+  journalEntries(limit = 500, collections?: readonly string[]): Array<{ collection: string; id: string }> {
+    if (!collections) return this.db.prepare('SELECT collection, id FROM _sync_journal ORDER BY rowid LIMIT ?').all(limit) as Array<{ collection: string; id: string }>;
+    if (collections.length === 0) return [];
+    const list = collections.map(() => '?').join(', ');
+    return this.db.prepare(`SELECT collection, id FROM _sync_journal WHERE collection IN (${list}) ORDER BY rowid LIMIT ?`).all(...collections, limit) as Array<{ collection: string; id: string }>;
   }
 
   journalSize(): number {

@@ -9,44 +9,45 @@ import { createDashboard, type Dashboard } from '../dashboard/create-dashboard-a
 import { AgentHosts } from '../branches/agent-host.js';
 import { LocalAgentHost } from '../branches/local-agent-host.js';
 import type { ChannelRegistry } from '../bots/channel-registry.js';
-import { defaultChannels } from '../bots/default-channels.js';
-import { AgentRegistry } from './agent-registry.js';
-import { createAlerter } from './alerts.js';
-import { AuditLog } from './audit-log.js';
-import { FileAuditAnchor } from './audit-anchor.js';
-import { loadAuditKey } from './audit-key.js';
-import { DEFAULT_HEALTH_OPTIONS, HealthMonitor, healthRetryIntervalMs, healthTimeoutMs, type HealthOptions } from './health/health-monitor.js';
-import { createProber } from './probes.js';
-import { agentRoutes } from './routes/agent-routes.js';
-import { runnerRoutes } from './routes/runner-routes.js';
-import { approvalRoutes } from './routes/approval-routes.js';
-import { auditRoutes } from './routes/audit-routes.js';
-import { tokenRoutes } from './routes/token-routes.js';
-import { ApprovalDelivery } from './approvals/approval-delivery.js';
-import { ApprovalEngine } from './approvals/approval-engine.js';
-import { WebhookOutbox } from './approvals/webhook-outbox.js';
-import { OutboundPolicy } from './approvals/outbound-guard.js';
-import { registerMessageSend } from './approvals/message-send.js';
-import { chatDecider } from './approvals/chat-decisions.js';
+import { builtinChannels } from '../bots/channels.js';
+import { channelStates } from '../branches/channel-states.js';
+import { AgentRegistry } from '../coordination/agent-registry.js';
+import { createAlerter } from '../coordination/alerts.js';
+import { AuditLog } from '../coordination/audit-log.js';
+import { FileAuditAnchor } from '../coordination/audit-anchor.js';
+import { loadAuditKey } from '../coordination/audit-key.js';
+import { DEFAULT_HEALTH_OPTIONS, HealthMonitor, healthRetryIntervalMs, healthTimeoutMs, type HealthOptions } from '../coordination/health/health-monitor.js';
+import { createProber } from '../coordination/probes.js';
+import { agentRoutes } from '../coordination/routes/agent-routes.js';
+import { runnerRoutes } from '../coordination/routes/runner-routes.js';
+import { approvalRoutes } from '../coordination/routes/approval-routes.js';
+import { auditRoutes } from '../coordination/routes/audit-routes.js';
+import { tokenRoutes } from '../coordination/routes/token-routes.js';
+import { ApprovalDelivery } from '../coordination/approvals/approval-delivery.js';
+import { ApprovalEngine } from '../coordination/approvals/approval-engine.js';
+import { WebhookOutbox } from '../coordination/approvals/webhook-outbox.js';
+import { OutboundPolicy } from '../coordination/approvals/outbound-guard.js';
+import { registerMessageSend } from '../coordination/approvals/message-send.js';
+import { chatDecider } from '../coordination/approvals/chat-decisions.js';
 import { ConversationService } from '../conversations/conversation-service.js';
-import { contactRoutes } from './routes/contact-routes.js';
-import { slackWebhookRoutes, webhookRoutes } from './routes/webhook-routes.js';
-import { identityOn } from '../branches/manager-identity.js';
-import { whatsAppStateStore } from '../branches/whatsapp-state-store.js';
+import { contactRoutes } from '../coordination/routes/contact-routes.js';
+import { webhookRouters } from './webhook-router.js';
+import { botEventDispatcher } from './bot-events.js';
+import { managerByIdentity } from '../branches/manager-identity.js';
 import { attachRunnerGateway } from '../branches/runner-gateway.js';
-import { parseBody } from './http/middleware.js';
+import { parseBody } from '../coordination/http/middleware.js';
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import { clientAddress, compileProxyTrust } from '../dashboard/same-origin.js';
-import { createAuthenticator, ensureAdminToken, type AdminTokenInfo } from './auth.js';
-import { syncConfigAgents } from './config-agents.js';
-import { requesterApprovalView } from './read-scope.js';
-import { EventBus } from './event-bus.js';
-import { createApiApp } from './http/create-api-app.js';
-import { requireAuth } from './http/middleware.js';
-import { createMetrics } from './metrics.js';
-import { configRoutes } from './routes/config-routes.js';
-import { systemRoutes } from './routes/system-routes.js';
-import { RuntimeSettings } from './runtime-settings.js';
+import { createAuthenticator, ensureAdminToken, type AdminTokenInfo } from '../coordination/auth.js';
+import { syncConfigAgents } from '../coordination/config-agents.js';
+import { requesterApprovalView } from '../coordination/read-scope.js';
+import { EventBus } from '../coordination/event-bus.js';
+import { createApiApp } from '../coordination/http/create-api-app.js';
+import { requireAuth } from '../coordination/http/middleware.js';
+import { createMetrics } from '../coordination/metrics.js';
+import { configRoutes } from '../coordination/routes/config-routes.js';
+import { systemRoutes } from '../coordination/routes/system-routes.js';
+import { RuntimeSettings } from '../coordination/runtime-settings.js';
 
 export interface CoordinatorDeps {
   env: Env;
@@ -94,6 +95,7 @@ export interface Coordinator {
  */
 export async function createCoordinator(deps: CoordinatorDeps): Promise<Coordinator> {
   const { env, store, logger, clock } = deps;
+  const channels = deps.channels ?? builtinChannels();
   const bus = new EventBus(logger);
   const settings = new RuntimeSettings({ env, config: deps.config.config }, { store, logger, bus, clock });
   await settings.load();
@@ -105,30 +107,21 @@ export async function createCoordinator(deps: CoordinatorDeps): Promise<Coordina
   // One policy for every outbound call to an address given as input (webhooks, health URLs), and for checking them on arrival.
   const outbound = new OutboundPolicy(env.WEBHOOK_ALLOWLIST);
   const outbox = new WebhookOutbox({ store, clock, logger, policy: outbound });
-  const approvals = new ApprovalEngine({ store, clock, logger, bus, audit, settings, delivery: new ApprovalDelivery({ store, hosts, clock, logger, channelOrder: () => settings.config.defaults.channelOrder }), outbox });
-  const conversations = new ConversationService({ store, hosts, bus, audit, clock, logger, config: () => settings.config });
+  const approvals = new ApprovalEngine({ store, clock, logger, bus, audit, settings, channels, delivery: new ApprovalDelivery({ store, hosts, clock, logger, channels, channelOrder: () => settings.config.defaults.channelOrder }), outbox });
+  const conversations = new ConversationService({ store, hosts, bus, audit, clock, logger, channels, config: () => settings.config });
   registerMessageSend(approvals, { settings, store, hosts, conversations });
-  hosts.onEvent((event) => {
-    if (event.type === 'message') void conversations.handleInbound(event.message);
-  });
   const decide = chatDecider(approvals, settings);
   const identify = (channel: string, userId: string) => {
-    const branches = settings.config.branches.filter((b) => b.managers.some((m) => identityOn(m, channel) === userId));
-    const manager = branches[0]?.managers.find((m) => identityOn(m, channel) === userId);
+    const branches = settings.config.branches.filter((b) => managerByIdentity(b, channel, userId, channels));
+    const manager = branches[0] && managerByIdentity(branches[0], channel, userId, channels);
     return manager ? { name: manager.name, branches: branches.map((b) => b.name) } : null;
   };
   const local = new LocalAgentHost({
-    channels: deps.channels ?? defaultChannels(),
-    context: { logger, env: { TELEGRAM_API_ROOT: env.TELEGRAM_API_ROOT, SLACK_API_URL: env.SLACK_API_URL }, decide, identify, clock, whatsappState: (agentId) => whatsAppStateStore(store, agentId) },
+    channels,
+    context: { logger, env, decide, identify, clock, state: channelStates(store, channels) },
     logger,
   });
   hosts.add(local);
-  hosts.onEvent((event) => logger.debug('bot event', { module: 'agents', event: event.type }));
-  hosts.onEvent((event) => {
-    if (event.type !== 'pairing') return;
-    const { type: _type, ...pairing } = event;
-    bus.emit('agent.pairing', { ...pairing, at: isoNow(clock) });
-  });
   const monitor = new HealthMonitor({
     store,
     clock,
@@ -136,17 +129,27 @@ export async function createCoordinator(deps: CoordinatorDeps): Promise<Coordina
     bus,
     audit,
     probe: createProber({ hosts, clock, heartbeatMaxAgeMs: () => 2 * settings.env.HEALTH_INTERVAL_MS, policy: outbound }),
-    alert: createAlerter({ settings, store, hosts, bus, logger, clock }),
+    alert: createAlerter({ settings, store, hosts, bus, logger, clock, channels }),
     restart: (agent) => hosts.restart(agent.id),
     options: { ...DEFAULT_HEALTH_OPTIONS, retryIntervalMs: () => healthRetryIntervalMs(settings.env), retries: () => settings.env.HEALTH_RETRIES, timeoutMs: () => healthTimeoutMs(settings.env), ...deps.health, intervalMs: () => settings.env.HEALTH_INTERVAL_MS },
   });
   const registry = new AgentRegistry({ store, clock, settings, audit, monitor, hosts, bus });
-  // A channel's connection change (a WhatsApp close, with its reason) is checked now, not at the next interval.
-  hosts.onEvent((event) => void (event.type === 'connection' && monitor.checkNow(event.agentId)));
+  hosts.onEvent(
+    botEventDispatcher(
+      {
+        message: (event) => void conversations.handleInbound(event.message),
+        pairing: ({ type: _type, ...pairing }) => bus.emit('agent.pairing', { ...pairing, at: isoNow(clock) }),
+        // A channel's connection change (a WhatsApp close, with its reason) is checked now, not at the next interval.
+        connection: (event) => void monitor.checkNow(event.agentId),
+      },
+      (error, event) => logger.error('a bot event could not be handled', { module: 'agents', event: event.type, error }),
+    ),
+  );
 
   const authenticate = createAuthenticator(store, adminToken.hash);
   const anyRole = requireAuth(authenticate, ['operator', 'manager', 'agent', 'runner']);
   const metrics = createMetrics(store);
+  const webhooks = webhookRouters({ channels, local });
   logger.add(metrics.errorCounter);
   const api = createApiApp({
     logger,
@@ -154,7 +157,7 @@ export async function createCoordinator(deps: CoordinatorDeps): Promise<Coordina
     bodyLimit: env.BODY_LIMIT,
     rateLimitPerMin: env.RATE_LIMIT_PER_MIN,
     trustProxy: env.TRUST_PROXY,
-    rawRouters: [slackWebhookRoutes({ local })],
+    rawRouters: [webhooks.raw],
     routers: [
       systemRoutes({ store, settings, metrics, startedAt: clock.now(), version: VERSION, auth: anyRole }),
       configRoutes({
@@ -162,6 +165,7 @@ export async function createCoordinator(deps: CoordinatorDeps): Promise<Coordina
         readAuth: requireAuth(authenticate, ['operator']),
         adminAuth: requireAuth(authenticate, []),
         configFile: { path: deps.config.path, exists: deps.config.exists },
+        channels,
       }),
       agentRoutes({
         outbound,
@@ -174,6 +178,7 @@ export async function createCoordinator(deps: CoordinatorDeps): Promise<Coordina
         anyAuth: anyRole,
         adminAuth: requireAuth(authenticate, []),
         operatorAuth: requireAuth(authenticate, ['operator']),
+        channels: channels.names(),
       }),
       runnerRoutes({ store, settings, audit, clock, adminAuth: requireAuth(authenticate, []), parse: parseBody }),
       approvalRoutes({
@@ -190,7 +195,7 @@ export async function createCoordinator(deps: CoordinatorDeps): Promise<Coordina
       auditRoutes({ store, audit, auth: requireAuth(authenticate, ['operator']) }),
       contactRoutes({ store, conversations, settings, audit, auth: requireAuth(authenticate, ['operator', 'manager']) }),
       tokenRoutes({ store, settings, audit, clock, adminAuth: requireAuth(authenticate, []), bus, admin: adminToken }),
-      webhookRoutes({ local }),
+      webhooks.json,
     ],
   });
   let gateway: ReturnType<typeof attachRunnerGateway> | undefined;

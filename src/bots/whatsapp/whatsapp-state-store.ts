@@ -1,7 +1,7 @@
-import type { AuthEntry, LeaseResult, OutboundItem, StoredWaMessage, WhatsAppState } from '../bots/whatsapp/whatsapp-state.js';
-import { ConflictError } from '../core/errors.js';
-import type { WaAuthRecord, WaMessageRecord, WaOutboundRecord } from '../storage/records.js';
-import type { Store } from '../storage/store.js';
+import { ConflictError } from '../../core/errors.js';
+import type { ChannelState } from '../channel-factory.js';
+import type { AuthEntry, LeaseResult, OutboundItem, StoredWaMessage, WhatsAppState } from './whatsapp-state.js';
+import type { WaAuthRecord, WaMessageRecord, WaOutboundRecord } from './whatsapp-records.js';
 
 const LEASE = 'lease';
 
@@ -11,15 +11,20 @@ interface LeaseValue {
 }
 
 /**
- * A WhatsApp number's persistence over the Store (`waAuth`, `waMessages`,
- * `waOutbound`), for MongoDB and the file store alike. The lease lives in
+ * A WhatsApp number's persistence over the channel's state namespace
+ * (`wa_auth`, `wa_messages`, `wa_outbound`), for MongoDB and the file store alike. The lease lives in
  * `waAuth` as type `lease` (never cleared with the session) and is taken with
  * compare-and-set on its version, so two processes cannot both hold it.
  *
- * @example bots get it through `BotContext.whatsappState`:
- *   whatsappState: (agentId) => whatsAppStateStore(store, agentId)
+ * @example the factory builds it from the bot's context:
+ *   whatsAppState(context.state('whatsapp'), config.id)
  */
-export function whatsAppStateStore(store: Store, agentId: string): WhatsAppState {
+export function whatsAppState(state: ChannelState, agentId: string): WhatsAppState {
+  const store = {
+    waAuth: state.collection<WaAuthRecord>('auth'),
+    waMessages: state.collection<WaMessageRecord>('messages'),
+    waOutbound: state.collection<WaOutboundRecord>('outbound'),
+  };
   const authId = (type: string, keyId: string) => `${agentId}:${type}:${keyId}`;
   const messageId = (keyId: string, fromMe: boolean) => `${agentId}:${keyId}:${fromMe ? 'me' : 'them'}`;
   const leaseId = authId(LEASE, LEASE);
