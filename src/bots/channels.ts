@@ -2,6 +2,7 @@ import { ChannelRegistry } from './channel-registry.js';
 import { slackChannel } from './slack/slack-channel.js';
 import { telegramChannel } from './telegram/telegram-channel.js';
 import { whatsappChannel } from './whatsapp/whatsapp-channel.js';
+import { whatsappCloudChannel } from './whatsapp-cloud/whatsapp-cloud-channel.js';
 
 /**
  * The channels this build ships: the only list of channels in the code. Each
@@ -13,7 +14,8 @@ export function builtinChannels(): ChannelRegistry {
   return new ChannelRegistry()
     .register(slackChannel)
     .register(telegramChannel)
-    .register(whatsappChannel);
+    .register(whatsappChannel)
+    .register(whatsappCloudChannel);
 }
 
 /** One shared instance for parsing config and env where no registry is passed. */

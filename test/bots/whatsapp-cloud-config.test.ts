@@ -3,7 +3,7 @@ import { builtinChannels } from '../../src/bots/channels.js';
 import { cloudChatLookup, whatsappCloudChannel } from '../../src/bots/whatsapp-cloud/whatsapp-cloud-channel.js';
 import { parseConfig } from '../../src/config/config-file.js';
 
-const channels = builtinChannels().register(whatsappCloudChannel);
+const channels = builtinChannels();
 const tree = (agent: Record<string, unknown>) => ({ branches: [{ id: 'b', name: 'B', agents: [{ id: 'wa', channel: 'whatsapp-cloud', ...agent }] }] });
 const issues = (agent: Record<string, unknown>) => {
   try {

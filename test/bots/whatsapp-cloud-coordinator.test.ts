@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { builtinChannels } from '../../src/bots/channels.js';
 import type { CloudContactRecord } from '../../src/bots/whatsapp-cloud/cloud-state.js';
 import { whatsappCloudChannel } from '../../src/bots/whatsapp-cloud/whatsapp-cloud-channel.js';
 import { botApiStandIn, type BotApiStandIn } from '../helpers/bot-api-stand-in.js';
@@ -32,6 +31,9 @@ branches:
         verifyToken: "\${WA_VERIFY}"
         retry: { attempts: 1, baseMs: 10, maxMs: 10 }
       - { id: lis-tg, channel: telegram, token: "\${TG_TOKEN}", pollMinIntervalMs: 50 }
+    address: Rua Augusta 100, Lisboa
+    responder:
+      faq: [{ id: address, keywords: [endereço, address], answer: "Estamos em {address}." }]
 defaults:
   channelOrder: [whatsapp-cloud, telegram]
 `;
@@ -47,7 +49,6 @@ describe('WhatsApp Cloud API through the real coordinator', () => {
     telegram = await botApiStandIn();
     t = await startTestCoordinator({
       yaml: YAML,
-      channels: builtinChannels().register(whatsappCloudChannel),
       env: { WA_TOKEN, WA_SECRET, WA_VERIFY, TG_TOKEN, TELEGRAM_API_ROOT: telegram.url, WHATSAPP_GRAPH_URL: graph.url, HEALTH_INTERVAL_MS: '1000' },
     });
     await addRequester(t, 'refunds', 'lisboa', AGENT_TOKEN);
@@ -107,6 +108,28 @@ describe('WhatsApp Cloud API through the real coordinator', () => {
     expect((await t.running.store.approvals.get(id))?.status).toBe('approved');
     // Everything above ran without a contained failure in the channel.
     expect(t.logs.filter((e) => e.module === 'whatsapp-cloud' && (e.level === 'error' || e.level === 'warn')).map((e) => e.message)).toEqual([]);
+  });
+
+  it('a customer on the Cloud API gets the same responder and history as on every channel', async () => {
+    const JOAO = '351920000002';
+    const question = hook.text(JOAO, 'Qual o endereço?', { name: 'João' });
+    expect((await hook.post(question)).status).toBe(200);
+    const answer = await until('the FAQ answer under the question', () => graph.sent().find((b) => b.type === 'text' && b.to === JOAO));
+    expect((answer.text as { body: string }).body).toBe('Estamos em Rua Augusta 100, Lisboa.');
+    const contact = await until('contact stored', () => t.running.store.contacts.findOne({ phone: JOAO }));
+    expect(contact).toMatchObject({ name: 'João', channel: 'whatsapp-cloud', branchId: 'lisboa' });
+    const history = await until('both messages in the history', async () => {
+      const list = await t.running.store.messages.find({ where: { contactId: contact.id }, orderBy: { field: 'at', direction: 'asc' } });
+      return list.length === 2 ? list : null;
+    });
+    expect(history.map((m) => [m.direction, m.text])).toEqual([
+      ['in', 'Qual o endereço?'],
+      ['out', 'Estamos em Rua Augusta 100, Lisboa.'],
+    ]);
+    // Meta delivering the same webhook again answers nothing twice.
+    expect((await hook.post(question)).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(graph.sent().filter((b) => b.type === 'text' && b.to === JOAO)).toHaveLength(1);
   });
 
   it('an expired access token (190) takes the agent down needing a person', async () => {

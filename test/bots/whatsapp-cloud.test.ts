@@ -65,7 +65,7 @@ describe('WhatsApp Cloud API bot', () => {
     dir = tempDir();
     mkdirSync(join(dir.path, 'data'), { mode: 0o700 });
     store = SqliteStore.open({ dataDir: join(dir.path, 'data') });
-    const channels = builtinChannels().register(whatsappCloudChannel);
+    const channels = builtinChannels();
     const agent = { channel: 'whatsapp-cloud', phoneNumberId: PHONE_ID, accessToken: TOKEN, appSecret: APP_SECRET, verifyToken: VERIFY, retry: { attempts: 2, baseMs: 10, maxMs: 20 } };
     const config = parseConfig(
       { branches: [{ id: 'lisboa', name: 'Lisboa', agents: [{ id: 'lis-wa', ...agent, approvalTemplate: { name: 'approval_request', language: 'pt_PT' } }, { id: 'lis-wa-plain', ...agent }] }] },

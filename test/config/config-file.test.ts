@@ -42,6 +42,8 @@ describe('coordinator config file', () => {
     expect(agents['lisboa-telegram'].missingCredentials).toBeUndefined();
     expect(agents['porto-telegram'].missingCredentials).toEqual(['PORTO_TELEGRAM_TOKEN']);
     expect(agents['ops-slack'].missingCredentials).toEqual(['SLACK_BOT_TOKEN', 'SLACK_SIGNING_SECRET']);
+    expect(agents['porto-whatsapp']).toMatchObject({ channel: 'whatsapp-cloud', graphApiVersion: 'v26.0' });
+    expect(agents['porto-whatsapp'].missingCredentials).toEqual(['PORTO_WA_ACCESS_TOKEN', 'PORTO_WA_APP_SECRET', 'PORTO_WA_VERIFY_TOKEN']);
     expect(loaded.config.branches[0].managers[0]).toMatchObject({ id: 'ana', role: 'owner', identities: { telegram: '100000001' } });
   });
 
