@@ -2,16 +2,12 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { CodedError, ErrorCode } from '../../core/errors.js';
 import type { BotAgent } from '../bot-agent.js';
+import { credentialField, optionalUrlField } from '../channel-fields.js';
 import type { ChannelBots, ChannelFactory, WebhookRoute } from '../channel-factory.js';
 import type { SlackAgentConfig } from './slack-bot.js';
 
-const credential = z.string().default('');
-const optionalUrl = z
-  .string()
-  .trim()
-  .optional()
-  .transform((v) => (v ? v : undefined))
-  .pipe(z.url({ message: 'expected a URL (the Slack Web API base, e.g. https://slack.com/api/)' }).optional());
+const credential = credentialField();
+const optionalUrl = optionalUrlField('the Slack Web API base, e.g. https://slack.com/api/');
 
 /** A Slack bot serves its requests with Bolt's own handler (signature and 5-minute window checked there). */
 type BoltHandler = (req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void) => void;

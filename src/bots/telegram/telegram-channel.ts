@@ -1,15 +1,11 @@
 import { z } from 'zod';
 import { CodedError, ErrorCode } from '../../core/errors.js';
+import { credentialField, optionalUrlField } from '../channel-fields.js';
 import type { ChannelFactory, WebhookRoute } from '../channel-factory.js';
 import type { TelegramAgentConfig } from './telegram-bot.js';
 
-const credential = z.string().default('');
-const optionalUrl = z
-  .string()
-  .trim()
-  .optional()
-  .transform((v) => (v ? v : undefined))
-  .pipe(z.url({ message: 'expected a URL (a self-hosted Telegram Bot API server, e.g. http://127.0.0.1:8081)' }).optional());
+const credential = credentialField();
+const optionalUrl = optionalUrlField('a self-hosted Telegram Bot API server, e.g. http://127.0.0.1:8081');
 
 type WebhookHandler = (secretHeader: string | undefined, body: unknown) => Promise<number>;
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { CodedError, ErrorCode } from '../../core/errors.js';
+import { credentialField, optionalUrlField } from '../channel-fields.js';
 import type { ChannelBots, ChannelFactory, ChatLookup, WebhookRoute } from '../channel-factory.js';
 import { phoneIdentity } from '../phone-identity.js';
 import type { WhatsAppCloudAgentConfig } from './cloud-config.js';
@@ -9,15 +10,10 @@ import { readRawBody } from './raw-body.js';
 /** The Graph API version used unless an agent sets `graphApiVersion` (the newest Meta listed at the time of writing). */
 export const DEFAULT_GRAPH_API_VERSION = 'v26.0';
 
-const credential = z.string().default('');
 const ms = (what: string, min: number, max: number) =>
   z.number({ message: `expected ${what} in milliseconds` }).int().min(min, `expected at least ${min} ms`).max(max, `expected at most ${max} ms`);
-const optionalUrl = z
-  .string()
-  .trim()
-  .optional()
-  .transform((v) => (v ? v : undefined))
-  .pipe(z.url({ message: 'expected a URL (the Graph API base, e.g. https://graph.facebook.com)' }).optional());
+const credential = credentialField();
+const optionalUrl = optionalUrlField('the Graph API base, e.g. https://graph.facebook.com');
 
 /** What the webhook routes need of a bot (the bot module itself is loaded only by `create`). */
 interface CloudReceiver {

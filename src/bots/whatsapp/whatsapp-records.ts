@@ -1,4 +1,5 @@
 import type { CollectionSpec, StoredDoc } from '../../storage/collection.js';
+import type { StoredWaMessage } from './whatsapp-state.js';
 
 /** One entry of a WhatsApp number's auth state: creds, or one signal key. */
 export interface WaAuthRecord extends StoredDoc {
@@ -10,18 +11,8 @@ export interface WaAuthRecord extends StoredDoc {
 }
 
 /** A WhatsApp message we sent or received, kept so Baileys' `getMessage(key)` (retries, poll votes) can find it. */
-export interface WaMessageRecord extends StoredDoc {
+export interface WaMessageRecord extends StoredDoc, StoredWaMessage {
   agentId: string;
-  remoteJid: string;
-  /** The message key's id. */
-  keyId: string;
-  fromMe: boolean;
-  /** BufferJSON-serialised `proto.IWebMessageInfo`. */
-  message: string;
-  at: string;
-  /** Set on approval prompts (the text and the poll): the approval they ask about. */
-  approvalId?: string;
-  approvalCode?: string;
 }
 
 /** One outbound WhatsApp send, persisted before it is sent (the governor's queue). */
