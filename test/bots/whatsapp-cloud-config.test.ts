@@ -35,6 +35,11 @@ describe('whatsapp-cloud agent config', () => {
     expect(byPath['branches[0].agents[0].retry.attempts']).toMatch(/at most 8 retries/);
     expect(byPath['branches[0].agents[0].approvalTemplate.name']).toMatch(/template name/);
     expect(issues({ retry: { attempts: 1, baseMs: 500, maxMs: 100 } })[0]).toMatchObject({ path: 'branches[0].agents[0].retry.maxMs', message: 'expected maxMs to be at least baseMs' });
+    // A credential pasted with a line break in it would reach an HTTP header: said at load, by field.
+    const pasted = Object.fromEntries(issues({ accessToken: 'EAAG\nrest', appSecret: 'two words' }).map((i) => [i.path, i.message]));
+    expect(pasted['branches[0].agents[0].accessToken']).toMatch(/access token as one line of printable characters/);
+    expect(pasted['branches[0].agents[0].appSecret']).toMatch(/app secret as one line/);
+    expect(issues({ accessToken: '  EAAG-padded  ' })).toEqual([]);
   });
 
   it('finds a contact by a phone in any form', () => {

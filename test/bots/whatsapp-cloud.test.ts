@@ -1,13 +1,16 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import express from 'express';
 import { mkdirSync, statSync } from 'node:fs';
-import type { Server } from 'node:http';
+import { createServer, request as httpRequest, type ClientRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { webhookRouters } from '../../src/app/webhook-router.js';
 import type { ApprovalPrompt, BotEvent } from '../../src/bots/bot-agent.js';
 import type { BotContext, DecisionReply, DecisionRequest } from '../../src/bots/channel-factory.js';
 import { builtinChannels } from '../../src/bots/channels.js';
+import { cut } from '../../src/bots/whatsapp-cloud/cloud-render.js';
+import { GraphClient } from '../../src/bots/whatsapp-cloud/graph-client.js';
+import { CodedError } from '../../src/core/errors.js';
 import type { CloudContactRecord, CloudMessageRecord } from '../../src/bots/whatsapp-cloud/cloud-state.js';
 import { whatsappCloudChannel } from '../../src/bots/whatsapp-cloud/whatsapp-cloud-channel.js';
 import type { WhatsAppCloudBot } from '../../src/bots/whatsapp-cloud/whatsapp-cloud-bot.js';
@@ -15,9 +18,10 @@ import { LocalAgentHost } from '../../src/branches/local-agent-host.js';
 import { parseConfig } from '../../src/config/config-file.js';
 import { errorHandler } from '../../src/coordination/http/error-handler.js';
 import { SqliteStore } from '../../src/storage/sqlite/sqlite-store.js';
-import { GRAPH_ERRORS, graphApiStandIn, webhookSender, type GraphApiStandIn } from '../helpers/graph-api-stand-in.js';
+import { GRAPH_ERRORS, graphApiStandIn, waIdOf, webhookSender, type GraphApiStandIn } from '../helpers/graph-api-stand-in.js';
 import { memoryLogger } from '../helpers/quiet-logger.js';
 import { tempDir } from '../helpers/temp-dir.js';
+import { until } from '../helpers/until.js';
 
 const PHONE_ID = '106540352242922';
 const TOKEN = 'EAAG-stand-in-access-token';
@@ -137,11 +141,36 @@ describe('WhatsApp Cloud API bot', () => {
     expect(await contacts().count({ waId: '351919999999' })).toBe(0);
   });
 
-  it('refuses a signed body that is not a webhook (400) and one over 1 MiB (413)', async () => {
+  it('refuses a signed body that is not a webhook (400) and one over 3 MiB (413)', async () => {
     expect((await hook.post({ hello: 'world' })).status).toBe(400);
     expect((await hook.post('not json')).status).toBe(400);
     expect((await hook.post({ object: 'page', entry: [] })).status).toBe(400);
-    expect((await hook.post('x'.repeat(1024 * 1024 + 1))).status).toBe(413);
+    // Meta's payloads may be up to 3 MB: a 2 MiB one is read (and refused here only for not being a webhook).
+    expect((await hook.post(JSON.stringify({ object: 'page', pad: 'x'.repeat(2 * 1024 * 1024) }))).status).toBe(400);
+    expect((await hook.post('x'.repeat(3 * 1024 * 1024 + 1))).status).toBe(413);
+  });
+
+  it('bounds the unsigned bytes held at once (429 past 64 MiB), and frees them when the senders go', async () => {
+    const { port } = server.address() as AddressInfo;
+    const chunk = Buffer.alloc(3 * 1024 * 1024 - 1, 0x20);
+    const held: ClientRequest[] = [];
+    const statuses: number[] = [];
+    try {
+      for (let i = 0; i < 22; i++) {
+        const req = httpRequest({ host: '127.0.0.1', port, method: 'POST', path: '/webhooks/whatsapp-cloud/lis-wa', headers: { 'content-type': 'application/json', 'content-length': String(chunk.length + 1) } });
+        req.on('response', (res) => (statuses.push(res.statusCode ?? 0), res.resume()));
+        req.on('error', () => undefined);
+        req.write(chunk);
+        held.push(req);
+      }
+      await until('one sender refused', () => statuses.includes(429), 10_000);
+      expect(statuses.every((s) => s === 429)).toBe(true);
+    } finally {
+      for (const req of held) req.destroy();
+    }
+    // Once they are gone, a signed webhook is read as usual.
+    await until('bytes freed', async () => (await hook.post(hook.text(ANA, 'still here'))).status === 200, 10_000);
+    await bot.idle();
   });
 
   it('a webhook path naming no agent of the channel is a 404', async () => {
@@ -211,6 +240,45 @@ describe('WhatsApp Cloud API bot', () => {
     await deliver(hook.text(ANA, 'o cliente já foi reembolsado', { replyTo: ref.messageId }));
     expect(decisions.at(-1)).toEqual({ agentId: 'lis-wa', channel: 'whatsapp-cloud', approvalId: 'apr_reason01', decision: 'reject', deciderId: ANA, reason: 'o cliente já foi reembolsado' });
     expect(lastSent()).toMatchObject({ text: { body: 'Reason recorded.' } });
+  });
+
+  it('a manager whose number Meta knows by another id (Brazil: the ninth digit) gets buttons after the first send, and her tap decides as her configured number', async () => {
+    const BEA = '5511987654321';
+    const BEA_WA = waIdOf(BEA);
+    expect(BEA_WA).toBe('551187654321');
+    // Nothing known yet: no inbound under her number as written, so the template goes; Meta answers with her id.
+    await bot.promptApproval(`+${BEA}`, prompt('apr_bea00001'));
+    expect(lastSent()).toMatchObject({ type: 'template', to: BEA });
+    // She writes (under her WhatsApp id): the window is found through the id Meta gave, so the next prompt has buttons.
+    await deliver(hook.text(BEA_WA, 'oi'));
+    const ref = await bot.promptApproval(`+${BEA}`, prompt('apr_bea00002'));
+    const sent = lastSent() as unknown as { type: string; interactive: { action: { buttons: Array<{ reply: { id: string } }> } } };
+    expect(sent.type).toBe('interactive');
+    await deliver(hook.buttonReply(BEA_WA, ref.messageId, sent.interactive.action.buttons[0]!.reply.id, 'Approve'));
+    expect(decisions.at(-1)).toEqual({ agentId: 'lis-wa', channel: 'whatsapp-cloud', approvalId: 'apr_bea00002', decision: 'approve', deciderId: BEA });
+  });
+
+  it("refuses a button another agent of the same Meta app signed", async () => {
+    const plainHook = webhookSender({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/webhooks/whatsapp-cloud/lis-wa-plain`, appSecret: APP_SECRET, phoneNumberId: PHONE_ID });
+    expect((await plainHook.post(plainHook.text(ANA, 'olá'))).status).toBe(200);
+    await plain.idle();
+    const ref = await plain.promptApproval(ANA, prompt('apr_other001'));
+    const theirs = (lastSent() as unknown as { interactive: { action: { buttons: Array<{ reply: { id: string } }> } } }).interactive.action.buttons[0]!.reply.id;
+    const before = decisions.length;
+    await deliver(hook.buttonReply(ANA, ref.messageId, theirs, 'Approve'));
+    expect(decisions.length).toBe(before);
+    expect(lastSent()).toMatchObject({ to: ANA, text: { body: 'This button is not valid for your number.' } });
+  });
+
+  it("keeps a prompt inside Meta's 1024 characters whatever the lengths of its parts, and never splits an emoji", async () => {
+    const long = prompt('apr_long0001', { branchName: 'B'.repeat(900), requester: 'r'.repeat(200), summary: 's'.repeat(1500), details: 'd'.repeat(3000) });
+    await bot.promptApproval(ANA, long);
+    const body = (lastSent() as unknown as { interactive: { body: { text: string } } }).interactive.body.text;
+    expect(body.length).toBeLessThanOrEqual(1024);
+    expect(body).toContain('Expires: 2026-12-31 10:00 UTC');
+    expect(cut('ab😀cd', 4)).toBe('ab…');
+    expect(cut('ab😀cd', 5)).toBe('ab😀…');
+    expect(cut('abc', 3)).toBe('abc');
   });
 
   it('sends the approved template when Meta answers 131047, and a tap on its quick reply decides', async () => {
@@ -291,5 +359,35 @@ describe('WhatsApp Cloud API bot', () => {
     const calls = graph.sent().length;
     await bot.updateApproval(ref, outcome);
     expect(graph.sent().length).toBe(calls);
+  });
+});
+
+describe('Graph API client', () => {
+  it('a Graph API that sends its headers and then stalls fails the call within its timeout, saying so, never quoting the token', async () => {
+    const stalled = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{"messages":');
+    });
+    stalled.listen(0, '127.0.0.1');
+    await new Promise((r) => stalled.once('listening', r));
+    try {
+      const url = `http://127.0.0.1:${(stalled.address() as AddressInfo).port}`;
+      const client = new GraphClient({ baseUrl: url, version: 'v26.0', phoneNumberId: PHONE_ID, accessToken: TOKEN, timeoutMs: 500 });
+      const started = Date.now();
+      const error = await client.phoneNumber().catch((e: unknown) => e);
+      expect(Date.now() - started).toBeLessThan(3000);
+      expect(error).toBeInstanceOf(CodedError);
+      expect((error as CodedError).code).toBe('delivery_failed');
+      expect((error as Error).message).toMatch(/answered HTTP 200 but its body did not arrive: no answer within 500 ms/);
+      // A token fetch refuses as a header is never quoted back.
+      const bad = new GraphClient({ baseUrl: url, version: 'v26.0', phoneNumberId: PHONE_ID, accessToken: 'EAAGsecret\nPART2', timeoutMs: 500 });
+      const refused = (await bad.phoneNumber().catch((e: unknown) => e)) as Error;
+      expect(refused).toBeInstanceOf(CodedError);
+      expect(refused.message).not.toContain('EAAGsecret');
+      expect(refused.message).not.toContain('PART2');
+    } finally {
+      stalled.closeAllConnections();
+      await new Promise((r) => stalled.close(r));
+    }
   });
 });

@@ -42,6 +42,18 @@ export type CallMatch = { kind: 'send'; type?: 'text' | 'interactive' | 'templat
  * Meta's shape. `fail(match, error, times)` makes the next matching calls
  * answer an error. Calls are recorded.
  */
+/**
+ * The WhatsApp id Meta answers a send with: the digits, except that Brazil's
+ * mobile numbers written with the ninth digit (55 AA 9XXXXXXXX) are known by
+ * their older 12-digit id, as Meta's documentation warns (`input` and `wa_id`
+ * of the send answer may differ).
+ */
+export function waIdOf(to: string): string {
+  const digits = to.replace(/\D/g, '');
+  const brazil = /^55(\d{2})9(\d{8})$/.exec(digits);
+  return brazil ? `55${brazil[1]}${brazil[2]}` : digits;
+}
+
 export async function graphApiStandIn(options: { phoneNumberId: string; accessToken: string; displayPhoneNumber?: string; verifiedName?: string }) {
   const calls: GraphCall[] = [];
   const overrides: Array<{ match: CallMatch; error: GraphError; times: number }> = [];
@@ -107,7 +119,7 @@ export async function graphApiStandIn(options: { phoneNumberId: string; accessTo
     if (call.method === 'POST' && m[3]) {
       const why = check(call.body ?? {});
       if (why) return fail(invalidParameter(why));
-      const to = String(call.body!.to).replace(/^\+/, '');
+      const to = waIdOf(String(call.body!.to));
       return { status: 200, body: { messaging_product: 'whatsapp', contacts: [{ input: call.body!.to, wa_id: to }], messages: [{ id: wamid(), ...(call.body!.type === 'template' ? { message_status: 'accepted' } : {}) }] } };
     }
     return fail({ status: 400, error: { message: `Unsupported ${call.method.toLowerCase()} request.`, type: 'GraphMethodException', code: 100 } });

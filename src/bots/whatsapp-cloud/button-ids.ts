@@ -1,11 +1,16 @@
-import { createHash, createHmac } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 
-/** Meta lets a reply button's id (and a quick-reply payload) be 256 characters. */
-export const MAX_BUTTON_ID = 256;
+/** Ids are at most 229 characters: inside the 256 Meta allows a reply button's id and a quick-reply payload. */
+const APPROVAL_ID = /^[A-Za-z0-9_-]{1,200}$/;
+const BUTTON_ID = /^wa1:([A-Za-z0-9_-]{1,200}):([yn]):([A-Za-z0-9_-]{22})$/;
 
-/** The key button ids are signed with: derived from the app secret, so it is never the secret itself. */
-export function buttonSecret(appSecret: string): string {
-  return createHash('sha256').update(`wacloud-buttons:${appSecret}`).digest('hex');
+/**
+ * The key one agent's button ids are signed with: derived from the app secret
+ * and the agent id, so it is never the secret itself, and two numbers of one
+ * Meta app do not accept each other's buttons.
+ */
+export function buttonSecret(appSecret: string, agentId: string): string {
+  return createHash('sha256').update(`wacloud-buttons:${agentId}:${appSecret}`).digest('hex');
 }
 
 /**
@@ -15,17 +20,25 @@ export function buttonSecret(appSecret: string): string {
  * used from a number it was not sent to.
  */
 export function encodeButtonId(secret: string, approvalId: string, decision: 'approve' | 'reject', phone: string): string {
+  if (!APPROVAL_ID.test(approvalId)) throw new Error(`approval id '${approvalId.slice(0, 40)}' cannot be carried by a button (letters, digits, _ and -, up to 200)`);
   const d = decision === 'approve' ? 'y' : 'n';
-  const id = `wa1:${approvalId}:${d}:${mac(secret, approvalId, d, phone)}`;
-  if (id.length > MAX_BUTTON_ID) throw new Error(`button id too long (${id.length} characters) for approval ${approvalId}`);
-  return id;
+  return `wa1:${approvalId}:${d}:${mac(secret, approvalId, d, phone)}`;
 }
 
-/** The approval and decision of a button id, if it was signed for this presser's number; otherwise null. */
-export function decodeButtonId(secret: string, id: string, presserPhone: string): { approvalId: string; decision: 'approve' | 'reject' } | null {
-  const m = /^wa1:([A-Za-z0-9_-]{1,200}):([yn]):([A-Za-z0-9_-]{22})$/.exec(id);
-  if (!m || mac(secret, m[1]!, m[2]!, presserPhone) !== m[3]) return null;
-  return { approvalId: m[1]!, decision: m[2] === 'y' ? 'approve' : 'reject' };
+/**
+ * The approval and decision of a button id, with the number it was signed
+ * for, if that is one of `phones` (the presser's number and the numbers Meta
+ * said it is: Brazil and Mexico numbers are written one way and arrive another);
+ * otherwise null. The MAC is compared in constant time.
+ */
+export function decodeButtonId(secret: string, id: string, phones: readonly string[]): { approvalId: string; decision: 'approve' | 'reject'; phone: string } | null {
+  const m = BUTTON_ID.exec(id);
+  if (!m) return null;
+  const given = Buffer.from(m[3]!);
+  for (const phone of phones) {
+    if (timingSafeEqual(Buffer.from(mac(secret, m[1]!, m[2]!, phone)), given)) return { approvalId: m[1]!, decision: m[2] === 'y' ? 'approve' : 'reject', phone };
+  }
+  return null;
 }
 
 /** Whether an id has our shape at all (a tap on some other business's button is not "forged", just not ours). */

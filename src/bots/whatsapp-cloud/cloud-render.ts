@@ -1,14 +1,33 @@
 import type { ApprovalOutcome, ApprovalPrompt } from '../bot-agent.js';
 import type { ApprovalTemplate } from './cloud-config.js';
 
-/** Meta's limits: an interactive body (1024), a text message (4096), a template text parameter (kept well inside the body's 1024). */
+/** Meta's limits: an interactive body (1024) and a text message (4096) in characters. */
 export const MAX_BODY = 1024;
 export const MAX_TEXT = 4096;
-const MAX_PARAM = 600;
+/**
+ * The template's four parameters, each capped so that together (770) with the
+ * template's own words they stay inside the 1024 of a template body.
+ */
+const PARAM_MAX = { code: 20, branch: 120, action: 600, expiry: 30 };
+/** A branch name or requester in a prompt's last lines. */
+const NAME_MAX = 120;
 
 const RISK_MARK: Record<string, string> = { low: '🟢 low', medium: '🟡 medium', high: '🟠 high', critical: '🔴 critical' };
 const utc = (iso: string) => `${iso.replace('T', ' ').slice(0, 16)} UTC`;
-const cut = (text: string, max: number) => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
+/**
+ * `text` in at most `max` UTF-16 units (how Meta counts), cut with an ellipsis
+ * between whole characters, so an emoji is never split in half.
+ */
+export function cut(text: string, max: number): string {
+  if (text.length <= max) return text;
+  if (max <= 0) return '';
+  let out = '';
+  for (const ch of text) {
+    if (out.length + ch.length > max - 1) break;
+    out += ch;
+  }
+  return `${out}…`;
+}
 
 /**
  * The prompt as an interactive message's body. The head (what, where, who,
@@ -17,8 +36,8 @@ const cut = (text: string, max: number) => (text.length > max ? `${text.slice(0,
  */
 export function promptBody(p: ApprovalPrompt): string {
   const head = [`Approval needed — ${p.actionType} (${p.code})`, p.summary].join('\n');
-  const tail = [`Branch: ${p.branchName}   Risk: ${RISK_MARK[p.riskLevel] ?? p.riskLevel}`, `Requested by: ${p.requester}   Expires: ${utc(p.expiresAt)}`].join('\n');
-  const room = MAX_BODY - tail.length - 2;
+  const tail = [`Branch: ${cut(p.branchName, NAME_MAX)}   Risk: ${RISK_MARK[p.riskLevel] ?? p.riskLevel}`, `Requested by: ${cut(p.requester, NAME_MAX)}   Expires: ${utc(p.expiresAt)}`].join('\n');
+  const room = Math.max(0, MAX_BODY - tail.length - 2);
   const top = p.details ? `${head}\nDetails: ${p.details}` : head;
   return `${cut(top, room)}\n\n${tail}`;
 }
@@ -32,8 +51,8 @@ export function outcomeText(o: ApprovalOutcome): string {
 }
 
 /** A template text parameter: Meta refuses new lines, tabs and more than four spaces in a row. */
-function param(text: string): { type: 'text'; text: string } {
-  return { type: 'text', text: cut(text.replace(/[\r\n\t]+/g, ' ').replace(/ {4,}/g, '   ').trim() || '-', MAX_PARAM) };
+function param(text: string, max: number): { type: 'text'; text: string } {
+  return { type: 'text', text: cut(text.replace(/[\r\n\t]+/g, ' ').replace(/ {4,}/g, '   ').trim() || '-', max) };
 }
 
 /**
@@ -46,7 +65,7 @@ export function templateMessage(template: ApprovalTemplate, p: ApprovalPrompt, a
     name: template.name,
     language: { code: template.language },
     components: [
-      { type: 'body', parameters: [param(p.code), param(p.branchName), param(`${p.actionType}: ${p.summary}`), param(utc(p.expiresAt))] },
+      { type: 'body', parameters: [param(p.code, PARAM_MAX.code), param(p.branchName, PARAM_MAX.branch), param(`${p.actionType}: ${p.summary}`, PARAM_MAX.action), param(utc(p.expiresAt), PARAM_MAX.expiry)] },
       { type: 'button', sub_type: 'quick_reply', index: '0', parameters: [{ type: 'payload', payload: approveId }] },
       { type: 'button', sub_type: 'quick_reply', index: '1', parameters: [{ type: 'payload', payload: rejectId }] },
     ],

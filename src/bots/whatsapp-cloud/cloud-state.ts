@@ -31,6 +31,16 @@ export interface CloudContactRecord extends StoredDoc {
   lastInboundAt: string;
 }
 
+/**
+ * A number as written (`input`, digits) and the WhatsApp id Meta said it is
+ * (`wa_id`): Brazil's and Mexico's numbers are written one way and arrive another.
+ */
+export interface CloudAliasRecord extends StoredDoc {
+  agentId: string;
+  input: string;
+  waId: string;
+}
+
 /** A message id already processed (Meta delivers a webhook again when it got no 200 in time). */
 export interface CloudSeenRecord extends StoredDoc {
   agentId: string;
@@ -42,6 +52,7 @@ export const CLOUD_STATE_SPECS = {
   messages: { name: 'wacloud_messages', indexes: [['agentId', 'approvalId'], ['agentId', 'sentAt']] },
   contacts: { name: 'wacloud_contacts', indexes: [['agentId', 'lastInboundAt']] },
   seen: { name: 'wacloud_seen', indexes: [['agentId', 'at']] },
+  aliases: { name: 'wacloud_aliases', indexes: [['agentId', 'waId']] },
 } satisfies Record<string, CollectionSpec>;
 
 /** Meta retries a webhook for up to 7 days; ids seen earlier than that are forgotten. */
@@ -52,6 +63,7 @@ export function cloudState(state: ChannelState, agentId: string) {
   const messages = state.collection<CloudMessageRecord>('messages');
   const contacts = state.collection<CloudContactRecord>('contacts');
   const seen = state.collection<CloudSeenRecord>('seen');
+  const aliases = state.collection<CloudAliasRecord>('aliases');
   const key = (id: string) => `${agentId}:${id}`;
   return {
     async recordSent(doc: Omit<CloudMessageRecord, 'id' | 'version' | 'agentId' | 'status'>): Promise<void> {
@@ -76,6 +88,19 @@ export function cloudState(state: ChannelState, agentId: string) {
       const doc = await contacts.get(key(waId));
       if (doc && doc.lastInboundAt >= at) return;
       await contacts.put({ id: key(waId), agentId, waId, lastInboundAt: at });
+    },
+    /** Remembers the WhatsApp id Meta answered a send to `input` with, when it differs. */
+    async noteWaId(input: string, waId: string): Promise<void> {
+      if (input === waId || (await aliases.get(key(input)))?.waId === waId) return;
+      await aliases.put({ id: key(input), agentId, input, waId });
+    },
+    /** The WhatsApp id of a number as written, when Meta said it differs. */
+    async waIdOf(input: string): Promise<string | undefined> {
+      return (await aliases.get(key(input)))?.waId;
+    },
+    /** The numbers as written that Meta said are this WhatsApp id. */
+    async inputsOf(waId: string): Promise<string[]> {
+      return (await aliases.find({ where: { agentId, waId }, limit: 10 })).map((a) => a.input);
     },
     async lastInbound(waId: string): Promise<string | undefined> {
       return (await contacts.get(key(waId)))?.lastInboundAt;

@@ -98,10 +98,14 @@ export class GraphClient {
         signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
       });
     } catch (error) {
-      const why = timeout.aborted ? `no answer within ${this.options.timeoutMs} ms` : error instanceof Error ? error.message : String(error);
-      throw new CodedError(ErrorCode.DeliveryFailed, `WhatsApp Cloud API unreachable: ${why}`, undefined, { cause: error });
+      throw new CodedError(ErrorCode.DeliveryFailed, `WhatsApp Cloud API unreachable: ${this.why(error, timeout)}`);
     }
-    const text = await res.text();
+    let text: string;
+    try {
+      text = await res.text();
+    } catch (error) {
+      throw new CodedError(ErrorCode.DeliveryFailed, `WhatsApp Cloud API answered HTTP ${res.status} but its body did not arrive: ${this.why(error, timeout)}`);
+    }
     let parsed: unknown;
     try {
       parsed = text ? JSON.parse(text) : undefined;
@@ -113,5 +117,16 @@ export class GraphClient {
     if (!failure.success) throw new CodedError(ErrorCode.DeliveryFailed, `WhatsApp Cloud API answered HTTP ${res.status} without an error body`);
     const e = failure.data.error;
     throw new GraphApiError(res.status, e.code, e.message, { subcode: e.error_subcode, details: e.error_data?.details, fbtraceId: e.fbtrace_id });
+  }
+
+  /**
+   * Why a call failed, without the access token: fetch quotes a header value it
+   * refuses, so the error (and its cause) is never passed on as it is.
+   */
+  private why(error: unknown, timeout: AbortSignal): string {
+    if (timeout.aborted) return `no answer within ${this.options.timeoutMs} ms`;
+    const message = error instanceof Error ? `${error.message}${error.cause instanceof Error ? ` (${error.cause.message})` : ''}` : String(error);
+    const token = this.options.accessToken;
+    return token ? message.split(token).join('[access token]') : message;
   }
 }

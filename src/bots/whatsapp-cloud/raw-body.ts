@@ -1,8 +1,17 @@
 import type { Request } from 'express';
 import { CodedError, ErrorCode } from '../../core/errors.js';
 
-/** The largest webhook body taken; Meta batches at most a few hundred KB. */
-export const MAX_WEBHOOK_BYTES = 1024 * 1024;
+/** The largest webhook body taken: Meta documents webhook payloads of up to 3 MB. */
+export const MAX_WEBHOOK_BYTES = 3 * 1024 * 1024;
+/**
+ * Bytes held at once by the bodies being read, across the channel's webhooks.
+ * They are buffered before the signature can be checked, so an unsigned flood
+ * is bounded here; past it a body is answered 429, which Meta retries like any
+ * refusal. Counted in bytes, not bodies, so slow senders holding connections
+ * open do not lock Meta out.
+ */
+export const MAX_BUFFERED_BYTES = 64 * 1024 * 1024;
+let buffered = 0;
 
 const tooLarge = (limit: number) => new CodedError(ErrorCode.PayloadTooLarge, `Request body is larger than the limit of ${limit} bytes`);
 
@@ -17,11 +26,21 @@ export function readRawBody(req: Request, limit = MAX_WEBHOOK_BYTES): Promise<Bu
     req.resume();
     return Promise.reject(tooLarge(limit));
   }
-  return new Promise((resolve, reject) => {
+  let total = 0;
+  const release = () => {
+    buffered -= total;
+    total = 0;
+  };
+  return new Promise<Buffer>((resolve, reject) => {
     const chunks: Buffer[] = [];
-    let total = 0;
     const onData = (chunk: Buffer) => {
+      if (buffered + chunk.length > MAX_BUFFERED_BYTES) {
+        cleanup();
+        req.resume();
+        return void reject(new CodedError(ErrorCode.RateLimited, 'Too many webhook bytes arriving at once; retry shortly'));
+      }
       total += chunk.length;
+      buffered += chunk.length;
       if (total <= limit) return void chunks.push(chunk);
       cleanup();
       // Drain the rest unread, so the 413 answer reaches the sender.
@@ -36,13 +55,19 @@ export function readRawBody(req: Request, limit = MAX_WEBHOOK_BYTES): Promise<Bu
       cleanup();
       reject(new CodedError(ErrorCode.Validation, `Could not read the request body: ${error.message}`));
     };
+    const onClose = () => {
+      cleanup();
+      reject(new CodedError(ErrorCode.Validation, 'The connection closed before the request body was complete'));
+    };
     const cleanup = () => {
       req.off('data', onData);
       req.off('end', onEnd);
       req.off('error', onError);
+      req.off('close', onClose);
     };
     req.on('data', onData);
     req.on('end', onEnd);
     req.on('error', onError);
-  });
+    req.on('close', onClose);
+  }).finally(release);
 }

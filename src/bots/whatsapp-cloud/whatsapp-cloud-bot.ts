@@ -7,7 +7,7 @@ import type { BotContext, DecisionReply } from '../channel-factory.js';
 import { phoneDigits } from '../phone-identity.js';
 import { buttonSecret, decodeButtonId, encodeButtonId, looksLikeOurs } from './button-ids.js';
 import type { WhatsAppCloudAgentConfig } from './cloud-config.js';
-import { MAX_TEXT, outcomeText, promptBody, templateMessage } from './cloud-render.js';
+import { cut, MAX_TEXT, outcomeText, promptBody, templateMessage } from './cloud-render.js';
 import type { CloudMessageRecord, CloudState } from './cloud-state.js';
 import { GraphApiError, GraphClient, type OutboundBody } from './graph-client.js';
 import { CHALLENGE, sameSecret, validSignature } from './webhook-signature.js';
@@ -19,6 +19,8 @@ export type { WhatsAppCloudAgentConfig } from './cloud-config.js';
 const WINDOW_MS = 24 * 3600_000 - 5 * 60_000;
 const REASON_WINDOW_MS = 10 * 60_000;
 const PRUNE_EVERY_MS = 3600_000;
+/** The most one send waits out rate limits in all, whatever the retry settings. */
+const MAX_TOTAL_WAIT_MS = 120_000;
 export const DEFAULT_GRAPH_URL = 'https://graph.facebook.com';
 
 /** When Meta says a message was sent (Unix seconds), never later than now. */
@@ -50,7 +52,7 @@ export class WhatsAppCloudBot implements BotAgent {
   /** Webhook work answered already but still running (a test, or `stop`, waits for it). */
   private readonly pending = new Set<Promise<void>>();
   /** A rejection that may still get a reason: `<number>:<prompt wamid>` → the approval, and when. */
-  private readonly awaitingReason = new Map<string, { approvalId: string; at: number }>();
+  private readonly awaitingReason = new Map<string, { approvalId: string; deciderId: string; at: number }>();
   private started = false;
   private lastWebhookAt: number | undefined;
   private lastPrune = 0;
@@ -63,7 +65,7 @@ export class WhatsAppCloudBot implements BotAgent {
     this.id = config.id;
     this.clock = context.clock ?? systemClock;
     this.log = context.logger.child({ module: 'whatsapp-cloud', agentId: config.id });
-    this.secret = buttonSecret(config.appSecret);
+    this.secret = buttonSecret(config.appSecret, config.id);
     const baseUrl = typeof context.env.WHATSAPP_GRAPH_URL === 'string' && context.env.WHATSAPP_GRAPH_URL ? context.env.WHATSAPP_GRAPH_URL : DEFAULT_GRAPH_URL;
     this.graph = new GraphClient({ baseUrl, version: config.graphApiVersion, phoneNumberId: config.phoneNumberId, accessToken: config.accessToken, timeoutMs: config.requestTimeoutMs });
   }
@@ -161,7 +163,7 @@ export class WhatsAppCloudBot implements BotAgent {
     const reason = reasonKey ? this.awaitingReason.get(reasonKey) : undefined;
     if (reason && reasonKey && now - reason.at < REASON_WINDOW_MS && this.context.decide) {
       this.awaitingReason.delete(reasonKey);
-      const reply = await this.decide({ approvalId: reason.approvalId, decision: 'reject', deciderId: waId, reason: text });
+      const reply = await this.decide({ approvalId: reason.approvalId, decision: 'reject', deciderId: reason.deciderId, reason: text });
       await this.replyTo(waId, m.id, reply.ok ? 'Reason recorded.' : reply.text);
       return;
     }
@@ -184,18 +186,19 @@ export class WhatsAppCloudBot implements BotAgent {
   }
 
   private async onTap(m: InboundMessagePayload, waId: string, buttonId: string): Promise<void> {
-    const parsed = decodeButtonId(this.secret, buttonId, waId);
+    // The number the prompt went to may be written differently from the id Meta reports the tap under.
+    const parsed = decodeButtonId(this.secret, buttonId, [waId, ...(await this.state.inputsOf(waId))]);
     if (!parsed) {
       this.log.warn('button tap refused: its id is not signed for this number', { from: waId, wamid: m.id });
       await this.replyTo(waId, m.id, 'This button is not valid for your number.');
       return;
     }
-    const reply = this.context.decide ? await this.decide({ ...parsed, deciderId: waId }) : { ok: false, text: 'Decisions are not taken here.' };
+    const reply = this.context.decide ? await this.decide({ approvalId: parsed.approvalId, decision: parsed.decision, deciderId: parsed.phone }) : { ok: false, text: 'Decisions are not taken here.' };
     const text = reply.askReason ? `${reply.text} If you want to give a reason, reply to the request with it.` : reply.text;
     const sent = await this.replyTo(waId, m.id, text);
     if (reply.askReason) {
       const at = this.clock.now();
-      for (const id of [m.context?.id, sent]) if (id) this.awaitingReason.set(`${waId}:${id}`, { approvalId: parsed.approvalId, at });
+      for (const id of [m.context?.id, sent]) if (id) this.awaitingReason.set(`${waId}:${id}`, { approvalId: parsed.approvalId, deciderId: parsed.phone, at });
     }
   }
 
@@ -230,7 +233,7 @@ export class WhatsAppCloudBot implements BotAgent {
   async send(chatId: string, text: string, options?: SendOptions): Promise<MessageRef> {
     const to = this.recipient(chatId);
     const replyTo = options?.replyTo;
-    const wamid = await this.post({ to, type: 'text', text: { body: text.slice(0, MAX_TEXT), preview_url: false }, ...(replyTo ? { context: { message_id: replyTo } } : {}) });
+    const wamid = await this.post({ to, type: 'text', text: { body: cut(text, MAX_TEXT), preview_url: false }, ...(replyTo ? { context: { message_id: replyTo } } : {}) });
     await this.record({ wamid, to, kind: 'text', ...(replyTo ? { replyTo } : {}) });
     return { chatId: to, messageId: wamid };
   }
@@ -244,7 +247,7 @@ export class WhatsAppCloudBot implements BotAgent {
     const to = this.recipient(chatId);
     const approveId = encodeButtonId(this.secret, prompt.approvalId, 'approve', to);
     const rejectId = encodeButtonId(this.secret, prompt.approvalId, 'reject', to);
-    const last = await this.state.lastInbound(to);
+    const last = await this.state.lastInbound((await this.state.waIdOf(to)) ?? to);
     let why = `${to} has not written to this number in the last 24 hours`;
     if (last && this.clock.now() - Date.parse(last) < WINDOW_MS) {
       try {
@@ -291,18 +294,33 @@ export class WhatsAppCloudBot implements BotAgent {
   /** Sends one message, waiting out rate limits a bounded number of times; other refusals fail with Meta's words. */
   private async post(body: OutboundBody): Promise<string> {
     const { attempts, baseMs, maxMs } = this.config.retry;
+    let waited = 0;
     for (let attempt = 0; ; attempt++) {
       try {
-        return (await this.graph.sendMessage(body)).wamid;
+        const sent = await this.graph.sendMessage(body);
+        if (sent.waId) await this.noteWaId(body.to, phoneDigits(sent.waId));
+        return sent.wamid;
       } catch (error) {
-        if (error instanceof GraphApiError && error.kind === 'rate_limited' && attempt < attempts) {
-          const wait = Math.min(maxMs, baseMs * 2 ** attempt);
+        // Doubling waits with up to 20 % jitter (senders retrying together spread out), within the total budget.
+        const wait = Math.round(Math.min(maxMs, baseMs * 2 ** attempt) * (1 + Math.random() * 0.2));
+        if (error instanceof GraphApiError && error.kind === 'rate_limited' && attempt < attempts && waited + wait <= MAX_TOTAL_WAIT_MS) {
+          waited += wait;
           this.log.warn(`WhatsApp Cloud API rate limit (${error.graphCode}); retrying in ${wait} ms`, { attempt: attempt + 1, of: attempts });
           await new Promise<void>((resolve) => this.clock.setTimeout(resolve, wait));
           continue;
         }
         throw this.explain(error);
       }
+    }
+  }
+
+  /** Keeps which WhatsApp id a number as written is; a store failure must not fail the send. */
+  private async noteWaId(to: string, waId: string): Promise<void> {
+    if (!waId || waId === to) return;
+    try {
+      await this.state.noteWaId(to, waId);
+    } catch (error) {
+      this.log.warn(`sent, but could not remember that ${to} is WhatsApp id ${waId}`, { error });
     }
   }
 

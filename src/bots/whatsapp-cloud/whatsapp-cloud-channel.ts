@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { CodedError, ErrorCode } from '../../core/errors.js';
-import { credentialField, optionalUrlField } from '../channel-fields.js';
+import { optionalUrlField } from '../channel-fields.js';
 import type { ChannelBots, ChannelFactory, ChatLookup, WebhookRoute } from '../channel-factory.js';
 import { phoneIdentity } from '../phone-identity.js';
 import type { WhatsAppCloudAgentConfig } from './cloud-config.js';
@@ -12,7 +12,13 @@ export const DEFAULT_GRAPH_API_VERSION = 'v26.0';
 
 const ms = (what: string, min: number, max: number) =>
   z.number({ message: `expected ${what} in milliseconds` }).int().min(min, `expected at least ${min} ms`).max(max, `expected at most ${max} ms`);
-const credential = credentialField();
+/** A credential pasted whole: one line of printable characters, surrounding spaces dropped (a line break in it would reach an HTTP header). */
+const oneLine = (what: string) =>
+  z
+    .string()
+    .trim()
+    .regex(/^[\x21-\x7e]*$/, `expected the ${what} as one line of printable characters (was a line break or a space pasted with it?)`)
+    .default('');
 const optionalUrl = optionalUrlField('the Graph API base, e.g. https://graph.facebook.com');
 
 /** What the webhook routes need of a bot (the bot module itself is loaded only by `create`). */
@@ -77,9 +83,9 @@ export const whatsappCloudChannel: ChannelFactory<WhatsAppCloudAgentConfig> = {
       .trim()
       .regex(/^\d*$/, 'expected the Phone number ID from WhatsApp Manager / API Setup (digits; not the phone number itself)')
       .default(''),
-    accessToken: credential,
-    appSecret: credential,
-    verifyToken: credential,
+    accessToken: oneLine('access token'),
+    appSecret: oneLine('app secret'),
+    verifyToken: oneLine('verify token'),
     graphApiVersion: z.string().regex(/^v\d+\.\d+$/, `expected a Graph API version such as ${DEFAULT_GRAPH_API_VERSION}`).default(DEFAULT_GRAPH_API_VERSION),
     /** An approved template with two quick-reply buttons (Approve, then Reject), for managers outside the 24-hour window. */
     approvalTemplate: z
@@ -88,12 +94,12 @@ export const whatsappCloudChannel: ChannelFactory<WhatsAppCloudAgentConfig> = {
         language: z.string().regex(/^[a-z]{2,3}(_[A-Z]{2,4})?$/, 'expected the template language code as approved, e.g. en or pt_PT').default('en'),
       })
       .optional(),
-    /** Rate limits (130429, 131056): retry this many times, waiting baseMs, doubling, up to maxMs. */
+    /** Rate limits (130429, 131056): retry this many times, waiting baseMs, doubling, up to maxMs; never more than 2 minutes of waits for one send. */
     retry: z
       .strictObject({
-        attempts: z.number({ message: 'expected a number of retries, e.g. 3' }).int().min(0).max(8, 'expected at most 8 retries: a send must not wait for minutes').default(3),
+        attempts: z.number({ message: 'expected a number of retries, e.g. 3' }).int().min(0).max(8, 'expected at most 8 retries').default(3),
         baseMs: ms('the first wait', 10, 60_000).default(1000),
-        maxMs: ms('the longest wait', 10, 300_000).default(30_000),
+        maxMs: ms('the longest wait', 10, 60_000).default(30_000),
       })
       .refine((r) => r.maxMs >= r.baseMs, { message: 'expected maxMs to be at least baseMs', path: ['maxMs'] })
       .default({ attempts: 3, baseMs: 1000, maxMs: 30_000 }),
