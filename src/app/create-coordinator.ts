@@ -25,6 +25,7 @@ import { auditRoutes } from '../coordination/routes/audit-routes.js';
 import { tokenRoutes } from '../coordination/routes/token-routes.js';
 import { ApprovalDelivery } from '../coordination/approvals/approval-delivery.js';
 import { ApprovalEngine } from '../coordination/approvals/approval-engine.js';
+import { PromptOutbox } from '../coordination/approvals/prompt-outbox.js';
 import { WebhookOutbox } from '../coordination/approvals/webhook-outbox.js';
 import { OutboundPolicy } from '../coordination/approvals/outbound-guard.js';
 import { registerMessageSend } from '../coordination/approvals/message-send.js';
@@ -77,6 +78,8 @@ export interface Coordinator {
   registry: AgentRegistry;
   approvals: ApprovalEngine;
   outbox: WebhookOutbox;
+  /** Approval prompts waiting to go out (or for a channel). */
+  prompts: PromptOutbox;
   conversations: ConversationService;
   /** Starts the bot agents (in dependsOn order) and the health monitor. */
   start(): Promise<void>;
@@ -107,7 +110,9 @@ export async function createCoordinator(deps: CoordinatorDeps): Promise<Coordina
   // One policy for every outbound call to an address given as input (webhooks, health URLs), and for checking them on arrival.
   const outbound = new OutboundPolicy(env.WEBHOOK_ALLOWLIST);
   const outbox = new WebhookOutbox({ store, clock, logger, policy: outbound });
-  const approvals = new ApprovalEngine({ store, clock, logger, bus, audit, settings, channels, delivery: new ApprovalDelivery({ store, hosts, clock, logger, channels, channelOrder: () => settings.config.defaults.channelOrder }), outbox });
+  const delivery = new ApprovalDelivery({ store, hosts, clock, logger, channels, channelOrder: () => settings.config.defaults.channelOrder });
+  const prompts = new PromptOutbox({ store, clock, logger, bus, audit, delivery, config: () => settings.config });
+  const approvals = new ApprovalEngine({ store, clock, logger, bus, audit, settings, channels, delivery, prompts, outbox });
   const conversations = new ConversationService({ store, hosts, bus, audit, clock, logger, channels, config: () => settings.config });
   registerMessageSend(approvals, { settings, store, hosts, conversations });
   const decide = chatDecider(approvals, settings);
@@ -238,12 +243,14 @@ export async function createCoordinator(deps: CoordinatorDeps): Promise<Coordina
     registry,
     approvals,
     outbox,
+    prompts,
     conversations,
     apiUrl: '',
     async start() {
       await local.startBranches(settings.config.branches.filter((b) => b.host !== 'remote'));
       await monitor.start();
       await approvals.resume();
+      await prompts.resume();
       await outbox.resume();
     },
     attach(apiServer) {
@@ -269,6 +276,7 @@ export async function createCoordinator(deps: CoordinatorDeps): Promise<Coordina
       await dashboard.close();
       await monitor.stop();
       approvals.stop();
+      await prompts.stop();
       outbox.stop();
       await conversations.idle();
       await hosts.stop();

@@ -85,7 +85,12 @@ export function approvalView(a: ApprovalRecord) {
  */
 export function requesterApprovalView(a: ApprovalRecord) {
   const view = approvalView(a);
-  return { ...view, deliveries: a.deliveries.map((d) => ({ channel: d.channel, status: d.status, at: d.at, ...(d.tier ? { tier: d.tier } : {}) })) };
+  return {
+    ...view,
+    deliveries: a.deliveries.map((d) => ({ channel: d.channel, status: d.status, at: d.at, ...(d.tier ? { tier: d.tier } : {}) })),
+    // How many are still to be reached and why, not who.
+    ...(a.unreached ? { unreached: a.unreached.map((u) => ({ tier: u.tier, state: u.state, since: u.since })) } : {}),
+  };
 }
 
 /** The view for a scope: staff see every field; an agent its own request without chat ids; a runner neither chat ids nor the requester's callback and key. */

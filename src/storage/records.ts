@@ -59,6 +59,41 @@ export interface Delivery {
   tier?: 'initial' | 'escalation';
 }
 
+/**
+ * One prompt to put in front of one manager (or a branch's approvals chat),
+ * persisted before the request is answered and sent by the prompt outbox:
+ * retried with backoff, waiting while none of the manager's channels is up,
+ * resumed after a restart. Its id is the approval and the target, so the same
+ * manager is never queued twice for the same approval and tier.
+ */
+export interface PromptJobRecord extends StoredDoc {
+  approvalId: string;
+  branchId: string;
+  tier: 'initial' | 'escalation';
+  /** A manager's prompt: sent on their preferred channel that is up. */
+  managerId?: string;
+  /** A branch chat's prompt (its approvals chat): that agent and chat. */
+  agentId?: string;
+  chatId?: string;
+  /** queued (due at nextAttemptAt), sending (claimed), waiting (no channel up), sent, dropped (the approval was decided first). */
+  status: 'queued' | 'sending' | 'waiting' | 'sent' | 'dropped';
+  attempts: number;
+  nextAttemptAt: string;
+  lastError?: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** A manager an approval has not reached yet, and why (shown on the approval). */
+export interface Unreached {
+  managerId: string;
+  tier: 'initial' | 'escalation';
+  /** queued: about to go; waiting: none of their channels is up; retrying: the last send failed. */
+  state: 'queued' | 'waiting' | 'retrying';
+  reason?: string;
+  since: string;
+}
+
 export interface Decision {
   outcome: 'approved' | 'rejected' | 'expired' | 'cancelled';
   /** Manager id, `admin`, `policy` or `system`. */
@@ -83,6 +118,8 @@ export interface ApprovalRecord extends StoredDoc {
   status: ApprovalStatus;
   autonomy: string;
   deliveries: Delivery[];
+  /** Managers whose prompt is still in the outbox (queued, waiting for a channel, retrying). */
+  unreached?: Unreached[];
   decision?: Decision;
   /** For `requiredApprovals > 1`: the approvals gathered so far. */
   approvals?: Array<{ by: string; via: string; at: string }>;

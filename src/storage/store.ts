@@ -3,6 +3,7 @@ import type {
   AgentRecord,
   ApiTokenRecord,
   OutboxRecord,
+  PromptJobRecord,
   ApprovalRecord,
   AuditEventRecord,
   ContactRecord,
@@ -31,6 +32,7 @@ export const COLLECTION_SPECS = {
   settings: { name: 'settings' },
   apiTokens: { name: 'api_tokens', indexes: [['subject']] },
   outbox: { name: 'outbox', indexes: [['status', 'nextAttemptAt']] },
+  prompts: { name: 'prompt_jobs', indexes: [['status', 'nextAttemptAt'], ['approvalId'], ['branchId', 'status']] },
 } satisfies Record<string, CollectionSpec>;
 
 export type CollectionKey = keyof typeof COLLECTION_SPECS;
@@ -46,6 +48,7 @@ export interface StoreCollections {
   settings: Collection<SettingRecord>;
   apiTokens: Collection<ApiTokenRecord>;
   outbox: Collection<OutboxRecord>;
+  prompts: Collection<PromptJobRecord>;
 }
 
 export interface StoreState {

@@ -54,8 +54,12 @@ async function setup(clock = new ManualClock()) {
   await store.apiTokens.insert({ id: sha256(TOKENS.agent), role: 'agent', subject: 'refunds', createdAt: now });
   for (const m of ['ana', 'bruno', 'carla'] as const) await store.apiTokens.insert({ id: sha256(TOKENS[m]), role: 'manager', subject: m, createdAt: now });
   const bot = (id: string) => bots.get(id) as FakeBot;
-  const create = (json: Record<string, unknown>, key?: string) =>
-    t.call('/api/approvals', { method: 'POST', token: TOKENS.agent, json: { branchId: 'lisboa', actionType: 'refund', summary: 'Refund 20 EUR to order 1234', ...json }, headers: key ? { 'idempotency-key': key } : {} });
+  /** Creates a request; resolves once its prompts went out (the request itself is answered before they do). */
+  const create = async (json: Record<string, unknown>, key?: string) => {
+    const res = await t.call('/api/approvals', { method: 'POST', token: TOKENS.agent, json: { branchId: 'lisboa', actionType: 'refund', summary: 'Refund 20 EUR to order 1234', ...json }, headers: key ? { 'idempotency-key': key } : {} });
+    await t.running.coordinator.prompts.idle();
+    return res;
+  };
   return { t, clock, bot, create, store };
 }
 
@@ -251,12 +255,15 @@ describe('approvals: time, outcome delivery, audit, learning, message.send', () 
     expect((await t.running.store.approvals.get(id))!.deliveries.filter((d: { status: string }) => d.status === 'sent').map((d: { managerId?: string }) => d.managerId ?? 'channel')).toEqual(['bruno', 'channel']);
     expect(body.approval.escalation).toEqual({ dueAt: new Date(clock.now() + 600_000).toISOString() });
     // The coordinator is down while the escalation falls due; on start it fires at once.
+    expect((await t.running.store.approvals.get(id))!.unreached).toEqual([expect.objectContaining({ managerId: 'ana', state: 'retrying' })]);
     await t.restart(() => clock.advance(700_000));
     await clock.advance(0);
+    await t.running.coordinator.prompts.idle();
     const afterRestart = (await t.running.store.approvals.get(id))!;
     expect(afterRestart.escalation?.done).toBe(true);
-    // After the restart Ana's Telegram works again: the escalation reached her.
-    expect(afterRestart.deliveries.filter((d) => d.tier === 'escalation')).toEqual([expect.objectContaining({ managerId: 'ana', channel: 'telegram', status: 'sent' })]);
+    // After the restart Ana's Telegram works again: her prompt, still in the outbox, reached her once (the escalation does not ask her twice).
+    expect(afterRestart.deliveries.filter((d) => d.managerId === 'ana' && d.status === 'sent')).toEqual([expect.objectContaining({ managerId: 'ana', channel: 'telegram', status: 'sent' })]);
+    expect(afterRestart.unreached).toEqual([]);
     expect(bot('lis-tg').prompts.map((p) => p.chatId)).toEqual(['1001']);
     expect((await t.running.store.auditEvents.find({ where: { approvalId: id, type: 'approval.escalated' } })).length).toBe(1);
     await clock.advance(500_000);

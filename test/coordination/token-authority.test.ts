@@ -173,6 +173,7 @@ describe('item 7: every read is kept to the token’s branches', () => {
     expect((await t.call(`/api/approvals/${crm.id}/result`, { method: 'POST', token: T.refunds, json: { success: true } })).status).toBe(404);
     expect(JSON.stringify(await store.approvals.find({ orderBy: { field: 'id' } }))).toBe(before);
     // Its own request: where the prompts went by channel, never the managers' chat ids.
+    await t.running.coordinator.prompts.idle();
     const mine = await t.call(`/api/approvals/${own.code}`, { token: T.refunds });
     expect(mine.status).toBe(200);
     expect(mine.body.approval.deliveries.length).toBeGreaterThan(0);

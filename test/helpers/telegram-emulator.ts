@@ -20,3 +20,10 @@ export async function startTelegramEmulator(): Promise<TelegramServer> {
   await server.start();
   return server;
 }
+
+/** A fresh emulator on the port of one that was stopped (the bots' API root stays the same): a platform coming back. */
+export async function restartTelegramEmulator(stopped: TelegramServer): Promise<TelegramServer> {
+  const server = new Server({ host: '127.0.0.1', port: stopped.config.port });
+  await server.start();
+  return server;
+}

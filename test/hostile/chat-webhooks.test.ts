@@ -84,6 +84,9 @@ branches:
     await until('both bots up', async () => (await t.running.store.agents.find({ where: { status: 'up', kind: 'bot' } })).length === 2);
     const res = await t.call('/api/approvals', { method: 'POST', token: 'hostile-webhook-agent-token-01', json: { branchId: 'lisboa', actionType: 'refund', summary: 'Refund 5 EUR' } });
     expect(res.status).toBe(201);
+    // Its prompts go out after the answer: let them, so only the hostile requests could change the store.
+    await until('the prompts sent', async () => (await t.running.store.prompts.count({ status: { in: ['queued', 'sending', 'waiting'] } })) === 0);
+    await t.running.coordinator.prompts.idle();
   });
   afterAll(async () => {
     await t.close();

@@ -79,6 +79,8 @@ operators:
     if (res.status !== 201) throw new Error(`seeding an approval failed: ${res.status} ${JSON.stringify(res.body)}`);
     ids.push(res.body.approval.id, res.body.approval.code);
   }
+  // Prompts go out after the answer: let them, so the properties see a settled store.
+  await t.running.coordinator.prompts.idle();
   const porto = bots.get('porto-tg')!;
   porto.emit({ type: 'message', message: { agentId: 'porto-tg', channel: 'telegram', chatId: '555', senderId: '555', senderName: `${PORTO_MARKER} Customer`, text: 'Olá, a que horas abrem?', at: now, messageId: '1' } });
   await until('the porto customer stored', async () => (await store.contacts.count()) === 1);

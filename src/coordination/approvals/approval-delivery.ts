@@ -1,12 +1,12 @@
 import type { ApprovalOutcome, ApprovalPrompt } from '../../bots/bot-agent.js';
 import type { AgentHost } from '../../branches/agent-host.js';
-import type { BranchConfig, Channel, ManagerConfig } from '../../config/config-schema.js';
+import type { BranchConfig, Channel } from '../../config/config-schema.js';
 import { identityOn } from '../../branches/manager-identity.js';
 import type { ChannelRegistry } from '../../bots/channel-registry.js';
 import type { Logger } from '../../config/logger.js';
 import type { Clock } from '../../core/clock.js';
 import { isoNow } from '../../core/clock.js';
-import type { ApprovalRecord, Delivery } from '../../storage/records.js';
+import type { ApprovalRecord, Delivery, PromptJobRecord } from '../../storage/records.js';
 import type { Store } from '../../storage/store.js';
 
 /**
@@ -15,6 +15,22 @@ import type { Store } from '../../storage/store.js';
  * fits whole, so a manager never approves words they could not see.
  */
 const DETAILS_MAX = 2500;
+
+/**
+ * How long one prompt may take to send. A platform that hangs (accepts and
+ * never answers) must not hold an outbox slot for its client's own timeout
+ * (grammY's is 500 s): past this the send counts as failed and is retried.
+ * A send that still lands later can show the prompt twice; a miss is worse.
+ */
+const SEND_DEADLINE_MS = 20_000;
+
+function withDeadline<T>(work: Promise<T>, ms: number, why: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(why)), ms);
+  });
+  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
+}
 
 export function promptOf(approval: ApprovalRecord, branchName: string): ApprovalPrompt {
   const details = approval.details === undefined ? undefined : typeof approval.details === 'string' ? approval.details : JSON.stringify(approval.details);
@@ -38,54 +54,86 @@ export function outcomeOf(approval: ApprovalRecord, branchName: string): Approva
 }
 
 /**
- * Puts approval prompts in front of managers: each on their preferred channel,
+ * Puts one approval prompt in front of a manager: on their preferred channel,
  * skipping a channel whose agent is not up and falling back to the next one
- * when a send fails; plus the branch's Slack approvals channel, if any.
- * Every attempt is recorded as a Delivery.
+ * when a send fails; or in a branch's approvals chat. Every attempt is a
+ * Delivery. What to send and when is the prompt outbox's (prompt-outbox.ts).
  */
 export class ApprovalDelivery {
   /** `channelOrder`: the config's `defaults.channelOrder`, read at each delivery (managers' `prefer` wins). */
   constructor(private readonly deps: { store: Store; hosts: AgentHost; clock: Clock; logger: Logger; channelOrder: () => Channel[]; channels: ChannelRegistry }) {}
 
   private async upAgentFor(branch: BranchConfig, channel: string): Promise<string | undefined> {
-    for (const agent of branch.agents.filter((a) => a.channel === channel)) {
-      const record = await this.deps.store.agents.get(agent.id);
-      if (record?.status === 'up' && this.deps.hosts.hosts(agent.id)) return agent.id;
-    }
+    for (const agent of branch.agents.filter((a) => a.channel === channel)) if (await this.isUp(agent.id)) return agent.id;
     return undefined;
   }
 
-  async deliver(approval: ApprovalRecord, branch: BranchConfig, managers: ManagerConfig[], tier: Delivery['tier']): Promise<Delivery[]> {
+  /** The branch chats that get every initial prompt (Slack's approvalsChannel), as agent and chat. */
+  branchChats(branch: BranchConfig): Array<{ agentId: string; chatId: string }> {
+    return branch.agents.flatMap((agent) => {
+      const chatId = this.deps.channels.find(agent.channel)?.approvalsChat?.(agent);
+      return chatId ? [{ agentId: agent.id, chatId }] : [];
+    });
+  }
+
+  /**
+   * Sends one queued prompt: a manager's on their preferred channel whose
+   * agent is up, falling back to the next when a send fails; a branch chat's
+   * on its agent. `waiting`: nothing could be tried (no channel up); `failed`:
+   * every channel tried failed (retried later); `gone`: no longer sendable
+   * (the manager was removed from the config or has no chat identity left).
+   */
+  async send(job: PromptJobRecord, approval: ApprovalRecord, branch: BranchConfig): Promise<{ result: 'sent' | 'waiting' | 'failed' | 'gone'; deliveries: Delivery[]; reason?: string }> {
     const prompt = promptOf(approval, branch.name);
-    const out: Delivery[] = [];
+    const deliveries: Delivery[] = [];
     const attempt = async (base: Omit<Delivery, 'status' | 'at' | 'messageId' | 'error'>): Promise<boolean> => {
       try {
-        const ref = await this.deps.hosts.promptApproval(base.agentId, base.chatId, prompt);
+        const ref = await withDeadline(this.deps.hosts.promptApproval(base.agentId, base.chatId, prompt), SEND_DEADLINE_MS, `${base.channel} gave no answer within ${SEND_DEADLINE_MS / 1000} s`);
         // Keep the chat the platform answered with (Slack turns a user id into a DM channel id): updates go there.
-        out.push({ ...base, chatId: ref.chatId, messageId: ref.messageId, status: 'sent', at: isoNow(this.deps.clock) });
+        deliveries.push({ ...base, chatId: ref.chatId, messageId: ref.messageId, status: 'sent', at: isoNow(this.deps.clock) });
         return true;
       } catch (error) {
-        out.push({ ...base, status: 'failed', error: error instanceof Error ? error.message : String(error), at: isoNow(this.deps.clock) });
+        deliveries.push({ ...base, status: 'failed', error: error instanceof Error ? error.message : String(error), at: isoNow(this.deps.clock) });
         return false;
       }
     };
-    for (const manager of managers) {
-      const order = (manager.prefer ?? this.deps.channelOrder()).filter((c) => identityOn(manager, c, this.deps.channels));
-      for (const channel of order) {
-        const agentId = await this.upAgentFor(branch, channel);
-        if (!agentId) continue;
-        if (await attempt({ managerId: manager.id, channel, agentId, chatId: identityOn(manager, channel, this.deps.channels)!, tier })) break;
-      }
+    const failedReason = () => deliveries.map((d) => `${d.channel}: ${d.error}`).join('; ');
+    if (!job.managerId) {
+      if (!job.agentId || !job.chatId) return { result: 'gone', deliveries, reason: 'no chat named' };
+      const agent = branch.agents.find((a) => a.id === job.agentId);
+      if (!agent) return { result: 'gone', deliveries, reason: `agent ${job.agentId} is no longer configured` };
+      if (!(await this.isUp(agent.id))) return { result: 'waiting', deliveries, reason: `${agent.id} is not up` };
+      const sent = await attempt({ channel: agent.channel, agentId: agent.id, chatId: job.chatId, tier: job.tier });
+      return sent ? { result: 'sent', deliveries } : { result: 'failed', deliveries, reason: failedReason() };
     }
-    if (tier === 'initial') {
-      for (const agent of branch.agents) {
-        const chatId = this.deps.channels.find(agent.channel)?.approvalsChat?.(agent);
-        if (!chatId) continue;
-        const record = await this.deps.store.agents.get(agent.id);
-        if (record?.status === 'up' && this.deps.hosts.hosts(agent.id)) await attempt({ channel: agent.channel, agentId: agent.id, chatId, tier });
+    const manager = branch.managers.find((m) => m.id === job.managerId);
+    if (!manager) return { result: 'gone', deliveries, reason: `manager ${job.managerId} is no longer configured` };
+    const order = (manager.prefer ?? this.deps.channelOrder()).filter((c) => identityOn(manager, c, this.deps.channels));
+    if (order.length === 0) return { result: 'gone', deliveries, reason: `${manager.name} has no chat identity on any channel` };
+    const down: string[] = [];
+    for (const channel of order) {
+      const agentId = await this.upAgentFor(branch, channel);
+      if (!agentId) {
+        down.push(channel);
+        continue;
       }
+      if (await attempt({ managerId: manager.id, channel, agentId, chatId: identityOn(manager, channel, this.deps.channels)!, tier: job.tier })) return { result: 'sent', deliveries };
     }
-    return out;
+    if (deliveries.length === 0) return { result: 'waiting', deliveries, reason: `no agent up on ${down.join(', ')}` };
+    return { result: 'failed', deliveries, reason: [failedReason(), down.length > 0 ? `no agent up on ${down.join(', ')}` : ''].filter(Boolean).join('; ') };
+  }
+
+  private async isUp(agentId: string): Promise<boolean> {
+    const record = await this.deps.store.agents.get(agentId);
+    return record?.status === 'up' && this.deps.hosts.hosts(agentId);
+  }
+
+  /** Shows the outcome on one copy (a prompt that went out after the decision). */
+  async updateOne(approval: ApprovalRecord, branchName: string, d: Delivery): Promise<void> {
+    if (d.status !== 'sent' || !d.messageId) return;
+    await this.deps.hosts.updateApproval(d.agentId, { chatId: d.chatId, messageId: d.messageId }, outcomeOf(approval, branchName)).catch((error: unknown) =>
+      this.deps.logger.warn('could not update an approval prompt', { module: 'approvals', approvalId: approval.id, agentId: d.agentId, error }),
+    );
   }
 
   /** Shows the outcome on every copy of the prompt, on every channel. */

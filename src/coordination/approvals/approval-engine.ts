@@ -16,6 +16,7 @@ import type { ApprovalDelivery } from './approval-delivery.js';
 import { LearnedRules } from './learned-rules.js';
 import { assignedTeam, autoApproves, classifyRisk, eligibleManagers, resolveAutonomy, ttlSec } from './policy.js';
 import { requesterApprovalView, seesApproval, type ReadScope } from '../read-scope.js';
+import type { PromptOutbox } from './prompt-outbox.js';
 import type { WebhookOutbox } from './webhook-outbox.js';
 
 export interface CreateApprovalInput {
@@ -93,6 +94,8 @@ export class ApprovalEngine {
       /** The channels, for matching a chat decider to a manager. */
       channels: ChannelRegistry;
       delivery: ApprovalDelivery;
+      /** Where prompts are queued before the request is answered, and sent from. */
+      prompts: PromptOutbox;
       outbox: WebhookOutbox;
     },
   ) {
@@ -213,17 +216,10 @@ export class ApprovalEngine {
       return { approval: decided ?? approval, created: true };
     }
 
-    const managers = eligibleManagers(config, branch, risk.risk);
-    const deliveries = await this.delivery.deliver(approval, branch, managers, 'initial');
-    approval = await this.appendDeliveries(approval.id, deliveries);
-    await this.auditDeliveries(approval, deliveries);
-    if (approval.status === 'pending') {
-      this.scheduleTimers(approval);
-      this.deps.bus.emit('approval.updated', approval);
-    } else {
-      // Decided from the first prompt before the deliveries were saved: show the outcome on every copy now.
-      await this.updateCopies(approval);
-    }
+    // The prompts are stored, not sent, before the requester is answered: chat platforms never hold up the request.
+    approval = await this.deps.prompts.enqueue(approval, branch, eligibleManagers(config, branch, risk.risk), 'initial');
+    this.scheduleTimers(approval);
+    this.deps.bus.emit('approval.updated', approval);
     return { approval, created: true };
   }
 
@@ -233,30 +229,11 @@ export class ApprovalEngine {
     return this.delivery.updateAll(approval, branch?.name ?? approval.branchId);
   }
 
-  /** Records deliveries (compare-and-set on the version, retried) so a concurrent decision never loses them. */
-  private async appendDeliveries(id: string, deliveries: ApprovalRecord['deliveries'], extra: Partial<ApprovalRecord> = {}): Promise<ApprovalRecord> {
-    for (;;) {
-      const current = await this.require(id);
-      const updated = await this.deps.store.approvals.update(id, { deliveries: [...current.deliveries, ...deliveries], updatedAt: isoNow(this.deps.clock), ...extra }, { version: current.version });
-      if (updated) return updated;
-    }
-  }
-
   private replay(existing: ApprovalRecord, requestHash: string): { approval: ApprovalRecord; created: boolean } {
     if (existing.requestHash !== requestHash) {
       throw new ConflictError('This Idempotency-Key was already used with a different request body', { approvalId: existing.id });
     }
     return { approval: existing, created: false };
-  }
-
-  private async auditDeliveries(approval: ApprovalRecord, deliveries: ApprovalRecord['deliveries']): Promise<void> {
-    for (const d of deliveries) {
-      await this.deps.audit.append({ type: d.status === 'sent' ? 'approval.delivered' : 'approval.delivery-failed', actor: 'coordinator', branchId: approval.branchId, approvalId: approval.id, agentId: d.agentId, data: d });
-    }
-    if (!deliveries.some((d) => d.status === 'sent')) {
-      this.log.warn(`approval ${approval.code}: no manager could be reached on any channel; it waits on the dashboard and API`, { approvalId: approval.id });
-      await this.deps.audit.append({ type: 'approval.undelivered', actor: 'coordinator', branchId: approval.branchId, approvalId: approval.id });
-    }
   }
 
   /**
@@ -357,6 +334,7 @@ export class ApprovalEngine {
     const decided = await this.deps.store.approvals.update(approval.id, patch, { status: 'pending', version: approval.version });
     if (!decided) return null;
     this.clearTimers(approval.id);
+    await this.deps.prompts.dropFor(approval.id);
     await this.deps.audit.append({ type: `approval.${decision.outcome}`, actor: decision.by, branchId: approval.branchId, approvalId: approval.id, data: { via: decision.via, reason: decision.reason, rule: decision.rule } });
     this.log.info(`approval ${approval.code} ${decision.outcome} by ${decision.byName ?? decision.by} via ${decision.via}`, { approvalId: approval.id });
     await this.updateCopies(decided);
@@ -459,11 +437,10 @@ export class ApprovalEngine {
     }
     const reached = new Set(approval.deliveries.filter((d) => d.status === 'sent').map((d) => d.managerId));
     const owners = branch.managers.filter((m) => m.role === 'owner' && !reached.has(m.id));
-    const deliveries = await this.delivery.deliver(approval, branch, owners, 'escalation');
-    const updated = await this.appendDeliveries(id, deliveries, { escalation: { ...approval.escalation, done: true } });
-    if (updated.status !== 'pending') await this.updateCopies(updated);
+    const marked = await this.deps.store.approvals.update(id, { escalation: { ...approval.escalation, done: true }, updatedAt: isoNow(this.deps.clock) }, { status: 'pending', version: approval.version });
+    if (!marked) return; // decided (or escalated by another process) meanwhile
     await this.deps.audit.append({ type: 'approval.escalated', actor: 'coordinator', branchId: approval.branchId, approvalId: id, data: { to: owners.map((o) => o.id) } });
-    await this.auditDeliveries(updated, deliveries);
+    const updated = await this.deps.prompts.enqueue(marked, branch, owners, 'escalation');
     this.deps.bus.emit('approval.updated', updated);
   }
 }

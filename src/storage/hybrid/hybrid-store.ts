@@ -42,6 +42,7 @@ export class HybridStore implements Store {
   declare readonly settings: StoreCollections['settings'];
   declare readonly apiTokens: StoreCollections['apiTokens'];
   declare readonly outbox: StoreCollections['outbox'];
+  declare readonly prompts: StoreCollections['prompts'];
 
   mode: 'primary' | 'fallback' = 'fallback';
   private reason = 'not connected yet';

@@ -29,6 +29,7 @@ export class MongoStore implements Store {
   declare readonly settings: StoreCollections['settings'];
   declare readonly apiTokens: StoreCollections['apiTokens'];
   declare readonly outbox: StoreCollections['outbox'];
+  declare readonly prompts: StoreCollections['prompts'];
   readonly connection: mongoose.Connection;
   private everConnected = false;
   /** Collections opened by namespace (channels' state); their indexes are made at connect, or at once when already connected. */

@@ -33,6 +33,7 @@ export class SqliteStore implements Store {
   declare readonly settings: StoreCollections['settings'];
   declare readonly apiTokens: StoreCollections['apiTokens'];
   declare readonly outbox: StoreCollections['outbox'];
+  declare readonly prompts: StoreCollections['prompts'];
   readonly db: Database.Database;
   /** While true, every write is journaled for replay into MongoDB (hybrid fallback). */
   journaling = false;

@@ -1,0 +1,256 @@
+import type { BranchConfig, CoordinatorConfig, ManagerConfig } from '../../config/config-schema.js';
+import type { Logger } from '../../config/logger.js';
+import type { Clock, TimerHandle } from '../../core/clock.js';
+import { isoNow } from '../../core/clock.js';
+import { ConflictError } from '../../core/errors.js';
+import type { ApprovalRecord, Delivery, PromptJobRecord, Unreached } from '../../storage/records.js';
+import type { Store } from '../../storage/store.js';
+import type { AuditLog } from '../audit-log.js';
+import type { EventBus } from '../event-bus.js';
+import type { ApprovalDelivery } from './approval-delivery.js';
+
+/** Sends running at once (each is one chat API call); the rest wait their turn. */
+const MAX_IN_FLIGHT = 8;
+/** Backoff after every channel of a manager failed: 2 s, 4 s, ... up to 5 minutes, until the approval is decided. */
+const retryDelayMs = (attempts: number) => Math.min(300_000, 2000 * 2 ** Math.max(0, attempts - 1));
+const MAX_TIMER_MS = 2 ** 31 - 1;
+const OPEN: ReadonlyArray<PromptJobRecord['status']> = ['queued', 'sending', 'waiting'];
+
+export interface PromptOutboxDeps {
+  store: Store;
+  clock: Clock;
+  logger: Logger;
+  bus: EventBus;
+  audit: AuditLog;
+  delivery: ApprovalDelivery;
+  config: () => CoordinatorConfig;
+}
+
+/**
+ * Approval prompts, persisted before the request is answered and sent from
+ * here: so a requester never waits for a chat platform, a manager whose only
+ * channel is down is asked when it comes back, and a restart loses none.
+ *
+ * Each job is one manager (or one branch chat) for one approval and tier; its
+ * id makes a second enqueue of the same target a no-op, and a send is claimed
+ * by compare-and-set (queued → sending), so two processes never send the same
+ * prompt at once. A crash between the platform's answer and the record of it
+ * is the one case resent after a restart (at-least-once, like any outbox).
+ */
+export class PromptOutbox {
+  private readonly timers = new Map<string, TimerHandle>();
+  private readonly queue: string[] = [];
+  private readonly queued = new Set<string>();
+  private inFlight = 0;
+  /** Jobs being sent right now by this process. */
+  private readonly active = new Set<string>();
+  /** Jobs due now, handed to the next turn of the event loop (not to the clock: only waits are timed). */
+  private immediate = 0;
+  private readonly running = new Set<Promise<void>>();
+  private stopped = false;
+  private readonly log: Logger;
+  private readonly unsubscribe: () => void;
+
+  constructor(private readonly deps: PromptOutboxDeps) {
+    this.log = deps.logger.child({ module: 'approvals' });
+    // A channel that comes up sends what was waiting for it.
+    this.unsubscribe = deps.bus.on('agent.status', (e) => {
+      if (e.to === 'up') void this.wake(e.branchId).catch((error: unknown) => this.log.error('could not wake waiting prompts', { branchId: e.branchId, error }));
+    });
+  }
+
+  /**
+   * Queues the prompts of one round (durably: the jobs and the approval's
+   * `unreached` list are stored before this resolves) and starts sending them.
+   * Returns the approval as stored, with who is still to be reached.
+   */
+  async enqueue(approval: ApprovalRecord, branch: BranchConfig, managers: ManagerConfig[], tier: PromptJobRecord['tier']): Promise<ApprovalRecord> {
+    const now = isoNow(this.deps.clock);
+    // A manager whose earlier prompt is still on its way (waiting for a channel, retrying) is reached by that one.
+    const open = new Set((await this.deps.store.prompts.find({ where: { approvalId: approval.id, status: { in: [...OPEN] } } })).map((j) => j.managerId));
+    const targets: Array<Pick<PromptJobRecord, 'managerId' | 'agentId' | 'chatId'> & { key: string }> = managers.filter((m) => !open.has(m.id)).map((m) => ({ managerId: m.id, key: `m:${m.id}` }));
+    if (tier === 'initial') for (const chat of this.deps.delivery.branchChats(branch)) targets.push({ ...chat, key: `c:${chat.agentId}` });
+    const jobs: PromptJobRecord[] = [];
+    for (const { key, ...target } of targets) {
+      try {
+        jobs.push(
+          await this.deps.store.prompts.insert({ id: `${approval.id}:${tier}:${key}`, approvalId: approval.id, branchId: branch.id, tier, ...target, status: 'queued', attempts: 0, nextAttemptAt: now, createdAt: now, updatedAt: now }),
+        );
+      } catch (error) {
+        if (!(error instanceof ConflictError)) throw error;
+      }
+    }
+    if (targets.length === 0 && open.size === 0) {
+      this.log.warn(`approval ${approval.code}: no manager may decide it and no approvals chat is configured; it waits on the dashboard and API`, { approvalId: approval.id });
+      await this.deps.audit.append({ type: 'approval.undelivered', actor: 'coordinator', branchId: approval.branchId, approvalId: approval.id, data: { reason: 'nobody to ask' } });
+    }
+    const waiting: Unreached[] = jobs.filter((j) => j.managerId).map((j) => ({ managerId: j.managerId!, tier, state: 'queued', since: now }));
+    const stored = waiting.length > 0 ? await this.patch(approval.id, (a) => ({ unreached: [...(a.unreached ?? []).filter((u) => !waiting.some((w) => w.managerId === u.managerId)), ...waiting] })) : approval;
+    for (const job of jobs) this.schedule(job);
+    return stored ?? approval;
+  }
+
+  /** Schedules every open job (those due while we were down go at once; a send caught by a stop is tried again). */
+  async resume(): Promise<void> {
+    for (let job of await this.deps.store.prompts.find({ where: { status: { in: [...OPEN] } } })) {
+      // Claimed by a process that stopped mid-send: sent again (the platform's answer may not have been recorded).
+      if (job.status === 'sending') job = (await this.deps.store.prompts.update(job.id, { status: 'queued', updatedAt: isoNow(this.deps.clock) }, { version: job.version })) ?? job;
+      this.schedule(job);
+    }
+  }
+
+  /** Marks the open jobs of a decided approval dropped, so nothing more is sent for it. */
+  async dropFor(approvalId: string): Promise<void> {
+    for (const job of await this.deps.store.prompts.find({ where: { approvalId, status: { in: ['queued', 'waiting'] } } })) {
+      this.unschedule(job.id);
+      await this.deps.store.prompts.update(job.id, { status: 'dropped', updatedAt: isoNow(this.deps.clock) }, { version: job.version });
+    }
+  }
+
+  /** Sends now what waits for a channel of this branch, and what was backing off after failed sends. */
+  async wake(branchId: string): Promise<void> {
+    for (const job of await this.deps.store.prompts.find({ where: { branchId, status: { in: ['waiting', 'queued'] } } })) this.schedule(job, 0);
+  }
+
+  /** Resolves once every send started so far has finished (tests, shutdown). */
+  async idle(): Promise<void> {
+    while (this.immediate > 0 || this.running.size > 0 || this.queue.length > 0) {
+      if (this.running.size > 0) await Promise.allSettled([...this.running]);
+      else await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.unsubscribe();
+    for (const t of this.timers.values()) this.deps.clock.clearTimeout(t);
+    this.timers.clear();
+    this.queue.length = 0;
+    this.queued.clear();
+    await Promise.allSettled([...this.running]);
+  }
+
+  private schedule(job: PromptJobRecord, delayMs?: number): void {
+    if (this.stopped || job.status === 'sent' || job.status === 'dropped') return;
+    if (job.status === 'waiting' && delayMs === undefined) return;
+    this.unschedule(job.id);
+    const delay = delayMs ?? Math.max(0, Date.parse(job.nextAttemptAt) - this.deps.clock.now());
+    if (delay === 0) {
+      this.immediate++;
+      setImmediate(() => {
+        this.immediate--;
+        if (!this.stopped) this.enter(job.id);
+      });
+      return;
+    }
+    this.timers.set(
+      job.id,
+      this.deps.clock.setTimeout(() => {
+        this.timers.delete(job.id);
+        this.enter(job.id);
+      }, Math.min(delay, MAX_TIMER_MS)),
+    );
+  }
+
+  private unschedule(id: string): void {
+    const t = this.timers.get(id);
+    if (t) this.deps.clock.clearTimeout(t);
+    this.timers.delete(id);
+  }
+
+  /** Runs a due job when a slot is free: at most MAX_IN_FLIGHT sends at once. */
+  private enter(id: string): void {
+    if (this.queued.has(id) || this.active.has(id)) return;
+    this.queued.add(id);
+    this.queue.push(id);
+    this.pump();
+  }
+
+  private pump(): void {
+    while (!this.stopped && this.inFlight < MAX_IN_FLIGHT && this.queue.length > 0) {
+      const id = this.queue.shift()!;
+      this.queued.delete(id);
+      this.inFlight++;
+      this.active.add(id);
+      const work: Promise<void> = this.run(id)
+        .catch((error: unknown) => void this.log.error('approval prompt failed to run', { promptJobId: id, error }))
+        .finally(() => {
+          this.inFlight--;
+          this.active.delete(id);
+          this.running.delete(work);
+          this.pump();
+        });
+      this.running.add(work);
+    }
+  }
+
+  /** One attempt at one job. */
+  private async run(id: string): Promise<void> {
+    const { store, clock } = this.deps;
+    const job = await store.prompts.get(id);
+    if (!job || (job.status !== 'queued' && job.status !== 'waiting')) return;
+    const approval = await store.approvals.get(job.approvalId);
+    const branch = this.deps.config().branches.find((b) => b.id === job.branchId);
+    if (!approval || approval.status !== 'pending' || !branch) {
+      await store.prompts.update(id, { status: 'dropped', updatedAt: isoNow(clock) }, { version: job.version });
+      if (approval && job.managerId) await this.patch(approval.id, (a) => ({ unreached: (a.unreached ?? []).filter((u) => u.managerId !== job.managerId) }));
+      return;
+    }
+    const claimed = await store.prompts.update(id, { status: 'sending', updatedAt: isoNow(clock) }, { version: job.version });
+    if (!claimed) return; // another process (or timer) has it
+    const sent = await this.deps.delivery.send(claimed, approval, branch);
+    const now = isoNow(clock);
+    const attempts = claimed.attempts + 1;
+    if (sent.result === 'sent' || sent.result === 'gone') {
+      await store.prompts.update(id, { status: sent.result === 'sent' ? 'sent' : 'dropped', attempts, lastError: sent.reason, updatedAt: now });
+    } else if (sent.result === 'waiting') {
+      await store.prompts.update(id, { status: 'waiting', attempts, lastError: sent.reason, updatedAt: now });
+    } else {
+      const next = new Date(clock.now() + retryDelayMs(attempts)).toISOString();
+      const updated = await store.prompts.update(id, { status: 'queued', attempts, lastError: sent.reason, nextAttemptAt: next, updatedAt: now });
+      if (updated) this.schedule(updated);
+    }
+    const unreachedState: Unreached['state'] | undefined = sent.result === 'waiting' ? 'waiting' : sent.result === 'failed' ? 'retrying' : undefined;
+    const recorded = await this.patch(approval.id, (a) => ({
+      deliveries: [...a.deliveries, ...sent.deliveries],
+      unreached: job.managerId
+        ? [
+            ...(a.unreached ?? []).filter((u) => u.managerId !== job.managerId),
+            ...(unreachedState ? [{ managerId: job.managerId, tier: job.tier, state: unreachedState, reason: sent.reason, since: a.unreached?.find((u) => u.managerId === job.managerId)?.since ?? now }] : []),
+          ]
+        : a.unreached,
+    }));
+    await this.audit(approval, claimed, sent);
+    if (!recorded) return;
+    if (recorded.status !== 'pending') {
+      // Decided while this prompt was going out: show the outcome on it too.
+      for (const d of sent.deliveries) await this.deps.delivery.updateOne(recorded, branch.name, d);
+    }
+    this.deps.bus.emit('approval.updated', recorded);
+  }
+
+  private async audit(approval: ApprovalRecord, job: PromptJobRecord, sent: { result: string; deliveries: Delivery[]; reason?: string }): Promise<void> {
+    for (const d of sent.deliveries) {
+      await this.deps.audit.append({ type: d.status === 'sent' ? 'approval.delivered' : 'approval.delivery-failed', actor: 'coordinator', branchId: approval.branchId, approvalId: approval.id, agentId: d.agentId, data: d });
+    }
+    const who = job.managerId ?? `${job.agentId} ${job.chatId}`;
+    if (sent.result === 'waiting' && job.status !== 'waiting') {
+      this.log.warn(`approval ${approval.code}: ${who} not reached yet (${sent.reason}); the prompt goes out when a channel comes up`, { approvalId: approval.id });
+      await this.deps.audit.append({ type: 'approval.delivery-waiting', actor: 'coordinator', branchId: approval.branchId, approvalId: approval.id, data: { target: who, tier: job.tier, reason: sent.reason } });
+    }
+    if (sent.result === 'gone') {
+      this.log.warn(`approval ${approval.code}: prompt to ${who} dropped: ${sent.reason}`, { approvalId: approval.id });
+      await this.deps.audit.append({ type: 'approval.delivery-dropped', actor: 'coordinator', branchId: approval.branchId, approvalId: approval.id, data: { target: who, tier: job.tier, reason: sent.reason } });
+    }
+  }
+
+  /** Applies a change to the stored approval by compare-and-set, retried, so concurrent writers never lose each other's fields. */
+  private async patch(id: string, change: (a: ApprovalRecord) => Partial<ApprovalRecord>): Promise<ApprovalRecord | null> {
+    for (;;) {
+      const current = await this.deps.store.approvals.get(id);
+      if (!current) return null;
+      const updated = await this.deps.store.approvals.update(id, { ...change(current), updatedAt: isoNow(this.deps.clock) }, { version: current.version });
+      if (updated) return updated;
+    }
+  }
+}
