@@ -104,6 +104,8 @@ export interface Decision {
   reason?: string;
   /** For policy decisions: the rule that allowed it. */
   rule?: string;
+  /** The approval's `payloadHash` the decision was taken on (what the manager was shown). */
+  payloadHash?: string;
 }
 
 export interface ApprovalRecord extends StoredDoc {
@@ -114,6 +116,11 @@ export interface ApprovalRecord extends StoredDoc {
   actionType: string;
   summary: string;
   details?: unknown;
+  /**
+   * SHA-256 (hex) of the canonical JSON of `{actionType, details}`: what is
+   * approved. A requester checks it against the payload it is about to run.
+   */
+  payloadHash?: string;
   riskLevel: RiskLevel;
   status: ApprovalStatus;
   autonomy: string;

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { createHmac } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import type { EventEmitter } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import { io } from 'socket.io-client';
@@ -281,8 +281,12 @@ describe('approvals: time, outcome delivery, audit, learning, message.send', () 
       received.push({ body, signature: String(headers['x-coordinator-signature']) });
       return 204;
     });
-    const { body } = await create({ actionType: 'data.change', riskLevel: 'high', callbackUrl: url });
+    const details = { orderId: 1234, amount: { value: 20, currency: 'EUR' }, note: undefined };
+    const { body } = await create({ actionType: 'data.change', riskLevel: 'high', callbackUrl: url, details });
     const id = body.approval.id;
+    // What is approved, as a hash a requester recomputes: SHA-256 of {actionType, details} as canonical JSON (keys sorted, no spaces).
+    const payloadHash = createHash('sha256').update('{"actionType":"data.change","details":{"amount":{"currency":"EUR","value":20},"orderId":1234}}').digest('hex');
+    expect(body.approval.payloadHash).toBe(payloadHash);
     // The long-poll is waiting (it listens for the approval's update) before the decision is made, so its answer
     // comes from the wait, not from reading an approval already decided.
     const listening = () => (t.running.coordinator.bus as unknown as { emitter: EventEmitter }).emitter.listenerCount('approval.updated');
@@ -294,6 +298,9 @@ describe('approvals: time, outcome delivery, audit, learning, message.send', () 
     const polled = await poll;
     expect(Date.now() - started).toBeLessThan(5000);
     expect(polled.body.approval.status).toBe('approved');
+    expect(polled.body.approval.decision.payloadHash).toBe(payloadHash);
+    const audited = await t.running.store.auditEvents.findOne({ approvalId: id, type: 'approval.approved' });
+    expect(audited?.data).toMatchObject({ payloadHash });
 
     const outboxItem = () => t.running.store.outbox.findOne({ approvalId: id });
     await clock.advance(0);
@@ -307,7 +314,7 @@ describe('approvals: time, outcome delivery, audit, learning, message.send', () 
     expect(received).toHaveLength(1);
     const expected = `sha256=${createHmac('sha256', 'f'.repeat(64)).update(received[0].body).digest('hex')}`;
     expect(received[0].signature).toBe(expected);
-    expect(JSON.parse(received[0].body)).toMatchObject({ event: 'approval.approved', approval: { id, status: 'approved', decision: { byName: 'Ana' } } });
+    expect(JSON.parse(received[0].body)).toMatchObject({ event: 'approval.approved', approval: { id, status: 'approved', payloadHash, decision: { byName: 'Ana', payloadHash } } });
     // The requester learns where the prompt went by channel, not the managers' chat ids.
     expect(JSON.parse(received[0].body).approval.deliveries.length).toBeGreaterThan(0);
     expect(received[0].body).not.toMatch(/chatId|managerId|1001/);

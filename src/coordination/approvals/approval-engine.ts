@@ -62,6 +62,15 @@ function canonicalHash(value: unknown): string {
   return createHash('sha256').update(canonicalJson(value)).digest('hex');
 }
 
+/**
+ * What an approval approves, as a hash: SHA-256 (hex) of the canonical JSON
+ * (keys sorted, no spaces, undefined members left out) of `{actionType, details}`.
+ * README "Checking what was approved" shows how a requester recomputes it.
+ */
+export function payloadHash(actionType: string, details: unknown): string {
+  return canonicalHash(details === undefined ? { actionType } : { actionType, details });
+}
+
 const RISK_ORDER: RiskLevel[] = ['low', 'medium', 'high', 'critical'];
 
 /** The request may raise its risk, never lower it below what the action type is classified as. */
@@ -174,6 +183,7 @@ export class ApprovalEngine {
       actionType: input.actionType,
       summary: input.summary,
       details: input.details,
+      payloadHash: payloadHash(input.actionType, input.details),
       riskLevel: risk.risk,
       status: 'pending' as const,
       autonomy: autonomy.autonomy,
@@ -204,7 +214,7 @@ export class ApprovalEngine {
       actor: requesterId,
       branchId: branch.id,
       approvalId: approval.id,
-      data: { code: approval.code, actionType: approval.actionType, risk: risk.risk, riskSource: risk.source, autonomy: autonomy.autonomy, autonomySource: autonomy.source },
+      data: { code: approval.code, actionType: approval.actionType, payloadHash: approval.payloadHash, risk: risk.risk, riskSource: risk.source, autonomy: autonomy.autonomy, autonomySource: autonomy.source },
     });
 
     const rule = autoApproves(autonomy.autonomy, risk.risk)
@@ -297,7 +307,7 @@ export class ApprovalEngine {
         if (next.length < required) {
           const updated = await this.deps.store.approvals.update(approval.id, { approvals: next, updatedAt: at }, { status: 'pending', version: approval.version });
           if (!updated) continue;
-          await this.deps.audit.append({ type: 'approval.partial', actor: who.by, branchId: approval.branchId, approvalId: approval.id, data: { via: input.via, have: next.length, need: required } });
+          await this.deps.audit.append({ type: 'approval.partial', actor: who.by, branchId: approval.branchId, approvalId: approval.id, data: { via: input.via, have: next.length, need: required, payloadHash: approval.payloadHash } });
           this.deps.bus.emit('approval.updated', updated);
           return { outcome: 'recorded', approval: updated, remaining: required - next.length };
         }
@@ -329,13 +339,15 @@ export class ApprovalEngine {
    * decision got there first.
    */
   private async finish(approval: ApprovalRecord, decision: Decision, approvals?: ApprovalRecord['approvals']): Promise<ApprovalRecord | null> {
+    // Every decision is bound to the payload as stored (and shown): the requester can check it before it acts.
+    decision = { ...decision, payloadHash: approval.payloadHash ?? payloadHash(approval.actionType, approval.details) };
     const patch: Partial<ApprovalRecord> = { status: decision.outcome, decision, updatedAt: decision.at };
     if (approvals) patch.approvals = approvals;
     const decided = await this.deps.store.approvals.update(approval.id, patch, { status: 'pending', version: approval.version });
     if (!decided) return null;
     this.clearTimers(approval.id);
     await this.deps.prompts.dropFor(approval.id);
-    await this.deps.audit.append({ type: `approval.${decision.outcome}`, actor: decision.by, branchId: approval.branchId, approvalId: approval.id, data: { via: decision.via, reason: decision.reason, rule: decision.rule } });
+    await this.deps.audit.append({ type: `approval.${decision.outcome}`, actor: decision.by, branchId: approval.branchId, approvalId: approval.id, data: { via: decision.via, reason: decision.reason, rule: decision.rule, payloadHash: decision.payloadHash } });
     this.log.info(`approval ${approval.code} ${decision.outcome} by ${decision.byName ?? decision.by} via ${decision.via}`, { approvalId: approval.id });
     await this.updateCopies(decided);
     await this.notify(decided);
