@@ -46,6 +46,7 @@ import { EventBus } from '../coordination/event-bus.js';
 import { createApiApp } from '../coordination/http/create-api-app.js';
 import { requireAuth } from '../coordination/http/middleware.js';
 import { createMetrics } from '../coordination/metrics.js';
+import { domainMetrics } from '../coordination/domain-metrics.js';
 import { configRoutes } from '../coordination/routes/config-routes.js';
 import { systemRoutes } from '../coordination/routes/system-routes.js';
 import { RuntimeSettings } from '../coordination/runtime-settings.js';
@@ -154,6 +155,7 @@ export async function createCoordinator(deps: CoordinatorDeps): Promise<Coordina
   const authenticate = createAuthenticator(store, adminToken.hash);
   const anyRole = requireAuth(authenticate, ['operator', 'manager', 'agent', 'runner']);
   const metrics = createMetrics(store);
+  const stopDomainMetrics = domainMetrics(metrics.registry, bus, store);
   const webhooks = webhookRouters({ channels, local });
   logger.add(metrics.errorCounter);
   const api = createApiApp({
@@ -282,6 +284,7 @@ export async function createCoordinator(deps: CoordinatorDeps): Promise<Coordina
       await hosts.stop();
       audit.stop();
       logger.remove(metrics.errorCounter);
+      stopDomainMetrics();
     },
   };
   return coordinator;

@@ -180,6 +180,7 @@ export class ConversationService {
         // Stored as pending first: the customer is never promised a person the conversation does not wait for,
         // and a staff reply that comes while the other notifications go out is matched, not lost.
         conversation = await this.book.updateConversation(conversation, { state: 'pending_human', reason: outcome.reason, staffThreads: [] });
+        this.deps.bus.emit('conversation.handoff', { branchId: branch.id, channel: contact.channel });
         if (outcome.reply) ({ conversation } = await this.autoReply(branch, contact, conversation, outcome.reply));
         conversation = await this.notifyStaff(branch, contact, conversation, outcome.reason, 'bot');
         break;

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../config/logger.js';
 import type { Overrides } from '../config/overrides.js';
-import type { AgentStatus, ApprovalRecord, ConversationRecord, MessageRecord, PrincipalRole } from '../storage/records.js';
+import type { AgentStatus, ApprovalRecord, ConversationRecord, Decision, MessageRecord, PrincipalRole, RiskLevel } from '../storage/records.js';
 import type { StoreState } from '../storage/store.js';
 
 /** Every domain event, by name. Modules talk through these, never through each other's internals. */
@@ -12,6 +12,13 @@ export interface DomainEvents {
   'agent.restart-scheduled': { agentId: string; attempt: number; delayMs: number };
   'alert.sent': { agentId: string; kind: string; via: string; chats: string[]; text: string };
   'approval.updated': ApprovalRecord;
+  /** Counted for /metrics (labels bounded: branches and channels come from the config, risks and outcomes are fixed sets). */
+  'approval.created': { branchId: string; risk: RiskLevel; autoApproved: boolean };
+  'approval.decided': { branchId: string; risk: RiskLevel; outcome: Decision['outcome']; seconds: number };
+  'approval.prompt': { channel: string; result: 'sent' | 'failed' | 'waiting' };
+  'approval.escalated': { branchId: string; risk: RiskLevel };
+  /** A conversation was handed to staff (by the responder, or by a customer asking for a person). */
+  'conversation.handoff': { branchId: string; channel: string };
   'alert.undeliverable': { agentId: string; kind: string; text: string; why: string };
   /** A WhatsApp number waiting to be paired: a fresh QR (text to render) or pairing code; `paired` once done. */
   'agent.pairing': { agentId: string; qr?: string; pairingCode?: string | null; paired?: boolean; at: string };

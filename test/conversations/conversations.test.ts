@@ -131,6 +131,10 @@ describe('responder', () => {
     expect(await reply(0)).toBe('Thank you. A person from Lisboa will answer you here shortly.');
     const contact = await contactOf('351911111111');
     await until('pending_human', async () => (await t.call(`/api/contacts/${contact.id}`)).body.contact.conversation.state === 'pending_human');
+    const metrics = (await t.call('/metrics')).body as string;
+    expect(metrics).toMatch(/coordinator_handoffs_total\{branch="lisboa",channel="whatsapp"\} 1\n/);
+    expect(metrics).toMatch(/coordinator_customer_messages_total\{branch="lisboa",channel="whatsapp",direction="in"\} 1\n/);
+    expect(metrics).toMatch(/coordinator_customer_messages_total\{branch="lisboa",channel="whatsapp",direction="out"\} 1\n/);
   });
 
   it('follows business hours in the branch time zone: one after-hours reply per window, FAQ once open', async () => {

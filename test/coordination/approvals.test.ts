@@ -153,6 +153,24 @@ describe('approvals: routing and deciding', () => {
     expect(bot('lis-tg').prompts).toEqual([]);
   });
 
+  it('counts requests, outcomes, time to decision and prompt sends in /metrics, with bounded labels', async () => {
+    const { create, t, bot } = await setup();
+    bot('lis-tg').unreachable.add('1001');
+    const { body } = await create({});
+    expect((await t.call(`/api/approvals/${body.approval.id}/decision`, { method: 'POST', token: TOKENS.ana, json: { decision: 'reject', reason: 'no' } })).status).toBe(200);
+    const metrics = (await t.call('/metrics')).body as string;
+    expect(metrics).toMatch(/coordinator_approvals_requested_total\{branch="lisboa",risk="critical",auto="no"\} 1\n/);
+    expect(metrics).toMatch(/coordinator_approvals_decided_total\{branch="lisboa",risk="critical",outcome="rejected"\} 1\n/);
+    expect(metrics).toMatch(/coordinator_approval_decision_seconds_count\{risk="critical",outcome="rejected"\} 1\n/);
+    expect(metrics).toMatch(/coordinator_approval_prompts_total\{channel="telegram",result="failed"\} 1\n/);
+    expect(metrics).toMatch(/coordinator_approval_prompts_total\{channel="whatsapp",result="sent"\} 1\n/);
+    expect(metrics).toMatch(/coordinator_approvals_pending 0\n/);
+    expect(metrics).toMatch(/coordinator_approval_prompts_open 0\n/);
+    // No label carries an id, a code or a text: only branches, risks, outcomes and channels.
+    expect(metrics).not.toContain(body.approval.id);
+    expect(metrics).not.toContain(body.approval.code);
+  });
+
   it('two simultaneous decisions from two channels: exactly one wins, every prompt shows it, the loser is told who decided', async () => {
     const { create, t, bot, store } = await setup();
     const { body } = await create({ riskLevel: 'high', actionType: 'data.change' });

@@ -220,6 +220,7 @@ export class ApprovalEngine {
     const rule = autoApproves(autonomy.autonomy, risk.risk)
       ? `autonomy ${autonomy.autonomy} (${autonomy.source}) auto-approves ${risk.risk} risk`
       : await this.learned.activeRuleFor(branch.id, input.actionType, risk.risk);
+    this.deps.bus.emit('approval.created', { branchId: branch.id, risk: risk.risk, autoApproved: Boolean(rule) });
     if (rule) {
       const decided = await this.finish(approval, { outcome: 'approved', by: 'policy', via: 'policy', at: isoNow(clock), rule });
       await this.deps.audit.append({ type: 'approval.auto-approved', actor: 'policy', branchId: branch.id, approvalId: approval.id, data: { rule } });
@@ -346,6 +347,7 @@ export class ApprovalEngine {
     const decided = await this.deps.store.approvals.update(approval.id, patch, { status: 'pending', version: approval.version });
     if (!decided) return null;
     this.clearTimers(approval.id);
+    this.deps.bus.emit('approval.decided', { branchId: approval.branchId, risk: approval.riskLevel, outcome: decision.outcome, seconds: Math.max(0, (Date.parse(decision.at) - Date.parse(approval.createdAt)) / 1000) });
     await this.deps.prompts.dropFor(approval.id);
     await this.deps.audit.append({ type: `approval.${decision.outcome}`, actor: decision.by, branchId: approval.branchId, approvalId: approval.id, data: { via: decision.via, reason: decision.reason, rule: decision.rule, payloadHash: decision.payloadHash } });
     this.log.info(`approval ${approval.code} ${decision.outcome} by ${decision.byName ?? decision.by} via ${decision.via}`, { approvalId: approval.id });
@@ -451,6 +453,7 @@ export class ApprovalEngine {
     const owners = branch.managers.filter((m) => m.role === 'owner' && !reached.has(m.id));
     const marked = await this.deps.store.approvals.update(id, { escalation: { ...approval.escalation, done: true }, updatedAt: isoNow(this.deps.clock) }, { status: 'pending', version: approval.version });
     if (!marked) return; // decided (or escalated by another process) meanwhile
+    this.deps.bus.emit('approval.escalated', { branchId: approval.branchId, risk: approval.riskLevel });
     await this.deps.audit.append({ type: 'approval.escalated', actor: 'coordinator', branchId: approval.branchId, approvalId: id, data: { to: owners.map((o) => o.id) } });
     const updated = await this.deps.prompts.enqueue(marked, branch, owners, 'escalation');
     this.deps.bus.emit('approval.updated', updated);

@@ -230,6 +230,8 @@ export class PromptOutbox {
   }
 
   private async audit(approval: ApprovalRecord, job: PromptJobRecord, sent: { result: string; deliveries: Delivery[]; reason?: string }): Promise<void> {
+    for (const d of sent.deliveries) this.deps.bus.emit('approval.prompt', { channel: d.channel, result: d.status });
+    if (sent.result === 'waiting') this.deps.bus.emit('approval.prompt', { channel: 'none', result: 'waiting' });
     for (const d of sent.deliveries) {
       await this.deps.audit.append({ type: d.status === 'sent' ? 'approval.delivered' : 'approval.delivery-failed', actor: 'coordinator', branchId: approval.branchId, approvalId: approval.id, agentId: d.agentId, data: d });
     }
