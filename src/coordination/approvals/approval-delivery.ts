@@ -1,6 +1,6 @@
 import type { ApprovalOutcome, ApprovalPrompt } from '../../bots/bot-agent.js';
 import type { AgentHost } from '../../branches/agent-host.js';
-import type { BranchConfig, Channel } from '../../config/config-schema.js';
+import type { BranchConfig, Channel, ManagerConfig } from '../../config/config-schema.js';
 import { identityOn } from '../../branches/manager-identity.js';
 import type { ChannelRegistry } from '../../bots/channel-registry.js';
 import type { Logger } from '../../config/logger.js';
@@ -66,6 +66,11 @@ export class ApprovalDelivery {
   private async upAgentFor(branch: BranchConfig, channel: string): Promise<string | undefined> {
     for (const agent of branch.agents.filter((a) => a.channel === channel)) if (await this.isUp(agent.id)) return agent.id;
     return undefined;
+  }
+
+  /** Whether a manager has a chat identity on some channel a prompt could go to. */
+  reachable(manager: ManagerConfig): boolean {
+    return (manager.prefer ?? this.deps.channelOrder()).some((c) => identityOn(manager, c, this.deps.channels));
   }
 
   /** The branch chats that get every initial prompt (Slack's approvalsChannel), as agent and chat. */

@@ -174,8 +174,15 @@ export class ApprovalEngine {
     const now = clock.now();
     const ttl = input.expiresInSec ?? maxTtl;
     const escalateAfter = config.approvals.escalateAfterSec[risk.risk];
+    const rule = autoApproves(autonomy.autonomy, risk.risk)
+      ? `autonomy ${autonomy.autonomy} (${autonomy.source}) auto-approves ${risk.risk} risk`
+      : await this.learned.activeRuleFor(branch.id, input.actionType, risk.risk);
+    const id = newId(now);
+    // The prompts are planned now and stored right after the approval (with who is still to be reached): they are
+    // sent after the requester is answered, so chat platforms never hold up the request.
+    const plan = rule ? undefined : this.deps.prompts.plan(id, branch, eligibleManagers(config, branch, risk.risk), 'initial');
     const base = {
-      id: newId(now),
+      id,
       code: await this.newCode(),
       branchId: branch.id,
       teamId: team,
@@ -188,6 +195,7 @@ export class ApprovalEngine {
       status: 'pending' as const,
       autonomy: autonomy.autonomy,
       deliveries: [],
+      ...(plan ? { unreached: plan.unreached } : {}),
       expiresAt: new Date(now + ttl * 1000).toISOString(),
       escalation: escalateAfter && escalateAfter < ttl ? { dueAt: new Date(now + escalateAfter * 1000).toISOString() } : undefined,
       callbackUrl: input.callbackUrl,
@@ -217,9 +225,6 @@ export class ApprovalEngine {
       data: { code: approval.code, actionType: approval.actionType, payloadHash: approval.payloadHash, risk: risk.risk, riskSource: risk.source, autonomy: autonomy.autonomy, autonomySource: autonomy.source },
     });
 
-    const rule = autoApproves(autonomy.autonomy, risk.risk)
-      ? `autonomy ${autonomy.autonomy} (${autonomy.source}) auto-approves ${risk.risk} risk`
-      : await this.learned.activeRuleFor(branch.id, input.actionType, risk.risk);
     this.deps.bus.emit('approval.created', { branchId: branch.id, risk: risk.risk, autoApproved: Boolean(rule) });
     if (rule) {
       const decided = await this.finish(approval, { outcome: 'approved', by: 'policy', via: 'policy', at: isoNow(clock), rule });
@@ -227,8 +232,7 @@ export class ApprovalEngine {
       return { approval: decided ?? approval, created: true };
     }
 
-    // The prompts are stored, not sent, before the requester is answered: chat platforms never hold up the request.
-    approval = await this.deps.prompts.enqueue(approval, branch, eligibleManagers(config, branch, risk.risk), 'initial');
+    await this.deps.prompts.add(approval, plan?.jobs ?? []);
     this.scheduleTimers(approval);
     this.deps.bus.emit('approval.updated', approval);
     return { approval, created: true };

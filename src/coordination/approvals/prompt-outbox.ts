@@ -60,33 +60,56 @@ export class PromptOutbox {
   }
 
   /**
-   * Queues the prompts of one round (durably: the jobs and the approval's
-   * `unreached` list are stored before this resolves) and starts sending them.
-   * Returns the approval as stored, with who is still to be reached.
+   * The prompt jobs of one round and the `unreached` entries they stand for,
+   * without storing anything: the engine stores the entries with the approval
+   * itself (one write) and then `add`s the jobs. Managers with no chat identity
+   * on any channel get no job; `skip` leaves out managers already being asked.
    */
-  async enqueue(approval: ApprovalRecord, branch: BranchConfig, managers: ManagerConfig[], tier: PromptJobRecord['tier']): Promise<ApprovalRecord> {
+  plan(approvalId: string, branch: BranchConfig, managers: ManagerConfig[], tier: PromptJobRecord['tier'], skip: ReadonlySet<string | undefined> = new Set()): { jobs: Array<Omit<PromptJobRecord, 'version'>>; unreached: Unreached[] } {
     const now = isoNow(this.deps.clock);
-    // A manager whose earlier prompt is still on its way (waiting for a channel, retrying) is reached by that one.
-    const open = new Set((await this.deps.store.prompts.find({ where: { approvalId: approval.id, status: { in: [...OPEN] } } })).map((j) => j.managerId));
-    const targets: Array<Pick<PromptJobRecord, 'managerId' | 'agentId' | 'chatId'> & { key: string }> = managers.filter((m) => !open.has(m.id)).map((m) => ({ managerId: m.id, key: `m:${m.id}` }));
-    if (tier === 'initial') for (const chat of this.deps.delivery.branchChats(branch)) targets.push({ ...chat, key: `c:${chat.agentId}` });
-    const jobs: PromptJobRecord[] = [];
-    for (const { key, ...target } of targets) {
+    const job = (key: string, target: Pick<PromptJobRecord, 'managerId' | 'agentId' | 'chatId'>): Omit<PromptJobRecord, 'version'> => ({
+      id: `${approvalId}:${tier}:${key}`,
+      approvalId,
+      branchId: branch.id,
+      tier,
+      ...target,
+      status: 'queued',
+      attempts: 0,
+      nextAttemptAt: now,
+      createdAt: now,
+      updatedAt: now,
+    });
+    const asked = managers.filter((m) => !skip.has(m.id) && this.deps.delivery.reachable(m));
+    const jobs = asked.map((m) => job(`m:${m.id}`, { managerId: m.id }));
+    if (tier === 'initial') for (const chat of this.deps.delivery.branchChats(branch)) jobs.push(job(`c:${chat.agentId}`, chat));
+    return { jobs, unreached: asked.map((m) => ({ managerId: m.id, tier, state: 'queued', since: now })) };
+  }
+
+  /** Stores planned jobs (a job already stored is kept as it is) and starts sending them. */
+  async add(approval: ApprovalRecord, jobs: Array<Omit<PromptJobRecord, 'version'>>, alreadyAsking = false): Promise<void> {
+    if (jobs.length === 0 && !alreadyAsking) {
+      this.log.warn(`approval ${approval.code}: no manager who may decide it has a chat identity, and no approvals chat is configured; it waits on the dashboard and API`, { approvalId: approval.id });
+      await this.deps.audit.append({ type: 'approval.undelivered', actor: 'coordinator', branchId: approval.branchId, approvalId: approval.id, data: { reason: 'nobody to ask' } });
+    }
+    for (const doc of jobs) {
       try {
-        jobs.push(
-          await this.deps.store.prompts.insert({ id: `${approval.id}:${tier}:${key}`, approvalId: approval.id, branchId: branch.id, tier, ...target, status: 'queued', attempts: 0, nextAttemptAt: now, createdAt: now, updatedAt: now }),
-        );
+        this.schedule(await this.deps.store.prompts.insert(doc));
       } catch (error) {
         if (!(error instanceof ConflictError)) throw error;
       }
     }
-    if (targets.length === 0 && open.size === 0) {
-      this.log.warn(`approval ${approval.code}: no manager may decide it and no approvals chat is configured; it waits on the dashboard and API`, { approvalId: approval.id });
-      await this.deps.audit.append({ type: 'approval.undelivered', actor: 'coordinator', branchId: approval.branchId, approvalId: approval.id, data: { reason: 'nobody to ask' } });
-    }
-    const waiting: Unreached[] = jobs.filter((j) => j.managerId).map((j) => ({ managerId: j.managerId!, tier, state: 'queued', since: now }));
-    const stored = waiting.length > 0 ? await this.patch(approval.id, (a) => ({ unreached: [...(a.unreached ?? []).filter((u) => !waiting.some((w) => w.managerId === u.managerId)), ...waiting] })) : approval;
-    for (const job of jobs) this.schedule(job);
+  }
+
+  /**
+   * Queues a later round (escalation) for an approval already stored: its
+   * `unreached` entries are added by compare-and-set. Managers whose earlier
+   * prompt is still on its way are reached by that one.
+   */
+  async enqueue(approval: ApprovalRecord, branch: BranchConfig, managers: ManagerConfig[], tier: PromptJobRecord['tier']): Promise<ApprovalRecord> {
+    const open = new Set((await this.deps.store.prompts.find({ where: { approvalId: approval.id, status: { in: [...OPEN] } } })).map((j) => j.managerId));
+    const { jobs, unreached } = this.plan(approval.id, branch, managers, tier, open);
+    const stored = unreached.length > 0 ? await this.patch(approval.id, (a) => ({ unreached: [...(a.unreached ?? []).filter((u) => !unreached.some((w) => w.managerId === u.managerId)), ...unreached] })) : approval;
+    await this.add(stored ?? approval, jobs, open.size > 0);
     return stored ?? approval;
   }
 
