@@ -59,6 +59,8 @@ export interface ApprovalPrompt {
   riskLevel: string;
   requester: string;
   expiresAt: string;
+  /** The branch's IANA time zone: times in the prompt and its outcome are shown in it (`promptTime`). */
+  timeZone?: string;
 }
 
 /** The outcome shown on every copy of a prompt once decided. */

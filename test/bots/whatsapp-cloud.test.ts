@@ -8,6 +8,7 @@ import { webhookRouters } from '../../src/app/webhook-router.js';
 import type { ApprovalPrompt, BotEvent } from '../../src/bots/bot-agent.js';
 import type { BotContext, DecisionReply, DecisionRequest } from '../../src/bots/channel-factory.js';
 import { builtinChannels } from '../../src/bots/channels.js';
+import { promptTime } from '../../src/bots/prompt-time.js';
 import { cut } from '../../src/bots/whatsapp-cloud/cloud-render.js';
 import { GraphClient } from '../../src/bots/whatsapp-cloud/graph-client.js';
 import { CodedError } from '../../src/core/errors.js';
@@ -279,6 +280,15 @@ describe('WhatsApp Cloud API bot', () => {
     expect(cut('ab😀cd', 4)).toBe('ab…');
     expect(cut('ab😀cd', 5)).toBe('ab😀…');
     expect(cut('abc', 3)).toBe('abc');
+  });
+
+  it("shows times in the branch's time zone, with the zone", async () => {
+    await bot.promptApproval(ANA, prompt('apr_zone0001', { timeZone: 'America/Recife' }));
+    expect((lastSent() as unknown as { interactive: { body: { text: string } } }).interactive.body.text).toContain('Expires: 2026-12-31 07:00 GMT-3');
+    expect(promptTime('2026-07-31T10:00:00.000Z', 'Europe/Lisbon')).toBe('2026-07-31 11:00 GMT+1');
+    expect(promptTime('2026-12-31T10:00:00.000Z', 'UTC')).toBe('2026-12-31 10:00 UTC');
+    expect(promptTime('2026-12-31T10:00:00.000Z', 'Not/AZone')).toBe('2026-12-31 10:00 UTC');
+    expect(promptTime('not a time', 'UTC')).toBe('not a time');
   });
 
   it('sends the approved template when Meta answers 131047, and a tap on its quick reply decides', async () => {

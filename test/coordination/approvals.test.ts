@@ -19,6 +19,7 @@ approvals:
 branches:
   - id: lisboa
     name: Lisboa
+    timezone: America/Recife
     autonomy: semi_autonomous
     managers:
       - { id: ana, name: Ana, role: owner, telegram: 1001, whatsapp: "+351910000001", prefer: [telegram, whatsapp] }
@@ -140,7 +141,8 @@ describe('approvals: routing and deciding', () => {
       expect.objectContaining({ managerId: 'ana', channel: 'whatsapp', agentId: 'lis-wa', chatId: '+351910000001', status: 'sent' }),
       expect.objectContaining({ channel: 'slack', chatId: 'C0APPROVE', status: 'sent' }),
     ]);
-    expect(bot('lis-wa').prompts[0].prompt).toMatchObject({ summary: 'Refund 20 EUR to order 1234', riskLevel: 'critical', branchName: 'Lisboa', requester: 'refunds' });
+    // Times in the prompt are the branch's: its zone travels with the prompt to every channel.
+    expect(bot('lis-wa').prompts[0].prompt).toMatchObject({ summary: 'Refund 20 EUR to order 1234', riskLevel: 'critical', branchName: 'Lisboa', requester: 'refunds', timeZone: 'America/Recife' });
     expect(bot('lis-tg').prompts).toEqual([]);
   });
 

@@ -1,3 +1,4 @@
+import { promptTime } from '../prompt-time.js';
 import type { types } from '@slack/bolt';
 import type { ApprovalOutcome, ApprovalPrompt } from '../bot-agent.js';
 import { escapeMrkdwn, fitMrkdwn } from './slack-text.js';
@@ -11,7 +12,8 @@ type KnownBlock = types.KnownBlock;
 const RISK: Record<string, string> = { low: ':large_green_circle: low', medium: ':large_yellow_circle: medium', high: ':large_orange_circle: high', critical: ':red_circle: critical' };
 
 /** Slack's date markup: shown in each reader's time zone, with the ISO time as the fallback. */
-const slackDate = (iso: string) => `<!date^${Math.floor(Date.parse(iso) / 1000)}^{date_short_pretty} {time}|${escapeMrkdwn(iso)}>`;
+/** Slack shows the time in each reader's own zone; the fallback text is in the branch's. */
+const slackDate = (iso: string, timeZone?: string) => `<!date^${Math.floor(Date.parse(iso) / 1000)}^{date_short_pretty} {time}|${escapeMrkdwn(promptTime(iso, timeZone))}>`;
 
 /** The prompt's header, summary, fields and details (what the agent wrote is shown as text, never as markup). */
 export function promptBlocks(p: ApprovalPrompt): KnownBlock[] {
@@ -24,7 +26,7 @@ export function promptBlocks(p: ApprovalPrompt): KnownBlock[] {
         { type: 'mrkdwn', text: `*Branch*\n${fitMrkdwn(p.branchName, FIELD)}` },
         { type: 'mrkdwn', text: `*Risk*\n${RISK[p.riskLevel] ?? fitMrkdwn(p.riskLevel, FIELD)}` },
         { type: 'mrkdwn', text: `*Requested by*\n${fitMrkdwn(p.requester, FIELD)}` },
-        { type: 'mrkdwn', text: `*Expires*\n${slackDate(p.expiresAt)}` },
+        { type: 'mrkdwn', text: `*Expires*\n${slackDate(p.expiresAt, p.timeZone)}` },
       ],
     },
     ...(p.details ? [{ type: 'section', text: { type: 'mrkdwn', text: `*Details*\n${fitMrkdwn(p.details, SECTION)}` } } as KnownBlock] : []),
@@ -38,7 +40,7 @@ export function outcomeBlocks(o: ApprovalOutcome, prompt: ApprovalPrompt | undef
     `*${o.status.toUpperCase()}*`,
     o.by ? ` by ${escapeMrkdwn(o.by)}` : '',
     o.via ? ` via ${escapeMrkdwn(o.via)}` : '',
-    o.at ? ` at ${slackDate(o.at)}` : '',
+    o.at ? ` at ${slackDate(o.at, o.prompt?.timeZone)}` : '',
     o.reason ? ` — reason: ${fitMrkdwn(o.reason, 1200)}` : '',
   ].join('');
   return [...(prompt ? promptBlocks(prompt) : []), { type: 'section', text: { type: 'mrkdwn', text: line } }];

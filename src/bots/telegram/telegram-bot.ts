@@ -1,3 +1,4 @@
+import { promptTime } from '../prompt-time.js';
 import { Listeners } from '../../core/listeners.js';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { Bot, BotError, GrammyError, HttpError, type Context } from 'grammy';
@@ -58,14 +59,14 @@ function renderPrompt(p: ApprovalPrompt): string {
     p.summary,
     p.details ? `Details: ${p.details}` : '',
     `Branch: ${p.branchName}   Risk: ${RISK_MARK[p.riskLevel] ?? p.riskLevel}`,
-    `Requested by: ${p.requester}   Expires: ${p.expiresAt.replace('T', ' ').slice(0, 16)} UTC`,
+    `Requested by: ${p.requester}   Expires: ${promptTime(p.expiresAt, p.timeZone)}`,
   ]
     .filter(Boolean)
     .join('\n');
 }
 
 function renderOutcome(o: ApprovalOutcome): string {
-  const when = o.at ? ` at ${o.at.replace('T', ' ').slice(0, 16)} UTC` : '';
+  const when = o.at ? ` at ${promptTime(o.at, o.prompt?.timeZone)}` : '';
   const who = o.by ? ` by ${o.by}` : '';
   const via = o.via ? ` via ${o.via}` : '';
   return `➡ ${o.status.toUpperCase()}${who}${via}${when}${o.reason ? ` — reason: ${o.reason}` : ''}`;

@@ -1,3 +1,4 @@
+import { promptTime } from '../prompt-time.js';
 import type { ApprovalOutcome, ApprovalPrompt } from '../bot-agent.js';
 import type { ApprovalTemplate } from './cloud-config.js';
 
@@ -13,7 +14,6 @@ const PARAM_MAX = { code: 20, branch: 120, action: 600, expiry: 30 };
 const NAME_MAX = 120;
 
 const RISK_MARK: Record<string, string> = { low: '🟢 low', medium: '🟡 medium', high: '🟠 high', critical: '🔴 critical' };
-const utc = (iso: string) => `${iso.replace('T', ' ').slice(0, 16)} UTC`;
 /**
  * `text` in at most `max` UTF-16 units (how Meta counts), cut with an ellipsis
  * between whole characters, so an emoji is never split in half.
@@ -36,7 +36,7 @@ export function cut(text: string, max: number): string {
  */
 export function promptBody(p: ApprovalPrompt): string {
   const head = [`Approval needed — ${p.actionType} (${p.code})`, p.summary].join('\n');
-  const tail = [`Branch: ${cut(p.branchName, NAME_MAX)}   Risk: ${RISK_MARK[p.riskLevel] ?? p.riskLevel}`, `Requested by: ${cut(p.requester, NAME_MAX)}   Expires: ${utc(p.expiresAt)}`].join('\n');
+  const tail = [`Branch: ${cut(p.branchName, NAME_MAX)}   Risk: ${RISK_MARK[p.riskLevel] ?? p.riskLevel}`, `Requested by: ${cut(p.requester, NAME_MAX)}   Expires: ${promptTime(p.expiresAt, p.timeZone)}`].join('\n');
   const room = Math.max(0, MAX_BODY - tail.length - 2);
   const top = p.details ? `${head}\nDetails: ${p.details}` : head;
   return `${cut(top, room)}\n\n${tail}`;
@@ -46,7 +46,7 @@ export function outcomeText(o: ApprovalOutcome): string {
   const code = o.prompt ? ` ${o.prompt.code}` : '';
   const who = o.by ? ` by ${o.by}` : '';
   const via = o.via ? ` via ${o.via}` : '';
-  const when = o.at ? ` at ${utc(o.at)}` : '';
+  const when = o.at ? ` at ${promptTime(o.at, o.prompt?.timeZone)}` : '';
   return cut(`➡${code} ${o.status.toUpperCase()}${who}${via}${when}${o.reason ? ` — reason: ${o.reason}` : ''}`, MAX_TEXT);
 }
 
@@ -65,7 +65,7 @@ export function templateMessage(template: ApprovalTemplate, p: ApprovalPrompt, a
     name: template.name,
     language: { code: template.language },
     components: [
-      { type: 'body', parameters: [param(p.code, PARAM_MAX.code), param(p.branchName, PARAM_MAX.branch), param(`${p.actionType}: ${p.summary}`, PARAM_MAX.action), param(utc(p.expiresAt), PARAM_MAX.expiry)] },
+      { type: 'body', parameters: [param(p.code, PARAM_MAX.code), param(p.branchName, PARAM_MAX.branch), param(`${p.actionType}: ${p.summary}`, PARAM_MAX.action), param(promptTime(p.expiresAt, p.timeZone), PARAM_MAX.expiry)] },
       { type: 'button', sub_type: 'quick_reply', index: '0', parameters: [{ type: 'payload', payload: approveId }] },
       { type: 'button', sub_type: 'quick_reply', index: '1', parameters: [{ type: 'payload', payload: rejectId }] },
     ],

@@ -1,3 +1,4 @@
+import { promptTime } from '../prompt-time.js';
 import {
   decryptPollVote,
   getAggregateVotesInPollMessage,
@@ -15,7 +16,6 @@ import type { ApprovalOutcome, ApprovalPrompt } from '../bot-agent.js';
 export const POLL_OPTIONS = ['Approve', 'Reject'] as const;
 
 const RISK_MARK: Record<string, string> = { low: '🟢 low', medium: '🟡 medium', high: '🟠 high', critical: '🔴 critical' };
-const utc = (iso: string) => `${iso.replace('T', ' ').slice(0, 16)} UTC`;
 
 /** The prompt's text: summary, code and how to answer (buttons do not work on WhatsApp). */
 export function renderPromptText(p: ApprovalPrompt): string {
@@ -24,7 +24,7 @@ export function renderPromptText(p: ApprovalPrompt): string {
     p.summary,
     p.details ? `Details: ${p.details}` : null,
     `Branch: ${p.branchName}   Risk: ${RISK_MARK[p.riskLevel] ?? p.riskLevel}`,
-    `Requested by: ${p.requester}   Expires: ${utc(p.expiresAt)}`,
+    `Requested by: ${p.requester}   Expires: ${promptTime(p.expiresAt, p.timeZone)}`,
     '',
     `Vote in the poll below, or reply to this message with 1 (approve) or 2 (reject), or send APPROVE ${p.code} / REJECT ${p.code} <reason>.`,
   ]
@@ -39,7 +39,7 @@ export function pollContent(p: ApprovalPrompt, messageSecret: Uint8Array): AnyMe
 
 /** The short follow-up when a prompt was decided elsewhere. */
 export function renderOutcome(code: string, o: ApprovalOutcome): string {
-  return `➡ ${code} ${o.status.toUpperCase()}${o.by ? ` by ${o.by}` : ''}${o.via ? ` via ${o.via}` : ''}${o.at ? ` at ${utc(o.at)}` : ''}${o.reason ? ` — reason: ${o.reason}` : ''}`;
+  return `➡ ${code} ${o.status.toUpperCase()}${o.by ? ` by ${o.by}` : ''}${o.via ? ` via ${o.via}` : ''}${o.at ? ` at ${promptTime(o.at, o.prompt?.timeZone)}` : ''}${o.reason ? ` — reason: ${o.reason}` : ''}`;
 }
 
 /** A decision typed as text. */

@@ -32,7 +32,7 @@ function withDeadline<T>(work: Promise<T>, ms: number, why: string): Promise<T> 
   return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
 }
 
-export function promptOf(approval: ApprovalRecord, branchName: string): ApprovalPrompt {
+export function promptOf(approval: ApprovalRecord, branchName: string, timeZone?: string): ApprovalPrompt {
   const details = approval.details === undefined ? undefined : typeof approval.details === 'string' ? approval.details : JSON.stringify(approval.details);
   return {
     approvalId: approval.id,
@@ -44,13 +44,14 @@ export function promptOf(approval: ApprovalRecord, branchName: string): Approval
     riskLevel: approval.riskLevel,
     requester: approval.requesterId,
     expiresAt: approval.expiresAt,
+    ...(timeZone ? { timeZone } : {}),
   };
 }
 
 /** The outcome shown on every copy, with the prompt it redraws. */
-export function outcomeOf(approval: ApprovalRecord, branchName: string): ApprovalOutcome {
+export function outcomeOf(approval: ApprovalRecord, branchName: string, timeZone?: string): ApprovalOutcome {
   const d = approval.decision;
-  return { approvalId: approval.id, status: approval.status, by: d?.byName ?? d?.by, via: d?.via, at: d?.at, reason: d?.reason, prompt: promptOf(approval, branchName) };
+  return { approvalId: approval.id, status: approval.status, by: d?.byName ?? d?.by, via: d?.via, at: d?.at, reason: d?.reason, prompt: promptOf(approval, branchName, timeZone) };
 }
 
 /**
@@ -89,7 +90,7 @@ export class ApprovalDelivery {
    * (the manager was removed from the config or has no chat identity left).
    */
   async send(job: PromptJobRecord, approval: ApprovalRecord, branch: BranchConfig): Promise<{ result: 'sent' | 'waiting' | 'failed' | 'gone'; deliveries: Delivery[]; reason?: string }> {
-    const prompt = promptOf(approval, branch.name);
+    const prompt = promptOf(approval, branch.name, branch.timezone);
     const deliveries: Delivery[] = [];
     const attempt = async (base: Omit<Delivery, 'status' | 'at' | 'messageId' | 'error'>): Promise<boolean> => {
       try {
@@ -134,16 +135,16 @@ export class ApprovalDelivery {
   }
 
   /** Shows the outcome on one copy (a prompt that went out after the decision). */
-  async updateOne(approval: ApprovalRecord, branchName: string, d: Delivery): Promise<void> {
+  async updateOne(approval: ApprovalRecord, branchName: string, d: Delivery, timeZone?: string): Promise<void> {
     if (d.status !== 'sent' || !d.messageId) return;
-    await this.deps.hosts.updateApproval(d.agentId, { chatId: d.chatId, messageId: d.messageId }, outcomeOf(approval, branchName)).catch((error: unknown) =>
+    await this.deps.hosts.updateApproval(d.agentId, { chatId: d.chatId, messageId: d.messageId }, outcomeOf(approval, branchName, timeZone)).catch((error: unknown) =>
       this.deps.logger.warn('could not update an approval prompt', { module: 'approvals', approvalId: approval.id, agentId: d.agentId, error }),
     );
   }
 
   /** Shows the outcome on every copy of the prompt, on every channel. */
-  async updateAll(approval: ApprovalRecord, branchName: string): Promise<void> {
-    const outcome = outcomeOf(approval, branchName);
+  async updateAll(approval: ApprovalRecord, branchName: string, timeZone?: string): Promise<void> {
+    const outcome = outcomeOf(approval, branchName, timeZone);
     await Promise.all(
       approval.deliveries
         .filter((d) => d.status === 'sent' && d.messageId)

@@ -241,7 +241,7 @@ export class ApprovalEngine {
   /** Shows the outcome on every copy of the prompt, redrawn with the prompt itself. */
   private updateCopies(approval: ApprovalRecord): Promise<void> {
     const branch = this.deps.settings.config.branches.find((b) => b.id === approval.branchId);
-    return this.delivery.updateAll(approval, branch?.name ?? approval.branchId);
+    return this.delivery.updateAll(approval, branch?.name ?? approval.branchId, branch?.timezone);
   }
 
   private replay(existing: ApprovalRecord, requestHash: string): { approval: ApprovalRecord; created: boolean } {

@@ -247,7 +247,7 @@ export class PromptOutbox {
     if (!recorded) return;
     if (recorded.status !== 'pending') {
       // Decided while this prompt was going out: show the outcome on it too.
-      for (const d of sent.deliveries) await this.deps.delivery.updateOne(recorded, branch.name, d);
+      for (const d of sent.deliveries) await this.deps.delivery.updateOne(recorded, branch.name, d, branch.timezone);
     }
     this.deps.bus.emit('approval.updated', recorded);
   }
