@@ -121,6 +121,8 @@ export interface ApprovalRecord extends StoredDoc {
    * approved. A requester checks it against the payload it is about to run.
    */
   payloadHash?: string;
+  /** What the action will do, in words, for built-in actions (message.send: the recipient by name and the exact text). */
+  preview?: string;
   riskLevel: RiskLevel;
   status: ApprovalStatus;
   autonomy: string;

@@ -197,7 +197,7 @@ describe('Slack bot agent (Bolt) with signed requests and a stand-in Web API', (
     expect(section.length).toBeLessThanOrEqual(3000);
     expect(section).toMatch(/…$/);
     expect(section).not.toMatch(/&[a-z]*…$/);
-    expect((await t.running.store.approvals.get(res.body.approval.id))!.deliveries.filter((d) => d.status === 'sent').length).toBeGreaterThanOrEqual(2);
+    await until('both deliveries recorded', async () => ((await t.running.store.approvals.get(res.body.approval.id))?.deliveries.filter((d) => d.status === 'sent').length ?? 0) >= 2);
   });
 
   it('an outcome carries its prompt, so a copy is redrawn whole even by a process that did not post it', async () => {

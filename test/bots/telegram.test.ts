@@ -53,8 +53,12 @@ describe('Telegram bot agent against the Bot API emulator', () => {
     expect(p.stored.message.text).toMatch(/Approval needed — refund \([A-Z2-9]{6}\)\nRefund 20 EUR to order 1\n.*Risk: 🔴 critical/s);
     expect(Buffer.byteLength(p.approve)).toBeLessThanOrEqual(64);
     // The stored delivery (the requester's own view of it leaves out the managers' chat identities).
-    const stored = await t.running.store.approvals.get(p.approval.id);
-    expect(stored?.deliveries[0]).toMatchObject({ channel: 'telegram', agentId: 'lis-tg', chatId: '1001', status: 'sent', messageId: String(p.messageId) });
+    // (Recorded once Telegram answered the send, so possibly a moment after the message shows in the chat.)
+    const stored = await until('the delivery recorded', async () => {
+      const a = await t.running.store.approvals.get(p.approval.id);
+      return a && a.deliveries.length > 0 ? a : null;
+    });
+    expect(stored.deliveries[0]).toMatchObject({ channel: 'telegram', agentId: 'lis-tg', chatId: '1001', status: 'sent', messageId: String(p.messageId) });
   });
 
   it('a manager presses Approve: approved, callback answered, keyboard gone and outcome shown', async () => {

@@ -73,7 +73,11 @@ describe('WhatsApp approvals (poll + text fallback) through the real coordinator
     expect(p.text.message?.extendedTextMessage?.text ?? p.text.message?.conversation).toMatch(new RegExp(`Approval needed\\* — refund \\(${p.code}\\)\\nRefund 20 EUR to order 1`));
     expect(p.poll.message?.pollCreationMessageV3).toMatchObject({ selectableOptionsCount: 1, options: [{ optionName: 'Approve' }, { optionName: 'Reject' }] });
     expect(p.poll.message?.messageContextInfo?.messageSecret).toHaveLength(32);
-    const approval = (await t.running.store.approvals.get(p.approval.id))!;
+    // (Recorded once the send returned, so possibly a moment after the poll is on the socket.)
+    const approval = await until('the delivery recorded', async () => {
+      const a = await t.running.store.approvals.get(p.approval.id);
+      return a && a.deliveries.length > 0 ? a : null;
+    });
     expect(approval.deliveries[0]).toMatchObject({ channel: 'whatsapp', agentId: 'lis-wa', chatId: ANA_JID, status: 'sent', messageId: p.poll.key.id });
     // Every sent message is stored, so Baileys' getMessage(key) finds it (retries, polls).
     const getMessage = sock().config.getMessage!;

@@ -424,6 +424,8 @@ describe('approvals: time, outcome delivery, audit, learning, message.send', () 
     const { create, t, bot } = await setup();
     const { body } = await create({ actionType: 'message.send', summary: 'Reply to customer', details: { channel: 'telegram', chatId: '5550001', text: 'Your refund is on its way.' } });
     expect(body.approval.riskLevel).toBe('critical');
+    // The manager is shown what will happen, in words: the recipient and the exact text, not JSON.
+    expect(bot('lis-tg').prompts[0]!.prompt.details).toBe('Sends to chat 5550001 on telegram exactly:\nYour refund is on its way.');
     const res = await t.call(`/api/approvals/${body.approval.id}/decision`, { method: 'POST', token: TOKENS.ana, json: { decision: 'approve' } });
     expect(res.body.approval).toMatchObject({ status: 'executed', result: { success: true, result: { agentId: 'lis-tg', chatId: '5550001' } } });
     expect(bot('lis-tg').sent).toContainEqual({ chatId: '5550001', text: 'Your refund is on its way.' });

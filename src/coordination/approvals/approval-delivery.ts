@@ -7,6 +7,7 @@ import type { Logger } from '../../config/logger.js';
 import type { Clock } from '../../core/clock.js';
 import { isoNow } from '../../core/clock.js';
 import type { ApprovalRecord, Delivery, PromptJobRecord } from '../../storage/records.js';
+import { detailsText } from './details-text.js';
 import type { Store } from '../../storage/store.js';
 
 /**
@@ -33,7 +34,8 @@ function withDeadline<T>(work: Promise<T>, ms: number, why: string): Promise<T> 
 }
 
 export function promptOf(approval: ApprovalRecord, branchName: string, timeZone?: string): ApprovalPrompt {
-  const details = approval.details === undefined ? undefined : typeof approval.details === 'string' ? approval.details : JSON.stringify(approval.details);
+  // What the manager reads: a built-in action's own preview, else the details as key: value lines (never raw JSON).
+  const details = approval.preview ?? detailsText(approval.details);
   return {
     approvalId: approval.id,
     code: approval.code,

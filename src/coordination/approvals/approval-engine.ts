@@ -96,6 +96,8 @@ export class ApprovalEngine {
   private readonly executors = new Map<string, (approval: ApprovalRecord) => Promise<{ success: boolean; error?: string; result?: unknown }>>();
   /** Built-in actions check their details when requested, so a bad request is a 400 now, not a failure after approval. */
   private readonly validators = new Map<string, (details: unknown, branchId: string) => Promise<void>>();
+  /** Built-in actions say in words what they will do (shown in every prompt instead of the details). */
+  private readonly previewers = new Map<string, (details: unknown, branchId: string) => Promise<string>>();
 
   constructor(
     private readonly deps: CoreDeps & {
@@ -116,6 +118,11 @@ export class ApprovalEngine {
   /** Registers a built-in action executed by the coordinator when approved. */
   registerExecutor(actionType: string, run: (approval: ApprovalRecord) => Promise<{ success: boolean; error?: string; result?: unknown }>): void {
     this.executors.set(actionType, run);
+  }
+
+  /** Describes an action type's effect for the prompt (after its validator accepted the details). */
+  registerPreviewer(actionType: string, describe: (details: unknown, branchId: string) => Promise<string>): void {
+    this.previewers.set(actionType, describe);
   }
 
   /** Checks `details` of an action type at request time; throws a ValidationError naming the field. */
@@ -163,6 +170,7 @@ export class ApprovalEngine {
     }
     const team = await this.teamFor(input, requester, agent?.teamId);
     await this.validators.get(input.actionType)?.(input.details, branch.id);
+    const preview = await this.previewers.get(input.actionType)?.(input.details, branch.id);
     const config = settings.config;
     const risk = riskFor(input, config);
     const autonomy = resolveAutonomy(config, branch, team);
@@ -191,6 +199,7 @@ export class ApprovalEngine {
       summary: input.summary,
       details: input.details,
       payloadHash: payloadHash(input.actionType, input.details),
+      ...(preview ? { preview } : {}),
       riskLevel: risk.risk,
       status: 'pending' as const,
       autonomy: autonomy.autonomy,

@@ -58,6 +58,15 @@ export function registerMessageSend(engine: ApprovalEngine, deps: { settings: Ru
       }
     }
   });
+  engine.registerPreviewer('message.send', async (details) => {
+    const d = messageSendDetails.parse(details);
+    if ('contactId' in d) {
+      const contact = await deps.store.contacts.get(d.contactId);
+      const who = [contact?.phone ? `+${contact.phone.replace(/^\+/, '')}` : undefined, contact?.channel].filter(Boolean).join(' on ');
+      return `Sends to ${contact?.name ?? 'the customer'}${who ? ` (${who})` : ''} exactly:\n${d.text}`;
+    }
+    return `Sends to chat ${d.chatId}${d.agentId ? ` through ${d.agentId}` : d.channel ? ` on ${d.channel}` : ''} exactly:\n${d.text}`;
+  });
   engine.registerExecutor('message.send', async (approval) => {
     const details = (approval.details ?? {}) as { contactId?: unknown; chatId?: unknown; text?: unknown; channel?: unknown; agentId?: unknown };
     if (typeof details.text !== 'string' || details.text.trim() === '') return { success: false, error: 'message.send needs details.text (a non-empty string)' };
