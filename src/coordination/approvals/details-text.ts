@@ -8,11 +8,12 @@ const fold = (text: string) => (text.length > VALUE_MAX ? `${text.slice(0, VALUE
  * An approval's `details` as a manager reads them in a chat prompt: one
  * `key: value` line per field (nested objects as `parent.child`), lists of
  * plain values joined with commas, long values folded — never raw JSON.
- * A string is shown as it is.
+ * A string (or number) is shown as it is.
  */
 export function detailsText(details: unknown): string | undefined {
   if (details === undefined || details === null) return undefined;
-  if (typeof details !== 'object') return fold(String(details));
+  // A string is the requester's own words: whole (the prompt cuts it at its own limit, saying so).
+  if (typeof details !== 'object') return String(details);
   const lines: string[] = [];
   const walk = (value: unknown, path: string, depth: number) => {
     if (lines.length >= MAX_LINES) return;
