@@ -7,6 +7,7 @@ import type { ApprovalRecord, Delivery, PromptJobRecord, Unreached } from '../..
 import type { Store } from '../../storage/store.js';
 import type { AuditLog } from '../audit-log.js';
 import type { EventBus } from '../event-bus.js';
+import { Semaphore } from '../../core/semaphore.js';
 import type { ApprovalDelivery } from './approval-delivery.js';
 
 /** Sends running at once (each is one chat API call); the rest wait their turn. */
@@ -39,10 +40,8 @@ export interface PromptOutboxDeps {
  */
 export class PromptOutbox {
   private readonly timers = new Map<string, TimerHandle>();
-  private readonly queue: string[] = [];
-  private readonly queued = new Set<string>();
-  private inFlight = 0;
-  /** Jobs being sent right now by this process. */
+  private readonly slots = new Semaphore(MAX_IN_FLIGHT);
+  /** Jobs waiting for a slot or being sent by this process. */
   private readonly active = new Set<string>();
   /** Jobs due now, handed to the next turn of the event loop (not to the clock: only waits are timed). */
   private immediate = 0;
@@ -109,7 +108,9 @@ export class PromptOutbox {
     const open = new Set((await this.deps.store.prompts.find({ where: { approvalId: approval.id, status: { in: [...OPEN] } } })).map((j) => j.managerId));
     const { jobs, unreached } = this.plan(approval.id, branch, managers, tier, open);
     const stored = unreached.length > 0 ? await this.patch(approval.id, (a) => ({ unreached: [...(a.unreached ?? []).filter((u) => !unreached.some((w) => w.managerId === u.managerId)), ...unreached] })) : approval;
-    await this.add(stored ?? approval, jobs, open.size > 0);
+    // "Nobody to ask" is the initial round's warning; a later round with nobody new only says so.
+    if (jobs.length === 0 && open.size === 0) this.log.info(`approval ${approval.code}: the ${tier} round has nobody new to ask`, { approvalId: approval.id });
+    await this.add(stored ?? approval, jobs, true);
     return stored ?? approval;
   }
 
@@ -137,7 +138,7 @@ export class PromptOutbox {
 
   /** Resolves once every send started so far has finished (tests, shutdown). */
   async idle(): Promise<void> {
-    while (this.immediate > 0 || this.running.size > 0 || this.queue.length > 0) {
+    while (this.immediate > 0 || this.running.size > 0) {
       if (this.running.size > 0) await Promise.allSettled([...this.running]);
       else await new Promise<void>((resolve) => setImmediate(resolve));
     }
@@ -148,8 +149,7 @@ export class PromptOutbox {
     this.unsubscribe();
     for (const t of this.timers.values()) this.deps.clock.clearTimeout(t);
     this.timers.clear();
-    this.queue.length = 0;
-    this.queued.clear();
+    // Jobs still waiting for a slot return at once (run checks `stopped`); the sends under way finish.
     await Promise.allSettled([...this.running]);
   }
 
@@ -181,30 +181,18 @@ export class PromptOutbox {
     this.timers.delete(id);
   }
 
-  /** Runs a due job when a slot is free: at most MAX_IN_FLIGHT sends at once. */
+  /** Runs a due job when a slot is free: at most MAX_IN_FLIGHT sends at once; a job already waiting or running is not doubled. */
   private enter(id: string): void {
-    if (this.queued.has(id) || this.active.has(id)) return;
-    this.queued.add(id);
-    this.queue.push(id);
-    this.pump();
-  }
-
-  private pump(): void {
-    while (!this.stopped && this.inFlight < MAX_IN_FLIGHT && this.queue.length > 0) {
-      const id = this.queue.shift()!;
-      this.queued.delete(id);
-      this.inFlight++;
-      this.active.add(id);
-      const work: Promise<void> = this.run(id)
-        .catch((error: unknown) => void this.log.error('approval prompt failed to run', { promptJobId: id, error }))
-        .finally(() => {
-          this.inFlight--;
-          this.active.delete(id);
-          this.running.delete(work);
-          this.pump();
-        });
-      this.running.add(work);
-    }
+    if (this.active.has(id)) return;
+    this.active.add(id);
+    const work: Promise<void> = this.slots
+      .run(() => (this.stopped ? Promise.resolve() : this.run(id)))
+      .catch((error: unknown) => void this.log.error('approval prompt failed to run', { promptJobId: id, error }))
+      .finally(() => {
+        this.active.delete(id);
+        this.running.delete(work);
+      });
+    this.running.add(work);
   }
 
   /** One attempt at one job. */
