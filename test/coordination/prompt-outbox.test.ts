@@ -146,6 +146,7 @@ describe('approval prompts never block the requester and never miss a manager', 
     await until('waiting', async () => (await t.running.store.prompts.count({ approvalId: id, status: 'waiting' })) === 2);
     expect((await t.call(`/api/approvals/${id}/decision`, { method: 'POST', json: { decision: 'approve' } })).status).toBe(200);
     expect(await t.running.store.prompts.count({ approvalId: id, status: 'dropped' })).toBe(2);
+    expect((await t.running.store.approvals.get(id))?.unreached).toEqual([]);
     telegram = await restartTelegramEmulator(telegram);
     await until('lis-tg up again', async () => (await agentStatus()) === 'up', 30_000);
     await new Promise((r) => setTimeout(r, 500));

@@ -357,6 +357,8 @@ export class ApprovalEngine {
     decision = { ...decision, payloadHash: approval.payloadHash ?? payloadHash(approval.actionType, approval.details) };
     const patch: Partial<ApprovalRecord> = { status: decision.outcome, decision, updatedAt: decision.at };
     if (approvals) patch.approvals = approvals;
+    // Decided: nobody is waiting to be asked any more (its open prompt jobs are dropped below).
+    if (approval.unreached?.length) patch.unreached = [];
     const decided = await this.deps.store.approvals.update(approval.id, patch, { status: 'pending', version: approval.version });
     if (!decided) return null;
     this.clearTimers(approval.id);
