@@ -111,7 +111,7 @@ export async function createCoordinator(deps: CoordinatorDeps): Promise<Coordina
   // One policy for every outbound call to an address given as input (webhooks, health URLs), and for checking them on arrival.
   const outbound = new OutboundPolicy(env.WEBHOOK_ALLOWLIST);
   const outbox = new WebhookOutbox({ store, clock, logger, policy: outbound });
-  const delivery = new ApprovalDelivery({ store, hosts, clock, logger, channels, channelOrder: () => settings.config.defaults.channelOrder });
+  const delivery = new ApprovalDelivery({ store, hosts, clock, logger, channels, config: () => settings.config });
   const prompts = new PromptOutbox({ store, clock, logger, bus, audit, delivery, config: () => settings.config });
   const approvals = new ApprovalEngine({ store, clock, logger, bus, audit, settings, channels, delivery, prompts, outbox });
   const conversations = new ConversationService({ store, hosts, bus, audit, clock, logger, channels, config: () => settings.config });

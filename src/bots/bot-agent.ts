@@ -61,9 +61,16 @@ export interface ApprovalPrompt {
   expiresAt: string;
   /** The branch's IANA time zone: times in the prompt and its outcome are shown in it (`promptTime`). */
   timeZone?: string;
+  /** Where it stands, a line each, shown on every copy: "1 of 2 approvals: Ana (…)", "Escalated to Rui at …". */
+  progress?: string[];
 }
 
-/** The outcome shown on every copy of a prompt once decided. */
+/**
+ * The outcome shown on every copy of a prompt once decided; while `status` is
+ * `pending`, a change of its progress (a partial approval, an escalation step):
+ * the copy is redrawn and keeps its buttons, or, where a channel cannot edit,
+ * the new progress is told once as a reply.
+ */
 export interface ApprovalOutcome {
   approvalId: string;
   status: string;

@@ -4,6 +4,7 @@ import { ConfigError, type Issue } from '../core/errors.js';
 import type { ChannelRegistry } from '../bots/channel-registry.js';
 import { BUILTIN_CHANNELS } from '../bots/channels.js';
 import { configSchemaFor, credentialFields, coordinatorConfigSchema, type CoordinatorConfig } from './config-schema.js';
+import { escalationIssues } from './escalation-check.js';
 import { substituteVars } from './substitute-vars.js';
 import { formatPath, zodIssues } from './zod-issues.js';
 
@@ -141,7 +142,7 @@ function dict<T>(map: Record<string, T>): Record<string, T> {
  */
 function withoutInheritedKeys(config: CoordinatorConfig): CoordinatorConfig {
   const a = config.approvals;
-  config.approvals = { ...a, riskByAction: dict(a.riskByAction), minRole: dict(a.minRole), ttlSec: dict(a.ttlSec), escalateAfterSec: dict(a.escalateAfterSec), teams: dict(a.teams) };
+  config.approvals = { ...a, riskByAction: dict(a.riskByAction), minRole: dict(a.minRole), ttlSec: dict(a.ttlSec), escalateAfterSec: dict(a.escalateAfterSec), escalation: dict(a.escalation), teams: dict(a.teams) };
   for (const branch of config.branches) {
     if (branch.businessHours) branch.businessHours = dict(branch.businessHours);
     branch.responder.rates = dict(branch.responder.rates);
@@ -199,6 +200,7 @@ function crossCheck(config: CoordinatorConfig, channels: ChannelRegistry): Issue
       }
     }),
   );
+  issues.push(...escalationIssues(config));
   return issues;
 }
 

@@ -130,6 +130,40 @@ export function credentialFields(channels: ChannelRegistry): string[] {
   return [...new Set(channels.list().flatMap((f) => f.credentials.secret))];
 }
 
+export const RISK_LEVELS = ['low', 'medium', 'high', 'critical'] as const;
+const perRisk = <T extends z.ZodType>(value: T) => z.partialRecord(z.enum(RISK_LEVELS, { message: `expected a risk level: ${RISK_LEVELS.join(', ')}` }), value);
+
+/** Who a step of an escalation chain asks: a role (`manager`, `owner`, `operator`), a manager id (in a branch's own chain), or `ops` (the business's ops chat). */
+export const ESCALATION_OPS = 'ops';
+const escalationTarget = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,39}$/, `expected a role (${MANAGER_ROLES.join(', ')}), a manager id or "${ESCALATION_OPS}"`);
+const escalationTargets = z.array(escalationTarget).min(1, 'expected at least one role, manager id or "ops"').max(50);
+
+/**
+ * One risk's escalation chain: who is asked at once (`ask`; default: everyone
+ * who may decide, except the people a later step names), the later steps, each
+ * `afterSec` seconds after the request was made, and what a request nobody
+ * decided becomes when it times out (`expire`: never approved; `reject`).
+ */
+export const escalationChainSchema = z
+  .strictObject({
+    ask: escalationTargets.optional(),
+    then: z
+      .array(z.strictObject({ afterSec: z.number().int().min(10).max(30 * 86400), to: escalationTargets }))
+      .max(10, 'expected at most 10 steps')
+      .default([]),
+    onTimeout: z.enum(['expire', 'reject'], { message: 'expected "expire" (never approved) or "reject"' }).default('expire'),
+  })
+  .superRefine((chain, ctx) => {
+    chain.then.forEach((step, i) => {
+      if (i > 0 && step.afterSec <= chain.then[i - 1].afterSec) {
+        ctx.addIssue({ code: 'custom', path: ['then', i, 'afterSec'], message: `expected more than the step before (${chain.then[i - 1].afterSec}): afterSec counts from when the request was made` });
+      }
+    });
+  });
+export type EscalationChain = z.infer<typeof escalationChainSchema>;
+/** Chains by risk, `default` for the risks without their own. */
+const escalationByRisk = z.partialRecord(z.enum([...RISK_LEVELS, 'default'], { message: `expected a risk level (${RISK_LEVELS.join(', ')}) or "default"` }), escalationChainSchema);
+
 export function branchSchemaFor(channels: ChannelRegistry) {
   return z.strictObject({
   id: idSchema,
@@ -144,11 +178,11 @@ export function branchSchemaFor(channels: ChannelRegistry) {
   agents: z.array(agentConfigSchemaFor(channels)).default([]),
   /** How the bot answers customers (opt-out, hours, FAQ, hand-off); defaults apply when absent. */
   responder: responderSchema.prefault({}),
+  /** This branch's escalation chains by risk: each replaces the business's chain for that risk. */
+  escalation: escalationByRisk.optional(),
   });
 }
 
-export const RISK_LEVELS = ['low', 'medium', 'high', 'critical'] as const;
-const perRisk = <T extends z.ZodType>(value: T) => z.partialRecord(z.enum(RISK_LEVELS, { message: `expected a risk level: ${RISK_LEVELS.join(', ')}` }), value);
 
 /** Approval policy for the whole business (ARCHITECTURE.md, "Approvals — the rules"). */
 export const approvalsConfigSchema = z
@@ -159,8 +193,10 @@ export const approvalsConfigSchema = z
     minRole: perRisk(z.enum(MANAGER_ROLES)).default({}),
     /** Time to live per risk, seconds (defaults: low 86400, medium 28800, high 14400, critical 3600). */
     ttlSec: perRisk(z.number().int().min(10).max(30 * 86400)).default({}),
-    /** Still pending after this many seconds: also deliver to the owners (escalation). */
+    /** Shorthand for a chain whose one step asks the owners after this many seconds (`escalation.<risk>.then: [{afterSec, to: [owner]}]`). */
     escalateAfterSec: perRisk(z.number().int().min(10).max(30 * 86400)).default({}),
+    /** Escalation chains by risk (and `default`); a branch's own `escalation` wins for its risks. */
+    escalation: escalationByRisk.default({}),
     /** Consecutive approvals of one action type at one branch before suggesting auto-approval. */
     learnAfter: z.number().int().min(2).max(1000).default(10),
     /**
@@ -190,7 +226,7 @@ export const approvalsConfigSchema = z
       });
     }
   })
-  .default({ riskByAction: {}, minRole: {}, ttlSec: {}, escalateAfterSec: {}, learnAfter: 10, teams: {} });
+  .default({ riskByAction: {}, minRole: {}, ttlSec: {}, escalateAfterSec: {}, escalation: {}, learnAfter: 10, teams: {} });
 
 /** `scrypt$N$r$p$salt$hash` (salt and hash base64url), as printed by `npm run hash-password`. */
 export const SCRYPT_HASH = /^scrypt\$(\d+)\$(\d+)\$(\d+)\$([A-Za-z0-9_-]{16,})\$([A-Za-z0-9_-]{43,})$/;

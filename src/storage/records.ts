@@ -57,6 +57,8 @@ export interface Delivery {
   error?: string;
   at: string;
   tier?: 'initial' | 'escalation';
+  /** For the escalation tier: which step of the chain (1 = the first step after the initial round). */
+  step?: number;
 }
 
 /**
@@ -70,6 +72,8 @@ export interface PromptJobRecord extends StoredDoc {
   approvalId: string;
   branchId: string;
   tier: 'initial' | 'escalation';
+  /** For the escalation tier: which step of the chain. */
+  step?: number;
   /** A manager's prompt: sent on their preferred channel that is up. */
   managerId?: string;
   /** A branch chat's prompt (its approvals chat): that agent and chat. */
@@ -88,10 +92,20 @@ export interface PromptJobRecord extends StoredDoc {
 export interface Unreached {
   managerId: string;
   tier: 'initial' | 'escalation';
+  step?: number;
   /** queued: about to go; waiting: none of their channels is up; retrying: the last send failed. */
   state: 'queued' | 'waiting' | 'retrying';
   reason?: string;
   since: string;
+}
+
+/** One escalation step taken: when, and whom it asked that had not been asked (names as the prompt shows them). */
+export interface EscalationStep {
+  step: number;
+  at: string;
+  asked: Array<{ id: string; name: string }>;
+  /** Chats asked too (the business's ops chat). */
+  chats?: number;
 }
 
 export interface Decision {
@@ -133,7 +147,23 @@ export interface ApprovalRecord extends StoredDoc {
   /** For `requiredApprovals > 1`: the approvals gathered so far. */
   approvals?: Array<{ by: string; via: string; at: string }>;
   expiresAt: string;
-  escalation?: { dueAt: string; done?: boolean };
+  /**
+   * Where the approval is in its escalation chain (escalation-chain.ts): the
+   * chain's steps as resolved when it was made, the next one and when it falls
+   * due, and who each step taken asked. Approvals stored before chains existed
+   * have only `dueAt`/`done` (one step: the owners).
+   */
+  escalation?: {
+    dueAt: string;
+    done?: boolean;
+    steps?: Array<{ afterSec: number; to: string[] }>;
+    /** Index in `steps` of the next step. */
+    next?: number;
+    source?: string;
+    history?: EscalationStep[];
+  };
+  /** What a request nobody decides becomes at `expiresAt`, and the config entry that says so (absent: expire). */
+  onTimeout?: { action: 'expire' | 'reject'; source: string };
   result?: { success: boolean; error?: string; result?: unknown; at: string };
   callbackUrl?: string;
   idempotencyKey?: string;

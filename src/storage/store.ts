@@ -32,7 +32,7 @@ export const COLLECTION_SPECS = {
   settings: { name: 'settings' },
   apiTokens: { name: 'api_tokens', indexes: [['subject']] },
   outbox: { name: 'outbox', indexes: [['status', 'nextAttemptAt']] },
-  prompts: { name: 'prompt_jobs', indexes: [['status', 'nextAttemptAt'], ['approvalId'], ['branchId', 'status']] },
+  prompts: { name: 'prompt_jobs', indexes: [['status', 'nextAttemptAt'], ['approvalId'], ['branchId', 'status'], ['agentId', 'status']] },
 } satisfies Record<string, CollectionSpec>;
 
 export type CollectionKey = keyof typeof COLLECTION_SPECS;

@@ -209,6 +209,17 @@ describe('Slack bot agent (Bolt) with signed requests and a stand-in Web API', (
     expect(JSON.stringify(update.args.blocks)).toContain('*EXPIRED*');
   });
 
+  it('a pending approval whose progress changed is redrawn with its buttons and the new lines', async () => {
+    const bot = t.running.coordinator.local.bot('lis-slack')!;
+    const prompt = { approvalId: 'a-quorum', code: 'QQ22', branchName: 'Lisboa', actionType: 'refund', summary: 'Big refund', riskLevel: 'high', requester: 'refunds', expiresAt: new Date().toISOString(), progress: ['1 of 2 approvals: Ana (2026-12-02 10:00 UTC).'] };
+    await bot.updateApproval({ chatId: 'C0QUORUM', messageId: '1600000000.000002' }, { approvalId: 'a-quorum', status: 'pending', prompt });
+    const blocks = JSON.stringify(api.calls('chat.update').find((c) => c.args.channel === 'C0QUORUM')!.args.blocks);
+    expect(blocks).toContain('1 of 2 approvals: Ana (2026-12-02 10:00 UTC).');
+    expect(blocks).toContain('approval_approve');
+    expect(blocks).toContain('approval_reject');
+    expect(blocks).not.toContain('*PENDING*');
+  });
+
   it('a rate-limited Slack (429, Retry-After) is waited out by the client without blocking the coordinator', async () => {
     const bot = t.running.coordinator.local.bot('lis-slack')!;
     api.state.rateLimited.push('chat.postMessage');

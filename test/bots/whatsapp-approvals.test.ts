@@ -249,6 +249,10 @@ describe('WhatsApp follow-ups do not hold the approval engine', () => {
       sockets.latest().open();
       await clock.advance(100);
       expect(sockets.latest().texts(ANA_JID)).toEqual(['➡ K7WQ2M APPROVED by Admin via api']);
+      // A poll cannot be edited: a pending approval's new progress is a reply under it.
+      await bot.updateApproval(ref, { approvalId: 'apr-9', status: 'pending', prompt: { approvalId: 'apr-9', code: 'K7WQ2M', branchName: 'Porto', actionType: 'refund', summary: 'Refund 5 EUR', riskLevel: 'low', requester: 'refunds', expiresAt: '2026-03-02T12:00:00.000Z', progress: ['Escalated to Rui at 2026-03-02 10:15 UTC.'] } });
+      await clock.advance(100);
+      expect(sockets.latest().texts(ANA_JID).at(-1)).toBe('⏳ K7WQ2M is still pending. Escalated to Rui at 2026-03-02 10:15 UTC.');
       expect(sockets.latest().sent[0].message.message?.extendedTextMessage?.contextInfo?.stanzaId).toBe(ref.messageId);
     } finally {
       await bot.stop();

@@ -370,6 +370,18 @@ describe('WhatsApp Cloud API bot', () => {
     await bot.updateApproval(ref, outcome);
     expect(graph.sent().length).toBe(calls);
   });
+
+  it('tells a pending prompt\'s new progress as a reply, once per change', async () => {
+    const ref = await bot.promptApproval(ANA, prompt('apr_prog0001'));
+    const pending = (progress: string[]) => ({ approvalId: 'apr_prog0001', status: 'pending', prompt: { ...prompt('apr_prog0001'), progress } });
+    await bot.updateApproval(ref, pending(['1 of 2 approvals: Rui (2026-12-02 10:00 UTC).']));
+    expect(lastSent()).toMatchObject({ to: ANA, type: 'text', context: { message_id: ref.messageId }, text: { body: '⏳ A-0001 is still pending. 1 of 2 approvals: Rui (2026-12-02 10:00 UTC).' } });
+    const calls = graph.sent().length;
+    await bot.updateApproval(ref, pending(['1 of 2 approvals: Rui (2026-12-02 10:00 UTC).']));
+    expect(graph.sent().length).toBe(calls);
+    await bot.updateApproval(ref, pending(['1 of 2 approvals: Rui (2026-12-02 10:00 UTC).', 'Escalated to Marta at 2026-12-02 10:15 UTC.']));
+    expect(graph.sent().length).toBe(calls + 1);
+  });
 });
 
 describe('Graph API client', () => {

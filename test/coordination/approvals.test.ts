@@ -149,7 +149,7 @@ describe('approvals: routing and deciding', () => {
   it('skips a channel whose agent is down', async () => {
     const { create, t, bot } = await setup();
     await t.running.store.agents.update('lis-tg', { status: 'down' });
-    const res = await create({ actionType: 'crm.update', summary: 'Update CRM', riskLevel: 'high' });
+    const res = await create({ actionType: 'crm.update', summary: 'Update CRM' });
     const sent = (await t.call(`/api/approvals/${res.body.approval.id}`)).body.approval.deliveries.filter((d: { status: string }) => d.status === 'sent');
     expect(sent.map((d: { managerId?: string; channel: string }) => `${d.managerId ?? '-'}:${d.channel}`).sort()).toEqual(['-:slack', 'ana:whatsapp', 'bruno:slack']);
     expect(bot('lis-tg').prompts).toEqual([]);
@@ -267,25 +267,35 @@ describe('approvals: time, outcome delivery, audit, learning, message.send', () 
   it('escalates and expires on time, across a restart on the same data dir', async () => {
     const clock = new ManualClock();
     const { create, t, bot } = await setup(clock);
-    // Ana, the owner, cannot be reached at first; Bruno gets the prompt.
-    bot('lis-tg').unreachable.add('1001');
-    bot('lis-wa').unreachable.add('+351910000001');
     const { body } = await create({ riskLevel: 'high', actionType: 'data.change', expiresInSec: 1200 });
     const id = body.approval.id;
+    // escalateAfterSec.high: 600 is the chain "the owners after 600 s": Bruno (a manager) and the approvals channel
+    // are asked at once, Ana (the owner) is held back for the step.
     expect((await t.running.store.approvals.get(id))!.deliveries.filter((d: { status: string }) => d.status === 'sent').map((d: { managerId?: string }) => d.managerId ?? 'channel')).toEqual(['bruno', 'channel']);
-    expect(body.approval.escalation).toEqual({ dueAt: new Date(clock.now() + 600_000).toISOString() });
-    // The coordinator is down while the escalation falls due; on start it fires at once.
-    expect((await t.running.store.approvals.get(id))!.unreached).toEqual([expect.objectContaining({ managerId: 'ana', state: 'retrying' })]);
-    await t.restart(() => clock.advance(700_000));
+    expect(body.approval.escalation).toEqual({ dueAt: new Date(clock.now() + 600_000).toISOString(), steps: [{ afterSec: 600, to: ['owner'] }], next: 0, source: 'approvals.escalateAfterSec.high', history: [] });
+    expect((await t.running.store.approvals.get(id))!.unreached).toEqual([]);
+    // When the step falls due, Ana cannot be reached on either of her channels.
+    bot('lis-tg').unreachable.add('1001');
+    bot('lis-wa').unreachable.add('+351910000001');
+    await clock.advance(600_000);
+    await t.running.coordinator.prompts.idle();
+    const escalated = (await t.running.store.approvals.get(id))!;
+    expect(escalated.escalation).toMatchObject({ next: 1, done: true, history: [{ step: 1, asked: [{ id: 'ana', name: 'Ana' }] }] });
+    expect(escalated.unreached).toEqual([expect.objectContaining({ managerId: 'ana', tier: 'escalation', step: 1, state: 'retrying' })]);
+    // Bruno's copy says whom it was escalated to and when, in Lisboa's zone (America/Recife), buttons kept (still pending).
+    const brunoCopy = bot('lis-slack').updates.filter((u) => u.ref.chatId === 'U0BRUNO1').at(-1)!.outcome;
+    expect(brunoCopy).toMatchObject({ status: 'pending', prompt: { progress: [expect.stringMatching(/^Escalated to Ana at \d{4}-\d\d-\d\d \d\d:\d\d GMT-3\.$/)] } });
+    // The coordinator is down for a while; after the restart Ana's Telegram works again and her prompt, still in the outbox, reaches her once.
+    await t.restart(() => clock.advance(100_000));
     await clock.advance(0);
     await t.running.coordinator.prompts.idle();
     const afterRestart = (await t.running.store.approvals.get(id))!;
-    expect(afterRestart.escalation?.done).toBe(true);
-    // After the restart Ana's Telegram works again: her prompt, still in the outbox, reached her once (the escalation does not ask her twice).
-    expect(afterRestart.deliveries.filter((d) => d.managerId === 'ana' && d.status === 'sent')).toEqual([expect.objectContaining({ managerId: 'ana', channel: 'telegram', status: 'sent' })]);
+    expect(afterRestart.deliveries.filter((d) => d.managerId === 'ana' && d.status === 'sent')).toEqual([expect.objectContaining({ managerId: 'ana', channel: 'telegram', status: 'sent', tier: 'escalation', step: 1 })]);
     expect(afterRestart.unreached).toEqual([]);
     expect(bot('lis-tg').prompts.map((p) => p.chatId)).toEqual(['1001']);
-    expect((await t.running.store.auditEvents.find({ where: { approvalId: id, type: 'approval.escalated' } })).length).toBe(1);
+    expect((await t.running.store.auditEvents.find({ where: { approvalId: id, type: 'approval.escalated' } })).map((e) => e.data)).toEqual([
+      { step: 1, of: 1, to: ['ana'], targets: ['owner'], chats: [], source: 'approvals.escalateAfterSec.high' },
+    ]);
     await clock.advance(500_000);
     const expired = (await t.running.store.approvals.get(id))!;
     expect(expired).toMatchObject({ status: 'expired', decision: { outcome: 'expired', by: 'system', via: 'timer' } });

@@ -30,6 +30,7 @@ export function promptBlocks(p: ApprovalPrompt): KnownBlock[] {
       ],
     },
     ...(p.details ? [{ type: 'section', text: { type: 'mrkdwn', text: `*Details*\n${fitMrkdwn(p.details, SECTION)}` } } as KnownBlock] : []),
+    ...(p.progress?.length ? [{ type: 'section', text: { type: 'mrkdwn', text: fitMrkdwn(p.progress.join('\n'), SECTION) } } as KnownBlock] : []),
     { type: 'context', elements: [{ type: 'mrkdwn', text: `Code ${escapeMrkdwn(p.code)}` }] },
   ];
 }

@@ -257,8 +257,9 @@ export class SlackBot implements BotAgent {
     return { chatId: res.channel ?? chatId, messageId: res.ts ?? '' };
   }
 
-  async promptApproval(chatId: string, prompt: ApprovalPrompt): Promise<MessageRef> {
-    const blocks: KnownBlock[] = [
+  /** The prompt's blocks with its signed Approve / Reject buttons. */
+  private promptWithButtons(prompt: ApprovalPrompt): KnownBlock[] {
+    return [
       ...promptBlocks(prompt),
       {
         type: 'actions',
@@ -269,11 +270,19 @@ export class SlackBot implements BotAgent {
         ],
       },
     ];
-    const res = await this.need().client.chat.postMessage({ channel: chatId, text: escapeMrkdwn(`Approval needed: ${prompt.summary}`), blocks });
+  }
+
+  async promptApproval(chatId: string, prompt: ApprovalPrompt): Promise<MessageRef> {
+    const res = await this.need().client.chat.postMessage({ channel: chatId, text: escapeMrkdwn(`Approval needed: ${prompt.summary}`), blocks: this.promptWithButtons(prompt) });
     return { chatId: res.channel ?? chatId, messageId: res.ts ?? '' };
   }
 
   async updateApproval(ref: MessageRef, o: ApprovalOutcome): Promise<void> {
+    // Still pending (its progress changed): the prompt redrawn, buttons kept.
+    if (o.status === 'pending' && o.prompt) {
+      await this.need().client.chat.update({ channel: ref.chatId, ts: ref.messageId, text: escapeMrkdwn(`Approval needed: ${o.prompt.summary}`), blocks: this.promptWithButtons(o.prompt) });
+      return;
+    }
     // The outcome carries the prompt, so any process (a restarted one too) redraws it whole.
     const summary = escapeMrkdwn(`${o.status}: ${o.prompt?.summary ?? o.approvalId}`);
     await this.need().client.chat.update({ channel: ref.chatId, ts: ref.messageId, text: summary, blocks: outcomeBlocks(o, o.prompt) });

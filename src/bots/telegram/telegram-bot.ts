@@ -60,6 +60,7 @@ function renderPrompt(p: ApprovalPrompt): string {
     p.details ? `Details: ${p.details}` : '',
     `Branch: ${p.branchName}   Risk: ${RISK_MARK[p.riskLevel] ?? p.riskLevel}`,
     `Requested by: ${p.requester}   Expires: ${promptTime(p.expiresAt, p.timeZone)}`,
+    ...(p.progress ?? []),
   ]
     .filter(Boolean)
     .join('\n');
@@ -242,22 +243,28 @@ export class TelegramBot implements BotAgent {
     return { chatId, messageId: String(message.message_id) };
   }
 
-  async promptApproval(chatId: string, prompt: ApprovalPrompt): Promise<MessageRef> {
-    const text = renderPrompt(prompt);
-    const message = await this.need().api.sendMessage(chatId, text, {
-      reply_markup: {
-        inline_keyboard: [
-          [
-            { text: '✅ Approve', callback_data: encodeCallback(this.callbackSecret, prompt.approvalId, 'approve') },
-            { text: '❌ Reject', callback_data: encodeCallback(this.callbackSecret, prompt.approvalId, 'reject') },
-          ],
+  private buttons(approvalId: string) {
+    return {
+      inline_keyboard: [
+        [
+          { text: '✅ Approve', callback_data: encodeCallback(this.callbackSecret, approvalId, 'approve') },
+          { text: '❌ Reject', callback_data: encodeCallback(this.callbackSecret, approvalId, 'reject') },
         ],
-      },
-    });
+      ],
+    };
+  }
+
+  async promptApproval(chatId: string, prompt: ApprovalPrompt): Promise<MessageRef> {
+    const message = await this.need().api.sendMessage(chatId, renderPrompt(prompt), { reply_markup: this.buttons(prompt.approvalId) });
     return { chatId, messageId: String(message.message_id) };
   }
 
   async updateApproval(ref: MessageRef, outcome: ApprovalOutcome): Promise<void> {
+    // Still pending (its progress changed): the prompt redrawn, buttons kept.
+    if (outcome.status === 'pending' && outcome.prompt) {
+      await this.need().api.editMessageText(ref.chatId, Number(ref.messageId), renderPrompt(outcome.prompt).slice(0, MAX_TEXT), { reply_markup: this.buttons(outcome.approvalId) });
+      return;
+    }
     // The outcome carries the prompt, so any process (a restarted one too) redraws it whole.
     const original = outcome.prompt ? renderPrompt(outcome.prompt) : undefined;
     // Telegram takes 4096 characters: the outcome line always fits, the prompt is cut if it must be.

@@ -12,6 +12,8 @@ export const MAX_TEXT = 4096;
 const PARAM_MAX = { code: 20, branch: 120, action: 600, expiry: 30 };
 /** A branch name or requester in a prompt's last lines. */
 const NAME_MAX = 120;
+/** The progress lines (approvals so far, escalation steps), together. */
+const PROGRESS_MAX = 300;
 
 const RISK_MARK: Record<string, string> = { low: '🟢 low', medium: '🟡 medium', high: '🟠 high', critical: '🔴 critical' };
 /**
@@ -36,7 +38,7 @@ export function cut(text: string, max: number): string {
  */
 export function promptBody(p: ApprovalPrompt): string {
   const head = [`Approval needed — ${p.actionType} (${p.code})`, p.summary].join('\n');
-  const tail = [`Branch: ${cut(p.branchName, NAME_MAX)}   Risk: ${RISK_MARK[p.riskLevel] ?? p.riskLevel}`, `Requested by: ${cut(p.requester, NAME_MAX)}   Expires: ${promptTime(p.expiresAt, p.timeZone)}`].join('\n');
+  const tail = [`Branch: ${cut(p.branchName, NAME_MAX)}   Risk: ${RISK_MARK[p.riskLevel] ?? p.riskLevel}`, `Requested by: ${cut(p.requester, NAME_MAX)}   Expires: ${promptTime(p.expiresAt, p.timeZone)}`, ...(p.progress?.length ? [cut(p.progress.join(' '), PROGRESS_MAX)] : [])].join('\n');
   const room = Math.max(0, MAX_BODY - tail.length - 2);
   const top = p.details ? `${head}\nDetails: ${p.details}` : head;
   return `${cut(top, room)}\n\n${tail}`;
@@ -44,6 +46,8 @@ export function promptBody(p: ApprovalPrompt): string {
 
 export function outcomeText(o: ApprovalOutcome): string {
   const code = o.prompt ? ` ${o.prompt.code}` : '';
+  // Still pending: what changed (a partial approval, an escalation step), as a reply (a sent message cannot be edited).
+  if (o.status === 'pending') return cut(`⏳${code} is still pending. ${(o.prompt?.progress ?? []).join(' ')}`.trim(), MAX_TEXT);
   const who = o.by ? ` by ${o.by}` : '';
   const via = o.via ? ` via ${o.via}` : '';
   const when = o.at ? ` at ${promptTime(o.at, o.prompt?.timeZone)}` : '';

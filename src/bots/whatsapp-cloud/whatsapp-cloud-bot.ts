@@ -1,6 +1,7 @@
 import type { Logger } from '../../config/logger.js';
 import { isoNow, systemClock, type Clock } from '../../core/clock.js';
 import { CodedError, ErrorCode } from '../../core/errors.js';
+import { sha256 } from '../../core/ids.js';
 import { Listeners } from '../../core/listeners.js';
 import type { ApprovalOutcome, ApprovalPrompt, BotAgent, BotEvent, MessageRef, ProbeResult, SendOptions } from '../bot-agent.js';
 import type { BotContext, DecisionReply } from '../channel-factory.js';
@@ -279,10 +280,12 @@ export class WhatsAppCloudBot implements BotAgent {
 
   /** The Cloud API cannot edit a message: the outcome is a reply under the prompt, told once per status. */
   async updateApproval(ref: MessageRef, outcome: ApprovalOutcome): Promise<void> {
-    if (await this.state.outcomeTold(ref.messageId, outcome.status)) return;
+    // A pending prompt's progress is told once per change of it; an outcome once per status.
+    const told = outcome.status === 'pending' ? `pending:${sha256((outcome.prompt?.progress ?? []).join('\n')).slice(0, 16)}` : outcome.status;
+    if (await this.state.outcomeTold(ref.messageId, told)) return;
     const to = this.recipient(ref.chatId);
     const wamid = await this.post({ to, type: 'text', text: { body: outcomeText(outcome), preview_url: false }, context: { message_id: ref.messageId } });
-    await this.record({ wamid, to, kind: 'outcome', replyTo: ref.messageId, approvalId: outcome.approvalId, outcomeStatus: outcome.status });
+    await this.record({ wamid, to, kind: 'outcome', replyTo: ref.messageId, approvalId: outcome.approvalId, outcomeStatus: told });
   }
 
   private recipient(chatId: string): string {

@@ -25,6 +25,7 @@ export function renderPromptText(p: ApprovalPrompt): string {
     p.details ? `Details: ${p.details}` : null,
     `Branch: ${p.branchName}   Risk: ${RISK_MARK[p.riskLevel] ?? p.riskLevel}`,
     `Requested by: ${p.requester}   Expires: ${promptTime(p.expiresAt, p.timeZone)}`,
+    ...(p.progress ?? []),
     '',
     `Vote in the poll below, or reply to this message with 1 (approve) or 2 (reject), or send APPROVE ${p.code} / REJECT ${p.code} <reason>.`,
   ]
@@ -37,8 +38,9 @@ export function pollContent(p: ApprovalPrompt, messageSecret: Uint8Array): AnyMe
   return { poll: { name: `${p.code}: ${p.actionType} — approve?`, values: [...POLL_OPTIONS], selectableCount: 1, messageSecret } };
 }
 
-/** The short follow-up when a prompt was decided elsewhere. */
+/** The short follow-up when a prompt was decided elsewhere; while pending, its new progress (a poll cannot be edited). */
 export function renderOutcome(code: string, o: ApprovalOutcome): string {
+  if (o.status === 'pending') return `⏳ ${code} is still pending. ${(o.prompt?.progress ?? []).join(' ')}`.trim();
   return `➡ ${code} ${o.status.toUpperCase()}${o.by ? ` by ${o.by}` : ''}${o.via ? ` via ${o.via}` : ''}${o.at ? ` at ${promptTime(o.at, o.prompt?.timeZone)}` : ''}${o.reason ? ` — reason: ${o.reason}` : ''}`;
 }
 

@@ -1,6 +1,6 @@
 import type { ApprovalOutcome, ApprovalPrompt } from '../../bots/bot-agent.js';
 import type { AgentHost } from '../../branches/agent-host.js';
-import type { BranchConfig, Channel, ManagerConfig } from '../../config/config-schema.js';
+import type { BranchConfig, CoordinatorConfig, ManagerConfig } from '../../config/config-schema.js';
 import { identityOn } from '../../branches/manager-identity.js';
 import type { ChannelRegistry } from '../../bots/channel-registry.js';
 import type { Logger } from '../../config/logger.js';
@@ -8,6 +8,7 @@ import type { Clock } from '../../core/clock.js';
 import { isoNow } from '../../core/clock.js';
 import type { ApprovalRecord, Delivery, PromptJobRecord } from '../../storage/records.js';
 import { detailsText } from './details-text.js';
+import { promptTime } from '../../bots/prompt-time.js';
 import type { Store } from '../../storage/store.js';
 
 /**
@@ -33,27 +34,53 @@ function withDeadline<T>(work: Promise<T>, ms: number, why: string): Promise<T> 
   return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
 }
 
-export function promptOf(approval: ApprovalRecord, branchName: string, timeZone?: string): ApprovalPrompt {
+/** What a prompt needs of its branch: its name, time zone, and managers (to name who approved and who was asked). */
+export type PromptBranch = Pick<BranchConfig, 'name' | 'timezone' | 'managers'>;
+
+/**
+ * Where a pending approval stands, as lines every copy shows: the count of a
+ * several-approver request and who approved so far, and each escalation step
+ * with whom it asked and when (in the branch's time zone).
+ */
+export function progressOf(approval: ApprovalRecord, branch: PromptBranch): string[] {
+  const name = (id: string) => branch.managers.find((m) => m.id === id)?.name ?? id;
+  const when = (iso: string) => promptTime(iso, branch.timezone);
+  const lines: string[] = [];
+  const required = approval.requiredApprovals ?? 1;
+  if (required > 1) {
+    const got = approval.approvals ?? [];
+    lines.push(got.length === 0 ? `Needs ${required} approvals from different managers; none yet.` : `${got.length} of ${required} approvals: ${got.map((a) => `${name(a.by)} (${when(a.at)})`).join(', ')}.`);
+  }
+  for (const step of approval.escalation?.history ?? []) {
+    const who = [...step.asked.map((a) => a.name), ...(step.chats ? ['the ops chat'] : [])];
+    if (who.length > 0) lines.push(`Escalated to ${who.join(', ')} at ${when(step.at)}.`);
+  }
+  return lines;
+}
+
+export function promptOf(approval: ApprovalRecord, branch: PromptBranch): ApprovalPrompt {
   // What the manager reads: a built-in action's own preview, else the details as key: value lines (never raw JSON).
   const details = approval.preview ?? detailsText(approval.details);
+  const progress = progressOf(approval, branch);
   return {
     approvalId: approval.id,
     code: approval.code,
-    branchName,
+    branchName: branch.name,
     actionType: approval.actionType,
     summary: approval.summary,
     details: details && details.length > DETAILS_MAX ? `${details.slice(0, DETAILS_MAX)}… (cut: ${details.length - DETAILS_MAX} more characters on the dashboard)` : details,
     riskLevel: approval.riskLevel,
     requester: approval.requesterId,
     expiresAt: approval.expiresAt,
-    ...(timeZone ? { timeZone } : {}),
+    ...(branch.timezone ? { timeZone: branch.timezone } : {}),
+    ...(progress.length > 0 ? { progress } : {}),
   };
 }
 
-/** The outcome shown on every copy, with the prompt it redraws. */
-export function outcomeOf(approval: ApprovalRecord, branchName: string, timeZone?: string): ApprovalOutcome {
+/** The outcome (or, while pending, the progress) shown on every copy, with the prompt it redraws. */
+export function outcomeOf(approval: ApprovalRecord, branch: PromptBranch): ApprovalOutcome {
   const d = approval.decision;
-  return { approvalId: approval.id, status: approval.status, by: d?.byName ?? d?.by, via: d?.via, at: d?.at, reason: d?.reason, prompt: promptOf(approval, branchName, timeZone) };
+  return { approvalId: approval.id, status: approval.status, by: d?.byName ?? d?.by, via: d?.via, at: d?.at, reason: d?.reason, prompt: promptOf(approval, branch) };
 }
 
 /**
@@ -63,8 +90,12 @@ export function outcomeOf(approval: ApprovalRecord, branchName: string, timeZone
  * Delivery. What to send and when is the prompt outbox's (prompt-outbox.ts).
  */
 export class ApprovalDelivery {
-  /** `channelOrder`: the config's `defaults.channelOrder`, read at each delivery (managers' `prefer` wins). */
-  constructor(private readonly deps: { store: Store; hosts: AgentHost; clock: Clock; logger: Logger; channelOrder: () => Channel[]; channels: ChannelRegistry }) {}
+  /** `config`: read at each delivery (`defaults.channelOrder`, which managers' `prefer` wins over; the agents of every branch). */
+  constructor(private readonly deps: { store: Store; hosts: AgentHost; clock: Clock; logger: Logger; config: () => CoordinatorConfig; channels: ChannelRegistry }) {}
+
+  private channelOrder(): string[] {
+    return this.deps.config().defaults.channelOrder;
+  }
 
   private async upAgentFor(branch: BranchConfig, channel: string): Promise<string | undefined> {
     for (const agent of branch.agents.filter((a) => a.channel === channel)) if (await this.isUp(agent.id)) return agent.id;
@@ -73,7 +104,7 @@ export class ApprovalDelivery {
 
   /** Whether a manager has a chat identity on some channel a prompt could go to. */
   reachable(manager: ManagerConfig): boolean {
-    return (manager.prefer ?? this.deps.channelOrder()).some((c) => identityOn(manager, c, this.deps.channels));
+    return (manager.prefer ?? this.channelOrder()).some((c) => identityOn(manager, c, this.deps.channels));
   }
 
   /** The branch chats that get every initial prompt (Slack's approvalsChannel), as agent and chat. */
@@ -92,7 +123,7 @@ export class ApprovalDelivery {
    * (the manager was removed from the config or has no chat identity left).
    */
   async send(job: PromptJobRecord, approval: ApprovalRecord, branch: BranchConfig): Promise<{ result: 'sent' | 'waiting' | 'failed' | 'gone'; deliveries: Delivery[]; reason?: string }> {
-    const prompt = promptOf(approval, branch.name, branch.timezone);
+    const prompt = promptOf(approval, branch);
     const deliveries: Delivery[] = [];
     const attempt = async (base: Omit<Delivery, 'status' | 'at' | 'messageId' | 'error'>): Promise<boolean> => {
       try {
@@ -108,15 +139,16 @@ export class ApprovalDelivery {
     const failedReason = () => deliveries.map((d) => `${d.channel}: ${d.error}`).join('; ');
     if (!job.managerId) {
       if (!job.agentId || !job.chatId) return { result: 'gone', deliveries, reason: 'no chat named' };
-      const agent = branch.agents.find((a) => a.id === job.agentId);
+      // The business's ops chat (an escalation step) is another branch's agent.
+      const agent = branch.agents.find((a) => a.id === job.agentId) ?? this.deps.config().branches.flatMap((b) => b.agents).find((a) => a.id === job.agentId);
       if (!agent) return { result: 'gone', deliveries, reason: `agent ${job.agentId} is no longer configured` };
       if (!(await this.isUp(agent.id))) return { result: 'waiting', deliveries, reason: `${agent.id} is not up` };
-      const sent = await attempt({ channel: agent.channel, agentId: agent.id, chatId: job.chatId, tier: job.tier });
+      const sent = await attempt({ channel: agent.channel, agentId: agent.id, chatId: job.chatId, tier: job.tier, ...(job.step ? { step: job.step } : {}) });
       return sent ? { result: 'sent', deliveries } : { result: 'failed', deliveries, reason: failedReason() };
     }
     const manager = branch.managers.find((m) => m.id === job.managerId);
     if (!manager) return { result: 'gone', deliveries, reason: `manager ${job.managerId} is no longer configured` };
-    const order = (manager.prefer ?? this.deps.channelOrder()).filter((c) => identityOn(manager, c, this.deps.channels));
+    const order = (manager.prefer ?? this.channelOrder()).filter((c) => identityOn(manager, c, this.deps.channels));
     if (order.length === 0) return { result: 'gone', deliveries, reason: `${manager.name} has no chat identity on any channel` };
     const down: string[] = [];
     for (const channel of order) {
@@ -125,7 +157,7 @@ export class ApprovalDelivery {
         down.push(channel);
         continue;
       }
-      if (await attempt({ managerId: manager.id, channel, agentId, chatId: identityOn(manager, channel, this.deps.channels)!, tier: job.tier })) return { result: 'sent', deliveries };
+      if (await attempt({ managerId: manager.id, channel, agentId, chatId: identityOn(manager, channel, this.deps.channels)!, tier: job.tier, ...(job.step ? { step: job.step } : {}) })) return { result: 'sent', deliveries };
     }
     if (deliveries.length === 0) return { result: 'waiting', deliveries, reason: `no agent up on ${down.join(', ')}` };
     return { result: 'failed', deliveries, reason: [failedReason(), down.length > 0 ? `no agent up on ${down.join(', ')}` : ''].filter(Boolean).join('; ') };
@@ -137,16 +169,16 @@ export class ApprovalDelivery {
   }
 
   /** Shows the outcome on one copy (a prompt that went out after the decision). */
-  async updateOne(approval: ApprovalRecord, branchName: string, d: Delivery, timeZone?: string): Promise<void> {
+  async updateOne(approval: ApprovalRecord, branch: PromptBranch, d: Delivery): Promise<void> {
     if (d.status !== 'sent' || !d.messageId) return;
-    await this.deps.hosts.updateApproval(d.agentId, { chatId: d.chatId, messageId: d.messageId }, outcomeOf(approval, branchName, timeZone)).catch((error: unknown) =>
+    await this.deps.hosts.updateApproval(d.agentId, { chatId: d.chatId, messageId: d.messageId }, outcomeOf(approval, branch)).catch((error: unknown) =>
       this.deps.logger.warn('could not update an approval prompt', { module: 'approvals', approvalId: approval.id, agentId: d.agentId, error }),
     );
   }
 
-  /** Shows the outcome on every copy of the prompt, on every channel. */
-  async updateAll(approval: ApprovalRecord, branchName: string, timeZone?: string): Promise<void> {
-    const outcome = outcomeOf(approval, branchName, timeZone);
+  /** Shows the outcome (or the progress of a pending one) on every copy of the prompt, on every channel. */
+  async updateAll(approval: ApprovalRecord, branch: PromptBranch): Promise<void> {
+    const outcome = outcomeOf(approval, branch);
     await Promise.all(
       approval.deliveries
         .filter((d) => d.status === 'sent' && d.messageId)

@@ -15,6 +15,7 @@ import type { ChannelRegistry } from '../../bots/channel-registry.js';
 import type { ApprovalDelivery } from './approval-delivery.js';
 import { LearnedRules } from './learned-rules.js';
 import { assignedTeam, autoApproves, classifyRisk, eligibleManagers, resolveAutonomy, ttlSec } from './policy.js';
+import { firstRound, resolveChain, targetsOf } from './escalation-chain.js';
 import { requesterApprovalView, seesApproval, type ReadScope } from '../read-scope.js';
 import type { PromptOutbox } from './prompt-outbox.js';
 import type { WebhookOutbox } from './webhook-outbox.js';
@@ -181,14 +182,19 @@ export class ApprovalEngine {
     }
     const now = clock.now();
     const ttl = input.expiresInSec ?? maxTtl;
-    const escalateAfter = config.approvals.escalateAfterSec[risk.risk];
+    // Who is asked at once, who later, and what a request nobody decides becomes (escalation-chain.ts).
+    const chain = resolveChain(config, branch, risk.risk);
+    // A step due after the request expires never happens.
+    const steps = chain.then.filter((step) => step.afterSec < ttl);
     const rule = autoApproves(autonomy.autonomy, risk.risk)
       ? `autonomy ${autonomy.autonomy} (${autonomy.source}) auto-approves ${risk.risk} risk`
       : await this.learned.activeRuleFor(branch.id, input.actionType, risk.risk);
     const id = newId(now);
     // The prompts are planned now and stored right after the approval (with who is still to be reached): they are
     // sent after the requester is answered, so chat platforms never hold up the request.
-    const plan = rule ? undefined : this.deps.prompts.plan(id, branch, eligibleManagers(config, branch, risk.risk), 'initial');
+    const plan = rule ? undefined : this.deps.prompts.plan(id, branch, firstRound(config, branch, risk.risk, chain), 'initial');
+    // A first round that asks nobody goes to the chain's first step at once, instead of waiting for it with nobody asked.
+    const askedNobody = !plan || plan.unreached.length === 0;
     const base = {
       id,
       code: await this.newCode(),
@@ -206,7 +212,8 @@ export class ApprovalEngine {
       deliveries: [],
       ...(plan ? { unreached: plan.unreached } : {}),
       expiresAt: new Date(now + ttl * 1000).toISOString(),
-      escalation: escalateAfter && escalateAfter < ttl ? { dueAt: new Date(now + escalateAfter * 1000).toISOString() } : undefined,
+      escalation: steps.length > 0 ? { dueAt: new Date(askedNobody ? now : now + steps[0].afterSec * 1000).toISOString(), steps, next: 0, source: chain.source, history: [] } : undefined,
+      onTimeout: { action: chain.onTimeout, source: chain.source },
       callbackUrl: input.callbackUrl,
       idempotencyKey,
       requestHash,
@@ -241,16 +248,16 @@ export class ApprovalEngine {
       return { approval: decided ?? approval, created: true };
     }
 
-    await this.deps.prompts.add(approval, plan?.jobs ?? []);
+    await this.deps.prompts.add(approval, plan?.jobs ?? [], steps.length > 0 && askedNobody);
     this.scheduleTimers(approval);
     this.deps.bus.emit('approval.updated', approval);
     return { approval, created: true };
   }
 
-  /** Shows the outcome on every copy of the prompt, redrawn with the prompt itself. */
+  /** Shows the outcome (or a pending approval's progress) on every copy of the prompt, redrawn with the prompt itself. */
   private updateCopies(approval: ApprovalRecord): Promise<void> {
     const branch = this.deps.settings.config.branches.find((b) => b.id === approval.branchId);
-    return this.delivery.updateAll(approval, branch?.name ?? approval.branchId, branch?.timezone);
+    return this.delivery.updateAll(approval, branch ?? { name: approval.branchId, timezone: 'UTC', managers: [] });
   }
 
   private replay(existing: ApprovalRecord, requestHash: string): { approval: ApprovalRecord; created: boolean } {
@@ -322,6 +329,8 @@ export class ApprovalEngine {
           const updated = await this.deps.store.approvals.update(approval.id, { approvals: next, updatedAt: at }, { status: 'pending', version: approval.version });
           if (!updated) continue;
           await this.deps.audit.append({ type: 'approval.partial', actor: who.by, branchId: approval.branchId, approvalId: approval.id, data: { via: input.via, have: next.length, need: required, payloadHash: approval.payloadHash } });
+          // Every copy shows the count and who approved so far.
+          await this.updateCopies(updated);
           this.deps.bus.emit('approval.updated', updated);
           return { outcome: 'recorded', approval: updated, remaining: required - next.length };
         }
@@ -446,31 +455,80 @@ export class ApprovalEngine {
     this.timers.delete(id);
   }
 
-  /** Pending past its expiry: `expired` (never approved). */
+  /**
+   * Pending past its expiry: what its chain's timeout policy says, `expired`
+   * (never approved; the default) or `rejected` by the policy.
+   */
   async expire(id: string): Promise<void> {
     const approval = await this.deps.store.approvals.get(id);
     if (!approval || approval.status !== 'pending') return;
     if (Date.parse(approval.expiresAt) > this.deps.clock.now()) return this.scheduleTimers(approval);
-    await this.finish(approval, { outcome: 'expired', by: 'system', via: 'timer', at: isoNow(this.deps.clock) });
+    const at = isoNow(this.deps.clock);
+    if (approval.onTimeout?.action === 'reject') {
+      const waited = Math.round((Date.parse(approval.expiresAt) - Date.parse(approval.createdAt)) / 60_000);
+      await this.finish(approval, { outcome: 'rejected', by: 'system', byName: 'the timeout policy', via: 'timer', at, reason: `nobody decided within ${waited} min`, rule: `${approval.onTimeout.source}.onTimeout: reject` });
+      return;
+    }
+    await this.finish(approval, { outcome: 'expired', by: 'system', via: 'timer', at });
   }
 
-  /** Still pending after the escalation delay: deliver to the owners who did not get it yet. */
+  /**
+   * Still pending when an escalation step falls due: ask whom the step names
+   * (those who may decide and were not asked yet), record the step on the
+   * approval (every copy of the prompt shows it), and schedule the next one.
+   * Each step is taken once: the record moves on by compare-and-set first.
+   */
   async escalate(id: string): Promise<void> {
     const approval = await this.deps.store.approvals.get(id);
-    if (!approval || approval.status !== 'pending' || !approval.escalation || approval.escalation.done) return;
-    if (Date.parse(approval.escalation.dueAt) > this.deps.clock.now()) return this.scheduleTimers(approval);
-    const branch = this.deps.settings.config.branches.find((b) => b.id === approval.branchId);
+    const escalation = approval?.escalation;
+    if (!approval || approval.status !== 'pending' || !escalation || escalation.done) return;
+    if (Date.parse(escalation.dueAt) > this.deps.clock.now()) return this.scheduleTimers(approval);
+    const config = this.deps.settings.config;
+    const branch = config.branches.find((b) => b.id === approval.branchId);
     if (!branch) {
       this.log.warn(`approval ${approval.code}: branch ${approval.branchId} is no longer configured; not escalating`, { approvalId: id });
       return;
     }
-    const reached = new Set(approval.deliveries.filter((d) => d.status === 'sent').map((d) => d.managerId));
-    const owners = branch.managers.filter((m) => m.role === 'owner' && !reached.has(m.id));
-    const marked = await this.deps.store.approvals.update(id, { escalation: { ...approval.escalation, done: true }, updatedAt: isoNow(this.deps.clock) }, { status: 'pending', version: approval.version });
+    // Approvals stored before chains existed: one step, the owners.
+    const steps = escalation.steps ?? [{ afterSec: 0, to: ['owner'] }];
+    const index = escalation.next ?? 0;
+    const step = steps[index];
+    if (!step) return;
+    const targets = targetsOf(config, branch, approval.riskLevel, step.to);
+    const before = await this.deps.prompts.alreadyAsked(approval);
+    const asked = targets.managers.filter((m) => !before.has(m.id) && this.delivery.reachable(m));
+    const at = isoNow(this.deps.clock);
+    const following = steps[index + 1];
+    const taken = { step: index + 1, at, asked: asked.map((m) => ({ id: m.id, name: m.name })), ...(targets.chats.length > 0 ? { chats: targets.chats.length } : {}) };
+    const marked = await this.deps.store.approvals.update(
+      id,
+      {
+        escalation: {
+          ...escalation,
+          steps,
+          next: index + 1,
+          done: !following,
+          dueAt: following ? new Date(Date.parse(approval.createdAt) + following.afterSec * 1000).toISOString() : escalation.dueAt,
+          history: [...(escalation.history ?? []), taken],
+        },
+        updatedAt: at,
+      },
+      { status: 'pending', version: approval.version },
+    );
     if (!marked) return; // decided (or escalated by another process) meanwhile
     this.deps.bus.emit('approval.escalated', { branchId: approval.branchId, risk: approval.riskLevel });
-    await this.deps.audit.append({ type: 'approval.escalated', actor: 'coordinator', branchId: approval.branchId, approvalId: id, data: { to: owners.map((o) => o.id) } });
-    const updated = await this.deps.prompts.enqueue(marked, branch, owners, 'escalation');
+    await this.deps.audit.append({
+      type: 'approval.escalated',
+      actor: 'coordinator',
+      branchId: approval.branchId,
+      approvalId: id,
+      data: { step: index + 1, of: steps.length, to: asked.map((m) => m.id), targets: step.to, chats: targets.chats.map((c) => c.agentId), source: escalation.source ?? 'approvals.escalateAfterSec' },
+    });
+    this.log.info(`approval ${approval.code}: escalation step ${index + 1} of ${steps.length} asks ${taken.asked.map((a) => a.name).join(', ') || (targets.chats.length ? 'the ops chat' : 'nobody new')}`, { approvalId: id });
+    const updated = await this.deps.prompts.enqueue(marked, branch, asked, 'escalation', { step: index + 1, chats: targets.chats });
+    // Every copy says whom the step asked (a step that asked nobody new changes nothing on them).
+    if (asked.length > 0 || targets.chats.length > 0) await this.updateCopies(updated);
     this.deps.bus.emit('approval.updated', updated);
+    this.scheduleTimers(updated);
   }
 }

@@ -54,7 +54,7 @@ export class PromptOutbox {
     this.log = deps.logger.child({ module: 'approvals' });
     // A channel that comes up sends what was waiting for it.
     this.unsubscribe = deps.bus.on('agent.status', (e) => {
-      if (e.to === 'up') void this.wake(e.branchId).catch((error: unknown) => this.log.error('could not wake waiting prompts', { branchId: e.branchId, error }));
+      if (e.to === 'up') void this.wake(e.branchId, e.agentId).catch((error: unknown) => this.log.error('could not wake waiting prompts', { branchId: e.branchId, error }));
     });
   }
 
@@ -64,13 +64,22 @@ export class PromptOutbox {
    * itself (one write) and then `add`s the jobs. Managers with no chat identity
    * on any channel get no job; `skip` leaves out managers already being asked.
    */
-  plan(approvalId: string, branch: BranchConfig, managers: ManagerConfig[], tier: PromptJobRecord['tier'], skip: ReadonlySet<string | undefined> = new Set()): { jobs: Array<Omit<PromptJobRecord, 'version'>>; unreached: Unreached[] } {
+  plan(
+    approvalId: string,
+    branch: BranchConfig,
+    managers: ManagerConfig[],
+    tier: PromptJobRecord['tier'],
+    how: { skip?: ReadonlySet<string | undefined>; step?: number; chats?: Array<{ agentId: string; chatId: string }> } = {},
+  ): { jobs: Array<Omit<PromptJobRecord, 'version'>>; unreached: Unreached[] } {
     const now = isoNow(this.deps.clock);
+    const { skip = new Set(), step } = how;
+    const round = step ? `${tier}-${step}` : tier;
     const job = (key: string, target: Pick<PromptJobRecord, 'managerId' | 'agentId' | 'chatId'>): Omit<PromptJobRecord, 'version'> => ({
-      id: `${approvalId}:${tier}:${key}`,
+      id: `${approvalId}:${round}:${key}`,
       approvalId,
       branchId: branch.id,
       tier,
+      ...(step ? { step } : {}),
       ...target,
       status: 'queued',
       attempts: 0,
@@ -80,8 +89,9 @@ export class PromptOutbox {
     });
     const asked = managers.filter((m) => !skip.has(m.id) && this.deps.delivery.reachable(m));
     const jobs = asked.map((m) => job(`m:${m.id}`, { managerId: m.id }));
-    if (tier === 'initial') for (const chat of this.deps.delivery.branchChats(branch)) jobs.push(job(`c:${chat.agentId}`, chat));
-    return { jobs, unreached: asked.map((m) => ({ managerId: m.id, tier, state: 'queued', since: now })) };
+    const chats = how.chats ?? (tier === 'initial' ? this.deps.delivery.branchChats(branch) : []);
+    for (const chat of chats) jobs.push(job(`c:${chat.agentId}`, chat));
+    return { jobs, unreached: asked.map((m) => ({ managerId: m.id, tier, ...(step ? { step } : {}), state: 'queued', since: now })) };
   }
 
   /** Stores planned jobs (a job already stored is kept as it is) and starts sending them. */
@@ -100,16 +110,25 @@ export class PromptOutbox {
   }
 
   /**
-   * Queues a later round (escalation) for an approval already stored: its
-   * `unreached` entries are added by compare-and-set. Managers whose earlier
-   * prompt is still on its way are reached by that one.
+   * The managers a later round would ask that are being asked already: their
+   * prompt went out, or is still on its way (that one reaches them).
    */
-  async enqueue(approval: ApprovalRecord, branch: BranchConfig, managers: ManagerConfig[], tier: PromptJobRecord['tier']): Promise<ApprovalRecord> {
-    const open = new Set((await this.deps.store.prompts.find({ where: { approvalId: approval.id, status: { in: [...OPEN] } } })).map((j) => j.managerId));
-    const { jobs, unreached } = this.plan(approval.id, branch, managers, tier, open);
+  async alreadyAsked(approval: ApprovalRecord): Promise<Set<string | undefined>> {
+    const open = await this.deps.store.prompts.find({ where: { approvalId: approval.id, status: { in: [...OPEN] } } });
+    return new Set([...open.map((j) => j.managerId), ...approval.deliveries.filter((d) => d.status === 'sent').map((d) => d.managerId)].filter(Boolean));
+  }
+
+  /**
+   * Queues a later round (an escalation step) for an approval already stored:
+   * its `unreached` entries are added by compare-and-set. Managers already
+   * asked (`alreadyAsked`) are not asked again.
+   */
+  async enqueue(approval: ApprovalRecord, branch: BranchConfig, managers: ManagerConfig[], tier: PromptJobRecord['tier'], how: { step?: number; chats?: Array<{ agentId: string; chatId: string }> } = {}): Promise<ApprovalRecord> {
+    const skip = await this.alreadyAsked(approval);
+    const { jobs, unreached } = this.plan(approval.id, branch, managers, tier, { ...how, skip });
     const stored = unreached.length > 0 ? await this.patch(approval.id, (a) => ({ unreached: [...(a.unreached ?? []).filter((u) => !unreached.some((w) => w.managerId === u.managerId)), ...unreached] })) : approval;
     // "Nobody to ask" is the initial round's warning; a later round with nobody new only says so.
-    if (jobs.length === 0 && open.size === 0) this.log.info(`approval ${approval.code}: the ${tier} round has nobody new to ask`, { approvalId: approval.id });
+    if (jobs.length === 0) this.log.info(`approval ${approval.code}: the ${tier}${how.step ? ` step ${how.step}` : ''} round has nobody new to ask`, { approvalId: approval.id });
     await this.add(stored ?? approval, jobs, true);
     return stored ?? approval;
   }
@@ -131,9 +150,16 @@ export class PromptOutbox {
     }
   }
 
-  /** Sends now what waits for a channel of this branch, and what was backing off after failed sends. */
-  async wake(branchId: string): Promise<void> {
-    for (const job of await this.deps.store.prompts.find({ where: { branchId, status: { in: ['waiting', 'queued'] } } })) this.schedule(job, 0);
+  /**
+   * Sends now what waits for a channel of this branch, and what was backing
+   * off after failed sends; `agentId`: also the jobs naming that agent (the
+   * business's ops chat is another branch's agent).
+   */
+  async wake(branchId: string, agentId?: string): Promise<void> {
+    const waiting = { in: ['waiting', 'queued'] as PromptJobRecord['status'][] };
+    const jobs = await this.deps.store.prompts.find({ where: { branchId, status: waiting } });
+    if (agentId) jobs.push(...(await this.deps.store.prompts.find({ where: { agentId, status: waiting } })).filter((j) => j.branchId !== branchId));
+    for (const job of jobs) this.schedule(job, 0);
   }
 
   /** Resolves once every send started so far has finished (tests, shutdown). */
@@ -227,7 +253,7 @@ export class PromptOutbox {
       unreached: job.managerId
         ? [
             ...(a.unreached ?? []).filter((u) => u.managerId !== job.managerId),
-            ...(unreachedState ? [{ managerId: job.managerId, tier: job.tier, state: unreachedState, reason: sent.reason, since: a.unreached?.find((u) => u.managerId === job.managerId)?.since ?? now }] : []),
+            ...(unreachedState ? [{ managerId: job.managerId, tier: job.tier, ...(job.step ? { step: job.step } : {}), state: unreachedState, reason: sent.reason, since: a.unreached?.find((u) => u.managerId === job.managerId)?.since ?? now }] : []),
           ]
         : a.unreached,
     }));
@@ -235,7 +261,7 @@ export class PromptOutbox {
     if (!recorded) return;
     if (recorded.status !== 'pending') {
       // Decided while this prompt was going out: show the outcome on it too.
-      for (const d of sent.deliveries) await this.deps.delivery.updateOne(recorded, branch.name, d, branch.timezone);
+      for (const d of sent.deliveries) await this.deps.delivery.updateOne(recorded, branch, d);
     }
     this.deps.bus.emit('approval.updated', recorded);
   }
