@@ -5,7 +5,7 @@ import { CodedError, ErrorCode } from '../core/errors.js';
 import type { AuditLog } from '../coordination/audit-log.js';
 import { parseBody } from '../coordination/http/middleware.js';
 import { actorOf, type DashboardActions } from './dashboard-actions.js';
-import { approvalView, type DashboardViews } from './dashboard-views.js';
+import type { DashboardViews } from './dashboard-views.js';
 import type { OperatorDirectory } from './operator-directory.js';
 import { isSameOrigin, type ProxyTrust } from './same-origin.js';
 import { readCookie, SESSION_COOKIE, type DashboardUser, type Session, type SessionManager } from './session-manager.js';
@@ -124,9 +124,9 @@ export function dashboardRoutes(deps: DashboardRouteDeps): Router {
     const result = await deps.actions.decide(userOf(req), String(req.params.id), input);
     if (result.outcome === 'too_late') {
       const d = result.approval.decision;
-      throw new CodedError(ErrorCode.Conflict, `Too late: already ${result.approval.status}${d ? ` by ${d.byName ?? d.by} via ${d.via}` : ''}`, { approval: approvalView(result.approval) });
+      throw new CodedError(ErrorCode.Conflict, `Too late: already ${result.approval.status}${d ? ` by ${d.byName ?? d.by} via ${d.via}` : ''}`, { approval: deps.views.approvalView(result.approval) });
     }
-    res.status(result.outcome === 'recorded' ? 202 : 200).json({ approval: approvalView(result.approval) });
+    res.status(result.outcome === 'recorded' ? 202 : 200).json({ approval: deps.views.approvalView(result.approval) });
   });
 
   router.post('/api/agents/:id/maintenance', requireJson, requireSession, async (req: SessionRequest, res) => {

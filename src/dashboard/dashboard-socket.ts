@@ -4,7 +4,6 @@ import type { Logger } from '../config/logger.js';
 import { createConnectionGate, type ConnectionGate, type ConnectionGateStats } from '../core/connection-gate.js';
 import type { EventBus } from '../coordination/event-bus.js';
 import type { DashboardViews } from './dashboard-views.js';
-import { approvalView } from './dashboard-views.js';
 import type { OperatorDirectory } from './operator-directory.js';
 import { PairingBoard, type PairingEnd, type PairingView } from './pairing-board.js';
 import { clientAddress, isSameOrigin, type ProxyTrust } from './same-origin.js';
@@ -82,7 +81,7 @@ export class DashboardSocket {
         this.later('metrics');
       }),
       bus.on('approval.updated', async (approval) => {
-        this.io?.emit('approval', approvalView(approval));
+        this.io?.emit('approval', options.views.approvalView(approval));
         if (approval.status !== 'pending') this.later('rules');
         this.later('metrics');
         this.later('pending');

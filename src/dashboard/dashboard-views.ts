@@ -3,13 +3,24 @@ import { NotFoundError } from '../core/errors.js';
 import type { AgentRegistry } from '../coordination/agent-registry.js';
 import type { ApprovalEngine } from '../coordination/approvals/approval-engine.js';
 import type { LearnedRule } from '../coordination/approvals/learned-rules.js';
+import { progressOf } from '../coordination/approvals/approval-delivery.js';
+import { detailsText } from '../coordination/approvals/details-text.js';
+import { promptTime } from '../bots/prompt-time.js';
 import type { RuntimeSettings } from '../coordination/runtime-settings.js';
 import type { ApprovalRecord, AuditEventRecord, ConversationRecord, MessageRecord } from '../storage/records.js';
 import type { Store } from '../storage/store.js';
 import { computeMetrics, type MetricsSnapshot } from './dashboard-metrics.js';
 
 export type AgentCard = Awaited<ReturnType<AgentRegistry['details']>> & { branchName: string };
-export type ApprovalView = Omit<ApprovalRecord, 'requestHash' | 'idempotencyKey'>;
+/**
+ * What the page shows of an approval: no request hash or idempotency key, and
+ * `shown`: what it will do in words (a built-in action's preview, else the
+ * details as key: value lines; never raw JSON), where it stands (the same
+ * lines as every chat copy), and its times in the branch's zone.
+ */
+export type ApprovalView = Omit<ApprovalRecord, 'requestHash' | 'idempotencyKey'> & {
+  shown: { what?: string; progress: string[]; timeZone: string; created: string; expires: string; decided?: string };
+};
 export type ConversationView = Omit<ConversationRecord, 'staffThreads' | 'autoReplies' | 'version'> & { contactName?: string };
 export type MessageView = Pick<MessageRecord, 'id' | 'direction' | 'text' | 'at' | 'handledBy' | 'status'>;
 
@@ -44,6 +55,25 @@ export class DashboardViews {
     return this.deps.settings.config.branches.find((b) => b.id === id)?.name ?? id;
   }
 
+  /** What the page shows of an approval (`ApprovalView`). */
+  approvalView(a: ApprovalRecord): ApprovalView {
+    const { requestHash: _h, idempotencyKey: _k, ...rest } = a;
+    const branch = this.deps.settings.config.branches.find((b) => b.id === a.branchId);
+    const timeZone = branch?.timezone ?? 'UTC';
+    const what = a.preview ?? detailsText(a.details);
+    return {
+      ...rest,
+      shown: {
+        ...(what ? { what } : {}),
+        progress: branch ? progressOf(a, branch) : [],
+        timeZone,
+        created: promptTime(a.createdAt, timeZone),
+        expires: promptTime(a.expiresAt, timeZone),
+        ...(a.decision ? { decided: promptTime(a.decision.at, timeZone) } : {}),
+      },
+    };
+  }
+
   /** One agent card: status, reason, last check, 24 h uptime and the recent checks. */
   async agent(id: string): Promise<AgentCard | null> {
     const agent = await this.deps.store.agents.get(id);
@@ -65,7 +95,7 @@ export class DashboardViews {
       approvals.count({ status: 'pending' }),
       approvals.find({ where: { status: { ne: 'pending' } }, orderBy: { field: 'createdAt', direction: 'desc' }, limit: RECENT_APPROVALS }),
     ]);
-    return { approvals: [...pending, ...recent].map(approvalView), pendingTotal };
+    return { approvals: [...pending, ...recent].map((a) => this.approvalView(a)), pendingTotal };
   }
 
   /** How many requests are pending in the store (the page shows at most MAX_PENDING of them). */
@@ -127,8 +157,3 @@ export class DashboardViews {
   }
 }
 
-/** What the page shows of an approval (no request hash, no idempotency key). */
-export function approvalView(a: ApprovalRecord): ApprovalView {
-  const { requestHash: _h, idempotencyKey: _k, ...rest } = a;
-  return rest;
-}

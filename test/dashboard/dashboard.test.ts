@@ -106,6 +106,36 @@ describe('operator dashboard in Chromium', () => {
   );
 
   it(
+    'shows what a request will do: message.send names the recipient and the exact text; other details as key: value lines, never JSON; times with the zone',
+    async () => {
+      const now = new Date().toISOString();
+      await t.running.store.contacts.insert({ id: 'c-preview', branchId: 'lisboa', channel: 'telegram', externalId: '5551', name: 'Joana Reis', firstSeenAt: now, lastSeenAt: now, optedOut: false, tags: [] });
+      const send = await requestApproval(t, 'Tell Joana her cake is ready', { actionType: 'message.send', details: { contactId: 'c-preview', text: 'Olá Joana, o seu bolo está pronto <b>hoje</b>.' } });
+      const refund = await requestApproval(t, 'Refund order 4410', { details: { orderId: 4410, amount: { value: 12.5, currency: 'EUR' }, note: 'damaged box' } });
+      const { page } = await b.page();
+      try {
+        await signIn(page, url, 'ana', PASSWORDS.ana);
+        await page.getByRole('tab', { name: /Approvals/ }).click();
+        const what = (id: string) => page.locator(`[data-approval="${id}"] [data-testid="what"]`);
+        await what(send.id).waitFor();
+        // The customer's name and the exact words, as text (the markup is shown, not rendered).
+        expect(await what(send.id).textContent()).toBe('Sends to Joana Reis (telegram) exactly:\nOlá Joana, o seu bolo está pronto <b>hoje</b>.');
+        const lines = (await what(refund.id).textContent())!;
+        expect(lines).toContain('orderId: 4410');
+        expect(lines).toContain('note: damaged box');
+        expect(lines).not.toMatch(/^\s*[{[]/);
+        // Times in the branch's zone, with the zone.
+        expect(await page.locator(`[data-approval="${refund.id}"] p.meta`).filter({ hasText: 'Requested by' }).textContent()).toMatch(/at \d{4}-\d\d-\d\d \d\d:\d\d UTC · expires in .* \(\d{4}-\d\d-\d\d \d\d:\d\d UTC\)/);
+      } finally {
+        // Withdrawn either way, so the next tests' queues hold only their own requests.
+        for (const a of [send, refund]) await t.call(`/api/approvals/${a.id}/cancel`, { method: 'POST', token: AGENT_TOKEN });
+        await page.close();
+      }
+    },
+    LONG,
+  );
+
+  it(
     'approves from the dashboard as the linked manager (audited, via dashboard), soonest to expire first, keeping keyboard focus in the list',
     async () => {
       // Within the policy's 1 h TTL for critical risk (a longer expiresInSec is refused).

@@ -23,7 +23,7 @@ function decidedLine(a) {
   const d = a.decision;
   if (!d) return null;
   const who = d.byName ?? d.by;
-  const text = d.by === 'policy' ? `Auto-approved by policy (${d.rule ?? 'rule'})` : `${d.outcome[0].toUpperCase()}${d.outcome.slice(1)} by ${who} via ${d.via} at ${time(d.at)}`;
+  const text = d.by === 'policy' ? `Auto-approved by policy (${d.rule ?? 'rule'})` : `${d.outcome[0].toUpperCase()}${d.outcome.slice(1)} by ${who} via ${d.via} at ${a.shown?.decided ?? time(d.at)}`;
   return h('p', { class: 'decided', 'data-testid': 'decided' }, text, d.reason ? ` — “${d.reason}”` : '');
 }
 
@@ -40,13 +40,16 @@ function item(a, state, act) {
       { class: 'body' },
       h('div', { class: 'head' }, h('strong', {}, a.code), badge(a.riskLevel, `${a.riskLevel} risk`), badge(a.status), h('span', { class: 'meta' }, `${a.actionType} · ${branch}`)),
       h('p', { class: 'summary-text' }, a.summary),
+      // What will happen: a built-in action's preview (recipient and exact text) or the details as key: value lines, as text.
+      a.shown?.what ? h('pre', { class: 'what', 'data-testid': 'what' }, a.shown.what) : null,
       h(
         'p',
         { class: 'meta' },
-        `Requested by ${a.requesterId} at ${time(a.createdAt)}`,
-        a.status === 'pending' ? h('span', {}, ' · expires in ', h('span', { 'data-expires': a.expiresAt }, duration(Date.parse(a.expiresAt) - Date.now()))) : null,
-        (a.requiredApprovals ?? 1) > 1 ? ` · ${(a.approvals ?? []).length}/${a.requiredApprovals} approvals` : null,
+        // Times in the branch's zone, with the zone (as on every chat copy).
+        `Requested by ${a.requesterId} at ${a.shown?.created ?? time(a.createdAt)}`,
+        a.status === 'pending' ? h('span', {}, ' · expires in ', h('span', { 'data-expires': a.expiresAt }, duration(Date.parse(a.expiresAt) - Date.now())), a.shown ? ` (${a.shown.expires})` : '') : null,
       ),
+      (a.shown?.progress ?? []).length ? h('p', { class: 'meta progress', 'data-testid': 'progress' }, a.shown.progress.join(' ')) : null,
       decidedLine(a),
       mayDecide
         ? h(
