@@ -2,7 +2,7 @@ import { sameDigest, sha256 } from '../core/ids.js';
 import type { RiskLevel } from '../storage/records.js';
 import { RISK_LEVELS } from '../config/config-schema.js';
 import type { RuntimeSettings } from '../coordination/runtime-settings.js';
-import { eligibleManagers, mayManageRules } from '../coordination/approvals/policy.js';
+import { eligibleManagers, mayManageRules, whyNotDecide } from '../coordination/approvals/policy.js';
 import { DEFAULT_SCRYPT, hashPassword, verifyPassword } from './password-hash.js';
 import type { DashboardUser, Session } from './session-manager.js';
 
@@ -14,6 +14,8 @@ export interface UserView extends DashboardUser {
   canManageRules: string[];
   /** Why deciding is not possible, when it is not anywhere. */
   decideNote?: string;
+  /** Per branch id and risk this linked manager may not decide, why ("Ana is not a manager at Porto Ribeira."). */
+  cannotDecide: Record<string, Partial<Record<RiskLevel, string>>>;
 }
 
 /** A successful sign-in: who, and the fingerprint of the credential used (what its session is bound to). */
@@ -98,16 +100,19 @@ export class OperatorDirectory {
     const config = this.deps.settings.config;
     const canManageRules = config.branches.filter((b) => this.mayManageRules(user, b.id)).map((b) => b.id);
     const canDecide: Record<string, RiskLevel[]> = {};
+    const cannotDecide: Record<string, Partial<Record<RiskLevel, string>>> = {};
     if (user.managerId) {
       for (const branch of config.branches) {
         const risks = RISK_LEVELS.filter((risk) => eligibleManagers(config, branch, risk).some((m) => m.id === user.managerId));
         if (risks.length > 0) canDecide[branch.id] = risks;
+        const why = Object.fromEntries(RISK_LEVELS.flatMap((risk) => (risks.includes(risk) ? [] : [[risk, whyNotDecide(config, branch, risk, user.managerId!)]])));
+        if (Object.keys(why).length > 0) cannotDecide[branch.id] = why;
       }
     }
     let decideNote: string | undefined;
     if (user.kind === 'admin') decideNote = 'Signed in with the admin token: you can watch, act on agents and accept or revoke learned rules, but approvals are decided by managers. Sign in as an operator linked to a manager to decide.';
     else if (!user.managerId) decideNote = `Operator '${user.username}' is not linked to a manager (operators[].manager in the config): you can watch and act on agents, but not decide approvals or learned rules.`;
     else if (Object.keys(canDecide).length === 0) decideNote = `Manager '${user.managerId}' is not an eligible approver in any branch.`;
-    return { ...user, canDecide, canManageRules, ...(decideNote ? { decideNote } : {}) };
+    return { ...user, canDecide, cannotDecide, canManageRules, ...(decideNote ? { decideNote } : {}) };
   }
 }

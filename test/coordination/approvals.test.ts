@@ -207,14 +207,17 @@ describe('approvals: routing and deciding', () => {
     const id = body.approval.id;
     const bruno = await t.call(`/api/approvals/${id}/decision`, { method: 'POST', token: TOKENS.bruno, json: { decision: 'approve' } });
     expect(bruno.status).toBe(403);
-    expect(bruno.body.error.message).toBe('You are not allowed to decide this approval');
+    // A manager the config knows is told why; a stranger only that they may not.
+    expect(bruno.body.error.message).toBe('Bruno is a manager at Lisboa; critical-risk requests there are decided by an owner (approvals.minRole.critical).');
     // Carla manages another branch: she cannot see it, so it answers as an unknown id (404) and is not audited.
     const carla = await t.call(`/api/approvals/${id}/decision`, { method: 'POST', token: TOKENS.carla, json: { decision: 'approve' } });
     expect(carla.status).toBe(404);
     expect(await bot('lis-tg').tap(id, 'approve', '999999')).toEqual({ ok: false, text: 'You are not allowed to decide this.' });
+    expect(await bot('lis-tg').tap(id, 'approve', '2001')).toEqual({ ok: false, text: 'Carla is not a manager at Lisboa.' });
+    expect(await bot('lis-tg').tap(id, 'approve', '1002')).toEqual({ ok: false, text: 'Bruno is a manager at Lisboa; critical-risk requests there are decided by an owner (approvals.minRole.critical).' });
     expect((await store.approvals.get(id))?.status).toBe('pending');
     const refusals = await store.auditEvents.find({ where: { approvalId: id, type: 'approval.refused' }, orderBy: { field: 'seq' } });
-    expect(refusals.map((e) => e.actor)).toEqual(['manager bruno', 'telegram user 999999']);
+    expect(refusals.map((e) => e.actor)).toEqual(['manager bruno', 'telegram user 999999', 'telegram user 2001', 'telegram user 1002']);
     expect((await t.call(`/api/approvals/${id}/decision`, { method: 'POST', token: TOKENS.ana, json: { decision: 'maybe' } })).status).toBe(400);
   });
 

@@ -35,6 +35,13 @@ describe('dashboard hardening', () => {
 
   const login = async (at = url, body: unknown = { username: 'ana', password: PASSWORDS.ana }) => (await dashboardPost(at, '/login', '', body)).cookie;
 
+  it('tells a linked manager why a request is not theirs to decide, in the policy\'s words', async () => {
+    const cookie = await login();
+    const { user: me } = (await (await fetch(`${url}/api/me`, { headers: { cookie } })).json()) as { user: { canDecide: Record<string, string[]>; cannotDecide: Record<string, Record<string, string>> } };
+    expect(me.canDecide).toEqual({ lisboa: ['low', 'medium', 'high', 'critical'] });
+    expect(me.cannotDecide).toEqual({ porto: { low: 'Ana is not a manager at Porto.', medium: 'Ana is not a manager at Porto.', high: 'Ana is not a manager at Porto.', critical: 'Ana is not a manager at Porto.' } });
+  });
+
   it(
     'Escape in the reject dialog cancels, even after an earlier reject was confirmed',
     async () => {
@@ -60,6 +67,8 @@ describe('dashboard hardening', () => {
       await page.locator('#reject-confirm').click();
       await until('second rejected', async () => (await t.running.store.approvals.get(a2.id))?.status === 'rejected');
       expect((await t.running.store.approvals.get(a2.id))!.decision).toMatchObject({ outcome: 'rejected', reason: 'confirmed after the escape' });
+      // Playwright reports the page's requests asynchronously: the store can show the decision before the event arrives.
+      await until('the decision request seen', () => decisions.length >= 1);
       expect(decisions).toHaveLength(1);
       expect(await t.running.store.auditEvents.count({ approvalId: a2.id, type: 'approval.rejected' })).toBe(1);
       await page.close();

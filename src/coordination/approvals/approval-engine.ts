@@ -14,7 +14,7 @@ import { managerByIdentity } from '../../branches/manager-identity.js';
 import type { ChannelRegistry } from '../../bots/channel-registry.js';
 import type { ApprovalDelivery } from './approval-delivery.js';
 import { LearnedRules } from './learned-rules.js';
-import { assignedTeam, autoApproves, classifyRisk, eligibleManagers, resolveAutonomy, ttlSec } from './policy.js';
+import { assignedTeam, autoApproves, classifyRisk, eligibleManagers, resolveAutonomy, ttlSec, whyNotDecide } from './policy.js';
 import { firstRound, resolveChain, targetsOf } from './escalation-chain.js';
 import { requesterApprovalView, seesApproval, type ReadScope } from '../read-scope.js';
 import type { PromptOutbox } from './prompt-outbox.js';
@@ -303,9 +303,22 @@ export class ApprovalEngine {
     if (!manager || !eligible.includes(manager)) {
       const who = decider.kind === 'principal' ? `${decider.principal.role} ${decider.principal.subject}` : `${decider.channel} user ${decider.userId}`;
       await this.deps.audit.append({ type: 'approval.refused', actor: who, branchId: approval.branchId, approvalId: approval.id, data: { reason: manager ? `role ${manager.role} may not decide ${approval.riskLevel} risk` : 'not a manager of this branch' } });
-      throw new CodedError(ErrorCode.Forbidden, 'You are not allowed to decide this approval', { approvalId: approval.id });
+      // A person the config knows (a manager here or at another branch) is told why; a stranger learns nothing about who may decide.
+      const known = manager?.id ?? this.knownManager(decider);
+      const why = known ? whyNotDecide(this.deps.settings.config, branch, approval.riskLevel, known) : null;
+      throw new CodedError(ErrorCode.Forbidden, why ?? 'You are not allowed to decide this approval', { approvalId: approval.id, ...(why ? { explained: true } : {}) });
     }
     return { by: manager.id, byName: manager.name };
+  }
+
+  /** The manager id a decider is at any branch (a manager token's subject, or a chat identity), if any. */
+  private knownManager(decider: Decider): string | undefined {
+    if (decider.kind === 'principal') return decider.principal.role === 'manager' ? decider.principal.subject : undefined;
+    for (const branch of this.deps.settings.config.branches) {
+      const manager = managerByIdentity(branch, decider.channel, decider.userId, this.deps.channels);
+      if (manager) return manager.id;
+    }
+    return undefined;
   }
 
   /** The first valid decision wins; the others are told who decided. */

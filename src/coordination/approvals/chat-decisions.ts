@@ -33,7 +33,8 @@ export function chatDecider(engine: ApprovalEngine, settings: RuntimeSettings): 
       if (a.status === 'rejected') return { ok: true, text: req.reason ? `Reason recorded for ${a.code}.` : `Rejected ${a.code}.`, askReason: !req.reason && !a.decision?.reason };
       return { ok: true, text: `${a.status === 'executed' || a.status === 'approved' ? 'Approved' : a.status} ${a.code}.` };
     } catch (error) {
-      if (error instanceof CodedError && error.code === ErrorCode.Forbidden) return refused;
+      // A manager the config knows is told why (not a manager at this branch, or a role below the policy's); anyone else only no.
+      if (error instanceof CodedError && error.code === ErrorCode.Forbidden) return (error.details as { explained?: boolean } | undefined)?.explained ? { ok: false, text: error.message } : refused;
       if (error instanceof CodedError && error.code === ErrorCode.NotFound) return { ok: false, text: 'This request no longer exists.' };
       throw error;
     }

@@ -63,6 +63,25 @@ export function eligibleManagers(config: CoordinatorConfig, branch: BranchConfig
   return branch.managers.filter((m) => ROLE_RANK[m.role] >= ROLE_RANK[min]);
 }
 
+/**
+ * Why a manager may not decide a risk at a branch, in words they can act on,
+ * or null when they may: not a manager there, or a role below the policy's
+ * `approvals.minRole` for that risk. (Only for people known to the config: a
+ * stranger is told nothing about who may decide.)
+ *
+ * @example whyNotDecide(config, porto, 'critical', 'ana') // "Ana is not a manager at Porto Ribeira."
+ */
+export function whyNotDecide(config: CoordinatorConfig, branch: BranchConfig, risk: RiskLevel, managerId: string): string | null {
+  const manager = branch.managers.find((m) => m.id === managerId);
+  if (!manager) {
+    const elsewhere = config.branches.flatMap((b) => b.managers).find((m) => m.id === managerId);
+    return `${elsewhere?.name ?? managerId} is not a manager at ${branch.name}.`;
+  }
+  const min = config.approvals.minRole[risk] ?? 'manager';
+  if (ROLE_RANK[manager.role] >= ROLE_RANK[min]) return null;
+  return `${manager.name} is ${manager.role === 'owner' ? 'an' : 'a'} ${manager.role} at ${branch.name}; ${risk}-risk requests there are decided by ${min === 'owner' ? 'an owner' : `a ${min} or above`} (approvals.minRole.${risk}).`;
+}
+
 /** The risks a learned rule can auto-approve (critical always waits for a person). */
 export const LEARNABLE_RISKS: readonly RiskLevel[] = RISK_LEVELS.filter((risk) => risk !== 'critical');
 

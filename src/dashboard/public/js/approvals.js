@@ -16,7 +16,8 @@ export function canDecide(state, a) {
 function whyNot(state, a) {
   if (a.status !== 'pending') return null;
   if (state.me?.decideNote) return null;
-  return `You may not decide ${a.riskLevel}-risk requests at this branch.`;
+  // The policy's own words: "Ana is not a manager at Porto Ribeira.", or which role the risk needs there.
+  return state.me?.cannotDecide?.[a.branchId]?.[a.riskLevel] ?? `You may not decide ${a.riskLevel}-risk requests at this branch.`;
 }
 
 function decidedLine(a) {
