@@ -53,6 +53,11 @@ export function heartbeatPaused(elapsedMs: number): boolean {
 
 /** The emulator answers getMe with this id for every bot. */
 const EMULATOR_BOT_ID = 666;
+/** Each branch's staff group, and who answers there. */
+const STAFF_GROUPS = [
+  { token: DEMO_TOKENS.lisboa, chat: DEMO_PEOPLE.staffGroup, person: DEMO_PEOPLE.ana, title: 'Lisboa staff' },
+  { token: DEMO_TOKENS.porto, chat: DEMO_PEOPLE.portoStaffGroup, person: DEMO_PEOPLE.bruno, title: 'Porto staff' },
+];
 const pick = <T>(list: T[]): T => list[Math.floor(Math.random() * list.length)]!;
 
 /**
@@ -102,10 +107,10 @@ export async function startActors(deps: Deps): Promise<{ stats: DemoStats; stop(
     const who = pick(DEMO_PEOPLE.customers);
     const token = Math.random() < 0.7 ? DEMO_TOKENS.lisboa : DEMO_TOKENS.porto;
     const client = deps.telegram.getClient(token, { userId: who.id, chatId: who.id, firstName: who.name });
-    // The 3rd message, then every 9th, asks for a person (to Lisboa, whose staff group answers).
+    // The 3rd message, then every 9th, asks for a person (Lisboa and Porto in turn; each branch's staff group answers).
     const handoff = stats.customerMessages % 9 === 2;
     const text = handoff ? 'Quero falar com um atendente, por favor' : pick(QUESTIONS);
-    const bot = handoff ? DEMO_TOKENS.lisboa : token;
+    const bot = handoff ? (Math.floor(stats.customerMessages / 9) % 2 === 0 ? DEMO_TOKENS.lisboa : DEMO_TOKENS.porto) : token;
     const asker = bot === token ? client : deps.telegram.getClient(bot, { userId: who.id, chatId: who.id, firstName: who.name });
     stats.customerMessages++;
     await asker.sendMessage(asker.makeMessage(text));
@@ -127,12 +132,17 @@ export async function startActors(deps: Deps): Promise<{ stats: DemoStats; stop(
     if (res.status === 201) stats.approvalsRequested++;
   });
 
-  // inventory-sync sends heartbeats, but holds them now and then: watch it go down and come back.
+  // Every agent sends heartbeats (so the ones asking for approvals show up); inventory-sync holds its own now and
+  // then: watch it go down and come back.
   const started = Date.now();
-  every(3000, async () => {
-    if (heartbeatPaused((Date.now() - started) / pace)) return;
-    await api('/api/agents/inventory-sync/heartbeat', agents.sync, {});
+  const beat = async (id: string, token: string) => {
+    await api(`/api/agents/${id}/heartbeat`, token, {});
     stats.heartbeats++;
+  };
+  await Promise.all([beat('refund-assistant', agents.refunds), beat('promo-planner', agents.promos), beat('inventory-sync', agents.sync)]);
+  every(3000, async () => {
+    await Promise.all([beat('refund-assistant', agents.refunds), beat('promo-planner', agents.promos)]);
+    if (!heartbeatPaused((Date.now() - started) / pace)) await beat('inventory-sync', agents.sync);
   });
 
   // Managers press the real inline buttons a few seconds after a prompt arrives; some prompts are left for the dashboard.
@@ -158,12 +168,13 @@ export async function startActors(deps: Deps): Promise<{ stats: DemoStats; stop(
           stats.decidedInTelegram++;
         });
       }
-      // Staff answer a hand-off in the staff group, then give the customer back to the bot.
-      if (String(message.chat_id) === String(DEMO_PEOPLE.staffGroup) && message.text?.includes('needs a person')) {
-        const staff = deps.telegram.getClient(DEMO_TOKENS.lisboa, { userId: DEMO_PEOPLE.ana.id, chatId: DEMO_PEOPLE.staffGroup, firstName: 'Ana', type: 'group', chatTitle: 'Lisboa staff' });
+      // Staff answer a hand-off in their branch's staff group, then give the customer back to the bot.
+      const group = STAFF_GROUPS.find((g) => g.token === update.botToken && String(message.chat_id) === String(g.chat));
+      if (group && message.text?.includes('needs a person')) {
+        const staff = deps.telegram.getClient(group.token, { userId: group.person.id, chatId: group.chat, firstName: group.person.name, type: 'group', chatTitle: group.title });
         const replyTo = { reply_to_message: { message_id: update.messageId, from: { id: EMULATOR_BOT_ID, is_bot: true, first_name: 'bot' } } } as never;
         later(4000, async () => {
-          await staff.sendMessage(staff.makeMessage('Olá! Sou a Ana, da loja. Em que posso ajudar?', replyTo));
+          await staff.sendMessage(staff.makeMessage(`Olá! Sou ${group.person.name === 'Ana' ? 'a' : 'o'} ${group.person.name}, da loja. Em que posso ajudar?`, replyTo));
           stats.handoffsAnswered++;
         });
         later(20_000, () => staff.sendMessage(staff.makeMessage('resolve', replyTo)));

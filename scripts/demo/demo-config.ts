@@ -1,9 +1,10 @@
-/** The demo business: two branches on the Telegram emulator, one action agent, FAQ, a staff group. */
+/** The demo business: two branches on the Telegram emulator, three action agents, FAQ, a staff group per branch. */
 export const DEMO_TOKENS = { lisboa: '100001:DEMO-LISBOA-BOT', porto: '100002:DEMO-PORTO-BOT' };
 export const DEMO_PEOPLE = {
   ana: { id: 1001, name: 'Ana' },
   bruno: { id: 1002, name: 'Bruno' },
   staffGroup: -100777,
+  portoStaffGroup: -100778,
   customers: [
     { id: 5001, name: 'Rui' },
     { id: 5002, name: 'Marta' },
@@ -50,6 +51,7 @@ branches:
     agents:
       - { id: porto-telegram, channel: telegram, token: "${DEMO_TOKENS.porto}", pollMinIntervalMs: 300 }
     responder:
+      staff: [{ agent: porto-telegram, chat: "${DEMO_PEOPLE.portoStaffGroup}" }]
       faq:
         - { id: address, keywords: [endereço, address], answer: "We are at {address}." }
 `;

@@ -19,7 +19,12 @@ describe('npm run demo', () => {
     const store = demo.running.store;
     await until('an FAQ answered', async () => (await store.messages.find({ where: { direction: 'out', handledBy: 'bot' }, limit: 1 })).length > 0, 30_000);
     await until('a decision from Telegram', async () => (await store.approvals.find({ where: { status: { in: ['approved', 'rejected', 'executed'] } } })).some((a) => a.decision?.via === 'telegram'), 30_000);
-    await until('a staff reply relayed', async () => (await store.messages.find({ where: { direction: 'out' } })).some((m) => m.handledBy?.startsWith('staff:')), 40_000);
+    // Both branches' hand-offs are answered by their own staff (none pile up at Porto).
+    for (const branchId of ['lisboa', 'porto']) {
+      await until(`a staff reply relayed at ${branchId}`, async () => (await store.messages.find({ where: { direction: 'out', branchId } })).some((m) => m.handledBy?.startsWith('staff:')), 40_000);
+    }
+    // The agents asking for approvals send heartbeats: they are up, not "no heartbeat yet".
+    for (const id of ['refund-assistant', 'promo-planner']) await until(`${id} up`, async () => (await store.agents.get(id))?.status === 'up', 30_000);
     await until('inventory-sync down', async () => (await store.agents.get('inventory-sync'))?.status === 'down', 40_000);
     await until('inventory-sync up again', async () => (await store.agents.get('inventory-sync'))?.status === 'up', 30_000);
     expect(demo.stats.approvalsRequested).toBeGreaterThan(0);
