@@ -52,7 +52,10 @@ async function withUnreachableTelegram(parent: string) {
   } finally {
     for (const s of sockets) s.destroy();
     await running.stop();
-    await new Promise((resolve) => hole.close(resolve));
+    // The bot may have opened new connections while stopping: close() waits for every one of them.
+    const closed = new Promise((resolve) => hole.close(resolve));
+    for (const s of sockets) s.destroy();
+    await closed;
   }
 }
 

@@ -1,4 +1,7 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
+import { createServer, type Socket } from 'node:net';
+import { TelegramBot } from '../../src/bots/telegram/telegram-bot.js';
+import { memoryLogger } from '../helpers/quiet-logger.js';
 import { BOT_API_ERRORS, botApiStandIn, type BotApiStandIn } from '../helpers/bot-api-stand-in.js';
 import { startTestCoordinator, type TestCoordinator } from '../helpers/test-coordinator.js';
 import { until } from '../helpers/until.js';
@@ -105,5 +108,30 @@ describe('Telegram long polling failures reach the health probe (getMe alone is 
     const started = Date.now();
     await expect(t.running.coordinator.local.send('lis-tg', '1001', 'hello')).rejects.toThrow(/Network request for 'sendMessage' failed/);
     expect(Date.now() - started).toBeLessThan(5000);
+  });
+});
+
+describe('Telegram bot stopped while it is still starting', () => {
+  it('aborts the start against a Bot API that never answers, so nothing outlives stop()', async () => {
+    const sockets = new Set<Socket>();
+    // Accepts connections and never answers (grammY's own timeout is 500 s).
+    const hole = createServer((s) => void sockets.add(s));
+    await new Promise<void>((resolve) => hole.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (hole.address() as { port: number }).port;
+      const bot = new TelegramBot({ id: 'tg-stuck', channel: 'telegram', token: '1:stuck', dependsOn: [], enabled: true } as never, { logger: memoryLogger().logger, env: { TELEGRAM_API_ROOT: `http://127.0.0.1:${port}` } });
+      const starting = bot.start().then(
+        () => 'started',
+        () => 'aborted',
+      );
+      await until('the start connected', () => sockets.size > 0);
+      const stopped = Date.now();
+      await bot.stop();
+      expect(await starting).toBe('aborted');
+      expect(Date.now() - stopped).toBeLessThan(2000);
+    } finally {
+      for (const s of sockets) s.destroy();
+      await new Promise((resolve) => hole.close(resolve));
+    }
   });
 });

@@ -84,6 +84,8 @@ export class TelegramBot implements BotAgent {
   readonly id: string;
   private bot: Bot | undefined;
   private polling: AbortController | undefined;
+  /** The start under way, aborted by stop(). */
+  private starting: AbortController | undefined;
   private loop: Promise<void> | undefined;
   private readonly listeners = new Listeners<BotEvent>();
   private readonly callbackSecret: string;
@@ -141,16 +143,23 @@ export class TelegramBot implements BotAgent {
   async start(): Promise<void> {
     if (this.bot) return;
     const bot = this.build();
-    // Only a bot that finished starting is kept: a failed start must not look healthy to the probe.
-    await bot.init();
-    if (this.config.webhookUrl) {
-      const url = `${this.config.webhookUrl.replace(/\/$/, '')}/webhooks/telegram/${this.id}`;
-      await bot.api.setWebhook(url, { secret_token: this.webhookSecret });
-      this.log.info(`webhook set to ${url}`);
-      this.bot = bot;
-      return;
+    // A stop while starting aborts the start's calls (Telegram may not answer for minutes: nothing must outlive stop).
+    const starting = new AbortController();
+    this.starting = starting;
+    try {
+      // Only a bot that finished starting is kept: a failed start must not look healthy to the probe.
+      await bot.init(asSignal(starting.signal));
+      if (this.config.webhookUrl) {
+        const url = `${this.config.webhookUrl.replace(/\/$/, '')}/webhooks/telegram/${this.id}`;
+        await bot.api.setWebhook(url, { secret_token: this.webhookSecret }, asSignal(starting.signal));
+        this.log.info(`webhook set to ${url}`);
+        this.bot = bot;
+        return;
+      }
+      await bot.api.deleteWebhook(undefined, asSignal(starting.signal));
+    } finally {
+      if (this.starting === starting) this.starting = undefined;
     }
-    await bot.api.deleteWebhook();
     this.bot = bot;
     this.pollTrouble = undefined;
     this.polling = new AbortController();
@@ -194,6 +203,7 @@ export class TelegramBot implements BotAgent {
   }
 
   async stop(): Promise<void> {
+    this.starting?.abort();
     this.polling?.abort();
     // The loop never rejects (its failures are logged and reported by the probe); this waits for it to end.
     await this.loop;
