@@ -71,6 +71,14 @@ export interface Store extends StoreCollections {
    * Names must not clash with the store's own or another namespace's.
    */
   namespace(namespace: string, specs: Readonly<Record<string, CollectionSpec>>): { collection<T extends StoredDoc>(name: string): Collection<T> };
+  /**
+   * True where a write is applied — seen by every later read, in call order —
+   * when its method is called, and its promise settles once it is durable or
+   * failed (the file store's group commit). A caller that must order writes
+   * (the audit chain) may then issue the next one without waiting for the
+   * disk. Absent: wait for each write's promise.
+   */
+  readonly appliesWritesAtCall?: boolean;
   close(): Promise<void>;
 }
 

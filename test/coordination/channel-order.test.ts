@@ -29,6 +29,8 @@ async function promptedVia(order: string): Promise<Record<string, string>> {
   await until('both bots up', async () => (await t.running.store.agents.find({ where: { kind: 'bot', status: 'up' } })).length === 2);
   const res = await t.call('/api/approvals', { method: 'POST', token: 'channel-order-agent-token-01', json: { branchId: 'lisboa', actionType: 'refund', summary: 'Refund 5 EUR' } });
   expect(res.status).toBe(201);
+  // The request is answered before the prompts go out: wait for them.
+  await t.running.coordinator.prompts.idle();
   const stored = await t.running.store.approvals.get(res.body.approval.id);
   return Object.fromEntries(stored!.deliveries.filter((d) => d.status === 'sent' && d.managerId).map((d) => [d.managerId!, d.channel]));
 }

@@ -60,6 +60,7 @@ describe('deciding outside what the token may see answers as an unknown id (404,
     const lisboa = (await t.call('/api/approvals', { method: 'POST', token: T.refunds, json: { branchId: 'lisboa', actionType: 'refund', summary: 'Refund 40 EUR' } })).body.approval;
     expect(lisboa.status).toBe('pending');
     const audits = await refusedAudits();
+    await t.running.coordinator.prompts.idle();
     const before = await t.running.store.approvals.get(lisboa.id);
 
     for (const asked of [lisboa.id, lisboa.code, lisboa.code.toLowerCase(), 'NOSUCH1', '0123456789abcdef01234567']) {

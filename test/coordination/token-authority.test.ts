@@ -159,6 +159,8 @@ describe('item 7: every read is kept to the token’s branches', () => {
 
   it("an agent sees only its own requests: another branch's or another agent's answer 404, by id, code, long-poll, cancel and result", async () => {
     const { t, store, porto, crm, own } = await seeded();
+    // The prompts (sent after the requests were answered) are out, so only the refused calls below could change anything.
+    await t.running.coordinator.prompts.idle();
     const before = JSON.stringify(await store.approvals.find({ orderBy: { field: 'id' } }));
     expect((await t.call('/api/approvals?branchId=porto', { token: T.refunds })).status).toBe(404);
     const list = await t.call('/api/approvals', { token: T.refunds });

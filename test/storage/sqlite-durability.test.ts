@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { spawn } from 'node:child_process';
-import { CodedError, ErrorCode } from '../../src/core/errors.js';
+import { CodedError, ConflictError, ErrorCode } from '../../src/core/errors.js';
 import { SqliteStore } from '../../src/storage/sqlite/sqlite-store.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
@@ -8,10 +8,13 @@ const dirs: Array<() => void> = [];
 afterEach(() => dirs.splice(0).forEach((c) => c()));
 
 describe('SQLite file store durability', () => {
-  it('keeps every acknowledged write after the writer is killed with SIGKILL', async () => {
+  it.each([
+    ['one write at a time', 'serial', 300],
+    ['400 writes at once (killed during large group commits)', 'batch', 3000],
+  ])('keeps every acknowledged write after the writer is killed with SIGKILL: %s', async (_what, mode, killAfter) => {
     const dir = tempDir();
     dirs.push(dir.cleanup);
-    const child = spawn(process.execPath, ['--import', 'tsx', 'test/storage/crash-writer.ts', dir.path], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'test/storage/crash-writer.ts', dir.path, mode], { stdio: ['ignore', 'pipe', 'inherit'] });
     const acked: string[] = [];
     let buffer = '';
     await new Promise<void>((resolve, reject) => {
@@ -21,7 +24,7 @@ describe('SQLite file store durability', () => {
         const lines = buffer.split('\n');
         buffer = lines.pop() ?? '';
         for (const line of lines) if (line.startsWith('ack ')) acked.push(line.slice(4));
-        if (acked.length >= 300 && !child.killed) {
+        if (acked.length >= killAfter && !child.killed) {
           child.kill('SIGKILL');
           resolve();
         }
@@ -29,7 +32,7 @@ describe('SQLite file store durability', () => {
       child.on('exit', () => resolve());
     });
     if (child.exitCode === null && child.signalCode === null) await new Promise((r) => child.once('exit', r));
-    expect(acked.length).toBeGreaterThanOrEqual(300);
+    expect(acked.length).toBeGreaterThanOrEqual(killAfter);
 
     const store = SqliteStore.open({ dataDir: dir.path });
     try {
@@ -57,5 +60,49 @@ describe('SQLite file store durability', () => {
     await first.close();
     const second = SqliteStore.open({ dataDir: dir.path });
     await second.close();
+  });
+});
+
+describe('SQLite group commit', () => {
+  it('commits the writes of one turn together; a failing write fails alone and the others are stored', async () => {
+    const dir = tempDir();
+    dirs.push(dir.cleanup);
+    const store = SqliteStore.open({ dataDir: dir.path });
+    try {
+      const at = new Date().toISOString();
+      const msg = (id: string) => ({ id, contactId: 'c1', branchId: 'lisboa', channel: 'telegram', direction: 'in' as const, text: id, at });
+      await store.messages.insert(msg('taken'));
+      const before = { ...store.commit.stats };
+      const results = await Promise.allSettled([
+        store.messages.insert(msg('a')),
+        store.messages.insert(msg('taken')), // the id exists: this one fails, alone
+        store.messages.insert(msg('b')),
+        store.messages.update('a', { text: 'changed' }, { text: 'not what it is' }), // a compare-and-set miss: null, not an error
+        store.messages.update('b', { text: 'b2' }),
+      ]);
+      expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'fulfilled', 'fulfilled']);
+      expect((results[1] as PromiseRejectedResult).reason).toBeInstanceOf(ConflictError);
+      expect((results[3] as PromiseFulfilledResult<unknown>).value).toBeNull();
+      // One batch, one commit, for the four writes that stayed in it.
+      expect(store.commit.stats.batches - before.batches).toBe(1);
+      expect(store.commit.stats.writes - before.writes).toBe(4);
+      expect((await store.messages.find({ orderBy: { field: 'id' } })).map((m) => [m.id, m.text])).toEqual([
+        ['a', 'a'],
+        ['b', 'b2'],
+        ['taken', 'taken'],
+      ]);
+      // Writes still in the open batch are committed (and their callers answered) when the store closes.
+      const last = store.messages.insert(msg('at-close'));
+      await store.close();
+      await expect(last).resolves.toMatchObject({ id: 'at-close' });
+    } finally {
+      await store.close();
+    }
+    const again = SqliteStore.open({ dataDir: dir.path });
+    try {
+      expect(await again.messages.get('at-close')).toMatchObject({ id: 'at-close' });
+    } finally {
+      await again.close();
+    }
   });
 });

@@ -2,6 +2,7 @@ import type Database from 'better-sqlite3';
 import { ConflictError, ValidationError } from '../../core/errors.js';
 import type { Collection, CollectionSpec, FieldFilter, FindOptions, Patch, Scalar, StoredDoc, Where } from '../collection.js';
 import { matches } from '../collection.js';
+import type { GroupCommit } from './group-commit.js';
 
 const FIELD = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -63,6 +64,8 @@ export class SqliteCollection<T extends StoredDoc> implements Collection<T> {
   constructor(
     private readonly db: Database.Database,
     spec: CollectionSpec,
+    /** The store's group commit (one per connection): writes of one turn of the event loop share one transaction and one fsync. */
+    private readonly commit: GroupCommit,
     /** Called inside the write's transaction, e.g. to journal it for a later replay. */
     private readonly onWrite?: (collection: string, id: string) => void,
   ) {
@@ -103,8 +106,9 @@ export class SqliteCollection<T extends StoredDoc> implements Collection<T> {
     return row ? (JSON.parse(row.doc) as T) : null;
   }
 
-  private write<R>(fn: () => R): R {
-    return this.db.transaction(fn).immediate();
+  /** Runs a write in the store's current batch; resolves once it is durable (group-commit.ts). */
+  private write<R>(fn: () => R): Promise<R> {
+    return this.commit.run(fn);
   }
 
   private conflict(error: unknown, id: string): never {
@@ -118,7 +122,7 @@ export class SqliteCollection<T extends StoredDoc> implements Collection<T> {
   async insert(input: Omit<T, 'version'> & { version?: number }): Promise<T> {
     const doc = { ...input, version: input.version ?? 1 } as T;
     try {
-      this.write(() => {
+      await this.write(() => {
         this.stmts.insert.run(doc.id, doc.version, JSON.stringify(doc));
         this.onWrite?.(this.name, doc.id);
       });
@@ -158,7 +162,7 @@ export class SqliteCollection<T extends StoredDoc> implements Collection<T> {
 
   async update(id: string, patch: Patch<T>, expect?: Where<T>): Promise<T | null> {
     try {
-      return this.write(() => {
+      return await this.write(() => {
         const current = this.read(id);
         if (!current || !matches(current, expect)) return null;
         const next = { ...current, ...patch, id, version: current.version + 1 } as T;
@@ -174,7 +178,7 @@ export class SqliteCollection<T extends StoredDoc> implements Collection<T> {
 
   async put(input: Omit<T, 'version'>): Promise<T> {
     try {
-      return this.write(() => {
+      return await this.write(() => {
         const current = this.read(input.id);
         const doc = { ...input, version: (current?.version ?? 0) + 1 } as T;
         if (current) this.stmts.replace.run(doc.version, JSON.stringify(doc), doc.id);
@@ -188,7 +192,7 @@ export class SqliteCollection<T extends StoredDoc> implements Collection<T> {
   }
 
   async putIfNewer(doc: T): Promise<boolean> {
-    return this.stmts.putIfNewer.run(doc.id, doc.version, JSON.stringify(doc)).changes > 0;
+    return this.write(() => this.stmts.putIfNewer.run(doc.id, doc.version, JSON.stringify(doc)).changes > 0);
   }
 
   async delete(id: string): Promise<boolean> {

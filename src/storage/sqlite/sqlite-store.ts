@@ -8,6 +8,7 @@ import type { CollectionSpec, StoredDoc } from '../collection.js';
 import { Namespaces } from '../namespaces.js';
 import { COLLECTION_KEYS, COLLECTION_SPECS, type Store, type StoreCollections, type StoreState } from '../store.js';
 import { SqliteCollection } from './sqlite-collection.js';
+import { GroupCommit } from './group-commit.js';
 
 export interface SqliteStoreOptions extends PrivateDataDirOptions {
   dataDir: string;
@@ -15,7 +16,8 @@ export interface SqliteStoreOptions extends PrivateDataDirOptions {
 
 /**
  * The embedded default: SQLite at `DATA_DIR/coordinator.db` in WAL mode with
- * `synchronous=FULL`, so an acknowledged write survives `kill -9` and power loss.
+ * `synchronous=FULL`, so an acknowledged write survives `kill -9` and power loss;
+ * the writes of one turn of the event loop share one commit (group-commit.ts).
  * The database is opened in exclusive locking mode: a second process on the
  * same data dir is refused (the OS drops the lock when a process dies, so a
  * crash never leaves a stale lock behind).
@@ -42,11 +44,17 @@ export class SqliteStore implements Store {
   /** Collections opened by namespace (channels' state), journaled like the core ones. */
   readonly namespaces: Namespaces<SqliteCollection<StoredDoc>>;
 
-  private constructor(db: Database.Database, path: string, collections: StoreCollections, onWrite: (collection: string, id: string) => void) {
+  /** Writes of one turn of the event loop share one transaction and one fsync (group-commit.ts). */
+  readonly commit: GroupCommit;
+  /** A write runs when called (in the open batch, seen by later reads); its promise waits for the commit. */
+  readonly appliesWritesAtCall = true;
+
+  private constructor(db: Database.Database, path: string, commit: GroupCommit, collections: StoreCollections, onWrite: (collection: string, id: string) => void) {
     this.db = db;
     this.path = path;
+    this.commit = commit;
     Object.assign(this, collections);
-    this.namespaces = new Namespaces((spec) => new SqliteCollection<StoredDoc>(db, spec, onWrite));
+    this.namespaces = new Namespaces((spec) => new SqliteCollection<StoredDoc>(db, spec, commit, onWrite));
   }
 
   namespace(namespace: string, specs: Readonly<Record<string, CollectionSpec>>) {
@@ -79,10 +87,11 @@ export class SqliteStore implements Store {
     const onWrite = (collection: string, id: string) => {
       if (store?.journaling) journalStmt.run(collection, id);
     };
+    const commit = new GroupCommit(db);
     const collections = Object.fromEntries(
-      COLLECTION_KEYS.map((key) => [key, new SqliteCollection(db, COLLECTION_SPECS[key], onWrite)]),
+      COLLECTION_KEYS.map((key) => [key, new SqliteCollection(db, COLLECTION_SPECS[key], commit, onWrite)]),
     ) as unknown as StoreCollections;
-    store = new SqliteStore(db, path, collections, onWrite);
+    store = new SqliteStore(db, path, commit, collections, onWrite);
     return store;
   }
 
@@ -102,6 +111,7 @@ export class SqliteStore implements Store {
     return (this.db.prepare('SELECT count(*) AS n FROM _sync_journal').get() as { n: number }).n;
   }
 
+  /** (Inside an open batch it commits with it; left behind by a crash, the entry is replayed again: replays are idempotent.) */
   clearJournalEntry(collection: string, id: string): void {
     this.db.prepare('DELETE FROM _sync_journal WHERE collection = ? AND id = ?').run(collection, id);
   }
@@ -109,6 +119,8 @@ export class SqliteStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    // The writes of the current turn are committed (and their callers told) before the file closes.
+    this.commit.flush();
     this.db.close();
   }
 }

@@ -1,0 +1,78 @@
+import type Database from 'better-sqlite3';
+
+/** Writes in one batch at most; the one that fills it commits the batch at once. */
+const MAX_BATCH = 512;
+
+interface Waiter {
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
+/**
+ * Group commit for one SQLite connection: writes issued in the same turn of
+ * the event loop share one transaction, so one fsync (`synchronous=FULL`)
+ * makes all of them durable instead of one fsync each.
+ *
+ * The first write of a turn opens the transaction (`BEGIN IMMEDIATE`) and
+ * schedules its commit for the end of the turn (`setImmediate`), or at once
+ * when MAX_BATCH writes have joined. Each write runs at once inside it as a
+ * savepoint (better-sqlite3's nested transaction): one that throws (a unique
+ * key, a compare-and-set miss is not an error) is rolled back alone and its
+ * caller's promise rejects, the others stay in the batch. A caller's promise
+ * resolves only after the COMMIT returned, i.e. once its write is on disk; a
+ * failed COMMIT rejects every write of the batch.
+ *
+ * Reads on the connection see the open batch (they run on the same
+ * connection): a read can see a write a few milliseconds before it is
+ * durable. A write that depends on it is in the same batch or a later one,
+ * so it can never be durable without it.
+ */
+export class GroupCommit {
+  private waiters: Waiter[] = [];
+  private open = false;
+  /** Batches committed and writes in them, since the store opened (for the benchmark and tests). */
+  readonly stats = { batches: 0, writes: 0 };
+
+  constructor(private readonly db: Database.Database) {}
+
+  /** Runs `fn` in the current batch; resolves with its result once the batch is committed. */
+  run<R>(fn: () => R): Promise<R> {
+    if (!this.open) {
+      this.db.exec('BEGIN IMMEDIATE');
+      this.open = true;
+      setImmediate(() => this.flush());
+    }
+    let result: R;
+    try {
+      // Inside the open transaction, better-sqlite3 makes this a SAVEPOINT, rolled back alone if fn throws.
+      result = this.db.transaction(fn)();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const done = new Promise<R>((resolve, reject) => this.waiters.push({ resolve: () => resolve(result), reject }));
+    if (this.waiters.length >= MAX_BATCH) this.flush();
+    return done;
+  }
+
+  /** Commits the open batch now (end of the turn, a full batch, or closing the store). */
+  flush(): void {
+    if (!this.open) return;
+    const waiters = this.waiters;
+    this.waiters = [];
+    this.open = false;
+    try {
+      this.db.exec('COMMIT');
+    } catch (error) {
+      try {
+        if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      } catch {
+        // The COMMIT's own error is the one to report.
+      }
+      for (const w of waiters) w.reject(error);
+      return;
+    }
+    this.stats.batches++;
+    this.stats.writes += waiters.length;
+    for (const w of waiters) w.resolve();
+  }
+}
