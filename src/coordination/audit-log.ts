@@ -47,6 +47,9 @@ interface VerifyCounts {
 
 export type AuditVerification = ({ ok: true } & VerifyCounts) | ({ ok: false; brokenAt: number; reason: string } & VerifyCounts);
 
+/** The anchor file is rewritten at most this often while events keep coming (and at stop). */
+const ANCHOR_WRITE_MS = 200;
+
 export interface AuditLogDeps {
   store: Store;
   clock: Clock;
@@ -81,6 +84,9 @@ export class AuditLog {
   private tampered: string | undefined;
   private headTimer: TimerHandle | undefined;
   private loggedHead: string | undefined;
+  /** The anchor file's pending write, and the head it holds (real time: it is I/O pacing, not domain time). */
+  private anchorTimer: NodeJS.Timeout | undefined;
+  private anchorWrittenSeq: number | undefined;
 
   constructor(private readonly deps: AuditLogDeps) {
     this.log = deps.logger?.child({ module: 'audit' });
@@ -92,9 +98,15 @@ export class AuditLog {
     }
   }
 
-  /** Appends one event (one at a time, in call order); a failure reaches this caller and does not block the next append. */
-  append(input: AuditInput): Promise<AuditEventRecord> {
-    return this.serial.run(() => this.write(input));
+  /**
+   * Appends one event (one at a time, in call order); a failure reaches this
+   * caller and does not block the next append. On a store that applies writes
+   * when called (the file store's group commit) the next append chains on this
+   * one as soon as it is applied, and both wait for the disk together.
+   */
+  async append(input: AuditInput): Promise<AuditEventRecord> {
+    const staged = await this.serial.run(() => this.write(input));
+    return staged.durable;
   }
 
   /** The head this coordinator last wrote, if it keeps an anchor. */
@@ -108,14 +120,37 @@ export class AuditLog {
     return e ? { seq: e.seq, hash: e.hash, ref: formatAuditHead(e) } : null;
   }
 
-  /** Logs the head now if it changed since the last line, and stops the periodic line. */
+  /** Logs the head now if it changed since the last line, writes the anchor if it is behind, and stops both timers. */
   stop(): void {
     if (this.headTimer) this.deps.clock.clearTimeout(this.headTimer);
     this.headTimer = undefined;
+    this.writeAnchor();
     this.logHead();
   }
 
-  private async write(input: AuditInput): Promise<AuditEventRecord> {
+  /** Writes the head to the anchor file, if it moved since the last write. */
+  private writeAnchor(): void {
+    if (this.anchorTimer) clearTimeout(this.anchorTimer);
+    this.anchorTimer = undefined;
+    const anchor = this.deps.anchor;
+    const state = this.anchorState;
+    if (!anchor || !state || state.head.seq === this.anchorWrittenSeq) return;
+    try {
+      anchor.write(state);
+      this.anchorWrittenSeq = state.head.seq;
+    } catch (error) {
+      // The event is stored; only its outside witness is missing. Say so, loudly, and keep going.
+      this.log?.error(`could not write the audit head to ${anchor.where}; a cut tail after event ${state.head.seq} may go unnoticed`, { error });
+    }
+  }
+
+  /**
+   * Writes one event on the head it reads; `durable` settles once it is stored.
+   * The head read sees events applied and not yet durable (same connection):
+   * a batch that fails to commit takes them all back, and the next append reads
+   * the head that is really there.
+   */
+  private async write(input: AuditInput): Promise<{ durable: Promise<AuditEventRecord> }> {
     for (let attempt = 0; ; attempt++) {
       const head = (await this.deps.store.auditEvents.find({ orderBy: { field: 'seq', direction: 'desc' }, limit: 1 }))[0];
       const base = { seq: (head?.seq ?? 0) + 1, at: isoNow(this.deps.clock), ...input, prevHash: head?.hash ?? GENESIS };
@@ -123,10 +158,16 @@ export class AuditLog {
       const key = this.deps.key;
       const event = { id: newId(this.deps.clock.now()), ...base, hash, ...(key ? { keyId: key.id, mac: macEvent(key, hash) } : {}) };
       const agrees = await this.agreesWithAnchor(head);
-      try {
-        const stored = await this.deps.store.auditEvents.insert(event);
+      // Durable writes settle in the order they were applied: the anchor advances in seq order.
+      const durable = this.deps.store.auditEvents.insert(event).then((stored) => {
         if (agrees) this.advance(stored);
         return stored;
+      });
+      // Only one process writes a file store (it holds the lock), so no other replica can take this seq meanwhile.
+      if (this.deps.store.appliesWritesAtCall) return { durable };
+      try {
+        await durable;
+        return { durable };
       } catch (error) {
         if (!(error instanceof ConflictError) || attempt >= 5) throw error;
       }
@@ -160,17 +201,13 @@ export class AuditLog {
   }
 
   private advance(event: AuditEventRecord): void {
-    const anchor = this.deps.anchor;
+    const firstSigned = this.anchorState?.hmacFrom === undefined && this.deps.key !== undefined;
     const hmacFrom = this.anchorState?.hmacFrom ?? (this.deps.key ? event.seq : undefined);
     this.anchorState = { head: { seq: event.seq, hash: event.hash }, hmacFrom, writtenAt: isoNow(this.deps.clock) };
-    if (anchor) {
-      try {
-        anchor.write(this.anchorState);
-      } catch (error) {
-        // The event is stored; only its outside witness is missing. Say so, loudly, and keep going.
-        this.log?.error(`could not write the audit head to ${anchor.where}; a cut tail after event ${event.seq} may go unnoticed`, { error });
-      }
-    }
+    // The anchor file follows the head at most every ANCHOR_WRITE_MS (a write is an fsync and a rename): a crash can
+    // leave it that far behind, never ahead. Where the HMAC chain starts is written at once.
+    if (firstSigned || this.anchorWrittenSeq === undefined) this.writeAnchor();
+    else this.anchorTimer ??= setTimeout(() => this.writeAnchor(), ANCHOR_WRITE_MS).unref();
     this.headTimer ??= this.deps.clock.setTimeout(() => {
       this.headTimer = undefined;
       this.logHead();

@@ -88,7 +88,8 @@ describe('audit log', () => {
     for (const e of events.slice(8)) await store.auditEvents.delete(e.id);
     const cut = { ok: false, events: 8, brokenAt: 9, reason: 'the log ends at event 8 but the head this coordinator last wrote is event 20: 12 event(s) were cut from the end' };
     expect(await audit.verify()).toMatchObject(cut);
-    // A new process on the same data dir reads the head from DATA_DIR/audit-head.
+    // A new process on the same data dir (this one stopped) reads the head from DATA_DIR/audit-head.
+    audit.stop();
     expect(await open().verify()).toMatchObject(cut);
 
     // Appending goes on (the log is evidence too) but the anchor stays on the head it wrote, and the finding is logged.
@@ -116,9 +117,27 @@ describe('audit log', () => {
     expect(existsSync(join(dir.path, AUDIT_HEAD_FILE))).toBe(true);
   });
 
+  it('keeps the anchor file at most a moment behind the head while events keep coming, never ahead, and exact after stop', async () => {
+    const { dir, open, appendMany } = setup();
+    const audit = open();
+    const anchored = () => new FileAuditAnchor(dir.path).read()?.head.seq;
+    await appendMany(audit, 1);
+    // The first event (where the HMAC chain starts) is written at once.
+    expect(anchored()).toBe(1);
+    await appendMany(audit, 30);
+    expect(anchored()).toBeLessThanOrEqual(31);
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect(anchored()).toBe(31);
+    await appendMany(audit, 2);
+    audit.stop();
+    expect(anchored()).toBe(33);
+  });
+
   it('checks a head the caller kept: catches a cut tail and a rewrite even by someone holding the audit key', async () => {
     const { store, dir, open, appendMany, all } = setup();
-    await appendMany(open(), 20);
+    const writer = open();
+    await appendMany(writer, 20);
+    writer.stop();
     const kept = { seq: 20, hash: (await all())[19].hash };
     // With the key, every HMAC can be recomputed: only an outside head tells.
     await rehashFrom(store, 7, (e) => void (e.data = { i: 'forged' }), false, loadAuditKey({ dataDir: dir.path }));

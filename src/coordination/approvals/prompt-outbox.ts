@@ -100,13 +100,16 @@ export class PromptOutbox {
       this.log.warn(`approval ${approval.code}: no manager who may decide it has a chat identity, and no approvals chat is configured; it waits on the dashboard and API`, { approvalId: approval.id });
       await this.deps.audit.append({ type: 'approval.undelivered', actor: 'coordinator', branchId: approval.branchId, approvalId: approval.id, data: { reason: 'nobody to ask' } });
     }
-    for (const doc of jobs) {
-      try {
-        this.schedule(await this.deps.store.prompts.insert(doc));
-      } catch (error) {
-        if (!(error instanceof ConflictError)) throw error;
-      }
-    }
+    // Issued together, so the file store commits them in one batch.
+    const stored = await Promise.all(
+      jobs.map((doc) =>
+        this.deps.store.prompts.insert(doc).catch((error: unknown) => {
+          if (!(error instanceof ConflictError)) throw error;
+          return null;
+        }),
+      ),
+    );
+    for (const job of stored) if (job) this.schedule(job);
   }
 
   /**
