@@ -34,6 +34,10 @@ class SweepClock implements Clock {
   clearTimeout(h: TimerHandle) {
     this.timers.delete(h.id as number);
   }
+  /** Timers waiting for the next sweep. */
+  pending(): number {
+    return this.timers.size;
+  }
   fire(): number {
     const due = [...this.timers.values()];
     this.timers.clear();
@@ -74,7 +78,9 @@ export async function run(): Promise<void> {
       const cpu = process.cpuUsage();
       const wall = process.hrtime.bigint();
       clock.fire();
-      await until(async () => (await store.healthChecks.count()) >= before + AGENTS);
+      // A sweep ends when every check is stored and every agent has armed its next check (the last
+      // checks are stored a moment before they re-arm; firing then would skip them next sweep).
+      await until(async () => (await store.healthChecks.count()) >= before + AGENTS && clock.pending() >= AGENTS);
       const used = process.cpuUsage(cpu);
       return { cpuMs: (used.user + used.system) / 1000, wallMs: Number(process.hrtime.bigint() - wall) / 1e6 };
     };

@@ -6,6 +6,16 @@ import { run as inboundMessages } from './inbound-messages.js';
 import { run as statusEndpoint } from './status-endpoint.js';
 import { run as storeWrites } from './store-writes.js';
 
+// A benchmark left waiting on a promise nothing will settle would let the process exit 0 halfway
+// through, printing nothing more: say so and fail instead.
+let finished = false;
+process.on('exit', (code) => {
+  if (!finished && code === 0) {
+    console.error('\nbench: a benchmark stopped waiting on something that never happened (see the last heading above)');
+    process.exitCode = 1;
+  }
+});
+
 console.log(`node ${process.version}, ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}\n`);
 await storeWrites();
 console.log();
@@ -16,3 +26,4 @@ console.log();
 await approvalsCreate();
 console.log();
 await inboundMessages();
+finished = true;
