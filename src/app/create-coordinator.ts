@@ -166,7 +166,7 @@ export async function createCoordinator(deps: CoordinatorDeps): Promise<Coordina
     trustProxy: env.TRUST_PROXY,
     rawRouters: [webhooks.raw],
     routers: [
-      systemRoutes({ store, settings, metrics, startedAt: clock.now(), version: VERSION, auth: anyRole }),
+      systemRoutes({ store, settings, metrics, startedAt: clock.now(), version: VERSION, auth: anyRole, live: (agent) => monitor.live(agent) }),
       configRoutes({
         settings,
         readAuth: requireAuth(authenticate, ['operator']),

@@ -182,7 +182,7 @@ export class AgentRegistry {
       store.healthChecks.find({ where: { agentId: id }, orderBy: { field: 'at', direction: 'desc' }, limit: recent }),
     ]);
     return {
-      agent: agentView(agent, scope),
+      agent: agentView(this.deps.monitor.live(agent), scope),
       uptime24h: { percent: total === 0 ? null : Math.round((ok / total) * 10000) / 100, checks: total },
       recentChecks: checks.map(({ at, ok: good, latencyMs, detail }) => ({ at, ok: good, latencyMs, detail })),
     };

@@ -2,6 +2,7 @@ import { BUILTIN_CHANNELS } from '../../src/bots/channels.js';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import type { DomainEvents } from '../../src/coordination/event-bus.js';
 import { createAlerter } from '../../src/coordination/alerts.js';
+import { LAST_CHECK_STORED_EVERY } from '../../src/coordination/health/health-monitor.js';
 import { fakeChannels, type FakeBot } from '../helpers/fake-channel.js';
 import { memoryLogger } from '../helpers/quiet-logger.js';
 import { ManualClock } from '../helpers/manual-clock.js';
@@ -227,11 +228,52 @@ describe('health monitor', () => {
     await h.clock.advance(INTERVAL);
     // lis-wa was checked on time while lis-tg's probe hangs.
     expect(h.bot('lis-wa').probes).toBe(waProbes + 1);
-    expect((await h.t.running.store.agents.get('lis-wa'))?.lastCheck?.at).toBe(new Date(h.clock.now()).toISOString());
+    expect(h.t.running.coordinator.monitor.lastCheck('lis-wa')?.at).toBe(new Date(h.clock.now()).toISOString());
     expect(await h.status('lis-tg')).toBe('up');
     await h.clock.advance(5000);
     const tg = await h.t.running.store.agents.get('lis-tg');
     expect(tg).toMatchObject({ status: 'pending', statusReason: 'no answer within 5000 ms' });
+  });
+
+  it('a steady agent writes its record only every LAST_CHECK_STORED_EVERY checks (and at once when a check says something new); readers see the latest check', async () => {
+    const h = await harness();
+    const { store } = h.t.running;
+    const version = async () => (await store.agents.get('lis-wa'))!.version;
+    const before = await version();
+    const checksBefore = await store.healthChecks.count({ agentId: 'lis-wa' });
+    await h.clock.advance((LAST_CHECK_STORED_EVERY - 1) * INTERVAL);
+    // Every check is in the history; the record was not rewritten for any of them.
+    expect(await store.healthChecks.count({ agentId: 'lis-wa' })).toBe(checksBefore + LAST_CHECK_STORED_EVERY - 1);
+    expect(await version()).toBe(before);
+    const now = new Date(h.clock.now()).toISOString();
+    expect((await store.agents.get('lis-wa'))!.lastCheck!.at).not.toBe(now);
+    // The API and the status overview show the check that just ran, not the stored one.
+    const detail = await h.t.call('/api/agents/lis-wa');
+    expect((detail.body as { agent: { lastCheck: { at: string } } }).agent.lastCheck.at).toBe(now);
+    const list = await h.t.call('/api/agents?branchId=lisboa');
+    expect((list.body as { agents: Array<{ id: string; lastCheck: { at: string } }> }).agents.find((a) => a.id === 'lis-wa')!.lastCheck.at).toBe(now);
+    const status = await h.t.call('/coordination/status');
+    const lisboa = (status.body as { branches: Array<{ id: string; agents: Array<{ id: string; lastCheck: { at: string } }> }> }).branches.find((b) => b.id === 'lisboa')!;
+    expect(lisboa.agents.find((a) => a.id === 'lis-wa')!.lastCheck.at).toBe(now);
+    // The tenth check is stored.
+    await h.clock.advance(INTERVAL);
+    expect(await version()).toBe(before + 1);
+    expect((await store.agents.get('lis-wa'))!.lastCheck!.at).toBe(new Date(h.clock.now()).toISOString());
+    // A check that says something new (a failure, here with its status change) is stored at once.
+    h.bot('lis-wa').health = 'fail';
+    await h.clock.advance(INTERVAL);
+    expect((await store.agents.get('lis-wa'))).toMatchObject({ status: 'pending', lastCheck: { ok: false, at: new Date(h.clock.now()).toISOString() } });
+  });
+
+  it('stopping does not wait for a probe that hangs', async () => {
+    const h = await harness();
+    h.bot('lis-tg').health = 'hang';
+    await h.clock.advance(INTERVAL);
+    const started = Date.now();
+    await h.t.running.coordinator.monitor.stop();
+    expect(Date.now() - started).toBeLessThan(2000);
+    // Nothing was stored for the probe cut short.
+    expect(await h.t.running.store.healthChecks.count({ agentId: 'lis-tg', ok: false })).toBe(0);
   });
 
   it('keeps check history for the configured period and prunes the rest hourly', async () => {

@@ -2,9 +2,10 @@ import type { ProbeResult } from '../../bots/bot-agent.js';
 import type { Logger } from '../../config/logger.js';
 import type { TimerHandle } from '../../core/clock.js';
 import { isoNow } from '../../core/clock.js';
+import { DueQueue } from '../../core/due-queue.js';
 import { newId } from '../../core/ids.js';
 import { Semaphore } from '../../core/semaphore.js';
-import type { AgentRecord, AgentStatus } from '../../storage/records.js';
+import type { AgentRecord, AgentStatus, CheckSummary } from '../../storage/records.js';
 import type { CoreDeps } from '../module-deps.js';
 import { alertKind, restartDelay, statusAfterCheck } from './status-rules.js';
 
@@ -70,10 +71,21 @@ export type AlertKind = 'down' | 'blocked' | 'resolved' | 'renotify';
 export type Alerter = (agent: AgentRecord, kind: AlertKind, reason: string | undefined) => Promise<void>;
 export type Restarter = (agent: AgentRecord) => Promise<void>;
 
+/**
+ * An agent's record gets its `lastCheck` written when the check says something
+ * new (up or down, another detail), with a status change, or after this many
+ * checks: the rest of the time the latest check lives in memory (`lastCheck`),
+ * and readers overlay it, so a sweep writes one row per agent, not two.
+ */
+export const LAST_CHECK_STORED_EVERY = 10;
+
 interface Tracked {
   failures: number;
-  timer?: TimerHandle;
   restartTimer?: TimerHandle;
+  /** The latest check (stored in the record at least every LAST_CHECK_STORED_EVERY checks). */
+  lastCheck?: CheckSummary;
+  /** Checks since the record's `lastCheck` was written. */
+  unstored: number;
   restartAttempt: number;
   needsHuman: boolean;
   /** The last probe said the bot reconnects by itself: no restarts from here. */
@@ -96,6 +108,12 @@ function inactive(agent: AgentRecord): boolean {
  */
 export class HealthMonitor {
   private readonly tracked = new Map<string, Tracked>();
+  /** Every agent's next check, on one clock timer. */
+  private readonly due: DueQueue<string>;
+  /** Running probes' time limits, on one clock timer too. */
+  private readonly deadlines: DueQueue<number>;
+  private readonly onDeadline = new Map<number, () => void>();
+  private probeSeq = 0;
   private readonly semaphore: Semaphore;
   private readonly log: Logger;
   private stopped = false;
@@ -111,6 +129,24 @@ export class HealthMonitor {
   ) {
     this.semaphore = new Semaphore(deps.options.concurrency);
     this.log = deps.logger.child({ module: 'health' });
+    this.due = new DueQueue(deps.clock, (agentId) => void this.checkNow(agentId));
+    this.deadlines = new DueQueue(deps.clock, (probe) => this.onDeadline.get(probe)?.());
+  }
+
+  /** The latest check of an agent, newer than its stored record's `lastCheck` between writes (see LAST_CHECK_STORED_EVERY). */
+  lastCheck(agentId: string): CheckSummary | undefined {
+    return this.tracked.get(agentId)?.lastCheck;
+  }
+
+  /** The record with its latest check: the monitor's when it is newer than the stored `lastCheck`. */
+  live(agent: AgentRecord): AgentRecord {
+    const latest = this.tracked.get(agent.id)?.lastCheck;
+    return latest && (!agent.lastCheck || latest.at > agent.lastCheck.at) ? { ...agent, lastCheck: latest } : agent;
+  }
+
+  /** Agents watched, and how many of them have their next check armed (for the benchmark and tests). */
+  stats(): { tracked: number; scheduled: number } {
+    return { tracked: this.tracked.size, scheduled: this.due.size };
   }
 
   /** Starts watching every stored agent; the first checks run at once. */
@@ -138,14 +174,14 @@ export class HealthMonitor {
 
   track(agentId: string, firstDelayMs = 0): void {
     if (this.stopped) return;
-    if (!this.tracked.has(agentId)) this.tracked.set(agentId, { failures: 0, restartAttempt: 0, needsHuman: false });
+    if (!this.tracked.has(agentId)) this.tracked.set(agentId, { failures: 0, unstored: 0, restartAttempt: 0, needsHuman: false });
     this.schedule(agentId, firstDelayMs);
   }
 
   untrack(agentId: string): void {
     const t = this.tracked.get(agentId);
     if (!t) return;
-    if (t.timer) this.deps.clock.clearTimeout(t.timer);
+    this.due.cancel(agentId);
     if (t.restartTimer) this.deps.clock.clearTimeout(t.restartTimer);
     this.tracked.delete(agentId);
   }
@@ -156,17 +192,16 @@ export class HealthMonitor {
     if (this.pruneTimer) this.deps.clock.clearTimeout(this.pruneTimer);
     const running = [...this.tracked.values()].map((t) => t.running);
     for (const id of [...this.tracked.keys()]) this.untrack(id);
+    this.due.stop();
+    // A probe that hangs would hold the stop until its time limit: end them now.
+    for (const end of [...this.onDeadline.values()]) end();
     await Promise.all(running);
+    this.deadlines.stop();
   }
 
   private schedule(agentId: string, delayMs: number): void {
-    const t = this.tracked.get(agentId);
-    if (!t || this.stopped) return;
-    if (t.timer) this.deps.clock.clearTimeout(t.timer);
-    t.timer = this.deps.clock.setTimeout(() => {
-      t.timer = undefined;
-      void this.checkNow(agentId);
-    }, delayMs);
+    if (!this.tracked.has(agentId) || this.stopped) return;
+    this.due.schedule(agentId, delayMs);
   }
 
   /** Runs one check of one agent now (also used after a restart). Concurrent calls share one run. */
@@ -208,17 +243,28 @@ export class HealthMonitor {
     t.reconnecting = !result.ok && Boolean(result.reconnecting);
     const from = agent.status === 'blocked' ? 'pending' : agent.status;
     const to = result.ok ? 'up' : t.needsHuman ? 'down' : statusAfterCheck(from, false, t.failures, read(options.retries));
-    const latest = await store.agents.update(agentId, { lastCheck: { at, ok: result.ok, latencyMs, detail: result.detail } });
-    if (!latest) return this.untrack(agentId);
     const reason = result.ok ? undefined : (result.detail ?? 'probe failed');
-    const after = (await this.transition(latest, to, reason)) ?? latest;
+    const lastCheck: CheckSummary = { at, ok: result.ok, latencyMs, detail: result.detail };
+    t.lastCheck = lastCheck;
+    const changing = agent.status !== to || agent.statusReason !== reason;
+    const news = agent.lastCheck?.ok !== lastCheck.ok || agent.lastCheck?.detail !== lastCheck.detail;
+    let latest: AgentRecord | null = agent;
+    if (changing) {
+      t.unstored = 0; // written with the status change
+    } else if (news || ++t.unstored >= LAST_CHECK_STORED_EVERY) {
+      t.unstored = 0;
+      latest = await store.agents.update(agentId, { lastCheck });
+    }
+    if (!latest) return this.untrack(agentId);
+    const after = (await this.transition(latest, to, reason, 'health-monitor', { lastCheck })) ?? latest;
     if (this.stopped || !this.tracked.has(agentId)) return;
 
     if (to === 'up') {
       t.restartAttempt = 0;
       if (t.restartTimer) this.deps.clock.clearTimeout(t.restartTimer);
       t.restartTimer = undefined;
-      await this.wakeDependents(agentId);
+      // Only an agent that just came up can unblock others (one that stayed up blocked nobody).
+      if (agent.status !== 'up') await this.wakeDependents(agentId);
     } else if (to === 'down') {
       if (latest.status === 'down') await this.maybeRenotify(after, t);
       if (agent.kind === 'bot' && !t.needsHuman && !t.reconnecting && !t.restartTimer) this.scheduleRestart(after, t);
@@ -230,12 +276,13 @@ export class HealthMonitor {
     const controller = new AbortController();
     const started = this.deps.clock.now();
     const timeoutMs = read(this.deps.options.timeoutMs);
-    let timer: TimerHandle | undefined;
+    const probe = ++this.probeSeq;
     const timeout = new Promise<ProbeResult>((resolve) => {
-      timer = this.deps.clock.setTimeout(() => {
+      this.onDeadline.set(probe, () => {
         controller.abort();
         resolve({ ok: false, detail: `no answer within ${timeoutMs} ms`, latencyMs: timeoutMs });
-      }, timeoutMs);
+      });
+      this.deadlines.schedule(probe, timeoutMs);
     });
     try {
       const result = await Promise.race([
@@ -244,7 +291,8 @@ export class HealthMonitor {
       ]);
       return { ...result, latencyMs: result.latencyMs ?? this.deps.clock.now() - started };
     } finally {
-      if (timer) this.deps.clock.clearTimeout(timer);
+      this.deadlines.cancel(probe);
+      this.onDeadline.delete(probe);
     }
   }
 
@@ -262,11 +310,11 @@ export class HealthMonitor {
   }
 
   /** Stores, audits, publishes and alerts one status change (compare-and-set: a concurrent change wins). */
-  async transition(agent: AgentRecord, to: AgentStatus, reason: string | undefined, actor = 'health-monitor'): Promise<AgentRecord | null> {
+  async transition(agent: AgentRecord, to: AgentStatus, reason: string | undefined, actor = 'health-monitor', also: Pick<Partial<AgentRecord>, 'lastCheck'> = {}): Promise<AgentRecord | null> {
     if (agent.status === to && agent.statusReason === reason) return agent;
     const at = isoNow(this.deps.clock);
     const since = agent.status === to ? agent.statusSince : at;
-    const updated = await this.deps.store.agents.update(agent.id, { status: to, statusReason: reason, statusSince: since }, { status: agent.status });
+    const updated = await this.deps.store.agents.update(agent.id, { ...also, status: to, statusReason: reason, statusSince: since }, { status: agent.status });
     if (!updated || agent.status === to) return updated;
     this.log.info(`agent ${agent.id}: ${agent.status} -> ${to}${reason ? ` (${reason})` : ''}`, { agentId: agent.id, from: agent.status, to });
     await this.deps.audit.append({ type: 'agent.status', actor, agentId: agent.id, branchId: agent.branchId, data: { from: agent.status, to, reason } });

@@ -63,7 +63,7 @@ export function agentRoutes(deps: {
       where: { ...branchWhere(scope, branchId ? String(branchId) : undefined), ...(status ? { status: String(status) as AgentStatus } : {}) },
       orderBy: { field: 'id' },
     });
-    res.json({ agents: agents.map((a) => agentView(a, scope)) });
+    res.json({ agents: agents.map((a) => agentView(deps.monitor.live(a), scope)) });
   });
 
   router.get('/api/agents/:id', deps.anyAuth, async (req, res) => {

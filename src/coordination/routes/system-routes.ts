@@ -16,7 +16,7 @@ function totals(agents: AgentRecord[]): Record<AgentStatus | 'total', number> {
 }
 
 /** Liveness, readiness, metrics and the coordination overview. */
-export function systemRoutes(deps: { store: Store; settings: RuntimeSettings; metrics: Metrics; startedAt: number; version: string; auth: RequestHandler }): Router {
+export function systemRoutes(deps: { store: Store; settings: RuntimeSettings; metrics: Metrics; startedAt: number; version: string; auth: RequestHandler; live: (agent: AgentRecord) => AgentRecord }): Router {
   const router = Router();
   const { store, settings } = deps;
 
@@ -55,7 +55,7 @@ export function systemRoutes(deps: { store: Store; settings: RuntimeSettings; me
       status: a.status,
       reason: a.statusReason,
       since: a.statusSince,
-      lastCheck: a.lastCheck ?? null,
+      lastCheck: deps.live(a).lastCheck ?? null,
       remote: a.remote ?? false,
     });
     const config = settings.config;

@@ -16,9 +16,10 @@ interface Waiter {
  * The first write of a turn opens the transaction (`BEGIN IMMEDIATE`) and
  * schedules its commit for the end of the turn (`setImmediate`), or at once
  * when MAX_BATCH writes have joined. Each write runs at once inside it as a
- * savepoint (better-sqlite3's nested transaction): one that throws (a unique
- * key, a compare-and-set miss is not an error) is rolled back alone and its
- * caller's promise rejects, the others stay in the batch. A caller's promise
+ * savepoint (better-sqlite3's nested transaction), or bare when it is one
+ * statement: one that throws (a unique key; a compare-and-set miss is not an
+ * error) is rolled back alone and its caller's promise rejects, the others
+ * stay in the batch. A caller's promise
  * resolves only after the COMMIT returned, i.e. once its write is on disk; a
  * failed COMMIT rejects every write of the batch.
  *
@@ -35,8 +36,12 @@ export class GroupCommit {
 
   constructor(private readonly db: Database.Database) {}
 
-  /** Runs `fn` in the current batch; resolves with its result once the batch is committed. */
-  run<R>(fn: () => R): Promise<R> {
+  /**
+   * Runs `fn` in the current batch; resolves with its result once the batch is committed.
+   * `savepoint: false` is for a write of one statement (and reads before it): a statement that
+   * fails is undone alone by SQLite itself, so the savepoint around it would only cost time.
+   */
+  run<R>(fn: () => R, options: { savepoint?: boolean } = {}): Promise<R> {
     if (!this.open) {
       this.db.exec('BEGIN IMMEDIATE');
       this.open = true;
@@ -45,13 +50,24 @@ export class GroupCommit {
     let result: R;
     try {
       // Inside the open transaction, better-sqlite3 makes this a SAVEPOINT, rolled back alone if fn throws.
-      result = this.db.transaction(fn)();
+      result = options.savepoint === false ? fn() : this.db.transaction(fn)();
     } catch (error) {
+      // Some errors (a full disk, I/O) make SQLite roll the whole transaction back: the batch's
+      // earlier writes are gone, so their callers are told now, and the next write opens a new batch.
+      if (!this.db.inTransaction) this.abandon(error);
       return Promise.reject(error);
     }
     const done = new Promise<R>((resolve, reject) => this.waiters.push({ resolve: () => resolve(result), reject }));
     if (this.waiters.length >= MAX_BATCH) this.flush();
     return done;
+  }
+
+  /** The open batch was rolled back under us: every write in it fails with the error that did it. */
+  private abandon(error: unknown): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    this.open = false;
+    for (const w of waiters) w.reject(error);
   }
 
   /** Commits the open batch now (end of the turn, a full batch, or closing the store). */

@@ -68,6 +68,8 @@ export class SqliteCollection<T extends StoredDoc> implements Collection<T> {
     private readonly commit: GroupCommit,
     /** Called inside the write's transaction, e.g. to journal it for a later replay. */
     private readonly onWrite?: (collection: string, id: string) => void,
+    /** Whether `onWrite` adds a statement of its own now (a journal row): then a write is two statements and needs a savepoint. */
+    private readonly journaling: () => boolean = () => false,
   ) {
     this.name = spec.name;
     this.table = `"${spec.name}"`;
@@ -106,9 +108,13 @@ export class SqliteCollection<T extends StoredDoc> implements Collection<T> {
     return row ? (JSON.parse(row.doc) as T) : null;
   }
 
-  /** Runs a write in the store's current batch; resolves once it is durable (group-commit.ts). */
-  private write<R>(fn: () => R): Promise<R> {
-    return this.commit.run(fn);
+  /**
+   * Runs a write in the store's current batch; resolves once it is durable (group-commit.ts).
+   * `oneStatement`: `fn` changes the database with a single statement (after any reads), so a
+   * failure undoes nothing else and no savepoint is needed, unless the journal adds its own row.
+   */
+  private write<R>(fn: () => R, oneStatement = false): Promise<R> {
+    return this.commit.run(fn, { savepoint: !oneStatement || this.journaling() });
   }
 
   private conflict(error: unknown, id: string): never {
@@ -125,7 +131,7 @@ export class SqliteCollection<T extends StoredDoc> implements Collection<T> {
       await this.write(() => {
         this.stmts.insert.run(doc.id, doc.version, JSON.stringify(doc));
         this.onWrite?.(this.name, doc.id);
-      });
+      }, true);
     } catch (error) {
       this.conflict(error, doc.id);
     }
@@ -170,7 +176,7 @@ export class SqliteCollection<T extends StoredDoc> implements Collection<T> {
         this.stmts.replace.run(next.version, JSON.stringify(next), id);
         this.onWrite?.(this.name, id);
         return next;
-      });
+      }, true);
     } catch (error) {
       this.conflict(error, id);
     }
@@ -185,14 +191,14 @@ export class SqliteCollection<T extends StoredDoc> implements Collection<T> {
         else this.stmts.insert.run(doc.id, doc.version, JSON.stringify(doc));
         this.onWrite?.(this.name, doc.id);
         return doc;
-      });
+      }, true);
     } catch (error) {
       this.conflict(error, input.id);
     }
   }
 
   async putIfNewer(doc: T): Promise<boolean> {
-    return this.write(() => this.stmts.putIfNewer.run(doc.id, doc.version, JSON.stringify(doc)).changes > 0);
+    return this.write(() => this.stmts.putIfNewer.run(doc.id, doc.version, JSON.stringify(doc)).changes > 0, true);
   }
 
   async delete(id: string): Promise<boolean> {
@@ -200,7 +206,7 @@ export class SqliteCollection<T extends StoredDoc> implements Collection<T> {
       const changed = this.stmts.delete.run(id).changes > 0;
       if (changed) this.onWrite?.(this.name, id);
       return changed;
-    });
+    }, true);
   }
 
   async deleteWhere(where: Where<T>): Promise<number> {

@@ -54,7 +54,7 @@ export class SqliteStore implements Store {
     this.path = path;
     this.commit = commit;
     Object.assign(this, collections);
-    this.namespaces = new Namespaces((spec) => new SqliteCollection<StoredDoc>(db, spec, commit, onWrite));
+    this.namespaces = new Namespaces((spec) => new SqliteCollection<StoredDoc>(db, spec, commit, onWrite, () => this.journaling));
   }
 
   namespace(namespace: string, specs: Readonly<Record<string, CollectionSpec>>) {
@@ -87,9 +87,10 @@ export class SqliteStore implements Store {
     const onWrite = (collection: string, id: string) => {
       if (store?.journaling) journalStmt.run(collection, id);
     };
+    const journaling = () => store?.journaling === true;
     const commit = new GroupCommit(db);
     const collections = Object.fromEntries(
-      COLLECTION_KEYS.map((key) => [key, new SqliteCollection(db, COLLECTION_SPECS[key], commit, onWrite)]),
+      COLLECTION_KEYS.map((key) => [key, new SqliteCollection(db, COLLECTION_SPECS[key], commit, onWrite, journaling)]),
     ) as unknown as StoreCollections;
     store = new SqliteStore(db, path, commit, collections, onWrite);
     return store;
