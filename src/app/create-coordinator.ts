@@ -49,6 +49,7 @@ import { createMetrics } from '../coordination/metrics.js';
 import { domainMetrics } from '../coordination/domain-metrics.js';
 import { configRoutes } from '../coordination/routes/config-routes.js';
 import { systemRoutes } from '../coordination/routes/system-routes.js';
+import { StatusView } from '../coordination/status-view.js';
 import { RuntimeSettings } from '../coordination/runtime-settings.js';
 
 export interface CoordinatorDeps {
@@ -166,7 +167,7 @@ export async function createCoordinator(deps: CoordinatorDeps): Promise<Coordina
     trustProxy: env.TRUST_PROXY,
     rawRouters: [webhooks.raw],
     routers: [
-      systemRoutes({ store, settings, metrics, startedAt: clock.now(), version: VERSION, auth: anyRole, live: (agent) => monitor.live(agent) }),
+      systemRoutes({ store, settings, metrics, startedAt: clock.now(), version: VERSION, auth: anyRole, status: new StatusView({ store, settings, live: (agent) => monitor.live(agent), checks: () => monitor.checks() }) }),
       configRoutes({
         settings,
         readAuth: requireAuth(authenticate, ['operator']),

@@ -114,6 +114,8 @@ export class HealthMonitor {
   private readonly deadlines: DueQueue<number>;
   private readonly onDeadline = new Map<number, () => void>();
   private probeSeq = 0;
+  /** Checks run since the start (a cache of what shows `lastCheck` is stale once it moves). */
+  private checksRun = 0;
   private readonly semaphore: Semaphore;
   private readonly log: Logger;
   private stopped = false;
@@ -142,6 +144,11 @@ export class HealthMonitor {
   live(agent: AgentRecord): AgentRecord {
     const latest = this.tracked.get(agent.id)?.lastCheck;
     return latest && (!agent.lastCheck || latest.at > agent.lastCheck.at) ? { ...agent, lastCheck: latest } : agent;
+  }
+
+  /** How many checks have run: it moves whenever some agent's latest check changes. */
+  checks(): number {
+    return this.checksRun;
   }
 
   /** Agents watched, and how many of them have their next check armed (for the benchmark and tests). */
@@ -246,6 +253,7 @@ export class HealthMonitor {
     const reason = result.ok ? undefined : (result.detail ?? 'probe failed');
     const lastCheck: CheckSummary = { at, ok: result.ok, latencyMs, detail: result.detail };
     t.lastCheck = lastCheck;
+    this.checksRun++;
     const changing = agent.status !== to || agent.statusReason !== reason;
     const news = agent.lastCheck?.ok !== lastCheck.ok || agent.lastCheck?.detail !== lastCheck.detail;
     let latest: AgentRecord | null = agent;
