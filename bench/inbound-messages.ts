@@ -3,7 +3,8 @@
  * check, contact upsert, message stored, responder (FAQ match), reply sent
  * and stored, conversation updated — on the file store, against the bare
  * minimum a message needs (one durable insert with better-sqlite3, same
- * pragmas), measured in one run. The bot is a stand-in that answers at once.
+ * pragmas), interleaved A B A B in one run, one message at a time and with
+ * every contact writing at once. The bot is a stand-in that answers at once.
  */
 import { BUILTIN_CHANNELS } from '../src/bots/channels.js';
 import Database from 'better-sqlite3';
@@ -18,12 +19,14 @@ import { AuditLog } from '../src/coordination/audit-log.js';
 import { EventBus } from '../src/coordination/event-bus.js';
 import { ConversationService } from '../src/conversations/conversation-service.js';
 import { SqliteStore } from '../src/storage/sqlite/sqlite-store.js';
+import { interleave, ratio, ROUNDS, show, spread } from './interleave.js';
 
-const N = Number(process.env.BENCH_MESSAGES ?? 2000);
+const N = Number(process.env.BENCH_MESSAGES ?? 1000);
 const CONTACTS = 200;
 const QUESTIONS = ['Qual o preço do DÓLAR?', 'what is the euro rate', 'horário de sábado?', 'onde fica a loja?'];
 
-async function ours(dir: string): Promise<{ rate: number; replies: number }> {
+async function ours(parent: string, together: boolean): Promise<{ rate: number; replies: number }> {
+  const dir = mkdtempSync(join(parent, 'ours-'));
   const store = SqliteStore.open({ dataDir: dir });
   const logger = createLogger({ level: 'error', console: false, dir: join(dir, 'logs') });
   const config = coordinatorConfigSchema.parse({
@@ -48,18 +51,25 @@ async function ours(dir: string): Promise<{ rate: number; replies: number }> {
   let replies = 0;
   const hosts = { send: async (_agent: string, chatId: string) => ({ chatId, messageId: String(++replies) }) } as unknown as AgentHost;
   const service = new ConversationService({ store, hosts, bus: new EventBus(logger), audit: new AuditLog({ store, clock: systemClock }), clock: systemClock, logger, channels: BUILTIN_CHANNELS, config: () => config });
-  const started = process.hrtime.bigint();
-  for (let i = 0; i < N; i++) {
+  const send = (i: number) => {
     const who = String(5000 + (i % CONTACTS));
-    await service.handleInbound({ agentId: 'lis-tg', channel: 'telegram', chatId: who, senderId: who, senderName: `Customer ${who}`, text: QUESTIONS[i % QUESTIONS.length]!, at: new Date().toISOString() });
-  }
+    return service.handleInbound({ agentId: 'lis-tg', channel: 'telegram', chatId: who, senderId: who, senderName: `Customer ${who}`, text: QUESTIONS[i % QUESTIONS.length]!, at: new Date().toISOString() });
+  };
+  // Together: every contact writes at once, each one's messages in order (as customers do); else one message at a time.
+  const contact = async (c: number) => {
+    for (let i = c; i < N; i += CONTACTS) await send(i);
+  };
+  const started = process.hrtime.bigint();
+  if (together) await Promise.all(Array.from({ length: CONTACTS }, (_, c) => contact(c)));
+  else for (let i = 0; i < N; i++) await send(i);
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   await store.close();
   await closeLogger(logger);
   return { rate: N / seconds, replies };
 }
 
-function bare(dir: string): number {
+async function bare(parent: string): Promise<number> {
+  const dir = mkdtempSync(join(parent, 'bare-'));
   const db = new Database(join(dir, 'bare.db'));
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');
@@ -73,17 +83,19 @@ function bare(dir: string): number {
 }
 
 export async function run(): Promise<void> {
-  const a = mkdtempSync(join(tmpdir(), 'bench-inbound-'));
-  const b = mkdtempSync(join(tmpdir(), 'bench-inbound-bare-'));
+  const dir = mkdtempSync(join(tmpdir(), 'bench-inbound-'));
   try {
-    const { rate, replies } = await ours(a);
-    const bareRate = bare(b);
-    console.log(`inbound customer messages (${N} from ${CONTACTS} contacts, FAQ answered; ${replies} replies sent)`);
-    console.log(`  ConversationService      ${rate.toFixed(0).padStart(8)} msg/s`);
-    console.log(`  bare durable insert      ${bareRate.toFixed(0).padStart(8)} msg/s`);
-    console.log(`  ratio ours/bare          ${(rate / bareRate).toFixed(2)}  (ours makes 6 durable writes per message: contact, 2 messages, 3 conversation updates)`);
+    const one = await interleave(ROUNDS, () => ours(dir, false), () => bare(dir));
+    const all = await interleave(ROUNDS, () => ours(dir, true), () => bare(dir));
+    const replies = [...one.ours, ...all.ours].every((r) => r.replies === N);
+    const [o1, b1, oAll, bAll] = [spread(one.ours.map((r) => r.rate)), spread(one.reference), spread(all.ours.map((r) => r.rate)), spread(all.reference)];
+    console.log(`inbound customer messages (${N} per run from ${CONTACTS} contacts, FAQ answered, every one replied: ${replies}; interleaved)`);
+    console.log(`  one at a time          ConversationService  ${show(o1, 'msg/s')}`);
+    console.log(`                         bare durable insert  ${show(b1, 'msg/s')}   ratio ${ratio(o1, b1)}`);
+    console.log(`  ${CONTACTS} contacts at once   ConversationService  ${show(oAll, 'msg/s')}`);
+    console.log(`                         bare durable insert  ${show(bAll, 'msg/s')}   ratio ${ratio(oAll, bAll)}`);
+    console.log('  (ours: contact, 2 messages and the conversation, written in several durable writes; the reference: one insert and one fsync per message)');
   } finally {
-    rmSync(a, { recursive: true, force: true });
-    rmSync(b, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true });
   }
 }

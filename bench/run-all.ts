@@ -1,7 +1,9 @@
 /** `npm run bench`: every benchmark in bench/, one after the other, each printing its ratios. */
-import { cpus } from 'node:os';
+import { cpus, platform, totalmem } from 'node:os';
 import { run as approvalsCreate } from './approvals-create.js';
+import { run as dashboardFanout } from './dashboard-fanout.js';
 import { run as healthSweep } from './health-sweep.js';
+import { run as idleMemory } from './idle-memory.js';
 import { run as inboundMessages } from './inbound-messages.js';
 import { run as statusEndpoint } from './status-endpoint.js';
 import { run as storeWrites } from './store-writes.js';
@@ -16,7 +18,7 @@ process.on('exit', (code) => {
   }
 });
 
-console.log(`node ${process.version}, ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}\n`);
+console.log(`node ${process.version}, ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${platform()}\n`);
 await storeWrites();
 console.log();
 await healthSweep();
@@ -26,4 +28,8 @@ console.log();
 await approvalsCreate();
 console.log();
 await inboundMessages();
+console.log();
+await dashboardFanout();
+console.log();
+await idleMemory();
 finished = true;

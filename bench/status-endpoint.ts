@@ -1,7 +1,8 @@
 /**
  * `GET /coordination/status` with 500 agents over real HTTP on loopback, against
  * a bare Express endpoint returning the same JSON from memory, measured with
- * autocannon in one run. Prints p50/p99 latency and the throughput ratio.
+ * autocannon, interleaved A B A B in one run. Prints medians with their spread
+ * and the throughput ratio.
  */
 import autocannon from 'autocannon';
 import express from 'express';
@@ -11,12 +12,15 @@ import { join } from 'node:path';
 import { boot } from '../src/boot.js';
 import { createLogger } from '../src/config/logger.js';
 import { listen } from '../src/coordination/serve.js';
+import { interleave, ratio, ROUNDS, show, spread } from './interleave.js';
 
 const AGENTS = 500;
 const TOKEN = 'bench-admin-token-0123456789';
 
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
+
 async function load(url: string, headers: Record<string, string>) {
-  const result = await autocannon({ url, connections: 10, duration: 5, headers });
+  const result = await autocannon({ url, connections: 10, duration: SECONDS, headers });
   return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, errors: result.errors + result.non2xx };
 }
 
@@ -35,13 +39,19 @@ export async function run(): Promise<void> {
       res.type('json').send(body);
     });
     const bare = await listen(bareApp, '127.0.0.1', 0);
-    const ours = await load(`${running.api.url}/coordination/status`, { authorization: `Bearer ${TOKEN}` });
-    const base = await load(`${bare.url}/status`, {});
+    const runs = await interleave(
+      ROUNDS,
+      () => load(`${running.api.url}/coordination/status`, { authorization: `Bearer ${TOKEN}` }),
+      () => load(`${bare.url}/status`, {}),
+    );
     await bare.close();
-    console.log(`GET /coordination/status with ${AGENTS} agents (${(body.length / 1024).toFixed(0)} KiB), 10 connections, 5 s each`);
-    console.log(`  ours:          ${ours.rps.toFixed(0).padStart(6)} req/s  p50 ${ours.p50} ms  p99 ${ours.p99} ms  errors ${ours.errors}`);
-    console.log(`  bare Express:  ${base.rps.toFixed(0).padStart(6)} req/s  p50 ${base.p50} ms  p99 ${base.p99} ms  (same JSON from memory)`);
-    console.log(`  ratio ours/bare throughput ${(ours.rps / base.rps).toFixed(2)}`);
+    const [rps, baseRps] = [spread(runs.ours.map((r) => r.rps)), spread(runs.reference.map((r) => r.rps))];
+    const [p99, baseP99] = [spread(runs.ours.map((r) => r.p99)), spread(runs.reference.map((r) => r.p99))];
+    const errors = runs.ours.reduce((n, r) => n + r.errors, 0);
+    console.log(`GET /coordination/status with ${AGENTS} agents (${(body.length / 1024).toFixed(0)} KiB), 10 connections, ${SECONDS} s per run, interleaved`);
+    console.log(`  ours:          ${show(rps, 'req/s')}  p99 ${show(p99, 'ms')}  errors ${errors}`);
+    console.log(`  bare Express:  ${show(baseRps, 'req/s')}  p99 ${show(baseP99, 'ms')}  (the same JSON from memory)`);
+    console.log(`  ratio ours/bare throughput ${ratio(rps, baseRps)}`);
   } finally {
     await running.stop();
     rmSync(dir, { recursive: true, force: true });

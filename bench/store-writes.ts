@@ -1,29 +1,40 @@
 /**
  * Durable write cost of the file store: our SqliteStore.insert (JSON document,
  * expression indexes, exclusive WAL, synchronous=FULL) against a bare
- * better-sqlite3 INSERT into a plain table with the same pragmas, measured in
- * one run on this machine. Prints ops/s for both and the ratio.
+ * better-sqlite3 INSERT into a plain table with the same pragmas, one fsync per
+ * write (the naive design). Two loads: one writer awaiting each write (no
+ * sharing possible), and 64 concurrent writers (their writes share commits).
+ * Interleaved A B A B in one run; prints medians, spread and the ratios.
  */
 import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SqliteStore } from '../src/storage/sqlite/sqlite-store.js';
+import { interleave, ratio, ROUNDS, show, spread } from './interleave.js';
 
-const N = Number(process.env.BENCH_WRITES ?? 2000);
+const N = Number(process.env.BENCH_WRITES ?? 1000);
+const WRITERS = 64;
 
-async function ours(dir: string): Promise<number> {
+async function ours(parent: string, writers: number): Promise<number> {
+  const dir = mkdtempSync(join(parent, 'ours-'));
   const store = SqliteStore.open({ dataDir: dir });
+  let next = 0;
+  const writer = async () => {
+    for (let i = next++; i < N; i = next++) {
+      await store.messages.insert({ id: `m${i}`, contactId: `c${i % 50}`, branchId: 'lisboa', channel: 'telegram', direction: 'in', text: `message number ${i}`, at: new Date().toISOString() });
+    }
+  };
   const started = process.hrtime.bigint();
-  for (let i = 0; i < N; i++) {
-    await store.messages.insert({ id: `m${i}`, contactId: `c${i % 50}`, branchId: 'lisboa', channel: 'telegram', direction: 'in', text: `message number ${i}`, at: new Date().toISOString() });
-  }
+  await Promise.all(Array.from({ length: writers }, writer));
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   await store.close();
   return N / seconds;
 }
 
-function bare(dir: string): number {
+/** better-sqlite3 is synchronous: however many callers there are, each insert is its own transaction and fsync. */
+async function bare(parent: string): Promise<number> {
+  const dir = mkdtempSync(join(parent, 'bare-'));
   const db = new Database(join(dir, 'bare.db'));
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');
@@ -37,17 +48,17 @@ function bare(dir: string): number {
 }
 
 export async function run(): Promise<void> {
-  const a = mkdtempSync(join(tmpdir(), 'bench-ours-'));
-  const b = mkdtempSync(join(tmpdir(), 'bench-bare-'));
+  const dir = mkdtempSync(join(tmpdir(), 'bench-writes-'));
   try {
-    const oursRate = await ours(a);
-    const bareRate = bare(b);
-    console.log(`store writes (${N} single durable inserts)`);
-    console.log(`  SqliteStore.insert   ${oursRate.toFixed(0).padStart(8)} ops/s`);
-    console.log(`  bare better-sqlite3  ${bareRate.toFixed(0).padStart(8)} ops/s`);
-    console.log(`  ratio ours/bare      ${(oursRate / bareRate).toFixed(2)}`);
+    const one = await interleave(ROUNDS, () => ours(dir, 1), () => bare(dir));
+    const many = await interleave(ROUNDS, () => ours(dir, WRITERS), () => bare(dir));
+    const [o1, b1, o64, b64] = [spread(one.ours), spread(one.reference), spread(many.ours), spread(many.reference)];
+    console.log(`store writes (${N} durable inserts per run, interleaved)`);
+    console.log(`  one writer      SqliteStore.insert   ${show(o1, 'ops/s')}`);
+    console.log(`                  bare better-sqlite3  ${show(b1, 'ops/s')}   ratio ${ratio(o1, b1)}`);
+    console.log(`  ${WRITERS} writers      SqliteStore.insert   ${show(o64, 'ops/s')}`);
+    console.log(`                  bare better-sqlite3  ${show(b64, 'ops/s')}   ratio ${ratio(o64, b64)}`);
   } finally {
-    rmSync(a, { recursive: true, force: true });
-    rmSync(b, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true });
   }
 }
