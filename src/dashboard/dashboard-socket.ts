@@ -76,24 +76,29 @@ export class DashboardSocket {
     this.offs.push(
       bus.on('agent.status', async (e) => {
         if (e.to === 'up') this.sendPairing(this.pairings.end(e.agentId, 'ended'));
-        const card = await options.views.agent(e.agentId);
+        const card = this.watched() ? await options.views.agent(e.agentId) : null;
         if (card) this.io?.emit('agent', card);
         this.later('metrics');
       }),
       bus.on('approval.updated', async (approval) => {
-        this.io?.emit('approval', options.views.approvalView(approval));
+        if (this.watched()) this.io?.emit('approval', options.views.approvalView(approval));
         if (approval.status !== 'pending') this.later('rules');
         this.later('metrics');
         this.later('pending');
       }),
       bus.on('agent.pairing', (e) => this.sendPairing(this.pairings.update(e))),
       bus.on('conversation.updated', async (c) => {
-        this.io?.emit('conversation', await options.views.conversation(c));
+        if (this.watched()) this.io?.emit('conversation', await options.views.conversation(c));
       }),
       bus.on('message.recorded', (m) => {
         this.io?.emit('message', { id: m.id, contactId: m.contactId, branchId: m.branchId, channel: m.channel, direction: m.direction, at: m.at });
       }),
     );
+  }
+
+  /** Whether any page is connected: with none, live views are not built at all (a page gets a full snapshot when it connects). */
+  private watched(): boolean {
+    return (this.io?.engine?.clientsCount ?? 0) > 0;
   }
 
   /** Attaches Socket.IO to the dashboard's HTTP server and starts the refresh timers. */
