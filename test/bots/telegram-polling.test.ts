@@ -55,6 +55,8 @@ describe('Telegram long polling failures reach the health probe (getMe alone is 
     // One start only: it recovered by itself, no restart fought the other poller.
     expect(api.count('deleteWebhook')).toBe(1);
     expect(t.logs.some((e) => /telegram long polling works again \(was: another process is polling this bot token/.test(String(e.message)))).toBe(true);
+    // The status change is audited just after it is stored: wait for the audit event, not only the record.
+    await until('the recovery audited', async () => (await transitions(t)).at(-1) === 'up');
     expect((await transitions(t)).slice(-2)).toEqual(['down', 'up']);
   }, 45_000);
 
