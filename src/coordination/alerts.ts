@@ -6,6 +6,7 @@ import { isoNow, type Clock } from '../core/clock.js';
 import type { AgentRecord } from '../storage/records.js';
 import type { Store } from '../storage/store.js';
 import type { EventBus } from './event-bus.js';
+import { RUNNER_NOT_CONNECTED } from './probes.js';
 import type { Alerter, AlertKind } from './health/health-monitor.js';
 import type { RuntimeSettings } from './runtime-settings.js';
 
@@ -26,7 +27,9 @@ export function alertText(agent: AgentRecord, kind: AlertKind, reason: string | 
       const reconnecting = /reconnecting/i.test(reason ?? '');
       const next = human
         ? 'It needs a person: fix the cause above; it will not be restarted automatically.'
-        : agent.kind === 'bot'
+        : reason === RUNNER_NOT_CONNECTED
+          ? 'It comes back when its runner connects again: check the runner process on the branch\'s machine.'
+          : agent.kind === 'bot'
           ? reconnecting
             ? 'It is reconnecting by itself.'
             : 'Restarting it automatically.'

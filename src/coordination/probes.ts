@@ -11,12 +11,16 @@ import { OutboundPolicy, OutboundRefusedError, sendOutbound } from './approvals/
  * A health URL is an outbound call like a webhook: internal addresses are
  * refused unless `allowlist` (WEBHOOK_ALLOWLIST) lists them.
  */
+/** Why a runner-hosted bot is down while its runner is away (alerts.ts tells the reader what to do about it). */
+export const RUNNER_NOT_CONNECTED = 'its runner is not connected';
+
 export function createProber(deps: { hosts: AgentHost; clock: Clock; heartbeatMaxAgeMs: () => number; allowlist?: readonly string[]; policy?: OutboundPolicy }): Prober {
   const policy = deps.policy ?? new OutboundPolicy(deps.allowlist ?? []);
   return async (agent: AgentRecord, signal: AbortSignal): Promise<ProbeResult> => {
     if (agent.kind === 'bot') {
       if (!deps.hosts.hosts(agent.id)) {
-        return { ok: false, detail: agent.remote ? 'its runner is not connected' : 'not running in this process' };
+        // A runner's bot comes back with its runner (which reconnects by itself): restarting it from here cannot work.
+        return agent.remote ? { ok: false, detail: RUNNER_NOT_CONNECTED, reconnecting: true } : { ok: false, detail: 'not running in this process' };
       }
       return deps.hosts.probe(agent.id, signal);
     }

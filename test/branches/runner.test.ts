@@ -70,10 +70,22 @@ describe('remote runner', () => {
     const view = await t.call('/coordination/status');
     expect(view.body.branches.find((b: { id: string }) => b.id === 'porto').agents[0]).toMatchObject({ id: 'porto-tg', status: 'up', remote: true });
 
+    const restarts: string[] = [];
+    const alerts: string[] = [];
+    const offs = [
+      t.running.coordinator.bus.on('agent.restart-scheduled', (e) => void restarts.push(e.agentId)),
+      t.running.coordinator.bus.on('alert.sent', (e) => void (e.agentId === 'porto-tg' && alerts.push(e.text))),
+      t.running.coordinator.bus.on('alert.undeliverable', (e) => void (e.agentId === 'porto-tg' && alerts.push(e.text))),
+    ];
     first.child.kill('SIGKILL');
     await first.exited;
     await until('porto-tg down', async () => (await status('porto-tg')) === 'down', 10_000);
     expect((await t.running.store.agents.get('porto-tg'))?.statusReason).toMatch(/runner is not connected/);
+    // The coordinator cannot restart a bot whose runner is gone: it does not try, and the alert says what brings it back.
+    await until('the DOWN alert', async () => alerts.length > 0);
+    for (const off of offs) off();
+    expect(restarts).toEqual([]);
+    expect(alerts[0]).toMatch(/^DOWN: porto-tg .* — its runner is not connected\. It comes back when its runner connects again: check the runner process/);
 
     runner(['--branch', 'porto'], token);
     await until('porto-tg up again', async () => (await status('porto-tg')) === 'up');
