@@ -174,11 +174,9 @@ export class AgentRegistry {
   /** The agent with its last checks and its uptime over the last 24 hours (`scope`: the reader's, for `agentView`). */
   async details(id: string, recent = 20, scope?: ReadScope) {
     const agent = await this.require(id);
-    const since = new Date(this.deps.clock.now() - 24 * 3600_000).toISOString();
     const { store } = this.deps;
-    const [total, ok, checks] = await Promise.all([
-      store.healthChecks.count({ agentId: id, at: { gte: since } }),
-      store.healthChecks.count({ agentId: id, at: { gte: since }, ok: true }),
+    const [{ total, ok }, checks] = await Promise.all([
+      this.deps.monitor.uptime.last24h(id),
       store.healthChecks.find({ where: { agentId: id }, orderBy: { field: 'at', direction: 'desc' }, limit: recent }),
     ]);
     return {

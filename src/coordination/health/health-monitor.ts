@@ -8,6 +8,7 @@ import { Semaphore } from '../../core/semaphore.js';
 import type { AgentRecord, AgentStatus, CheckSummary } from '../../storage/records.js';
 import type { CoreDeps } from '../module-deps.js';
 import { alertKind, restartDelay, statusAfterCheck } from './status-rules.js';
+import { UptimeCounter } from './uptime-counter.js';
 
 /** A setting read when it is used (a function follows runtime changes such as `PATCH /config`), or a fixed value. */
 export type Setting = number | (() => number);
@@ -118,6 +119,8 @@ export class HealthMonitor {
   private checksRun = 0;
   private readonly semaphore: Semaphore;
   private readonly log: Logger;
+  /** Each agent's checks over the last 24 hours, counted by the hour (`GET /api/agents/:id`, the dashboard's cards). */
+  readonly uptime: UptimeCounter;
   private stopped = false;
   private pruneTimer?: TimerHandle;
 
@@ -132,6 +135,7 @@ export class HealthMonitor {
     this.semaphore = new Semaphore(deps.options.concurrency);
     this.log = deps.logger.child({ module: 'health' });
     this.due = new DueQueue(deps.clock, (agentId) => void this.checkNow(agentId));
+    this.uptime = new UptimeCounter({ store: deps.store, clock: deps.clock });
     this.deadlines = new DueQueue(deps.clock, (probe) => this.onDeadline.get(probe)?.());
   }
 
@@ -189,6 +193,7 @@ export class HealthMonitor {
     const t = this.tracked.get(agentId);
     if (!t) return;
     this.due.cancel(agentId);
+    this.uptime.forget(agentId);
     if (t.restartTimer) this.deps.clock.clearTimeout(t.restartTimer);
     this.tracked.delete(agentId);
   }
@@ -245,6 +250,7 @@ export class HealthMonitor {
     const at = isoNow(clock);
     const latencyMs = result.latencyMs ?? 0;
     await store.healthChecks.insert({ id: newId(clock.now()), agentId, at, ok: result.ok, latencyMs, detail: result.detail });
+    this.uptime.record(agentId, at, result.ok);
     t.failures = result.ok ? 0 : t.failures + 1;
     t.needsHuman = !result.ok && Boolean(result.needsHuman);
     t.reconnecting = !result.ok && Boolean(result.reconnecting);
