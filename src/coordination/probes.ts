@@ -5,15 +5,15 @@ import type { AgentRecord } from '../storage/records.js';
 import type { Prober } from './health/health-monitor.js';
 import { OutboundPolicy, OutboundRefusedError, sendOutbound } from './approvals/outbound-guard.js';
 
+/** Why a runner-hosted bot is down while its runner is away (alerts.ts tells the reader what to do about it). */
+export const RUNNER_NOT_CONNECTED = 'its runner is not connected';
+
 /**
  * One probe per kind of agent: bots through their host (local or runner),
  * action agents by their health URL if registered, else by heartbeat age.
  * A health URL is an outbound call like a webhook: internal addresses are
  * refused unless `allowlist` (WEBHOOK_ALLOWLIST) lists them.
  */
-/** Why a runner-hosted bot is down while its runner is away (alerts.ts tells the reader what to do about it). */
-export const RUNNER_NOT_CONNECTED = 'its runner is not connected';
-
 export function createProber(deps: { hosts: AgentHost; clock: Clock; heartbeatMaxAgeMs: () => number; allowlist?: readonly string[]; policy?: OutboundPolicy }): Prober {
   const policy = deps.policy ?? new OutboundPolicy(deps.allowlist ?? []);
   return async (agent: AgentRecord, signal: AbortSignal): Promise<ProbeResult> => {

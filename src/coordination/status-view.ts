@@ -35,7 +35,11 @@ export class StatusView {
   private agents?: AgentRecord[];
   private loading?: Promise<AgentRecord[]>;
   private readonly bodies = new Map<string, StatusBody>();
-  private basis = '';
+  /** What the cached bodies were built under: the monitor's check count, and the config and store state. */
+  private checksSeen = -1;
+  private sourceSeen = '';
+  private configSeen?: RuntimeSettings['config'];
+  private configGeneration = 0;
 
   constructor(
     private readonly deps: {
@@ -58,13 +62,13 @@ export class StatusView {
   }
 
   async body(scope: ReadScope): Promise<StatusBody> {
-    const basis = this.basisNow();
-    if (basis !== this.basis) {
-      // The store switched backends or the config changed: the documents themselves may differ.
-      if (basis.split('|')[1] !== this.basis.split('|')[1]) this.invalidate();
-      this.bodies.clear();
-      this.basis = basis;
-    }
+    const checks = this.deps.checks();
+    const source = this.source();
+    // The store switched backends or the config changed: the documents themselves may differ.
+    if (source !== this.sourceSeen) this.invalidate();
+    if (checks !== this.checksSeen) this.bodies.clear();
+    this.checksSeen = checks;
+    this.sourceSeen = source;
     const key = scope.kind === 'all' ? '*' : scope.branches.join('\n');
     const cached = this.bodies.get(key);
     if (cached) return cached;
@@ -73,25 +77,22 @@ export class StatusView {
     const json = Buffer.from(JSON.stringify(this.render(agents, scope, state)));
     const body = { json, etag: `"${createHash('sha1').update(json).digest('base64url')}"` };
     // Kept only if nothing changed while it was built.
-    if (this.agents && this.basisNow() === basis) {
+    if (this.agents && this.deps.checks() === checks && this.source() === source) {
       if (this.bodies.size >= MAX_BODIES) this.bodies.clear();
       this.bodies.set(key, body);
     }
     return body;
   }
 
-  /** What a cached body depends on besides agent writes: the checks run | the config in force and the store's state. */
-  private basisNow(): string {
+  /** The config in force and the store's state, as one comparable string. */
+  private source(): string {
     const config = this.deps.settings.config;
     if (config !== this.configSeen) {
       this.configSeen = config;
       this.configGeneration++;
     }
-    return `${this.deps.checks()}|${this.configGeneration} ${JSON.stringify(this.deps.store.state())}`;
+    return `${this.configGeneration} ${JSON.stringify(this.deps.store.state())}`;
   }
-
-  private configSeen?: RuntimeSettings['config'];
-  private configGeneration = 0;
 
   private async allAgents(): Promise<AgentRecord[]> {
     if (this.agents) return this.agents;

@@ -36,10 +36,6 @@ export class DueQueue<K> {
     return this.live.size;
   }
 
-  has(key: K): boolean {
-    return this.live.has(key);
-  }
-
   schedule(key: K, delayMs: number): void {
     if (this.stopped) return;
     const entry = { at: this.clock.now() + Math.max(0, delayMs), seq: ++this.seq, key };
