@@ -1,8 +1,16 @@
 import type { Clock, TimerHandle } from '../../src/core/clock.js';
+import { syncsSettled } from '../../src/storage/sqlite/group-commit.js';
 
-/** Lets pending promise chains (store writes, probes, alerts) settle. */
+/**
+ * Lets pending promise chains (store writes, probes, alerts) settle: each round
+ * is a turn of the event loop, and waits for the file store's fsyncs (they run
+ * on the thread pool, so a turn alone can be too short for one).
+ */
 export async function settle(rounds = 30): Promise<void> {
-  for (let i = 0; i < rounds; i++) await new Promise((r) => setImmediate(r));
+  for (let i = 0; i < rounds; i++) {
+    await new Promise((r) => setImmediate(r));
+    await syncsSettled();
+  }
 }
 
 /**

@@ -1,6 +1,8 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { spawn } from 'node:child_process';
 import { CodedError, ConflictError, ErrorCode } from '../../src/core/errors.js';
+import Database from 'better-sqlite3';
+import { GroupCommit } from '../../src/storage/sqlite/group-commit.js';
 import { SqliteStore } from '../../src/storage/sqlite/sqlite-store.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
@@ -103,6 +105,95 @@ describe('SQLite group commit', () => {
       expect(await again.messages.get('at-close')).toMatchObject({ id: 'at-close' });
     } finally {
       await again.close();
+    }
+  });
+});
+
+describe('SQLite group commit with the fsync off the event loop', () => {
+  type Done = (error: Error | null) => void;
+  const setup = () => {
+    const db = new Database(':memory:');
+    db.exec('CREATE TABLE t (id TEXT PRIMARY KEY)');
+    const syncs: Done[] = [];
+    const commit = new GroupCommit(db, (done) => syncs.push(done));
+    const insert = (id: string) => commit.run(() => db.prepare('INSERT INTO t (id) VALUES (?)').run(id), { savepoint: false });
+    return { db, syncs, commit, insert };
+  };
+  const settled = async (promise: Promise<unknown>) => {
+    let state = 'pending';
+    promise.then(() => (state = 'resolved'), () => (state = 'rejected'));
+    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setImmediate(r));
+    return state;
+  };
+
+  it('answers a write only after the fsync that covers it, and batches committed meanwhile share the next fsync', async () => {
+    const { db, syncs, commit, insert } = setup();
+    const first = insert('a');
+    await new Promise((r) => setImmediate(r)); // the batch commits at the end of the turn; its fsync starts
+    expect(syncs).toHaveLength(1);
+    // Committed (a read sees it) but not yet durable: the caller is not answered.
+    expect(db.prepare('SELECT count(*) AS n FROM t').get()).toEqual({ n: 1 });
+    expect(await settled(first)).toBe('pending');
+    // Two more batches commit while that fsync runs; they wait for one fsync after it.
+    const second = insert('b');
+    await new Promise((r) => setImmediate(r));
+    const third = insert('c');
+    await new Promise((r) => setImmediate(r));
+    expect(commit.stats.batches).toBe(3);
+    expect(syncs).toHaveLength(1);
+    syncs[0]!(null);
+    expect(await settled(first)).toBe('resolved');
+    expect(await settled(second)).toBe('pending');
+    expect(syncs).toHaveLength(2);
+    syncs[1]!(null);
+    expect(await settled(second)).toBe('resolved');
+    expect(await settled(third)).toBe('resolved');
+    expect(commit.stats.syncs).toBe(2);
+    db.close();
+  });
+
+  it('fails the writes an fsync error covered, and the later ones still succeed', async () => {
+    const { db, syncs, insert } = setup();
+    const lost = insert('a');
+    await new Promise((r) => setImmediate(r));
+    syncs[0]!(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' }));
+    await expect(lost).rejects.toThrow(/EIO/);
+    const later = insert('b');
+    await new Promise((r) => setImmediate(r));
+    syncs[1]!(null);
+    await expect(later).resolves.toBeDefined();
+    db.close();
+  });
+
+  it('closing waits for the fsync in flight and refuses writes after it', async () => {
+    const { db, syncs, commit, insert } = setup();
+    const write = insert('a');
+    const closing = commit.drain();
+    expect(syncs).toHaveLength(1);
+    expect(await settled(closing)).toBe('pending');
+    await expect(insert('b')).rejects.toThrow(/closed/);
+    syncs[0]!(null);
+    await closing;
+    await expect(write).resolves.toBeDefined();
+    db.close();
+  });
+
+  it('the file store fsyncs the WAL itself: every batch it acknowledges went through an fsync', async () => {
+    const dir = tempDir();
+    dirs.push(dir.cleanup);
+    const store = SqliteStore.open({ dataDir: dir.path });
+    try {
+      expect(store.db.pragma('synchronous', { simple: true })).toBe(1); // NORMAL: no fsync inside COMMIT
+      const at = new Date().toISOString();
+      for (let round = 0; round < 5; round++) {
+        await Promise.all(Array.from({ length: 20 }, (_, i) => store.messages.insert({ id: `m${round}-${i}`, contactId: 'c1', branchId: 'lisboa', channel: 'telegram', direction: 'in', text: 'x', at })));
+      }
+      expect(store.commit.stats.writes).toBe(100);
+      expect(store.commit.stats.syncs).toBeGreaterThanOrEqual(1);
+      expect(store.commit.stats.syncs).toBeLessThanOrEqual(store.commit.stats.batches);
+    } finally {
+      await store.close();
     }
   });
 });

@@ -9,9 +9,24 @@ interface Waiter {
 }
 
 /**
+ * Makes everything committed so far durable (an fsync of the WAL file) off
+ * the event loop, and calls back when it is on disk or failed.
+ */
+export type SyncCommitted = (done: (error: Error | null) => void) => void;
+
+/** fsyncs running in this process, over every store (tests let them finish before they look). */
+let syncsRunning = 0;
+const whenNoneRunning: Array<() => void> = [];
+
+/** Resolves once no fsync of any file store in this process is running (at once if none is). */
+export function syncsSettled(): Promise<void> {
+  return syncsRunning === 0 ? Promise.resolve() : new Promise((resolve) => whenNoneRunning.push(resolve));
+}
+
+/**
  * Group commit for one SQLite connection: writes issued in the same turn of
- * the event loop share one transaction, so one fsync (`synchronous=FULL`)
- * makes all of them durable instead of one fsync each.
+ * the event loop share one transaction, and one fsync makes all of them
+ * durable instead of one fsync each.
  *
  * The first write of a turn opens the transaction (`BEGIN IMMEDIATE`) and
  * schedules its commit for the end of the turn (`setImmediate`), or at once
@@ -19,29 +34,44 @@ interface Waiter {
  * savepoint (better-sqlite3's nested transaction), or bare when it is one
  * statement: one that throws (a unique key; a compare-and-set miss is not an
  * error) is rolled back alone and its caller's promise rejects, the others
- * stay in the batch. A caller's promise
- * resolves only after the COMMIT returned, i.e. once its write is on disk; a
- * failed COMMIT rejects every write of the batch.
+ * stay in the batch.
+ *
+ * Durability: with `sync` (the file store passes an fsync of the WAL file on
+ * libuv's thread pool, and runs SQLite at `synchronous=NORMAL`, which is FULL
+ * without the fsync at each commit) the COMMIT only writes the WAL, and the
+ * fsync runs off the event loop; the next batches commit meanwhile and share
+ * the fsync after it. Without `sync` the COMMIT itself fsyncs
+ * (`synchronous=FULL`). Either way a caller's promise resolves only once its
+ * write is on disk; a failed COMMIT or fsync rejects every write it covered.
  *
  * Reads on the connection see the open batch (they run on the same
  * connection): a read can see a write a few milliseconds before it is
  * durable. A write that depends on it is in the same batch or a later one,
- * so it can never be durable without it.
+ * and the WAL is synced in order, so it can never be durable without it.
  */
 export class GroupCommit {
   private waiters: Waiter[] = [];
   private open = false;
-  /** Batches committed and writes in them, since the store opened (for the benchmark and tests). */
-  readonly stats = { batches: 0, writes: 0 };
+  /** Committed, waiting for the next fsync (only with `sync`). */
+  private unsynced: Waiter[] = [];
+  private syncing = false;
+  private idle: Array<() => void> = [];
+  private closing = false;
+  /** Batches committed, writes in them, and fsyncs run for them, since the store opened (for the benchmark and tests). */
+  readonly stats = { batches: 0, writes: 0, syncs: 0 };
 
-  constructor(private readonly db: Database.Database) {}
+  constructor(
+    private readonly db: Database.Database,
+    private readonly sync?: SyncCommitted,
+  ) {}
 
   /**
-   * Runs `fn` in the current batch; resolves with its result once the batch is committed.
+   * Runs `fn` in the current batch; resolves with its result once the batch is durable.
    * `savepoint: false` is for a write of one statement (and reads before it): a statement that
    * fails is undone alone by SQLite itself, so the savepoint around it would only cost time.
    */
   run<R>(fn: () => R, options: { savepoint?: boolean } = {}): Promise<R> {
+    if (this.closing) return Promise.reject(new Error('the file store is closed'));
     if (!this.open) {
       this.db.exec('BEGIN IMMEDIATE');
       this.open = true;
@@ -89,6 +119,42 @@ export class GroupCommit {
     }
     this.stats.batches++;
     this.stats.writes += waiters.length;
-    for (const w of waiters) w.resolve();
+    if (!this.sync) {
+      for (const w of waiters) w.resolve();
+      return;
+    }
+    this.unsynced.push(...waiters);
+    this.startSync();
+  }
+
+  /** One fsync at a time; it covers every batch committed before it started. */
+  private startSync(): void {
+    if (this.syncing) return;
+    if (this.unsynced.length === 0) {
+      for (const resolve of this.idle.splice(0)) resolve();
+      return;
+    }
+    const covered = this.unsynced;
+    this.unsynced = [];
+    this.syncing = true;
+    syncsRunning++;
+    this.sync!((error) => {
+      this.syncing = false;
+      this.stats.syncs++;
+      if (--syncsRunning === 0) for (const resolve of whenNoneRunning.splice(0)) resolve();
+      for (const w of covered) {
+        if (error) w.reject(error);
+        else w.resolve();
+      }
+      this.startSync();
+    });
+  }
+
+  /** Closing the store: commits the open batch, refuses new writes, and resolves once every committed write is durable. */
+  async drain(): Promise<void> {
+    this.closing = true;
+    this.flush();
+    if (!this.syncing && this.unsynced.length === 0) return;
+    await new Promise<void>((resolve) => this.idle.push(resolve));
   }
 }
