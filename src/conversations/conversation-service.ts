@@ -11,7 +11,6 @@ import type { EventBus } from '../coordination/event-bus.js';
 import type { AuditLog } from '../coordination/audit-log.js';
 import type { ContactRecord, ConversationRecord, MessageRecord } from '../storage/records.js';
 import type { Store } from '../storage/store.js';
-import { inWriteUnit, unitDurable } from '../storage/write-unit.js';
 import { branchFields } from './answer-template.js';
 import { ContactBook } from './contact-book.js';
 import { InboundLimiter } from './inbound-limiter.js';
@@ -102,9 +101,7 @@ export class ConversationService {
         this.log.debug('message from a manager is not a customer message', { agentId: message.agentId });
         return;
       }
-      // One write unit: the contact, the message, the conversation and the reply are made durable
-      // together (and before anything is sent: see deliver), not one wait for the disk each.
-      await this.queue.run(key, () => inWriteUnit(this.deps.store, () => this.inbound(branch, config, message)));
+      await this.queue.run(key, () => this.inbound(branch, config, message));
     } catch (error) {
       this.log.error('inbound message failed', { agentId: message.agentId, error });
     }
@@ -336,8 +333,6 @@ export class ConversationService {
     let status: MessageRecord['status'] = 'sent';
     let error: string | undefined;
     let externalId: string | undefined;
-    // Nothing leaves before what led to it is on disk: a crash cannot have answered a message it lost.
-    await unitDurable(this.deps.store);
     try {
       externalId = (await this.deps.hosts.send(conversation.agentId, conversation.chatId, text)).messageId;
     } catch (e) {

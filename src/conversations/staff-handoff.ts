@@ -6,7 +6,6 @@ import { identityOn, managerByIdentity } from '../branches/manager-identity.js';
 import type { ChannelRegistry } from '../bots/channel-registry.js';
 import type { ContactRecord, ConversationRecord, StaffThread } from '../storage/records.js';
 import type { Store } from '../storage/store.js';
-import { unitDurable } from '../storage/write-unit.js';
 
 /** Staff may type this as a reply in the hand-off thread to give the customer back to the bot. */
 export const RESOLVE_COMMAND = /^[/!#]?resolved?\.?$/i;
@@ -83,8 +82,6 @@ export class StaffHandoff {
     for (const group of await this.targets(branch)) {
       for (const target of group.targets) {
         let ref: MessageRef;
-        // In a write unit (an inbound message), what led to the hand-off is on disk before anyone is told.
-        await unitDurable(this.deps.store);
         try {
           ref = await this.deps.hosts.send(target.agentId, target.chatId, text);
         } catch (error) {
@@ -108,7 +105,6 @@ export class StaffHandoff {
 
   /** Posts `text` under every thread of the hand-off; returns the threads with the new message ids. */
   async post(threads: StaffThread[], text: string): Promise<StaffThread[]> {
-    await unitDurable(this.deps.store);
     return Promise.all(
       threads.map(async (thread) => {
         try {

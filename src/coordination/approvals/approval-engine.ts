@@ -6,8 +6,7 @@ import type { TimerHandle } from '../../core/clock.js';
 import { isoNow } from '../../core/clock.js';
 import { CodedError, ConflictError, ErrorCode, NotFoundError, ValidationError } from '../../core/errors.js';
 import { newId } from '../../core/ids.js';
-import type { ApprovalRecord, Decision, PromptJobRecord, RiskLevel } from '../../storage/records.js';
-import { inWriteUnit } from '../../storage/write-unit.js';
+import type { ApprovalRecord, Decision, RiskLevel } from '../../storage/records.js';
 import type { Principal } from '../auth.js';
 import type { CoreDeps } from '../module-deps.js';
 import type { RuntimeSettings } from '../runtime-settings.js';
@@ -223,21 +222,9 @@ export class ApprovalEngine {
       createdAt: isoNow(clock),
       updatedAt: isoNow(clock),
     };
-    // One write unit: the record, its audit event and its prompt jobs become durable together (one
-    // fsync on the file store), and nothing is sent or announced before they are.
-    let stored: { approval: ApprovalRecord; jobs: PromptJobRecord[] };
+    let approval: ApprovalRecord;
     try {
-      stored = await inWriteUnit(store, async () => {
-        const approval = await store.approvals.insert(base);
-        await this.deps.audit.append({
-          type: 'approval.created',
-          actor: requesterId,
-          branchId: branch.id,
-          approvalId: approval.id,
-          data: { code: approval.code, actionType: approval.actionType, payloadHash: approval.payloadHash, risk: risk.risk, riskSource: risk.source, autonomy: autonomy.autonomy, autonomySource: autonomy.source },
-        });
-        return { approval, jobs: rule ? [] : await this.deps.prompts.stage(approval, plan?.jobs ?? [], steps.length > 0 && askedNobody) };
-      });
+      approval = await store.approvals.insert(base);
     } catch (error) {
       // Two requests with the same key at once: the second sees the first.
       if (error instanceof ConflictError && idempotencyKey) {
@@ -246,7 +233,13 @@ export class ApprovalEngine {
       }
       throw error;
     }
-    const { approval } = stored;
+    await this.deps.audit.append({
+      type: 'approval.created',
+      actor: requesterId,
+      branchId: branch.id,
+      approvalId: approval.id,
+      data: { code: approval.code, actionType: approval.actionType, payloadHash: approval.payloadHash, risk: risk.risk, riskSource: risk.source, autonomy: autonomy.autonomy, autonomySource: autonomy.source },
+    });
 
     this.deps.bus.emit('approval.created', { branchId: branch.id, risk: risk.risk, autoApproved: Boolean(rule) });
     if (rule) {
@@ -255,7 +248,7 @@ export class ApprovalEngine {
       return { approval: decided ?? approval, created: true };
     }
 
-    this.deps.prompts.start(stored.jobs);
+    await this.deps.prompts.add(approval, plan?.jobs ?? [], steps.length > 0 && askedNobody);
     this.scheduleTimers(approval);
     this.deps.bus.emit('approval.updated', approval);
     return { approval, created: true };
