@@ -36,13 +36,12 @@ export function syncsSettled(): Promise<void> {
  * error) is rolled back alone and its caller's promise rejects, the others
  * stay in the batch.
  *
- * Durability: with `sync` (the file store passes an fsync of the WAL file on
- * libuv's thread pool, and runs SQLite at `synchronous=NORMAL`, which is FULL
- * without the fsync at each commit) the COMMIT only writes the WAL, and the
- * fsync runs off the event loop; the next batches commit meanwhile and share
- * the fsync after it. Without `sync` the COMMIT itself fsyncs
- * (`synchronous=FULL`). Either way a caller's promise resolves only once its
- * write is on disk; a failed COMMIT or fsync rejects every write it covered.
+ * Durability: `sync` is an fsync of the WAL file on libuv's thread pool (the
+ * file store runs SQLite at `synchronous=NORMAL`, which is FULL without the
+ * fsync at each commit), so the COMMIT only writes the WAL and the fsync runs
+ * off the event loop; the next batches commit meanwhile and share the fsync
+ * after it. A caller's promise resolves only once its write is on disk; a
+ * failed COMMIT or fsync rejects every write it covered.
  *
  * Reads on the connection see the open batch (they run on the same
  * connection): a read can see a write a few milliseconds before it is
@@ -52,7 +51,7 @@ export function syncsSettled(): Promise<void> {
 export class GroupCommit {
   private waiters: Waiter[] = [];
   private open = false;
-  /** Committed, waiting for the next fsync (only with `sync`). */
+  /** Committed, waiting for the next fsync. */
   private unsynced: Waiter[] = [];
   private syncing = false;
   private idle: Array<() => void> = [];
@@ -62,7 +61,7 @@ export class GroupCommit {
 
   constructor(
     private readonly db: Database.Database,
-    private readonly sync?: SyncCommitted,
+    private readonly sync: SyncCommitted,
   ) {}
 
   /**
@@ -119,10 +118,6 @@ export class GroupCommit {
     }
     this.stats.batches++;
     this.stats.writes += waiters.length;
-    if (!this.sync) {
-      for (const w of waiters) w.resolve();
-      return;
-    }
     this.unsynced.push(...waiters);
     this.startSync();
   }
@@ -138,7 +133,7 @@ export class GroupCommit {
     this.unsynced = [];
     this.syncing = true;
     syncsRunning++;
-    this.sync!((error) => {
+    this.sync((error) => {
       this.syncing = false;
       this.stats.syncs++;
       if (--syncsRunning === 0) for (const resolve of whenNoneRunning.splice(0)) resolve();

@@ -20,7 +20,8 @@ export interface SqliteStoreOptions extends PrivateDataDirOptions {
  * of the event loop share one commit (group-commit.ts), and a write's promise
  * resolves once the WAL holding it is fsynced. The fsync is ours, on libuv's
  * thread pool (SQLite runs at `synchronous=NORMAL`, i.e. FULL without the
- * fsync inside each COMMIT), so the event loop never waits for the disk.
+ * fsync inside each COMMIT), so the event loop does not wait for the disk (except at SQLite's
+ * automatic checkpoints, every ~1000 pages of WAL, which sync inside COMMIT).
  * The database is opened in exclusive locking mode: a second process on the
  * same data dir is refused (the OS drops the lock when a process dies, so a
  * crash never leaves a stale lock behind).
@@ -44,7 +45,6 @@ export class SqliteStore implements Store {
   journaling = false;
   readonly path: string;
   private closed = false;
-  private walFd: number | undefined;
   /** Collections opened by namespace (channels' state), journaled like the core ones. */
   readonly namespaces: Namespaces<SqliteCollection<StoredDoc>>;
 
@@ -53,7 +53,7 @@ export class SqliteStore implements Store {
   /** A write runs when called (in the open batch, seen by later reads); its promise waits for the commit. */
   readonly appliesWritesAtCall = true;
 
-  private constructor(db: Database.Database, path: string, commit: GroupCommit, collections: StoreCollections, onWrite: (collection: string, id: string) => void) {
+  private constructor(db: Database.Database, path: string, private readonly walFd: number, commit: GroupCommit, collections: StoreCollections, onWrite: (collection: string, id: string) => void) {
     this.db = db;
     this.path = path;
     this.commit = commit;
@@ -71,6 +71,7 @@ export class SqliteStore implements Store {
     // Created 0600 before SQLite opens it: SQLite gives its -wal/-shm files the database file's mode.
     ensurePrivateFile(path);
     const db = new Database(path, { timeout: 0 });
+    let walFd: number | undefined;
     try {
       db.pragma('locking_mode = EXCLUSIVE');
       db.pragma('journal_mode = WAL');
@@ -78,7 +79,12 @@ export class SqliteStore implements Store {
       db.pragma('synchronous = NORMAL');
       // Take the exclusive lock now, not at the first write (this also creates the WAL file).
       db.exec('BEGIN IMMEDIATE; COMMIT;');
+      // The WAL keeps its inode while the connection is open (a checkpoint rewrites it from the start);
+      // SQLite deletes it only at close. Its directory entry is made durable once, as SQLite does for a new WAL.
+      walFd = openSync(`${path}-wal`, 'r');
+      syncDir(dir);
     } catch (error) {
+      if (walFd !== undefined) closeSync(walFd);
       db.close();
       if ((error as { code?: string }).code?.startsWith('SQLITE_BUSY')) {
         throw new CodedError(ErrorCode.DataDirLocked, lockedMessage(dir), { dataDir: dir }, { cause: error });
@@ -93,16 +99,12 @@ export class SqliteStore implements Store {
       if (store?.journaling) journalStmt.run(collection, id);
     };
     const journaling = () => store?.journaling === true;
-    // The WAL keeps its inode while the connection is open (a checkpoint rewrites it from the start);
-    // SQLite deletes it only at close. Its directory entry is made durable once, as SQLite does for a new WAL.
-    const walFd = openSync(`${path}-wal`, 'r');
-    syncDir(dir);
-    const commit = new GroupCommit(db, (done) => fdatasync(walFd, done));
+    const wal = walFd;
+    const commit = new GroupCommit(db, (done) => fdatasync(wal, done));
     const collections = Object.fromEntries(
       COLLECTION_KEYS.map((key) => [key, new SqliteCollection(db, COLLECTION_SPECS[key], commit, onWrite, journaling)]),
     ) as unknown as StoreCollections;
-    store = new SqliteStore(db, path, commit, collections, onWrite);
-    store.walFd = walFd;
+    store = new SqliteStore(db, path, wal, commit, collections, onWrite);
     return store;
   }
 
@@ -133,7 +135,7 @@ export class SqliteStore implements Store {
     // The writes of the current turn are committed and synced (and their callers told) before the file closes.
     await this.commit.drain();
     this.db.close();
-    if (this.walFd !== undefined) closeSync(this.walFd);
+    closeSync(this.walFd);
   }
 }
 
