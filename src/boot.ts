@@ -5,6 +5,7 @@ import { loadConfigFile } from './config/config-file.js';
 import { readEnv, type Env } from './config/env.js';
 import { closeLogger, createLogger, type Logger } from './config/logger.js';
 import { systemClock, type Clock } from './core/clock.js';
+import type { CodedError } from './core/errors.js';
 import { createCoordinator, type Coordinator, type CoordinatorDeps } from './app/create-coordinator.js';
 import { listen, type ListenLimits, type Listening } from './coordination/serve.js';
 import { compileProxyTrust } from './dashboard/same-origin.js';
@@ -33,6 +34,12 @@ export interface BootOptions {
   channels?: CoordinatorDeps['channels'];
   health?: CoordinatorDeps['health'];
   dashboard?: CoordinatorDeps['dashboard'];
+  /**
+   * The file store's disk lost writes (a failed fsync) and the store now refuses every write.
+   * It is already logged and on `/ready`; the CLI exits so that a process manager restarts it
+   * and the restart recovers from what is on disk.
+   */
+  onStoreFailed?: (error: CodedError) => void;
 }
 
 /**
@@ -56,6 +63,11 @@ export async function boot(options: BootOptions): Promise<Running> {
     logger,
     clock,
     onStateChange: (state) => coordinator?.bus.emit('store.state', state),
+    onFailed: (error) => {
+      logger.error('the file store failed and refuses writes from now on', { module: 'storage', error });
+      coordinator?.bus.emit('store.state', store.state());
+      options.onStoreFailed?.(error);
+    },
   });
   let api: Listening | undefined;
   try {

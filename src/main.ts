@@ -7,6 +7,7 @@
 import { config as loadDotenv } from 'dotenv';
 import { relative } from 'node:path';
 import { boot, type Running } from './boot.js';
+import { closeLogger, type Logger } from './config/logger.js';
 import { CodedError } from './core/errors.js';
 import { guardProcess } from './core/process-guard.js';
 
@@ -42,10 +43,25 @@ function banner(running: Running): string {
   return lines.join('\n');
 }
 
+/**
+ * Fail-stop: after a failed fsync nothing the process holds in memory can be trusted to be on
+ * disk, so it exits (code 1) instead of serving on; a process manager restarts it, and the
+ * restart reads what is really on disk. The log gets up to 2 s to reach its file.
+ */
+function exitOnStoreFailure(error: CodedError): void {
+  console.error(`Stopping: ${error.message}`);
+  setTimeout(() => process.exit(1), 2000).unref();
+  if (!runningLogger) process.exit(1);
+  void closeLogger(runningLogger).finally(() => process.exit(1));
+}
+
+/** The coordinator's logger once it runs (flushed before a fail-stop exit). */
+let runningLogger: Logger | undefined;
+
 async function main(): Promise<void> {
   let running: Running;
   try {
-    running = await boot({ environment: process.env, console: true });
+    running = await boot({ environment: process.env, console: true, onStoreFailed: exitOnStoreFailure });
   } catch (error) {
     if (error instanceof CodedError) {
       console.error(`Cannot start the coordinator.\n${error.message}`);
@@ -57,6 +73,7 @@ async function main(): Promise<void> {
     }
     process.exit(1);
   }
+  runningLogger = running.logger;
   guardProcess(running.logger);
   console.log(banner(running));
   running.logger.info('coordinator started', { module: 'main', api: running.api.url, dashboard: running.dashboard.url, storage: running.store.state().backend });

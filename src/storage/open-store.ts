@@ -1,4 +1,5 @@
 import type { Logger } from '../config/logger.js';
+import type { CodedError } from '../core/errors.js';
 import type { Clock } from '../core/clock.js';
 import { HybridStore } from './hybrid/hybrid-store.js';
 import { MongoStore } from './mongo/mongo-store.js';
@@ -14,6 +15,8 @@ export interface OpenStoreOptions {
   logger: Logger;
   clock: Clock;
   onStateChange?: (state: StoreState) => void;
+  /** The file store's disk lost writes (a failed fsync); it refuses writes from now on (SqliteStore's `onFailed`). */
+  onFailed?: (error: CodedError) => void;
 }
 
 /**
@@ -27,6 +30,7 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
     dataDir: options.dataDir,
     allowInsecure: options.allowInsecureDataDir,
     onInsecure: (message) => options.logger.warn(`${message}\nStarting anyway: ALLOW_INSECURE_DATA_DIR is set.`, { module: 'storage' }),
+    onFailed: options.onFailed,
   });
   if (!options.mongodbUri) return file;
   const hybrid = new HybridStore({

@@ -153,17 +153,60 @@ describe('SQLite group commit with the fsync off the event loop', () => {
     db.close();
   });
 
-  it('fails the writes an fsync error covered, and the later ones still succeed', async () => {
-    const { db, syncs, insert } = setup();
-    const lost = insert('a');
-    await new Promise((r) => setImmediate(r));
+  it('a failed fsync is fail-stop: it rejects what it covered, what committed meanwhile, the open batch and every later write', async () => {
+    const db = new Database(':memory:');
+    db.exec('CREATE TABLE t (id TEXT PRIMARY KEY)');
+    const syncs: Done[] = [];
+    const failures: CodedError[] = [];
+    const commit = new GroupCommit(db, (done) => syncs.push(done), (error) => failures.push(error));
+    const insert = (id: string) => commit.run(() => db.prepare('INSERT INTO t (id) VALUES (?)').run(id), { savepoint: false });
+    const covered = insert('a');
+    await new Promise((r) => setImmediate(r)); // committed; its fsync runs
+    const committedMeanwhile = insert('b');
+    await new Promise((r) => setImmediate(r)); // committed, waiting for the next fsync
+    const open = insert('c'); // in the open batch when the fsync fails
+    expect(syncs).toHaveLength(1);
     syncs[0]!(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' }));
-    await expect(lost).rejects.toThrow(/EIO/);
-    const later = insert('b');
-    await new Promise((r) => setImmediate(r));
-    syncs[1]!(null);
-    await expect(later).resolves.toBeDefined();
+    for (const write of [covered, committedMeanwhile, open]) {
+      await expect(write).rejects.toMatchObject({ code: ErrorCode.StoreUnavailable, message: expect.stringMatching(/fsync of the WAL failed: EIO.*restart the coordinator/) });
+    }
+    // The open batch was rolled back; nothing is acknowledged any more, even if a later fsync would succeed.
+    expect(db.inTransaction).toBe(false);
+    expect(db.prepare('SELECT id FROM t ORDER BY id').all()).toEqual([{ id: 'a' }, { id: 'b' }]);
+    await expect(insert('d')).rejects.toMatchObject({ code: ErrorCode.StoreUnavailable });
+    expect(syncs).toHaveLength(1);
+    expect(failures).toHaveLength(1);
+    expect(commit.failed).toBe(failures[0]);
+    await commit.drain(); // closing a failed store does not wait for anything
     db.close();
+  });
+
+  it('the file store reports itself not ready after a failed fsync and tells its owner once', async () => {
+    const dir = tempDir();
+    dirs.push(dir.cleanup);
+    const failures: CodedError[] = [];
+    const store = SqliteStore.open({ dataDir: dir.path, onFailed: (error) => failures.push(error) });
+    try {
+      const at = new Date().toISOString();
+      const msg = (id: string) => ({ id, contactId: 'c1', branchId: 'lisboa', channel: 'telegram', direction: 'in' as const, text: id, at });
+      await store.messages.insert(msg('before'));
+      const pending = store.messages.insert(msg('pending'));
+      store.commit.fail(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' }));
+      store.commit.fail(new Error('a second failure is not reported again'));
+      await expect(pending).rejects.toMatchObject({ code: ErrorCode.StoreUnavailable });
+      await expect(store.messages.insert(msg('after'))).rejects.toMatchObject({ code: ErrorCode.StoreUnavailable });
+      expect(store.state()).toMatchObject({ backend: 'file', ready: false, detail: expect.stringMatching(/^failed: .*EIO/) });
+      expect(failures).toHaveLength(1);
+    } finally {
+      await store.close();
+    }
+    // A restart recovers from what is on disk: the acknowledged write is there, the refused ones are not.
+    const again = SqliteStore.open({ dataDir: dir.path });
+    try {
+      expect((await again.messages.find()).map((m) => m.id)).toEqual(['before']);
+    } finally {
+      await again.close();
+    }
   });
 
   it('closing waits for the fsync in flight and refuses writes after it', async () => {

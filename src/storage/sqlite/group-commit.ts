@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { CodedError, ErrorCode } from '../../core/errors.js';
 
 /** Writes in one batch at most; the one that fills it commits the batch at once. */
 const MAX_BATCH = 512;
@@ -41,7 +42,15 @@ export function syncsSettled(): Promise<void> {
  * fsync at each commit), so the COMMIT only writes the WAL and the fsync runs
  * off the event loop; the next batches commit meanwhile and share the fsync
  * after it. A caller's promise resolves only once its write is on disk; a
- * failed COMMIT or fsync rejects every write it covered.
+ * failed COMMIT rejects every write it covered.
+ *
+ * A failed fsync is fail-stop, as in PostgreSQL since 2018's "fsyncgate": its
+ * writes are committed (reads see them) but maybe not on disk, and after an
+ * EIO Linux may report the next fsync as a success without the lost pages ever
+ * reaching the disk. So the first failure rejects every write not yet
+ * acknowledged and every later one (`store_unavailable`), and `onFailed` tells
+ * the owner, which stops the process so that a restart recovers from what is
+ * really on disk.
  *
  * Reads on the connection see the open batch (they run on the same
  * connection): a read can see a write a few milliseconds before it is
@@ -56,13 +65,21 @@ export class GroupCommit {
   private syncing = false;
   private idle: Array<() => void> = [];
   private closing = false;
+  /** Set by the first failed fsync: nothing is acknowledged after it. */
+  private failure: CodedError | undefined;
   /** Batches committed, writes in them, and fsyncs run for them, since the store opened (for the benchmark and tests). */
   readonly stats = { batches: 0, writes: 0, syncs: 0 };
 
   constructor(
     private readonly db: Database.Database,
     private readonly sync: SyncCommitted,
+    private readonly onFailed: (error: CodedError) => void = () => {},
   ) {}
+
+  /** Why the store refuses writes after a failed fsync (undefined while healthy). */
+  get failed(): CodedError | undefined {
+    return this.failure;
+  }
 
   /**
    * Runs `fn` in the current batch; resolves with its result once the batch is durable.
@@ -70,6 +87,7 @@ export class GroupCommit {
    * fails is undone alone by SQLite itself, so the savepoint around it would only cost time.
    */
   run<R>(fn: () => R, options: { savepoint?: boolean } = {}): Promise<R> {
+    if (this.failure) return Promise.reject(this.failure);
     if (this.closing) return Promise.reject(new Error('the file store is closed'));
     if (!this.open) {
       this.db.exec('BEGIN IMMEDIATE');
@@ -137,19 +155,52 @@ export class GroupCommit {
       this.syncing = false;
       this.stats.syncs++;
       if (--syncsRunning === 0) for (const resolve of whenNoneRunning.splice(0)) resolve();
-      for (const w of covered) {
-        if (error) w.reject(error);
-        else w.resolve();
+      if (error) this.fail(error);
+      if (this.failure) {
+        for (const w of covered) w.reject(this.failure);
+        for (const resolve of this.idle.splice(0)) resolve();
+        return;
       }
+      for (const w of covered) w.resolve();
       this.startSync();
     });
+  }
+
+  /**
+   * The disk lost writes (a failed fsync): every write not yet acknowledged fails, the open
+   * batch is rolled back, and every later write is refused. Called once; later calls do nothing.
+   */
+  fail(cause: unknown): void {
+    if (this.failure) return;
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    this.failure = new CodedError(
+      ErrorCode.StoreUnavailable,
+      `The file store could not make its writes durable (fsync of the WAL failed: ${reason}). It accepts no more writes: check the disk, then restart the coordinator, which recovers from what is on disk.`,
+      undefined,
+      { cause },
+    );
+    const open = this.waiters;
+    this.waiters = [];
+    if (this.open) {
+      this.open = false;
+      try {
+        if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      } catch {
+        // The fsync's error is the one to report.
+      }
+    }
+    const unsynced = this.unsynced;
+    this.unsynced = [];
+    for (const w of [...unsynced, ...open]) w.reject(this.failure);
+    if (!this.syncing) for (const resolve of this.idle.splice(0)) resolve();
+    this.onFailed(this.failure);
   }
 
   /** Closing the store: commits the open batch, refuses new writes, and resolves once every committed write is durable. */
   async drain(): Promise<void> {
     this.closing = true;
     this.flush();
-    if (!this.syncing && this.unsynced.length === 0) return;
+    if (!this.syncing && (this.failure || this.unsynced.length === 0)) return;
     await new Promise<void>((resolve) => this.idle.push(resolve));
   }
 }

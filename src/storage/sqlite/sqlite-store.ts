@@ -12,6 +12,11 @@ import { GroupCommit } from './group-commit.js';
 
 export interface SqliteStoreOptions extends PrivateDataDirOptions {
   dataDir: string;
+  /**
+   * An fsync of the WAL failed: the store refuses every write from now on (see GroupCommit.fail)
+   * and the owner should stop the process, so that a restart recovers from what is on disk.
+   */
+  onFailed?: (error: CodedError) => void;
 }
 
 /**
@@ -100,7 +105,7 @@ export class SqliteStore implements Store {
     };
     const journaling = () => store?.journaling === true;
     const wal = walFd;
-    const commit = new GroupCommit(db, (done) => fdatasync(wal, done));
+    const commit = new GroupCommit(db, (done) => fdatasync(wal, done), (error) => options.onFailed?.(error));
     const collections = Object.fromEntries(
       COLLECTION_KEYS.map((key) => [key, new SqliteCollection(db, COLLECTION_SPECS[key], commit, onWrite, journaling)]),
     ) as unknown as StoreCollections;
@@ -109,6 +114,8 @@ export class SqliteStore implements Store {
   }
 
   state(): StoreState {
+    const failed = this.commit.failed;
+    if (failed) return { backend: 'file', ready: false, fallback: false, detail: `failed: ${failed.message}` };
     return { backend: 'file', ready: !this.closed, fallback: false, detail: this.closed ? 'closed' : `SQLite at ${this.path}` };
   }
 
