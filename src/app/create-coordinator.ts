@@ -283,6 +283,8 @@ export async function createCoordinator(deps: CoordinatorDeps): Promise<Coordina
       outbox.stop();
       await conversations.idle();
       await hosts.stop();
+      // Messages the bots delivered while they stopped are handled before the store closes.
+      await conversations.stop();
       audit.stop();
       logger.remove(metrics.errorCounter);
       stopDomainMetrics();

@@ -71,6 +71,10 @@ export function createLogger(options: LoggerOptions): Logger {
  */
 export async function closeLogger(logger: Logger): Promise<void> {
   const files = logger.transports.filter((t): t is DailyRotateFile => t instanceof DailyRotateFile);
+  // A line logged after this (a late callback during shutdown) is dropped, not an unhandled "write after end".
+  logger.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'ERR_STREAM_WRITE_AFTER_END') process.stderr.write(`logger failed: ${error.message}\n`);
+  });
   await new Promise<void>((resolve) => {
     logger.once('finish', () => resolve());
     logger.end();

@@ -22,7 +22,9 @@ export function branchFields(branch: BranchConfig, businessName: string): Templa
   };
 }
 
-const money = (n: number) => n.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 4, useGrouping: false });
+// One formatter for every answer: `toLocaleString` with options builds a new one at each call.
+const MONEY = new Intl.NumberFormat('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 4, useGrouping: false });
+const money = (n: number) => MONEY.format(n);
 
 /**
  * Fills `{branch}`, `{address}`, `{hours}`, `{rates}` (a table), `{rates.USD.buy}`…

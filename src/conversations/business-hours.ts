@@ -6,9 +6,17 @@ const LABEL: Record<(typeof DAYS)[number], string> = { mon: 'Mon', tue: 'Tue', w
 
 const ranges = (value: string | string[] | undefined): string[] => (value === undefined ? [] : Array.isArray(value) ? value : [value]);
 
+/** One formatter per zone (a handful of branches): building one costs more than the message it checks. */
+const formats = new Map<string, Intl.DateTimeFormat>();
+
 /** The weekday and "HH:MM" at `at` in the branch's time zone. */
 export function localTime(at: Date, timeZone: string): { day: (typeof DAYS)[number]; time: string } {
-  const parts = new Intl.DateTimeFormat('en-US', { timeZone, weekday: 'short', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).formatToParts(at);
+  let format = formats.get(timeZone);
+  if (!format) {
+    format = new Intl.DateTimeFormat('en-US', { timeZone, weekday: 'short', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+    formats.set(timeZone, format);
+  }
+  const parts = format.formatToParts(at);
   const get = (type: string) => parts.find((p) => p.type === type)?.value ?? '';
   return { day: get('weekday').toLowerCase().slice(0, 3) as (typeof DAYS)[number], time: `${get('hour')}:${get('minute')}` };
 }

@@ -11,6 +11,7 @@ import type { EventBus } from '../coordination/event-bus.js';
 import type { AuditLog } from '../coordination/audit-log.js';
 import type { ContactRecord, ConversationRecord, MessageRecord } from '../storage/records.js';
 import type { Store } from '../storage/store.js';
+import { afterUnitDurable, inWriteUnit } from '../storage/write-unit.js';
 import { branchFields } from './answer-template.js';
 import { ContactBook } from './contact-book.js';
 import { InboundLimiter } from './inbound-limiter.js';
@@ -58,6 +59,9 @@ export class ConversationService {
   private readonly staff: StaffHandoff;
   private readonly limiter = new InboundLimiter();
   private readonly queue = new KeyedQueue();
+  /** Inbound messages being handled (before and in the queue): shutdown waits for them. */
+  private readonly inflight = new Set<Promise<void>>();
+  private stopped = false;
   private responders = new WeakMap<BranchConfig, Responder>();
   private readonly log: Logger;
 
@@ -73,7 +77,19 @@ export class ConversationService {
   }
 
   /** Handles one inbound chat message (the bots' `message` event). Never throws: failures are logged. */
-  async handleInbound(message: InboundMessage): Promise<void> {
+  handleInbound(message: InboundMessage): Promise<void> {
+    if (this.stopped) {
+      // The bots are stopped before this: a message now is a host's bug, and the store may be closing.
+      this.log.warn(`message from ${message.channel} via ${message.agentId} after shutdown was not handled`);
+      return Promise.resolve();
+    }
+    const handling = this.handle(message);
+    this.inflight.add(handling);
+    void handling.finally(() => this.inflight.delete(handling));
+    return handling;
+  }
+
+  private async handle(message: InboundMessage): Promise<void> {
     try {
       const config = this.deps.config();
       const branch = config.branches.find((b) => b.agents.some((a) => a.id === message.agentId));
@@ -101,7 +117,9 @@ export class ConversationService {
         this.log.debug('message from a manager is not a customer message', { agentId: message.agentId });
         return;
       }
-      await this.queue.run(key, () => this.inbound(branch, config, message));
+      // One write unit: the contact, the message, the conversation and the reply are made durable
+      // together (and before anything is sent: see deliver), not one wait for the disk each.
+      await this.queue.run(key, () => inWriteUnit(this.deps.store, () => this.inbound(branch, config, message)));
     } catch (error) {
       this.log.error('inbound message failed', { agentId: message.agentId, error });
     }
@@ -263,9 +281,19 @@ export class ConversationService {
     return byExternal ?? (found.phone ? store.contacts.findOne({ branchId: branch.id, channel, phone: found.phone }) : null);
   }
 
-  /** Resolves when queued work is done (tests, shutdown). */
-  idle(): Promise<void> {
-    return this.queue.idle();
+  /** Resolves when every message being handled and all queued work are done (tests, shutdown). */
+  async idle(): Promise<void> {
+    while (this.inflight.size > 0) await Promise.all(this.inflight);
+    await this.queue.idle();
+  }
+
+  /**
+   * Shutdown, once the bots have stopped: finishes every message they delivered (its writes are
+   * made durable before the store closes) and refuses any that comes after.
+   */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.idle();
   }
 
   private async relayFromStaff(message: InboundMessage, manager: ManagerConfig | undefined): Promise<boolean> {
@@ -334,7 +362,8 @@ export class ConversationService {
     let error: string | undefined;
     let externalId: string | undefined;
     try {
-      externalId = (await this.deps.hosts.send(conversation.agentId, conversation.chatId, text)).messageId;
+      // Nothing leaves before what led to it is on disk: a crash cannot have answered a message it lost.
+      externalId = (await afterUnitDurable(this.deps.store, () => this.deps.hosts.send(conversation.agentId, conversation.chatId, text))).messageId;
     } catch (e) {
       status = 'failed';
       error = e instanceof Error ? e.message : String(e);

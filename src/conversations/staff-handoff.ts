@@ -6,6 +6,7 @@ import { identityOn, managerByIdentity } from '../branches/manager-identity.js';
 import type { ChannelRegistry } from '../bots/channel-registry.js';
 import type { ContactRecord, ConversationRecord, StaffThread } from '../storage/records.js';
 import type { Store } from '../storage/store.js';
+import { afterUnitDurable } from '../storage/write-unit.js';
 
 /** Staff may type this as a reply in the hand-off thread to give the customer back to the bot. */
 export const RESOLVE_COMMAND = /^[/!#]?resolved?\.?$/i;
@@ -83,7 +84,8 @@ export class StaffHandoff {
       for (const target of group.targets) {
         let ref: MessageRef;
         try {
-          ref = await this.deps.hosts.send(target.agentId, target.chatId, text);
+          // In a write unit (an inbound message), what led to the hand-off is on disk before anyone is told.
+          ref = await afterUnitDurable(this.deps.store, () => this.deps.hosts.send(target.agentId, target.chatId, text));
         } catch (error) {
           this.deps.logger.warn(`hand-off notification through ${target.agentId} failed; trying the next staff chat`, { module: 'conversations', error });
           continue;
@@ -105,17 +107,20 @@ export class StaffHandoff {
 
   /** Posts `text` under every thread of the hand-off; returns the threads with the new message ids. */
   async post(threads: StaffThread[], text: string): Promise<StaffThread[]> {
-    return Promise.all(
-      threads.map(async (thread) => {
-        try {
-          const ref = await this.deps.hosts.send(thread.agentId, thread.chatId, text, { replyTo: thread.rootId });
-          return { ...thread, messageIds: [...thread.messageIds, ref.messageId].slice(-KEEP_IDS) };
-        } catch (error) {
-          this.deps.logger.warn(`could not post to the hand-off thread in ${thread.chatId} via ${thread.agentId}`, { module: 'conversations', error });
-          return thread;
-        }
-      }),
-    );
+    const postAll = () =>
+      Promise.all(
+        threads.map(async (thread) => {
+          try {
+            const ref = await this.deps.hosts.send(thread.agentId, thread.chatId, text, { replyTo: thread.rootId });
+            return { ...thread, messageIds: [...thread.messageIds, ref.messageId].slice(-KEEP_IDS) };
+          } catch (error) {
+            this.deps.logger.warn(`could not post to the hand-off thread in ${thread.chatId} via ${thread.agentId}`, { module: 'conversations', error });
+            return thread;
+          }
+        }),
+      );
+    // In a write unit (an inbound message), what is posted is on disk first.
+    return afterUnitDurable(this.deps.store, postAll);
   }
 
   /**

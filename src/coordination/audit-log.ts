@@ -8,6 +8,7 @@ import { newId, sameDigest } from '../core/ids.js';
 import { Semaphore } from '../core/semaphore.js';
 import type { AuditEventRecord } from '../storage/records.js';
 import type { Store } from '../storage/store.js';
+import { unitDurable } from '../storage/write-unit.js';
 import { formatAuditHead, type AnchorState, type AuditAnchor, type AuditHead } from './audit-anchor.js';
 import type { AuditKey } from './audit-key.js';
 
@@ -158,11 +159,16 @@ export class AuditLog {
       const key = this.deps.key;
       const event = { id: newId(this.deps.clock.now()), ...base, hash, ...(key ? { keyId: key.id, mac: macEvent(key, hash) } : {}) };
       const agrees = await this.agreesWithAnchor(head);
-      // Durable writes settle in the order they were applied: the anchor advances in seq order.
-      const durable = this.deps.store.auditEvents.insert(event).then((stored) => {
+      const inserted = this.deps.store.auditEvents.insert(event);
+      const anchored = (stored: AuditEventRecord) => {
         if (agrees) this.advance(stored);
         return stored;
-      });
+      };
+      // Durable writes settle in the order they were applied: the anchor advances in seq order. In a
+      // write unit the insert answers once applied and the unit waits for the disk; the anchor follows
+      // only what is on disk (a crash must never leave it ahead of the log).
+      const durable = this.deps.store.units?.current() ? inserted : inserted.then(anchored);
+      if (durable === inserted) Promise.all([inserted, unitDurable(this.deps.store)]).then(([stored]) => anchored(stored), () => undefined);
       // Only one process writes a file store (it holds the lock), so no other replica can take this seq meanwhile.
       if (this.deps.store.appliesWritesAtCall) return { durable };
       try {
@@ -201,6 +207,8 @@ export class AuditLog {
   }
 
   private advance(event: AuditEventRecord): void {
+    // Never back: events become durable in seq order, but a unit's settles when the whole unit is on disk.
+    if (this.anchorState && event.seq <= this.anchorState.head.seq) return;
     const firstSigned = this.anchorState?.hmacFrom === undefined && this.deps.key !== undefined;
     const hmacFrom = this.anchorState?.hmacFrom ?? (this.deps.key ? event.seq : undefined);
     this.anchorState = { head: { seq: event.seq, hash: event.hash }, hmacFrom, writtenAt: isoNow(this.deps.clock) };

@@ -3,6 +3,7 @@ import type { Logger } from '../config/logger.js';
 import type { Overrides } from '../config/overrides.js';
 import type { AgentStatus, ApprovalRecord, ConversationRecord, Decision, MessageRecord, PrincipalRole, RiskLevel } from '../storage/records.js';
 import type { StoreState } from '../storage/store.js';
+import { outsideWriteUnits } from '../storage/write-unit.js';
 
 /** Every domain event, by name. Modules talk through these, never through each other's internals. */
 export interface DomainEvents {
@@ -56,8 +57,9 @@ export class EventBus {
     return () => this.emitter.off(event, wrapped);
   }
 
+  /** Listeners run outside the emitter's write unit, if any: their writes wait for the disk on their own. */
   emit<K extends EventName>(event: K, payload: DomainEvents[K]): void {
-    this.emitter.emit(event, payload);
+    outsideWriteUnits(() => this.emitter.emit(event, payload));
   }
 
   private fail(event: string, error: unknown): void {

@@ -1,4 +1,5 @@
 import type { Collection, CollectionSpec, StoredDoc } from './collection.js';
+import type { WriteUnits } from './write-unit.js';
 import type {
   AgentRecord,
   ApiTokenRecord,
@@ -79,6 +80,11 @@ export interface Store extends StoreCollections {
    * disk. Absent: wait for each write's promise.
    */
   readonly appliesWritesAtCall?: boolean;
+  /**
+   * Where offered (the file store), the writes of one operation are made durable
+   * together: see write-unit.ts. Callers use `inWriteUnit` and `unitDurable`.
+   */
+  readonly units?: WriteUnits;
   close(): Promise<void>;
 }
 

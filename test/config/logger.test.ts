@@ -45,6 +45,27 @@ describe('logging', () => {
     expect(entry.message).toContain('+***678');
   });
 
+  it('a line logged after the logger closed (a late callback at shutdown) is dropped, not an unhandled error', async () => {
+    const dir = tempDir();
+    dirs.push(dir.cleanup);
+    const logger = createLogger({ level: 'info', dir: dir.path, console: false });
+    logger.info('before close');
+    await closeLogger(logger);
+    const escaped: unknown[] = [];
+    const onEscape = (error: unknown) => escaped.push(error);
+    process.on('uncaughtException', onEscape);
+    try {
+      logger.child({ module: 'conversations' }).error('inbound message failed');
+      logger.warn('late');
+      await new Promise((r) => setTimeout(r, 20));
+    } finally {
+      process.off('uncaughtException', onEscape);
+    }
+    expect(escaped).toEqual([]);
+    const files = readdirSync(dir.path).filter((f) => f.endsWith('.log'));
+    expect(readFileSync(join(dir.path, files[0]!), 'utf8').trim().split('\n')).toHaveLength(1);
+  });
+
   it('redact() masks secret keys deeply without touching the input', () => {
     const input = { branches: [{ agents: [{ id: 'a', token: 'tok', webhookSecret: '', appToken: undefined }] }] };
     const out = redact(input);

@@ -6,6 +6,7 @@ import { loadAuditKey } from '../../src/coordination/audit-key.js';
 import { AuditLog, hashEvent, macEvent } from '../../src/coordination/audit-log.js';
 import type { AuditEventRecord } from '../../src/storage/records.js';
 import { SqliteStore } from '../../src/storage/sqlite/sqlite-store.js';
+import { inWriteUnit, unitDurable } from '../../src/storage/write-unit.js';
 import { ManualClock } from '../helpers/manual-clock.js';
 import { memoryLogger } from '../helpers/quiet-logger.js';
 import { tempDir } from '../helpers/temp-dir.js';
@@ -131,6 +132,25 @@ describe('audit log', () => {
     await appendMany(audit, 2);
     audit.stop();
     expect(anchored()).toBe(33);
+  });
+
+  it('in a write unit the append answers once applied, and the head it keeps moves only once the unit is on disk', async () => {
+    const { store, open } = setup();
+    const audit = open();
+    await audit.append({ type: 'test', actor: 'tester', data: { i: 0 } });
+    const syncsBefore = store.commit.stats.syncs;
+    const seen: Array<number | undefined> = [];
+    await inWriteUnit(store, async () => {
+      const event = await audit.append({ type: 'test', actor: 'tester', data: { i: 1 } });
+      expect(event.seq).toBe(2);
+      expect(store.commit.stats.syncs).toBe(syncsBefore); // answered before any fsync
+      seen.push(audit.lastWritten()?.seq); // not yet on disk: the head stays where it was
+      await unitDurable(store);
+      await new Promise((r) => setImmediate(r));
+      seen.push(audit.lastWritten()?.seq);
+    });
+    expect(seen).toEqual([1, 2]);
+    expect(await audit.verify()).toMatchObject({ ok: true });
   });
 
   it('checks a head the caller kept: catches a cut tail and a rewrite even by someone holding the audit key', async () => {

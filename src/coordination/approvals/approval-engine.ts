@@ -6,7 +6,8 @@ import type { TimerHandle } from '../../core/clock.js';
 import { isoNow } from '../../core/clock.js';
 import { CodedError, ConflictError, ErrorCode, NotFoundError, ValidationError } from '../../core/errors.js';
 import { newId } from '../../core/ids.js';
-import type { ApprovalRecord, Decision, RiskLevel } from '../../storage/records.js';
+import type { ApprovalRecord, Decision, PromptJobRecord, RiskLevel } from '../../storage/records.js';
+import { inWriteUnit } from '../../storage/write-unit.js';
 import type { Principal } from '../auth.js';
 import type { CoreDeps } from '../module-deps.js';
 import type { RuntimeSettings } from '../runtime-settings.js';
@@ -222,24 +223,32 @@ export class ApprovalEngine {
       createdAt: isoNow(clock),
       updatedAt: isoNow(clock),
     };
-    let approval: ApprovalRecord;
-    try {
-      approval = await store.approvals.insert(base);
-    } catch (error) {
-      // Two requests with the same key at once: the second sees the first.
-      if (error instanceof ConflictError && idempotencyKey) {
-        const existing = await store.approvals.findOne({ requesterId, idempotencyKey });
-        if (existing) return this.replay(existing, requestHash);
+    // One write unit: the record, its audit event and its prompt jobs become durable together (one
+    // fsync on the file store), and nothing is sent or announced before they are.
+    const stored = await inWriteUnit(store, async (): Promise<{ approval: ApprovalRecord; jobs: PromptJobRecord[] } | { taken: ConflictError }> => {
+      let approval: ApprovalRecord;
+      try {
+        approval = await store.approvals.insert(base);
+      } catch (error) {
+        // Two requests with the same key at once: the second sees the first (below, after the unit).
+        if (error instanceof ConflictError && idempotencyKey) return { taken: error };
+        throw error;
       }
-      throw error;
-    }
-    await this.deps.audit.append({
-      type: 'approval.created',
-      actor: requesterId,
-      branchId: branch.id,
-      approvalId: approval.id,
-      data: { code: approval.code, actionType: approval.actionType, payloadHash: approval.payloadHash, risk: risk.risk, riskSource: risk.source, autonomy: autonomy.autonomy, autonomySource: autonomy.source },
+      await this.deps.audit.append({
+        type: 'approval.created',
+        actor: requesterId,
+        branchId: branch.id,
+        approvalId: approval.id,
+        data: { code: approval.code, actionType: approval.actionType, payloadHash: approval.payloadHash, risk: risk.risk, riskSource: risk.source, autonomy: autonomy.autonomy, autonomySource: autonomy.source },
+      });
+      return { approval, jobs: rule ? [] : await this.deps.prompts.stage(approval, plan?.jobs ?? [], steps.length > 0 && askedNobody) };
     });
+    if ('taken' in stored) {
+      const existing = await store.approvals.findOne({ requesterId, idempotencyKey });
+      if (existing) return this.replay(existing, requestHash);
+      throw stored.taken;
+    }
+    const { approval } = stored;
 
     this.deps.bus.emit('approval.created', { branchId: branch.id, risk: risk.risk, autoApproved: Boolean(rule) });
     if (rule) {
@@ -248,7 +257,7 @@ export class ApprovalEngine {
       return { approval: decided ?? approval, created: true };
     }
 
-    await this.deps.prompts.add(approval, plan?.jobs ?? [], steps.length > 0 && askedNobody);
+    this.deps.prompts.start(stored.jobs);
     this.scheduleTimers(approval);
     this.deps.bus.emit('approval.updated', approval);
     return { approval, created: true };

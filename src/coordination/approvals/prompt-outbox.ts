@@ -96,6 +96,14 @@ export class PromptOutbox {
 
   /** Stores planned jobs (a job already stored is kept as it is) and starts sending them. */
   async add(approval: ApprovalRecord, jobs: Array<Omit<PromptJobRecord, 'version'>>, alreadyAsking = false): Promise<void> {
+    this.start(await this.stage(approval, jobs, alreadyAsking));
+  }
+
+  /**
+   * Stores planned jobs without sending any: in a write unit (an approval's creation) they become
+   * durable with the approval, and `start` sends them after. Returns the jobs stored now.
+   */
+  async stage(approval: ApprovalRecord, jobs: Array<Omit<PromptJobRecord, 'version'>>, alreadyAsking = false): Promise<PromptJobRecord[]> {
     if (jobs.length === 0 && !alreadyAsking) {
       this.log.warn(`approval ${approval.code}: no manager who may decide it has a chat identity, and no approvals chat is configured; it waits on the dashboard and API`, { approvalId: approval.id });
       await this.deps.audit.append({ type: 'approval.undelivered', actor: 'coordinator', branchId: approval.branchId, approvalId: approval.id, data: { reason: 'nobody to ask' } });
@@ -109,7 +117,12 @@ export class PromptOutbox {
         }),
       ),
     );
-    for (const job of stored) if (job) this.schedule(job);
+    return stored.filter((job): job is PromptJobRecord => job !== null);
+  }
+
+  /** Starts sending jobs stored by `stage`. */
+  start(jobs: readonly PromptJobRecord[]): void {
+    for (const job of jobs) this.schedule(job);
   }
 
   /**

@@ -87,8 +87,23 @@ export class GroupCommit {
    * fails is undone alone by SQLite itself, so the savepoint around it would only cost time.
    */
   run<R>(fn: () => R, options: { savepoint?: boolean } = {}): Promise<R> {
-    if (this.failure) return Promise.reject(this.failure);
-    if (this.closing) return Promise.reject(new Error('the file store is closed'));
+    let applied: { result: R; durable: Promise<void> };
+    try {
+      applied = this.apply(fn, options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return applied.durable.then(() => applied.result);
+  }
+
+  /**
+   * Runs `fn` in the current batch now: returns its result (or throws its error) at once, with a
+   * promise that settles when the batch is durable. A write unit (write-unit.ts) answers its
+   * caller with the result and waits for `durable` once for the whole unit.
+   */
+  apply<R>(fn: () => R, options: { savepoint?: boolean } = {}): { result: R; durable: Promise<void> } {
+    if (this.failure) throw this.failure;
+    if (this.closing) throw new Error('the file store is closed');
     if (!this.open) {
       this.db.exec('BEGIN IMMEDIATE');
       this.open = true;
@@ -102,11 +117,11 @@ export class GroupCommit {
       // Some errors (a full disk, I/O) make SQLite roll the whole transaction back: the batch's
       // earlier writes are gone, so their callers are told now, and the next write opens a new batch.
       if (!this.db.inTransaction) this.abandon(error);
-      return Promise.reject(error);
+      throw error;
     }
-    const done = new Promise<R>((resolve, reject) => this.waiters.push({ resolve: () => resolve(result), reject }));
+    const durable = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
     if (this.waiters.length >= MAX_BATCH) this.flush();
-    return done;
+    return { result, durable };
   }
 
   /** The open batch was rolled back under us: every write in it fails with the error that did it. */

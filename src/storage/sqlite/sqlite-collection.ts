@@ -3,6 +3,7 @@ import { ConflictError, ValidationError } from '../../core/errors.js';
 import type { Collection, CollectionSpec, FieldFilter, FindOptions, Patch, Scalar, StoredDoc, Where } from '../collection.js';
 import { matches } from '../collection.js';
 import type { GroupCommit } from './group-commit.js';
+import type { WriteUnits } from '../write-unit.js';
 
 const FIELD = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -70,6 +71,8 @@ export class SqliteCollection<T extends StoredDoc> implements Collection<T> {
     private readonly onWrite?: (collection: string, id: string) => void,
     /** Whether `onWrite` adds a statement of its own now (a journal row): then a write is two statements and needs a savepoint. */
     private readonly journaling: () => boolean = () => false,
+    /** The store's write units: a write made inside one resolves when applied (write-unit.ts). */
+    private readonly units?: WriteUnits,
   ) {
     this.name = spec.name;
     this.table = `"${spec.name}"`;
@@ -114,7 +117,17 @@ export class SqliteCollection<T extends StoredDoc> implements Collection<T> {
    * failure undoes nothing else and no savepoint is needed, unless the journal adds its own row.
    */
   private write<R>(fn: () => R, oneStatement = false): Promise<R> {
-    return this.commit.run(fn, { savepoint: !oneStatement || this.journaling() });
+    const options = { savepoint: !oneStatement || this.journaling() };
+    const unit = this.units?.current();
+    if (!unit) return this.commit.run(fn, options);
+    // In a write unit: answered once applied; the unit waits for the disk once, for all its writes.
+    try {
+      const { result, durable } = this.commit.apply(fn, options);
+      unit.track(durable);
+      return Promise.resolve(result);
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   private conflict(error: unknown, id: string): never {

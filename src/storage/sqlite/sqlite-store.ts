@@ -9,6 +9,7 @@ import { Namespaces } from '../namespaces.js';
 import { COLLECTION_KEYS, COLLECTION_SPECS, type Store, type StoreCollections, type StoreState } from '../store.js';
 import { SqliteCollection } from './sqlite-collection.js';
 import { GroupCommit } from './group-commit.js';
+import { WriteUnits } from '../write-unit.js';
 
 export interface SqliteStoreOptions extends PrivateDataDirOptions {
   dataDir: string;
@@ -57,13 +58,16 @@ export class SqliteStore implements Store {
   readonly commit: GroupCommit;
   /** A write runs when called (in the open batch, seen by later reads); its promise waits for the commit. */
   readonly appliesWritesAtCall = true;
+  /** The writes of one operation made durable together (write-unit.ts). */
+  readonly units: WriteUnits;
 
-  private constructor(db: Database.Database, path: string, private readonly walFd: number, commit: GroupCommit, collections: StoreCollections, onWrite: (collection: string, id: string) => void) {
+  private constructor(db: Database.Database, path: string, private readonly walFd: number, commit: GroupCommit, units: WriteUnits, collections: StoreCollections, onWrite: (collection: string, id: string) => void) {
     this.db = db;
     this.path = path;
     this.commit = commit;
+    this.units = units;
     Object.assign(this, collections);
-    this.namespaces = new Namespaces((spec) => new SqliteCollection<StoredDoc>(db, spec, commit, onWrite, () => this.journaling));
+    this.namespaces = new Namespaces((spec) => new SqliteCollection<StoredDoc>(db, spec, commit, onWrite, () => this.journaling, this.units));
   }
 
   namespace(namespace: string, specs: Readonly<Record<string, CollectionSpec>>) {
@@ -106,10 +110,11 @@ export class SqliteStore implements Store {
     const journaling = () => store?.journaling === true;
     const wal = walFd;
     const commit = new GroupCommit(db, (done) => fdatasync(wal, done), (error) => options.onFailed?.(error));
+    const units = new WriteUnits();
     const collections = Object.fromEntries(
-      COLLECTION_KEYS.map((key) => [key, new SqliteCollection(db, COLLECTION_SPECS[key], commit, onWrite, journaling)]),
+      COLLECTION_KEYS.map((key) => [key, new SqliteCollection(db, COLLECTION_SPECS[key], commit, onWrite, journaling, units)]),
     ) as unknown as StoreCollections;
-    store = new SqliteStore(db, path, wal, commit, collections, onWrite);
+    store = new SqliteStore(db, path, wal, commit, units, collections, onWrite);
     return store;
   }
 
