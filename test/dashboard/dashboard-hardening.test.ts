@@ -70,7 +70,10 @@ describe('dashboard hardening', () => {
       // Playwright reports the page's requests asynchronously: the store can show the decision before the event arrives.
       await until('the decision request seen', () => decisions.length >= 1);
       expect(decisions).toHaveLength(1);
-      expect(await t.running.store.auditEvents.count({ approvalId: a2.id, type: 'approval.rejected' })).toBe(1);
+      // The store shows the decision once applied; its audit event follows once the decision is on disk.
+      const rejections = () => t.running.store.auditEvents.count({ approvalId: a2.id, type: 'approval.rejected' });
+      await until('the rejection audited', async () => (await rejections()) >= 1);
+      expect(await rejections()).toBe(1);
       await page.close();
     },
     LONG,
