@@ -22,6 +22,14 @@ export function newId(now: number = Date.now()): string {
   return now.toString(16).padStart(12, '0') + random.toString(16).padStart(12, '0').slice(-12);
 }
 
+/**
+ * The smallest id `newId` can make at `ms`: every id made earlier sorts before it, so
+ * `{ id: { lt: idAt(ms) } }` selects what was created before `ms` through the primary key.
+ */
+export function idAt(ms: number): string {
+  return Math.max(0, Math.floor(ms)).toString(16).padStart(12, '0');
+}
+
 /** A high-entropy bearer token, URL-safe. */
 export function newToken(prefix: string): string {
   return `${prefix}_${randomBytes(24).toString('base64url')}`;

@@ -20,7 +20,8 @@ import type {
  */
 export const COLLECTION_SPECS = {
   agents: { name: 'agents', indexes: [['branchId'], ['status']] },
-  healthChecks: { name: 'health_checks', indexes: [['agentId', 'at'], ['at']] },
+  // Pruned by id (ids start with their creation time: see HealthMonitor.prune), so no index on `at` alone.
+  healthChecks: { name: 'health_checks', indexes: [['agentId', 'at']] },
   approvals: {
     name: 'approvals',
     indexes: [['branchId', 'status'], ['status', 'expiresAt'], ['code'], ['createdAt']],

@@ -65,6 +65,23 @@ describe('SQLite file store durability', () => {
   });
 });
 
+describe('SQLite file store indexes', () => {
+  it('drops an index an earlier version declared and this one does not (health checks had one on `at`), and keeps the declared ones', async () => {
+    const dir = tempDir();
+    dirs.push(dir.cleanup);
+    const first = SqliteStore.open({ dataDir: dir.path });
+    first.db.exec(`CREATE INDEX "health_checks_at_id" ON "health_checks" (json_extract(doc, '$.at'), id)`);
+    await first.close();
+    const again = SqliteStore.open({ dataDir: dir.path });
+    try {
+      const names = (again.db.prepare(`SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'health_checks' AND sql IS NOT NULL`).all() as Array<{ name: string }>).map((r) => r.name);
+      expect(names).toEqual(['health_checks_agentId_at_id']);
+    } finally {
+      await again.close();
+    }
+  });
+});
+
 describe('SQLite group commit', () => {
   it('commits the writes of one turn together; a failing write fails alone and the others are stored', async () => {
     const dir = tempDir();

@@ -3,7 +3,7 @@ import type { Logger } from '../../config/logger.js';
 import type { TimerHandle } from '../../core/clock.js';
 import { isoNow } from '../../core/clock.js';
 import { DueQueue } from '../../core/due-queue.js';
-import { newId } from '../../core/ids.js';
+import { idAt, newId } from '../../core/ids.js';
 import { Semaphore } from '../../core/semaphore.js';
 import type { AgentRecord, AgentStatus, CheckSummary } from '../../storage/records.js';
 import type { CoreDeps } from '../module-deps.js';
@@ -80,6 +80,12 @@ export type Restarter = (agent: AgentRecord) => Promise<void>;
  */
 export const LAST_CHECK_STORED_EVERY = 10;
 
+/**
+ * Checks running at once (probes are bounded further by `concurrency`). Enough for the writes of
+ * one turn to share a commit, few enough that a sweep's garbage dies young.
+ */
+export const MAX_CHECKS_IN_FLIGHT = 256;
+
 interface Tracked {
   failures: number;
   restartTimer?: TimerHandle;
@@ -111,6 +117,14 @@ export class HealthMonitor {
   private readonly tracked = new Map<string, Tracked>();
   /** Every agent's next check, on one clock timer. */
   private readonly due: DueQueue<string>;
+  /**
+   * Agents whose check is due, waiting for one of MAX_CHECKS_IN_FLIGHT places: a sweep that comes
+   * due at once is a queue of ids, not ten thousand checks each holding its records and promises
+   * (which would outlive the young generation and make every GC copy them).
+   */
+  private ready: string[] = [];
+  private readyHead = 0;
+  private inFlight = 0;
   /** Running probes' time limits, on one clock timer too. */
   private readonly deadlines: DueQueue<number>;
   private readonly onDeadline = new Map<number, () => void>();
@@ -134,7 +148,7 @@ export class HealthMonitor {
   ) {
     this.semaphore = new Semaphore(deps.options.concurrency);
     this.log = deps.logger.child({ module: 'health' });
-    this.due = new DueQueue(deps.clock, (agentId) => void this.checkNow(agentId));
+    this.due = new DueQueue(deps.clock, (agentId) => this.enqueue(agentId));
     this.uptime = new UptimeCounter({ store: deps.store, clock: deps.clock });
     this.deadlines = new DueQueue(deps.clock, (probe) => this.onDeadline.get(probe)?.());
   }
@@ -168,8 +182,11 @@ export class HealthMonitor {
 
   /** Deletes checks older than `historyMs`; runs hourly. Returns how many went. */
   async prune(): Promise<number> {
-    const before = new Date(this.deps.clock.now() - this.deps.options.historyMs).toISOString();
-    const removed = await this.deps.store.healthChecks.deleteWhere({ at: { lt: before } });
+    const cutoff = this.deps.clock.now() - this.deps.options.historyMs;
+    const before = new Date(cutoff).toISOString();
+    // A check's id starts with the time it was made (newId): the primary key finds the old ones,
+    // so the table needs no index on `at` that every check would pay for.
+    const removed = await this.deps.store.healthChecks.deleteWhere({ id: { lt: idAt(cutoff) } });
     if (removed > 0) this.log.info(`pruned ${removed} health checks older than ${before}`);
     return removed;
   }
@@ -205,10 +222,32 @@ export class HealthMonitor {
     const running = [...this.tracked.values()].map((t) => t.running);
     for (const id of [...this.tracked.keys()]) this.untrack(id);
     this.due.stop();
+    this.ready = [];
+    this.readyHead = 0;
     // A probe that hangs would hold the stop until its time limit: end them now.
     for (const end of [...this.onDeadline.values()]) end();
     await Promise.all(running);
     this.deadlines.stop();
+  }
+
+  private enqueue(agentId: string): void {
+    this.ready.push(agentId);
+    this.pump();
+  }
+
+  private pump(): void {
+    while (this.inFlight < MAX_CHECKS_IN_FLIGHT && this.readyHead < this.ready.length) {
+      const agentId = this.ready[this.readyHead++]!;
+      if (this.readyHead === this.ready.length) {
+        this.ready = [];
+        this.readyHead = 0;
+      }
+      this.inFlight++;
+      void this.checkNow(agentId).finally(() => {
+        this.inFlight--;
+        this.pump();
+      });
+    }
   }
 
   private schedule(agentId: string, delayMs: number): void {

@@ -77,14 +77,23 @@ export class SqliteCollection<T extends StoredDoc> implements Collection<T> {
     this.name = spec.name;
     this.table = `"${spec.name}"`;
     db.exec(`CREATE TABLE IF NOT EXISTS ${this.table} (id TEXT PRIMARY KEY, version INTEGER NOT NULL, doc TEXT NOT NULL)`);
+    const wanted = new Set<string>();
     // `id` ends every index so `ORDER BY field, id` (stable paging) is served by the index, not a sort.
     for (const fields of spec.indexes ?? []) {
-      db.exec(`CREATE INDEX IF NOT EXISTS "${spec.name}_${fields.join('_')}_id" ON ${this.table} (${fields.map(field).join(', ')}, id)`);
+      const index = `${spec.name}_${fields.join('_')}_id`;
+      wanted.add(index);
+      db.exec(`CREATE INDEX IF NOT EXISTS "${index}" ON ${this.table} (${fields.map(field).join(', ')}, id)`);
     }
     this.uniqueFields = new Set((spec.unique ?? []).filter((u) => u.length === 1).map((u) => u[0]));
     for (const fields of spec.unique ?? []) {
-      db.exec(`CREATE UNIQUE INDEX IF NOT EXISTS "${spec.name}_u_${fields.join('_')}" ON ${this.table} (${fields.map(field).join(', ')})`);
+      const index = `${spec.name}_u_${fields.join('_')}`;
+      wanted.add(index);
+      db.exec(`CREATE UNIQUE INDEX IF NOT EXISTS "${index}" ON ${this.table} (${fields.map(field).join(', ')})`);
     }
+    // An index an earlier version declared and this one does not would cost every write for nothing.
+    // (`sql IS NULL`: SQLite's own index for the primary key.)
+    const existing = db.prepare(`SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL`).all(spec.name) as Array<{ name: string }>;
+    for (const { name } of existing) if (!wanted.has(name)) db.exec(`DROP INDEX "${name.replaceAll('"', '""')}"`);
     this.stmts = {
       get: db.prepare(`SELECT doc FROM ${this.table} WHERE id = ?`),
       insert: db.prepare(`INSERT INTO ${this.table} (id, version, doc) VALUES (?, ?, ?)`),

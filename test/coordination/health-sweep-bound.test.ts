@@ -1,0 +1,62 @@
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { AuditLog } from '../../src/coordination/audit-log.js';
+import { EventBus } from '../../src/coordination/event-bus.js';
+import { DEFAULT_HEALTH_OPTIONS, HealthMonitor, MAX_CHECKS_IN_FLIGHT } from '../../src/coordination/health/health-monitor.js';
+import type { ProbeResult } from '../../src/bots/bot-agent.js';
+import { SqliteStore } from '../../src/storage/sqlite/sqlite-store.js';
+import { ManualClock, settle } from '../helpers/manual-clock.js';
+import { memoryLogger } from '../helpers/quiet-logger.js';
+import { tempDir } from '../helpers/temp-dir.js';
+
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+describe('a health sweep that comes due all at once', () => {
+  it('runs a bounded number of checks at a time (the rest wait as ids), and checks every agent', async () => {
+    const dir = tempDir();
+    const store = SqliteStore.open({ dataDir: dir.path });
+    cleanups.push(dir.cleanup, () => store.close());
+    const agents = MAX_CHECKS_IN_FLIGHT * 3;
+    const now = new Date().toISOString();
+    await Promise.all(Array.from({ length: agents }, (_, i) => store.agents.insert({ id: `a${i}`, branchId: 'b', kind: 'bot', channel: 'telegram', status: 'up', dependsOn: [], registeredAt: now, source: 'api' })));
+    // Count the agent reads a check starts with (the real store's method, counted).
+    const get = store.agents.get.bind(store.agents);
+    let reads = 0;
+    store.agents.get = (id) => {
+      reads++;
+      return get(id);
+    };
+    const held: Array<() => void> = [];
+    const probe = () => new Promise<ProbeResult>((resolve) => held.push(() => resolve({ ok: true, latencyMs: 1 })));
+    const clock = new ManualClock();
+    const { logger } = memoryLogger();
+    const monitor = new HealthMonitor({
+      store,
+      clock,
+      logger,
+      bus: new EventBus(logger),
+      audit: new AuditLog({ store, clock }),
+      probe,
+      alert: async () => undefined,
+      restart: async () => undefined,
+      options: { ...DEFAULT_HEALTH_OPTIONS, concurrency: 32, timeoutMs: 60_000, intervalMs: () => 30_000 },
+    });
+    cleanups.push(() => monitor.stop());
+    await monitor.start();
+    await clock.advance(0);
+    // Every agent is due; 32 probes run, and no more checks than the bound have started.
+    expect(held).toHaveLength(32);
+    expect(reads).toBeLessThanOrEqual(MAX_CHECKS_IN_FLIGHT);
+    // Let every probe answer as it comes: every agent gets its check, and re-arms.
+    while (monitor.checks() < agents) {
+      held.splice(0).forEach((answer) => answer());
+      await new Promise((r) => setImmediate(r));
+    }
+    expect(reads).toBe(agents);
+    expect(await store.healthChecks.count()).toBe(agents);
+    await settle();
+    expect(monitor.stats()).toEqual({ tracked: agents, scheduled: agents });
+  });
+});
