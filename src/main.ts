@@ -50,6 +50,8 @@ function banner(running: Running): string {
  */
 function exitOnStoreFailure(error: CodedError): void {
   console.error(`Stopping: ${error.message}`);
+  // A SIGTERM meanwhile stops gracefully, but still reports the failure.
+  process.exitCode = 1;
   setTimeout(() => process.exit(1), 2000).unref();
   if (!runningLogger) process.exit(1);
   void closeLogger(runningLogger).finally(() => process.exit(1));
@@ -87,7 +89,7 @@ async function main(): Promise<void> {
     running.logger.info(`${signal}: shutting down (finishing in-flight requests)`, { module: 'main' });
     try {
       await running.stop();
-      process.exit(0);
+      process.exit(process.exitCode ?? 0);
     } catch (error) {
       console.error('Shutdown failed:', error);
       process.exit(1);

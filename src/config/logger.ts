@@ -69,7 +69,19 @@ export function createLogger(options: LoggerOptions): Logger {
  * exits. A DailyRotateFile emits 'finish' for its own stream only from
  * `close()`, after the file stream has flushed; the logger's 'finish' comes sooner.
  */
-export async function closeLogger(logger: Logger): Promise<void> {
+export function closeLogger(logger: Logger): Promise<void> {
+  // Twice (a fail-stop exit and a graceful stop at once) is the same close: 'finish' comes only once.
+  let closing = closings.get(logger);
+  if (!closing) {
+    closing = close(logger);
+    closings.set(logger, closing);
+  }
+  return closing;
+}
+
+const closings = new WeakMap<Logger, Promise<void>>();
+
+async function close(logger: Logger): Promise<void> {
   const files = logger.transports.filter((t): t is DailyRotateFile => t instanceof DailyRotateFile);
   // A line logged after this (a late callback during shutdown) is dropped, not an unhandled "write after end".
   logger.on('error', (error: NodeJS.ErrnoException) => {

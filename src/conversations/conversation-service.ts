@@ -11,7 +11,7 @@ import type { EventBus } from '../coordination/event-bus.js';
 import type { AuditLog } from '../coordination/audit-log.js';
 import type { ContactRecord, ConversationRecord, MessageRecord } from '../storage/records.js';
 import type { Store } from '../storage/store.js';
-import { afterUnitDurable, inWriteUnit } from '../storage/write-unit.js';
+import { inWriteUnit, outsideWriteUnits, unitDurable } from '../storage/write-unit.js';
 import { branchFields } from './answer-template.js';
 import { ContactBook } from './contact-book.js';
 import { InboundLimiter } from './inbound-limiter.js';
@@ -361,9 +361,11 @@ export class ConversationService {
     let status: MessageRecord['status'] = 'sent';
     let error: string | undefined;
     let externalId: string | undefined;
+    // Nothing leaves before what led to it is on disk: a crash cannot have answered a message it lost.
+    // (Outside the send's try: a unit that failed is the inbound message's failure, not the send's.)
+    await unitDurable(this.deps.store);
     try {
-      // Nothing leaves before what led to it is on disk: a crash cannot have answered a message it lost.
-      externalId = (await afterUnitDurable(this.deps.store, () => this.deps.hosts.send(conversation.agentId, conversation.chatId, text))).messageId;
+      externalId = (await outsideWriteUnits(() => this.deps.hosts.send(conversation.agentId, conversation.chatId, text))).messageId;
     } catch (e) {
       status = 'failed';
       error = e instanceof Error ? e.message : String(e);

@@ -6,7 +6,7 @@ import { identityOn, managerByIdentity } from '../branches/manager-identity.js';
 import type { ChannelRegistry } from '../bots/channel-registry.js';
 import type { ContactRecord, ConversationRecord, StaffThread } from '../storage/records.js';
 import type { Store } from '../storage/store.js';
-import { afterUnitDurable } from '../storage/write-unit.js';
+import { afterUnitDurable, outsideWriteUnits, unitDurable } from '../storage/write-unit.js';
 
 /** Staff may type this as a reply in the hand-off thread to give the customer back to the bot. */
 export const RESOLVE_COMMAND = /^[/!#]?resolved?\.?$/i;
@@ -83,9 +83,11 @@ export class StaffHandoff {
     for (const group of await this.targets(branch)) {
       for (const target of group.targets) {
         let ref: MessageRef;
+        // In a write unit (an inbound message), what led to the hand-off is on disk before anyone is
+        // told (outside the send's try: a unit that failed is not a failed notification).
+        await unitDurable(this.deps.store);
         try {
-          // In a write unit (an inbound message), what led to the hand-off is on disk before anyone is told.
-          ref = await afterUnitDurable(this.deps.store, () => this.deps.hosts.send(target.agentId, target.chatId, text));
+          ref = await outsideWriteUnits(() => this.deps.hosts.send(target.agentId, target.chatId, text));
         } catch (error) {
           this.deps.logger.warn(`hand-off notification through ${target.agentId} failed; trying the next staff chat`, { module: 'conversations', error });
           continue;

@@ -3,7 +3,7 @@ import type { Logger } from '../config/logger.js';
 import type { Overrides } from '../config/overrides.js';
 import type { AgentStatus, ApprovalRecord, ConversationRecord, Decision, MessageRecord, PrincipalRole, RiskLevel } from '../storage/records.js';
 import type { StoreState } from '../storage/store.js';
-import { outsideWriteUnits } from '../storage/write-unit.js';
+import { afterWriteUnit, outsideWriteUnits } from '../storage/write-unit.js';
 
 /** Every domain event, by name. Modules talk through these, never through each other's internals. */
 export interface DomainEvents {
@@ -57,9 +57,12 @@ export class EventBus {
     return () => this.emitter.off(event, wrapped);
   }
 
-  /** Listeners run outside the emitter's write unit, if any: their writes wait for the disk on their own. */
+  /**
+   * Emitted in a write unit, the event waits until the unit is on disk (and is dropped if it fails),
+   * and its listeners run outside the unit: their own writes wait for the disk on their own.
+   */
   emit<K extends EventName>(event: K, payload: DomainEvents[K]): void {
-    outsideWriteUnits(() => this.emitter.emit(event, payload));
+    afterWriteUnit(() => outsideWriteUnits(() => this.emitter.emit(event, payload)));
   }
 
   private fail(event: string, error: unknown): void {

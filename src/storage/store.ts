@@ -86,6 +86,12 @@ export interface Store extends StoreCollections {
    * together: see write-unit.ts. Callers use `inWriteUnit` and `unitDurable`.
    */
   readonly units?: WriteUnits;
+  /**
+   * On a store that applies writes at the call: resolves once every write applied so far is
+   * durable. Awaited before an answer built from a read of what others wrote (an idempotent
+   * replay, "already decided"), which could otherwise show a write a crash would lose.
+   */
+  barrier?(): Promise<void>;
   close(): Promise<void>;
 }
 

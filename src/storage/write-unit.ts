@@ -18,8 +18,13 @@ import { AsyncLocalStorage } from 'node:async_hooks';
  * that `fn` starts and leaves running (a timer) finds the unit closed after
  * `run` and waits for its own writes as usual. What leaves the process from
  * inside a unit goes through `afterUnitDurable` (a chat send), and the event
- * bus runs its listeners `outsideWriteUnits`, so no work of its own joins the
- * unit while it is open.
+ * bus holds events emitted in a unit until it is durable (`afterWriteUnit`)
+ * and runs its listeners outside it, so no work of theirs joins the unit.
+ *
+ * A unit groups the waits for the disk; it is not a transaction. If `fn`
+ * throws halfway, the writes it made before stay (each is applied when made,
+ * as outside a unit); if one of its writes does not reach the disk (the store
+ * failed), the unit refuses its later writes and `run` rejects.
  */
 /** One context for every store's units: `outsideWriteUnits` leaves whichever is open. */
 const context = new AsyncLocalStorage<WriteUnit>();
@@ -47,6 +52,10 @@ export class WriteUnits {
       // for its own writes; then the writes it joined in the last moments are waited for too.
       unit.closed = true;
       await unit.durable();
+      // What tells the world about the unit (its events) goes out now that it is on disk; if it failed, never.
+      outsideWriteUnits(() => {
+        for (const announce of unit.after.splice(0)) announce();
+      });
       return result;
     } finally {
       unit.closed = true;
@@ -56,13 +65,19 @@ export class WriteUnits {
 
 export class WriteUnit {
   closed = false;
-  constructor(readonly owner: WriteUnits) {}
+  /** A write of the unit did not reach the disk: its later writes are refused with this. */
+  failure: { error: unknown } | undefined;
+  /** Run once the unit is durable (`afterWriteUnit`). */
+  readonly after: Array<() => void> = [];
   private readonly pending: Array<Promise<unknown>> = [];
+  constructor(readonly owner: WriteUnits) {}
 
   /** A write of the unit: applied already, `durable` settles when it is on disk. */
   track(durable: Promise<unknown>): void {
-    // Its failure is reported by `durable()`, or not at all when the unit failed first.
-    durable.catch(() => undefined);
+    // Its failure is reported by `durable()` (and refuses the unit's later writes), once.
+    durable.catch((error: unknown) => {
+      this.failure ??= { error };
+    });
     this.pending.push(durable);
   }
 
@@ -102,6 +117,17 @@ export function unitDurable(store: WithUnits): Promise<void> {
  */
 export function outsideWriteUnits<R>(fn: () => R): R {
   return context.exit(fn);
+}
+
+/**
+ * Inside an open unit (of any store), `announce` runs once the unit is durable, outside it, and
+ * never if the unit fails: an event about the unit's writes is never seen before they are on disk.
+ * Outside a unit it runs now.
+ */
+export function afterWriteUnit(announce: () => void): void {
+  const unit = context.getStore();
+  if (unit && !unit.closed) unit.after.push(announce);
+  else announce();
 }
 
 /** Waits for the caller's unit's writes so far to be durable, then runs `fn` outside it: for whatever leaves the process. */

@@ -1,5 +1,7 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { ConflictError } from '../../src/core/errors.js';
+import { ConflictError, ErrorCode } from '../../src/core/errors.js';
+import { EventBus } from '../../src/coordination/event-bus.js';
+import { memoryLogger } from '../helpers/quiet-logger.js';
 import { SqliteStore } from '../../src/storage/sqlite/sqlite-store.js';
 import { afterUnitDurable, inWriteUnit, outsideWriteUnits, unitDurable } from '../../src/storage/write-unit.js';
 import { tempDir } from '../helpers/temp-dir.js';
@@ -128,5 +130,30 @@ describe('write units on the file store', () => {
     expect(seen).toEqual([0, 1]);
     expect(store.commit.stats.batches - before.batches).toBe(2);
     expect(store.commit.stats.syncs - before.syncs).toBe(2);
+  });
+
+  it('an event emitted in a unit reaches listeners once the unit is on disk, and never if it fails', async () => {
+    const store = open();
+    const { logger } = memoryLogger();
+    const bus = new EventBus(logger);
+    const heard: string[] = [];
+    bus.on('store.state', (state) => {
+      heard.push(`${state.detail}: fsyncs ${store.commit.stats.syncs - before}, in a unit ${store.units.current() !== undefined}`);
+    });
+    const before = store.commit.stats.syncs;
+    await inWriteUnit(store, async () => {
+      await store.messages.insert(message('m1'));
+      bus.emit('store.state', { backend: 'file', ready: true, fallback: false, detail: 'after m1' });
+      expect(heard).toEqual([]); // held: m1 is applied, not on disk
+    });
+    expect(heard).toEqual(['after m1: fsyncs 1, in a unit false']);
+    const failed = inWriteUnit(store, async () => {
+      await store.messages.insert(message('m2'));
+      bus.emit('store.state', { backend: 'file', ready: true, fallback: false, detail: 'after m2' });
+      store.commit.fail(new Error('EIO'));
+    });
+    await expect(failed).rejects.toMatchObject({ code: ErrorCode.StoreUnavailable });
+    await new Promise((r) => setImmediate(r));
+    expect(heard).toEqual(['after m1: fsyncs 1, in a unit false']);
   });
 });

@@ -269,11 +269,19 @@ export class ApprovalEngine {
     return this.delivery.updateAll(approval, branch ?? { name: approval.branchId, timezone: 'UTC', managers: [] });
   }
 
-  private replay(existing: ApprovalRecord, requestHash: string): { approval: ApprovalRecord; created: boolean } {
+  /** The first request's approval, once it is durable (it may still be being stored by that request). */
+  private async replay(existing: ApprovalRecord, requestHash: string): Promise<{ approval: ApprovalRecord; created: boolean }> {
     if (existing.requestHash !== requestHash) {
       throw new ConflictError('This Idempotency-Key was already used with a different request body', { approvalId: existing.id });
     }
+    await this.deps.store.barrier?.();
     return { approval: existing, created: false };
+  }
+
+  /** "Already decided": told once the decision that won is durable (another manager may have just made it). */
+  private async tooLate(approval: ApprovalRecord): Promise<DecideResult> {
+    await this.deps.store.barrier?.();
+    return { outcome: 'too_late', approval };
   }
 
   /**
@@ -340,7 +348,7 @@ export class ApprovalEngine {
       if (approval.status === 'rejected' && input.decision === 'reject' && input.reason && approval.decision?.by === who.by && !approval.decision.reason) {
         return this.addReason(approval, input.reason);
       }
-      if (approval.status !== 'pending') return { outcome: 'too_late', approval };
+      if (approval.status !== 'pending') return this.tooLate(approval);
       const at = isoNow(this.deps.clock);
       const required = approval.requiredApprovals ?? 1;
       if (input.decision === 'approve' && required > 1) {
@@ -363,7 +371,7 @@ export class ApprovalEngine {
         await this.learned.record(approval.branchId, approval.actionType, approval.riskLevel, decision.outcome === 'approved');
         return { outcome: 'decided', approval: decided };
       }
-      if (attempt > 5) return { outcome: 'too_late', approval: await this.require(approval.id) };
+      if (attempt > 5) return this.tooLate(await this.require(approval.id));
     }
   }
 
@@ -371,7 +379,7 @@ export class ApprovalEngine {
   private async addReason(approval: ApprovalRecord, reason: string): Promise<DecideResult> {
     const decision = { ...approval.decision!, reason };
     const updated = await this.deps.store.approvals.update(approval.id, { decision, updatedAt: isoNow(this.deps.clock) }, { version: approval.version });
-    if (!updated) return { outcome: 'too_late', approval: await this.require(approval.id) };
+    if (!updated) return this.tooLate(await this.require(approval.id));
     await this.deps.audit.append({ type: 'approval.reason-added', actor: decision.by, branchId: approval.branchId, approvalId: approval.id, data: { reason } });
     await this.updateCopies(updated);
     this.deps.bus.emit('approval.updated', updated);

@@ -94,6 +94,11 @@ export class HybridStore implements Store {
     }
   }
 
+  /** Writes the file store holds (as the fallback) are durable; MongoDB's writes are awaited at the call. */
+  barrier(): Promise<void> {
+    return this.options.file.barrier();
+  }
+
   state(): StoreState {
     const pendingSync = this.options.file.journalSize();
     if (this.mode === 'primary') {

@@ -7,6 +7,8 @@ const MAX_BATCH = 512;
 interface Waiter {
   resolve(): void;
   reject(error: unknown): void;
+  /** A `barrier()`: waits with the writes, is not one. */
+  barrier?: true;
 }
 
 /**
@@ -41,8 +43,7 @@ export function syncsSettled(): Promise<void> {
  * file store runs SQLite at `synchronous=NORMAL`, which is FULL without the
  * fsync at each commit), so the COMMIT only writes the WAL and the fsync runs
  * off the event loop; the next batches commit meanwhile and share the fsync
- * after it. A caller's promise resolves only once its write is on disk; a
- * failed COMMIT rejects every write it covered.
+ * after it. A caller's promise resolves only once its write is on disk.
  *
  * A failed fsync is fail-stop, as in PostgreSQL since 2018's "fsyncgate": its
  * writes are committed (reads see them) but maybe not on disk, and after an
@@ -50,7 +51,9 @@ export function syncsSettled(): Promise<void> {
  * reaching the disk. So the first failure rejects every write not yet
  * acknowledged and every later one (`store_unavailable`), and `onFailed` tells
  * the owner, which stops the process so that a restart recovers from what is
- * really on disk.
+ * really on disk. A failed COMMIT, or a write whose error rolls the whole batch
+ * back (a full disk), is fail-stop too: the batch's writes were already read
+ * by the code that made them (an audit event chained on the one before).
  *
  * Reads on the connection see the open batch (they run on the same
  * connection): a read can see a write a few milliseconds before it is
@@ -62,6 +65,8 @@ export class GroupCommit {
   private open = false;
   /** Committed, waiting for the next fsync. */
   private unsynced: Waiter[] = [];
+  /** Covered by the fsync running now. */
+  private covering: Waiter[] = [];
   private syncing = false;
   private idle: Array<() => void> = [];
   private closing = false;
@@ -115,21 +120,16 @@ export class GroupCommit {
       result = options.savepoint === false ? fn() : this.db.transaction(fn)();
     } catch (error) {
       // Some errors (a full disk, I/O) make SQLite roll the whole transaction back: the batch's
-      // earlier writes are gone, so their callers are told now, and the next write opens a new batch.
-      if (!this.db.inTransaction) this.abandon(error);
+      // earlier writes are gone, after their callers (and later code) may have read them.
+      if (!this.db.inTransaction) {
+        this.open = false;
+        this.fail(error, 'a write rolled back the whole batch');
+      }
       throw error;
     }
     const durable = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
     if (this.waiters.length >= MAX_BATCH) this.flush();
     return { result, durable };
-  }
-
-  /** The open batch was rolled back under us: every write in it fails with the error that did it. */
-  private abandon(error: unknown): void {
-    const waiters = this.waiters;
-    this.waiters = [];
-    this.open = false;
-    for (const w of waiters) w.reject(error);
   }
 
   /** Commits the open batch now (end of the turn, a full batch, or closing the store). */
@@ -146,11 +146,14 @@ export class GroupCommit {
       } catch {
         // The COMMIT's own error is the one to report.
       }
-      for (const w of waiters) w.reject(error);
+      // Fail-stop as for an fsync: the batch's writes were read (an audit event's successor chained
+      // on it, a reply sent from it) before they were lost, so nothing this process holds is sure.
+      this.fail(error, 'the COMMIT failed');
+      for (const w of waiters) w.reject(this.failure);
       return;
     }
     this.stats.batches++;
-    this.stats.writes += waiters.length;
+    for (const w of waiters) if (!w.barrier) this.stats.writes++;
     this.unsynced.push(...waiters);
     this.startSync();
   }
@@ -164,13 +167,15 @@ export class GroupCommit {
     }
     const covered = this.unsynced;
     this.unsynced = [];
+    this.covering = covered;
     this.syncing = true;
     syncsRunning++;
     this.sync((error) => {
       this.syncing = false;
+      this.covering = [];
       this.stats.syncs++;
       if (--syncsRunning === 0) for (const resolve of whenNoneRunning.splice(0)) resolve();
-      if (error) this.fail(error);
+      if (error) this.fail(error, 'fsync of the WAL failed', covered);
       if (this.failure) {
         for (const w of covered) w.reject(this.failure);
         for (const resolve of this.idle.splice(0)) resolve();
@@ -182,15 +187,18 @@ export class GroupCommit {
   }
 
   /**
-   * The disk lost writes (a failed fsync): every write not yet acknowledged fails, the open
-   * batch is rolled back, and every later write is refused. Called once; later calls do nothing.
+   * The disk lost writes (a failed fsync, a failed COMMIT, a batch rolled back): every write not yet
+   * acknowledged fails, the open batch is rolled back, and every later write is refused. The first
+   * call counts; later ones do nothing. The owner hears of it last, once every waiter is told.
    */
-  fail(cause: unknown): void {
+  fail(cause: unknown, what = 'fsync of the WAL failed', covered: readonly Waiter[] = []): void {
     if (this.failure) return;
-    const reason = cause instanceof Error ? cause.message : String(cause);
+    // (Not `instanceof Error`: the native addon's errors may come from another realm.)
+    const message = (cause as { message?: unknown } | null)?.message;
+    const reason = typeof message === 'string' ? message : String(cause);
     this.failure = new CodedError(
       ErrorCode.StoreUnavailable,
-      `The file store could not make its writes durable (fsync of the WAL failed: ${reason}). It accepts no more writes: check the disk, then restart the coordinator, which recovers from what is on disk.`,
+      `The file store could not make its writes durable (${what}: ${reason}). It accepts no more writes: check the disk, then restart the coordinator, which recovers from what is on disk.`,
       undefined,
       { cause },
     );
@@ -201,14 +209,30 @@ export class GroupCommit {
       try {
         if (this.db.inTransaction) this.db.exec('ROLLBACK');
       } catch {
-        // The fsync's error is the one to report.
+        // The first error is the one to report.
       }
     }
     const unsynced = this.unsynced;
     this.unsynced = [];
-    for (const w of [...unsynced, ...open]) w.reject(this.failure);
+    for (const w of [...covered, ...unsynced, ...open]) w.reject(this.failure);
     if (!this.syncing) for (const resolve of this.idle.splice(0)) resolve();
-    this.onFailed(this.failure);
+    try {
+      this.onFailed(this.failure);
+    } catch {
+      // The owner's reaction (log, exit) must not keep the rest from being told.
+    }
+  }
+
+  /**
+   * Resolves once every write applied so far is durable (at once when all are), and rejects if the
+   * store failed: for an answer built from a read, which can see writes of others not yet on disk
+   * (an idempotent replay of a request still being stored, a decision another manager just made).
+   */
+  barrier(): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure);
+    const queue = this.open ? this.waiters : this.unsynced.length > 0 ? this.unsynced : this.syncing ? this.covering : undefined;
+    if (!queue) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => queue.push({ resolve, reject, barrier: true }));
   }
 
   /** Closing the store: commits the open batch, refuses new writes, and resolves once every committed write is durable. */

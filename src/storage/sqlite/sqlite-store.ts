@@ -118,6 +118,11 @@ export class SqliteStore implements Store {
     return store;
   }
 
+  /** Resolves once every write applied so far is durable (see GroupCommit.barrier). */
+  barrier(): Promise<void> {
+    return this.commit.barrier();
+  }
+
   state(): StoreState {
     const failed = this.commit.failed;
     if (failed) return { backend: 'file', ready: false, fallback: false, detail: `failed: ${failed.message}` };
@@ -146,8 +151,11 @@ export class SqliteStore implements Store {
     this.closed = true;
     // The writes of the current turn are committed and synced (and their callers told) before the file closes.
     await this.commit.drain();
-    this.db.close();
     closeSync(this.walFd);
+    // After a failure the connection is left open until the process exits: closing it would
+    // checkpoint the WAL into the database file, writing what the disk may have lost as if it
+    // were sound (and the writes refused to their callers with it). A restart reads the WAL as it is.
+    if (!this.commit.failed) this.db.close();
   }
 }
 
