@@ -101,6 +101,13 @@ interface Tracked {
   running?: Promise<void>;
 }
 
+/** Where in the LAST_CHECK_STORED_EVERY cycle an agent starts (a hash of its id: stable, spread). */
+function cycleOffset(agentId: string): number {
+  let h = 0;
+  for (let i = 0; i < agentId.length; i++) h = (h * 31 + agentId.charCodeAt(i)) | 0;
+  return (h >>> 0) % LAST_CHECK_STORED_EVERY;
+}
+
 /** Agents the monitor leaves alone until their configuration changes. */
 function inactive(agent: AgentRecord): boolean {
   return agent.statusReason?.startsWith('missing credentials') === true || agent.statusReason === 'disabled in the config file';
@@ -202,7 +209,9 @@ export class HealthMonitor {
 
   track(agentId: string, firstDelayMs = 0): void {
     if (this.stopped) return;
-    if (!this.tracked.has(agentId)) this.tracked.set(agentId, { failures: 0, unstored: 0, restartAttempt: 0, needsHuman: false });
+    // Agents start at different points of the LAST_CHECK_STORED_EVERY cycle, so a sweep writes a tenth
+    // of the records instead of every tenth sweep writing all of them.
+    if (!this.tracked.has(agentId)) this.tracked.set(agentId, { failures: 0, unstored: cycleOffset(agentId), restartAttempt: 0, needsHuman: false });
     this.schedule(agentId, firstDelayMs);
   }
 
