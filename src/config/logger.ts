@@ -57,11 +57,12 @@ export function createLogger(options: LoggerOptions): Logger {
       }),
     );
   }
-  return winston.createLogger({
-    level: options.level,
-    format: winston.format.combine(redactFormat(), winston.format.timestamp(), winston.format.errors({ stack: false })),
-    transports,
-  });
+  const logger: Logger = winston.createLogger({ level: options.level, transports });
+  // winston formats every line before its transports filter by level: a line below the logger's level
+  // (read at each line: `PATCH /config` changes it) is dropped first, before redaction and timestamps.
+  const levelGate = winston.format((info) => ((logger.levels[info.level] ?? 0) <= (logger.levels[logger.level] ?? 0) ? info : false));
+  logger.format = winston.format.combine(levelGate(), redactFormat(), winston.format.timestamp(), winston.format.errors({ stack: false }));
+  return logger;
 }
 
 /**

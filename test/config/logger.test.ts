@@ -3,6 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { closeLogger, createLogger } from '../../src/config/logger.js';
 import { redact } from '../../src/config/redact.js';
+import { memoryLogger } from '../helpers/quiet-logger.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 const dirs: Array<() => void> = [];
@@ -66,6 +67,16 @@ describe('logging', () => {
     expect(escaped).toEqual([]);
     const files = readdirSync(dir.path).filter((f) => f.endsWith('.log'));
     expect(readFileSync(join(dir.path, files[0]!), 'utf8').trim().split('\n')).toHaveLength(1);
+  });
+
+  it('drops lines below its level before formatting them, and follows a level changed at runtime', () => {
+    const { logger, entries } = memoryLogger('info');
+    logger.debug('not at info');
+    logger.http('GET /health 200');
+    logger.info('at info');
+    logger.level = 'debug'; // as PATCH /config does
+    logger.debug('now at debug');
+    expect(entries.map((e) => e.message)).toEqual(['at info', 'now at debug']);
   });
 
   it('redact() masks secret keys deeply without touching the input', () => {
