@@ -24,6 +24,7 @@ import { DashboardViews } from './dashboard-views.js';
 import { OperatorDirectory } from './operator-directory.js';
 import { compileProxyTrust, type TrustProxy } from './same-origin.js';
 import { ensureSessionSecret, SessionManager } from './session-manager.js';
+import { LiveMetrics } from './live-metrics.js';
 
 /** Static files live in src/dashboard/public (served from there after a build too). */
 export const PUBLIC_DIR = join(PROJECT_ROOT, 'src', 'dashboard', 'public');
@@ -92,7 +93,9 @@ export interface Dashboard {
 export async function createDashboard(deps: DashboardDeps): Promise<Dashboard> {
   const sessions = new SessionManager(await ensureSessionSecret(deps.store, deps.clock), deps.clock, deps.sessionTtlMs, deps.store);
   const operators = new OperatorDirectory({ settings: deps.settings, adminTokenHash: deps.adminTokenHash });
-  const views = new DashboardViews({ store: deps.store, clock: deps.clock, settings: deps.settings, registry: deps.registry, approvals: deps.approvals, canResolve: Boolean(deps.conversations) });
+  // The Activity panel's numbers move with events instead of being read from the store at each change.
+  const live = new LiveMetrics({ store: deps.store, clock: deps.clock, bus: deps.bus });
+  const views = new DashboardViews({ store: deps.store, clock: deps.clock, settings: deps.settings, registry: deps.registry, approvals: deps.approvals, canResolve: Boolean(deps.conversations), live });
   const actions = new DashboardActions({ approvals: deps.approvals, registry: deps.registry, monitor: deps.monitor, hosts: deps.hosts, audit: deps.audit, operators, conversations: deps.conversations });
   const trust = compileProxyTrust(deps.trustProxy);
   const socket = new DashboardSocket({ views, sessions, operators, bus: deps.bus, logger: deps.logger, trust, limits: deps.socketLimits, ...deps.live });
@@ -116,7 +119,10 @@ export async function createDashboard(deps: DashboardDeps): Promise<Dashboard> {
     app,
     attach: (server) => socket.attach(server),
     connections: () => socket.connections(),
-    close: () => socket.close(),
+    close: () => {
+      live.stop();
+      return socket.close();
+    },
   };
 }
 

@@ -17,9 +17,30 @@ export interface MetricsSnapshot {
   agents: Record<AgentStatus, number>;
 }
 
-const HOUR = 3600_000;
-const MINUTE = 60_000;
-const MAX_ROWS = 20_000;
+export const HOUR = 3600_000;
+export const MINUTE = 60_000;
+/** The most approvals (24 h) and messages (60 min) the numbers are made of: beyond, they cover the newest. */
+export const MAX_METRIC_ROWS = 20_000;
+
+/** What the panel needs of one approval (the live metrics keep these for the last 24 h). */
+export interface ApprovalFacts {
+  id: string;
+  createdAt: number;
+  decided?: 'approved' | 'rejected';
+  byPolicy: boolean;
+  /** Seconds from request to a person's decision, when a person decided. */
+  personSeconds?: number;
+}
+
+/** What the numbers are computed from: read from the store, or kept up to date by LiveMetrics. */
+export interface MetricFacts {
+  approvals: ApprovalFacts[];
+  /** Messages per minute since the epoch (minute index -> count). */
+  perMinute: Map<number, number>;
+  agents: Map<string, AgentStatus>;
+  /** The messages counted (so events about them are not counted again). */
+  messageIds: string[];
+}
 
 function median(values: number[]): number | null {
   if (values.length === 0) return null;
@@ -28,38 +49,63 @@ function median(values: number[]): number | null {
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
-function buckets(times: number[], now: number, size: number, count: number): number[] {
-  const out = new Array<number>(count).fill(0);
-  for (const t of times) {
-    const idx = count - 1 - Math.floor((now - t) / size);
-    if (idx >= 0 && idx < count) out[idx]++;
-  }
-  return out;
+export function factsOf(a: ApprovalRecord): ApprovalFacts {
+  const outcome = a.decision?.outcome;
+  const by = a.decision?.by;
+  const decided = outcome === 'approved' || outcome === 'rejected' ? outcome : undefined;
+  return {
+    id: a.id,
+    createdAt: Date.parse(a.createdAt),
+    ...(decided ? { decided } : {}),
+    byPolicy: by === 'policy',
+    ...(decided && by !== 'policy' && by !== 'system' ? { personSeconds: (Date.parse(a.decision!.at) - Date.parse(a.createdAt)) / 1000 } : {}),
+  };
 }
 
-const decidedByPerson = (a: ApprovalRecord) => a.decision && a.decision.by !== 'policy' && a.decision.by !== 'system' && (a.decision.outcome === 'approved' || a.decision.outcome === 'rejected');
-
-/** Computes the metrics from the store (bounded queries over the last 24 h / 60 min). */
-export async function computeMetrics(store: Store, now: number): Promise<MetricsSnapshot> {
+/** Reads the facts from the store (bounded queries over the last 24 h / 60 min). */
+export async function readMetricFacts(store: Store, now: number): Promise<MetricFacts> {
   const dayAgo = new Date(now - 24 * HOUR).toISOString();
   const hourAgo = new Date(now - 60 * MINUTE).toISOString();
   const [approvals, messages, agents] = await Promise.all([
-    store.approvals.find({ where: { createdAt: { gte: dayAgo } }, limit: MAX_ROWS }),
-    store.messages.find({ where: { at: { gte: hourAgo } }, limit: MAX_ROWS }),
+    store.approvals.find({ where: { createdAt: { gte: dayAgo } }, limit: MAX_METRIC_ROWS }),
+    store.messages.find({ where: { at: { gte: hourAgo } }, limit: MAX_METRIC_ROWS }),
     store.agents.find(),
   ]);
-  const decided = approvals.filter((a) => a.decision?.outcome === 'approved' || a.decision?.outcome === 'rejected');
-  const approved = decided.filter((a) => a.decision!.outcome === 'approved').length;
-  const byPolicy = approvals.filter((a) => a.decision?.by === 'policy').length;
+  const perMinute = new Map<number, number>();
+  for (const m of messages) {
+    const minute = Math.floor(Date.parse(m.at) / MINUTE);
+    perMinute.set(minute, (perMinute.get(minute) ?? 0) + 1);
+  }
+  return { approvals: approvals.map(factsOf), perMinute, agents: new Map(agents.map((a) => [a.id, a.status])), messageIds: messages.map((m) => m.id) };
+}
+
+/** The numbers at `now` from the facts (approvals older than 24 h and minutes older than 60 are left out). */
+export function summarise(now: number, facts: Pick<MetricFacts, 'approvals' | 'perMinute' | 'agents'>): MetricsSnapshot {
+  const dayAgo = now - 24 * HOUR;
+  const approvals = facts.approvals.filter((a) => a.createdAt >= dayAgo);
+  const approvalsPerHour = new Array<number>(24).fill(0);
+  for (const a of approvals) {
+    const idx = 23 - Math.floor((now - a.createdAt) / HOUR);
+    if (idx >= 0 && idx < 24) approvalsPerHour[idx]++;
+  }
+  const nowMinute = Math.floor(now / MINUTE);
+  const messagesPerMinute = Array.from({ length: 60 }, (_, i) => facts.perMinute.get(nowMinute - 59 + i) ?? 0);
+  const decided = approvals.filter((a) => a.decided);
+  const approved = decided.filter((a) => a.decided === 'approved').length;
   const counts: Record<AgentStatus, number> = { up: 0, down: 0, pending: 0, maintenance: 0, blocked: 0 };
-  for (const a of agents) counts[a.status]++;
+  for (const status of facts.agents.values()) counts[status]++;
   return {
     at: new Date(now).toISOString(),
-    approvalsPerHour: buckets(approvals.map((a) => Date.parse(a.createdAt)), now, HOUR, 24),
+    approvalsPerHour,
     approvalRate: decided.length ? approved / decided.length : null,
-    medianDecisionSec: median(approvals.filter(decidedByPerson).map((a) => (Date.parse(a.decision!.at) - Date.parse(a.createdAt)) / 1000)),
-    autoApprovedShare: approvals.length ? byPolicy / approvals.length : null,
-    messagesPerMinute: buckets(messages.map((m) => Date.parse(m.at)), now, MINUTE, 60),
+    medianDecisionSec: median(approvals.flatMap((a) => (a.personSeconds === undefined ? [] : [a.personSeconds]))),
+    autoApprovedShare: approvals.length ? approvals.filter((a) => a.byPolicy).length / approvals.length : null,
+    messagesPerMinute,
     agents: counts,
   };
+}
+
+/** Computes the metrics from the store (bounded queries over the last 24 h / 60 min). */
+export async function computeMetrics(store: Store, now: number): Promise<MetricsSnapshot> {
+  return summarise(now, await readMetricFacts(store, now));
 }

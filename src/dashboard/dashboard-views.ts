@@ -10,6 +10,7 @@ import type { RuntimeSettings } from '../coordination/runtime-settings.js';
 import type { ApprovalRecord, AuditEventRecord, ConversationRecord, MessageRecord } from '../storage/records.js';
 import type { Store } from '../storage/store.js';
 import { computeMetrics, type MetricsSnapshot } from './dashboard-metrics.js';
+import type { LiveMetrics } from './live-metrics.js';
 
 export type AgentCard = Awaited<ReturnType<AgentRegistry['details']>> & { branchName: string };
 /**
@@ -49,7 +50,7 @@ export const RECENT_CONVERSATIONS = 50;
 
 /** Read-only queries behind the dashboard panels (no business logic: the engine, registry and monitor own that). */
 export class DashboardViews {
-  constructor(private readonly deps: { store: Store; clock: Clock; settings: RuntimeSettings; registry: AgentRegistry; approvals: ApprovalEngine; canResolve?: boolean }) {}
+  constructor(private readonly deps: { store: Store; clock: Clock; settings: RuntimeSettings; registry: AgentRegistry; approvals: ApprovalEngine; canResolve?: boolean; live?: LiveMetrics }) {}
 
   private branchName(id: string): string {
     return this.deps.settings.config.branches.find((b) => b.id === id)?.name ?? id;
@@ -139,8 +140,9 @@ export class DashboardViews {
     return this.deps.approvals.learned.list();
   }
 
+  /** From memory, kept up to date by events, when the dashboard runs live metrics; else read from the store. */
   metrics(): Promise<MetricsSnapshot> {
-    return computeMetrics(this.deps.store, this.deps.clock.now());
+    return this.deps.live ? this.deps.live.snapshot() : computeMetrics(this.deps.store, this.deps.clock.now());
   }
 
   async snapshot(): Promise<Snapshot> {

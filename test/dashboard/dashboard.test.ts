@@ -244,6 +244,8 @@ describe('operator dashboard in Chromium', () => {
       await store.contacts.insert({ id: 'c1', branchId: 'lisboa', channel: 'telegram', externalId: '555', name: 'Maria Silva', firstSeenAt: now, lastSeenAt: now, optedOut: false, tags: [] });
       const conv = await store.conversations.insert({ id: 'cv1', contactId: 'c1', branchId: 'lisboa', channel: 'telegram', agentId: 'lis-tg', chatId: '555', state: 'bot', openedAt: now, lastMessageAt: now, lastText: 'What is the EUR/USD rate?', autoReplies: { count: 0, windowStart: now } });
       const msg = await store.messages.insert({ id: 'm1', contactId: 'c1', branchId: 'lisboa', channel: 'telegram', direction: 'in', text: 'What is the EUR/USD rate?', at: now });
+      // Announced as the conversation pipeline announces every message it stores (the metrics follow these events).
+      t.running.coordinator.bus.emit('message.recorded', msg);
       const { page } = await b.page();
       await signIn(page, url, 'viewer', PASSWORDS.viewer);
       await page.getByRole('tab', { name: 'Activity' }).click();
@@ -256,7 +258,6 @@ describe('operator dashboard in Chromium', () => {
       await page.locator('[data-testid="metric-approvals"] .value', { hasText: `${total} in the last hour · ${total} in 24 h` }).waitFor();
       const later = new Date().toISOString();
       const updated = (await store.conversations.update('cv1', { state: 'pending_human', reason: 'asked_for_person', lastText: 'I want to talk to a person', lastMessageAt: later }))!;
-      t.running.coordinator.bus.emit('message.recorded', msg);
       t.running.coordinator.bus.emit('conversation.updated', updated);
       await row.locator('.badge.pending_human', { hasText: 'waiting for staff' }).waitFor();
       await row.getByText('Handed to staff: asked for person').waitFor();
