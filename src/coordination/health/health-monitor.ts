@@ -318,7 +318,8 @@ export class HealthMonitor {
       latest = await store.agents.update(agentId, { lastCheck });
     }
     if (!latest) return this.untrack(agentId);
-    const after = (await this.transition(latest, to, reason, 'health-monitor', { lastCheck })) ?? latest;
+    // (Most checks change nothing: no call, no promise, for them.)
+    const after = latest.status === to && latest.statusReason === reason ? latest : ((await this.transition(latest, to, reason, 'health-monitor', { lastCheck })) ?? latest);
     if (this.stopped || !this.tracked.has(agentId)) return;
 
     if (to === 'up') {
@@ -351,7 +352,7 @@ export class HealthMonitor {
         this.deps.probe(agent, controller.signal).catch((error: unknown): ProbeResult => ({ ok: false, detail: error instanceof Error ? error.message : String(error) })),
         timeout,
       ]);
-      return { ...result, latencyMs: result.latencyMs ?? this.deps.clock.now() - started };
+      return result.latencyMs === undefined ? { ...result, latencyMs: this.deps.clock.now() - started } : result;
     } finally {
       this.deadlines.cancel(probe);
       this.onDeadline.delete(probe);
