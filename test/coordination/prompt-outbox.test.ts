@@ -122,7 +122,10 @@ describe('approval prompts never block the requester and never miss a manager', 
       expect(res.status).toBe(201);
       const { id, code } = res.body.approval as { id: string; code: string };
       await until('waiting for a channel', async () => (await t.running.store.approvals.get(id))?.unreached?.every((u) => u.state === 'waiting'));
-      const audit = await t.running.store.auditEvents.find({ where: { approvalId: id, type: 'approval.delivery-waiting' } });
+      // The store shows the approval's new state once applied; its audit events follow once that is on disk.
+      const waitingEvents = () => t.running.store.auditEvents.find({ where: { approvalId: id, type: 'approval.delivery-waiting' } });
+      await until('both waits audited', async () => (await waitingEvents()).length >= 2);
+      const audit = await waitingEvents();
       expect(audit).toHaveLength(2);
       expect(audit[0]!.data).toMatchObject({ reason: 'no agent up on telegram' });
 
