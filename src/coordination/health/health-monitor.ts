@@ -91,8 +91,12 @@ interface Tracked {
   restartTimer?: TimerHandle;
   /** The latest check (stored in the record at least every LAST_CHECK_STORED_EVERY checks). */
   lastCheck?: CheckSummary;
-  /** Checks since the record's `lastCheck` was written. */
+  /** Checks counted from a per-agent offset: at each multiple of LAST_CHECK_STORED_EVERY the record's `lastCheck` is written. */
   unstored: number;
+  /** Waiting in the FIFO of due checks (at most once). */
+  queued?: boolean;
+  /** `checkNow` callers waiting for a check that waits in the FIFO (every place was taken). */
+  whenChecked?: Array<() => void>;
   restartAttempt: number;
   needsHuman: boolean;
   /** The last probe said the bot reconnects by itself: no restarts from here. */
@@ -176,9 +180,9 @@ export class HealthMonitor {
     return this.checksRun;
   }
 
-  /** Agents watched, and how many of them have their next check armed (for the benchmark and tests). */
-  stats(): { tracked: number; scheduled: number } {
-    return { tracked: this.tracked.size, scheduled: this.due.size };
+  /** Agents watched, how many have their next check armed, and the FIFO's length (for the benchmark and tests). */
+  stats(): { tracked: number; scheduled: number; fifo: number } {
+    return { tracked: this.tracked.size, scheduled: this.due.size, fifo: this.ready.length - this.readyHead };
   }
 
   /** Starts watching every stored agent; the first checks run at once. */
@@ -219,6 +223,7 @@ export class HealthMonitor {
     const t = this.tracked.get(agentId);
     if (!t) return;
     this.due.cancel(agentId);
+    for (const resolve of t.whenChecked?.splice(0) ?? []) resolve();
     this.uptime.forget(agentId);
     if (t.restartTimer) this.deps.clock.clearTimeout(t.restartTimer);
     this.tracked.delete(agentId);
@@ -239,7 +244,11 @@ export class HealthMonitor {
     this.deadlines.stop();
   }
 
+  /** A due check: into the FIFO, once (a check running now re-arms the timer when it ends). */
   private enqueue(agentId: string): void {
+    const t = this.tracked.get(agentId);
+    if (!t || t.queued || t.running) return;
+    t.queued = true;
     this.ready.push(agentId);
     this.pump();
   }
@@ -247,16 +256,35 @@ export class HealthMonitor {
   private pump(): void {
     while (this.inFlight < MAX_CHECKS_IN_FLIGHT && this.readyHead < this.ready.length) {
       const agentId = this.ready[this.readyHead++]!;
-      if (this.readyHead === this.ready.length) {
-        this.ready = [];
+      // The FIFO keeps its size proportional to what waits, even when it never drains (probes slower than the interval).
+      if (this.readyHead === this.ready.length || (this.readyHead >= 1024 && this.readyHead * 2 >= this.ready.length)) {
+        this.ready = this.ready.slice(this.readyHead);
         this.readyHead = 0;
       }
-      this.inFlight++;
-      void this.checkNow(agentId).finally(() => {
+      const t = this.tracked.get(agentId);
+      if (!t?.queued) continue; // untracked, or checked meanwhile by checkNow
+      t.queued = false;
+      void this.run(agentId, t);
+    }
+  }
+
+  /** Runs one check in one of the MAX_CHECKS_IN_FLIGHT places (concurrent calls share one run). */
+  private run(agentId: string, t: Tracked): Promise<void> {
+    if (t.running) return t.running;
+    this.inFlight++;
+    const running = this.check(agentId, t)
+      .catch((error: unknown) => {
+        this.log.error('health check failed to run', { agentId, error });
+        this.schedule(agentId, this.deps.options.intervalMs()); // and it runs again, not never
+      })
+      .finally(() => {
+        t.running = undefined;
         this.inFlight--;
+        for (const resolve of t.whenChecked?.splice(0) ?? []) resolve();
         this.pump();
       });
-    }
+    t.running = running;
+    return running;
   }
 
   private schedule(agentId: string, delayMs: number): void {
@@ -264,21 +292,25 @@ export class HealthMonitor {
     this.due.schedule(agentId, delayMs);
   }
 
-  /** Runs one check of one agent now (also used after a restart). Concurrent calls share one run. */
+  /**
+   * Runs one check of one agent now (after a restart, a reconnect, a heartbeat); concurrent calls
+   * share one run. When every place is taken (a reconnect storm), it waits in the FIFO like a due
+   * check, and resolves once that check has run.
+   */
   checkNow(agentId: string): Promise<void> {
     const t = this.tracked.get(agentId);
     if (!t) return Promise.resolve();
-    const running =
-      t.running ??
-      this.check(agentId, t)
-        .catch((error: unknown) => {
-          this.log.error('health check failed to run', { agentId, error });
-        })
-        .finally(() => {
-          t.running = undefined;
-        });
-    t.running = running;
-    return running;
+    if (t.running) return t.running;
+    if (this.inFlight < MAX_CHECKS_IN_FLIGHT) {
+      t.queued = false; // its place in the FIFO, if any, is skipped
+      return this.run(agentId, t);
+    }
+    const checked = new Promise<void>((resolve) => (t.whenChecked ??= []).push(resolve));
+    if (!t.queued) {
+      t.queued = true;
+      this.ready.push(agentId);
+    }
+    return checked;
   }
 
   private async check(agentId: string, t: Tracked): Promise<void> {
@@ -293,8 +325,9 @@ export class HealthMonitor {
       return this.schedule(agentId, options.intervalMs());
     }
 
-    const result = await this.semaphore.run(() => this.probeWithTimeout(agent));
-    if (this.stopped) return;
+    // A check that waited for a probe slot while the monitor stopped starts no probe.
+    const result = await this.semaphore.run(() => (this.stopped ? Promise.resolve(null) : this.probeWithTimeout(agent)));
+    if (this.stopped || !result) return;
     const at = isoNow(clock);
     const latencyMs = result.latencyMs ?? 0;
     await store.healthChecks.insert({ id: newId(clock.now()), agentId, at, ok: result.ok, latencyMs, detail: result.detail });
@@ -311,12 +344,10 @@ export class HealthMonitor {
     const changing = agent.status !== to || agent.statusReason !== reason;
     const news = agent.lastCheck?.ok !== lastCheck.ok || agent.lastCheck?.detail !== lastCheck.detail;
     let latest: AgentRecord | null = agent;
-    if (changing) {
-      t.unstored = 0; // written with the status change
-    } else if (news || ++t.unstored >= LAST_CHECK_STORED_EVERY) {
-      t.unstored = 0;
-      latest = await store.agents.update(agentId, { lastCheck });
-    }
+    // By phase, not by a count reset at each write: agents stay spread over the cycle after an outage
+    // changed them all at once. A status change writes `lastCheck` with it.
+    const due = ++t.unstored % LAST_CHECK_STORED_EVERY === 0;
+    if (!changing && (news || due)) latest = await store.agents.update(agentId, { lastCheck });
     if (!latest) return this.untrack(agentId);
     // (Most checks change nothing: no call, no promise, for them.)
     const after = latest.status === to && latest.statusReason === reason ? latest : ((await this.transition(latest, to, reason, 'health-monitor', { lastCheck })) ?? latest);
