@@ -60,7 +60,9 @@ export function createLogger(options: LoggerOptions): Logger {
   const logger: Logger = winston.createLogger({ level: options.level, transports });
   // winston formats every line before its transports filter by level: a line below the logger's level
   // (read at each line: `PATCH /config` changes it) is dropped first, before redaction and timestamps.
-  const levelGate = winston.format((info) => ((logger.levels[info.level] ?? 0) <= (logger.levels[logger.level] ?? 0) ? info : false));
+  // A transport with a more verbose level of its own still gets its lines.
+  const threshold = () => Math.max(logger.levels[logger.level] ?? 0, ...logger.transports.map((t) => (t.level ? (logger.levels[t.level] ?? 0) : 0)));
+  const levelGate = winston.format((info) => ((logger.levels[info.level] ?? 0) <= threshold() ? info : false));
   logger.format = winston.format.combine(levelGate(), redactFormat(), winston.format.timestamp(), winston.format.errors({ stack: false }));
   return logger;
 }

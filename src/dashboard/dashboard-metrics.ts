@@ -35,8 +35,8 @@ export interface ApprovalFacts {
 /** What the numbers are computed from: read from the store, or kept up to date by LiveMetrics. */
 export interface MetricFacts {
   approvals: ApprovalFacts[];
-  /** Messages per minute since the epoch (minute index -> count). */
-  perMinute: Map<number, number>;
+  /** Messages per second since the epoch (second -> count): the minutes are counted back from now. */
+  perSecond: Map<number, number>;
   agents: Map<string, AgentStatus>;
   /** The messages counted (so events about them are not counted again). */
   messageIds: string[];
@@ -67,20 +67,24 @@ export async function readMetricFacts(store: Store, now: number): Promise<Metric
   const dayAgo = new Date(now - 24 * HOUR).toISOString();
   const hourAgo = new Date(now - 60 * MINUTE).toISOString();
   const [approvals, messages, agents] = await Promise.all([
-    store.approvals.find({ where: { createdAt: { gte: dayAgo } }, limit: MAX_METRIC_ROWS }),
-    store.messages.find({ where: { at: { gte: hourAgo } }, limit: MAX_METRIC_ROWS }),
+    store.approvals.find({ where: { createdAt: { gte: dayAgo } }, orderBy: { field: 'createdAt', direction: 'desc' }, limit: MAX_METRIC_ROWS }),
+    store.messages.find({ where: { at: { gte: hourAgo } }, orderBy: { field: 'at', direction: 'desc' }, limit: MAX_METRIC_ROWS }),
     store.agents.find(),
   ]);
-  const perMinute = new Map<number, number>();
-  for (const m of messages) {
-    const minute = Math.floor(Date.parse(m.at) / MINUTE);
-    perMinute.set(minute, (perMinute.get(minute) ?? 0) + 1);
-  }
-  return { approvals: approvals.map(factsOf), perMinute, agents: new Map(agents.map((a) => [a.id, a.status])), messageIds: messages.map((m) => m.id) };
+  const perSecond = new Map<number, number>();
+  for (const m of messages) countMessage(perSecond, Date.parse(m.at));
+  return { approvals: approvals.map(factsOf), perSecond, agents: new Map(agents.map((a) => [a.id, a.status])), messageIds: messages.map((m) => m.id) };
+}
+
+/** Counts a message at `at` (ms) in its second. */
+export function countMessage(perSecond: Map<number, number>, at: number): void {
+  if (!Number.isFinite(at)) return;
+  const second = Math.floor(at / 1000);
+  perSecond.set(second, (perSecond.get(second) ?? 0) + 1);
 }
 
 /** The numbers at `now` from the facts (approvals older than 24 h and minutes older than 60 are left out). */
-export function summarise(now: number, facts: Pick<MetricFacts, 'approvals' | 'perMinute' | 'agents'>): MetricsSnapshot {
+export function summarise(now: number, facts: Pick<MetricFacts, 'approvals' | 'perSecond' | 'agents'>): MetricsSnapshot {
   const dayAgo = now - 24 * HOUR;
   const approvals = facts.approvals.filter((a) => a.createdAt >= dayAgo);
   const approvalsPerHour = new Array<number>(24).fill(0);
@@ -88,8 +92,12 @@ export function summarise(now: number, facts: Pick<MetricFacts, 'approvals' | 'p
     const idx = 23 - Math.floor((now - a.createdAt) / HOUR);
     if (idx >= 0 && idx < 24) approvalsPerHour[idx]++;
   }
-  const nowMinute = Math.floor(now / MINUTE);
-  const messagesPerMinute = Array.from({ length: 60 }, (_, i) => facts.perMinute.get(nowMinute - 59 + i) ?? 0);
+  // The last bar is the 60 seconds up to now (to the second), the one before it the 60 before those...
+  const messagesPerMinute = new Array<number>(60).fill(0);
+  for (const [second, count] of facts.perSecond) {
+    const idx = 59 - Math.floor((now - second * 1000) / MINUTE);
+    if (idx >= 0 && idx < 60) messagesPerMinute[idx] += count;
+  }
   const decided = approvals.filter((a) => a.decided);
   const approved = decided.filter((a) => a.decided === 'approved').length;
   const counts: Record<AgentStatus, number> = { up: 0, down: 0, pending: 0, maintenance: 0, blocked: 0 };

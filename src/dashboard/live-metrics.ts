@@ -2,10 +2,12 @@ import type { Clock } from '../core/clock.js';
 import type { EventBus } from '../coordination/event-bus.js';
 import type { AgentStatus, ApprovalRecord } from '../storage/records.js';
 import type { Store } from '../storage/store.js';
-import { factsOf, HOUR, MAX_METRIC_ROWS, MINUTE, readMetricFacts, summarise, type ApprovalFacts, type MetricsSnapshot } from './dashboard-metrics.js';
+import { countMessage, factsOf, HOUR, MAX_METRIC_ROWS, MINUTE, readMetricFacts, summarise, type ApprovalFacts, type MetricsSnapshot } from './dashboard-metrics.js';
 
 /** Counts are read again from the store this often while pages watch (rows deleted by retention, agents removed). */
 export const RESEED_MS = 5 * MINUTE;
+/** How long after a read its messages are not counted again from their events. */
+const SEEN_MS = MINUTE;
 
 /**
  * The Activity panel's numbers kept up to date from the bus instead of
@@ -19,14 +21,19 @@ export const RESEED_MS = 5 * MINUTE;
  */
 export class LiveMetrics {
   private approvals = new Map<string, ApprovalFacts>();
-  /** Messages per minute since the epoch (minute index -> count), the last 60 minutes. */
-  private perMinute = new Map<number, number>();
+  /** Messages per second since the epoch (second -> count), the last 60 minutes. */
+  private perSecond = new Map<number, number>();
   private agents = new Map<string, AgentStatus>();
   private seededAt = -Infinity;
   private seeding: Promise<void> | undefined;
   /** Events heard while the store is being read, applied after it (messages it already counted are skipped). */
   private heldWhileSeeding: Array<() => void> | undefined;
+  /**
+   * The messages the last read counted, kept for a minute after it: an event emitted in a write
+   * unit comes once the unit is on disk, after the read may have seen the row already.
+   */
   private seenInSeed: Set<string> | undefined;
+  private seenUntil = -Infinity;
   private readonly offs: Array<() => void>;
 
   constructor(private readonly deps: { store: Store; clock: Clock; bus: EventBus }) {
@@ -61,14 +68,14 @@ export class LiveMetrics {
       try {
         const facts = await readMetricFacts(this.deps.store, now);
         this.approvals = new Map(facts.approvals.map((f) => [f.id, f]));
-        this.perMinute = facts.perMinute;
+        this.perSecond = facts.perSecond;
         this.agents = facts.agents;
         this.seenInSeed = new Set(facts.messageIds);
+        this.seenUntil = now + SEEN_MS;
         this.seededAt = now;
         for (const change of this.heldWhileSeeding) change();
       } finally {
         this.heldWhileSeeding = undefined;
-        this.seenInSeed = undefined;
         this.seeding = undefined;
       }
     })();
@@ -85,16 +92,16 @@ export class LiveMetrics {
   }
 
   private message(id: string, at: number): void {
-    if (this.seenInSeed?.has(id) || !Number.isFinite(at)) return;
-    const minute = Math.floor(at / MINUTE);
-    this.perMinute.set(minute, (this.perMinute.get(minute) ?? 0) + 1);
+    if (this.seenInSeed && this.deps.clock.now() >= this.seenUntil) this.seenInSeed = undefined;
+    if (this.seenInSeed?.has(id)) return;
+    countMessage(this.perSecond, at);
   }
 
   private summary(now: number): MetricsSnapshot {
     const dayAgo = now - 24 * HOUR;
     for (const [id, f] of this.approvals) if (f.createdAt < dayAgo) this.approvals.delete(id);
-    const oldest = Math.floor(now / MINUTE) - 60;
-    for (const minute of this.perMinute.keys()) if (minute <= oldest) this.perMinute.delete(minute);
-    return summarise(now, { approvals: [...this.approvals.values()], perMinute: this.perMinute, agents: this.agents });
+    const oldest = Math.floor((now - 60 * MINUTE) / 1000);
+    for (const second of this.perSecond.keys()) if (second < oldest) this.perSecond.delete(second);
+    return summarise(now, { approvals: [...this.approvals.values()], perSecond: this.perSecond, agents: this.agents });
   }
 }

@@ -45,21 +45,21 @@ export class WriteUnits {
       return result;
     }
     const unit = new WriteUnit(this);
+    let result: R;
     try {
-      const result = await context.run(unit, fn);
-      await unit.durable();
-      // Closed first: work started inside the unit and still running (a timer, a listener) now waits
-      // for its own writes; then the writes it joined in the last moments are waited for too.
+      result = await context.run(unit, fn);
+    } catch (error) {
+      // Not a transaction: what it wrote before the throw stays, and is announced once it is on disk.
       unit.closed = true;
-      await unit.durable();
-      // What tells the world about the unit (its events) goes out now that it is on disk; if it failed, never.
-      outsideWriteUnits(() => {
-        for (const announce of unit.after.splice(0)) announce();
-      });
-      return result;
-    } finally {
-      unit.closed = true;
+      await unit.durable().catch(() => undefined);
+      throw error;
     }
+    await unit.durable();
+    // Closed first: work started inside the unit and still running (a timer, a listener) now waits
+    // for its own writes; then the writes it joined in the last moments are waited for too.
+    unit.closed = true;
+    await unit.durable();
+    return result;
   }
 }
 
@@ -81,13 +81,22 @@ export class WriteUnit {
     this.pending.push(durable);
   }
 
-  /** Resolves once every write the unit issued so far is durable; rejects with the first that failed. */
+  /**
+   * Resolves once every write the unit issued so far is durable, and announces what was held until
+   * then (`afterWriteUnit`); rejects with the first write that failed, and announces nothing.
+   */
   async durable(): Promise<void> {
     // Every caller waits for every write so far (a unit has a handful), also those another caller is waiting for.
     let waited = -1;
     while (waited !== this.pending.length) {
       waited = this.pending.length;
       await Promise.all(this.pending);
+    }
+    const due = this.after.splice(0);
+    if (due.length > 0) {
+      outsideWriteUnits(() => {
+        for (const announce of due) announce();
+      });
     }
   }
 }
@@ -120,9 +129,9 @@ export function outsideWriteUnits<R>(fn: () => R): R {
 }
 
 /**
- * Inside an open unit (of any store), `announce` runs once the unit is durable, outside it, and
- * never if the unit fails: an event about the unit's writes is never seen before they are on disk.
- * Outside a unit it runs now.
+ * Inside an open unit (of any store), `announce` runs once the unit's writes so far are durable
+ * (at its next `durable()`, at the latest when it ends), outside it, and never if they fail: an
+ * event about the unit's writes is never seen before they are on disk. Outside a unit it runs now.
  */
 export function afterWriteUnit(announce: () => void): void {
   const unit = context.getStore();

@@ -3,7 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { closeLogger, createLogger } from '../../src/config/logger.js';
 import { redact } from '../../src/config/redact.js';
-import { memoryLogger } from '../helpers/quiet-logger.js';
+import { MemoryTransport, memoryLogger } from '../helpers/quiet-logger.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 const dirs: Array<() => void> = [];
@@ -77,6 +77,13 @@ describe('logging', () => {
     logger.level = 'debug'; // as PATCH /config does
     logger.debug('now at debug');
     expect(entries.map((e) => e.message)).toEqual(['at info', 'now at debug']);
+  });
+
+  it('a transport with a more verbose level of its own still gets the lines below the logger level', () => {
+    const verbose = new MemoryTransport({ level: 'debug' });
+    const logger = createLogger({ level: 'info', console: false, transports: [verbose] });
+    logger.debug('for the verbose transport');
+    expect(verbose.entries.map((e) => e.message)).toEqual(['for the verbose transport']);
   });
 
   it('redact() masks secret keys deeply without touching the input', () => {

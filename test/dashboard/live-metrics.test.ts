@@ -105,4 +105,23 @@ describe('live dashboard metrics', () => {
     await storing;
     expect(snapshot.messagesPerMinute.reduce((a, b) => a + b, 0)).toBe(2);
   });
+
+  it('a message announced after a read that already counted it (its write unit was still sending) is counted once', async () => {
+    const { store, clock, bus, live } = setup();
+    const doc = { id: 'in-unit', contactId: 'c1', branchId: 'lisboa', channel: 'telegram', direction: 'in' as const, text: 'x', at: new Date(clock.now()).toISOString() };
+    const stored = await store.messages.insert(doc); // visible to reads; its event waits for the unit
+    await live.snapshot();
+    await clock.advance(5_000);
+    bus.emit('message.recorded', stored);
+    expect((await live.snapshot()).messagesPerMinute.reduce((a, b) => a + b, 0)).toBe(1);
+  });
+
+  it('the last bar is the 60 seconds up to now, not the calendar minute in progress', async () => {
+    const { clock, live, message } = setup();
+    await live.snapshot();
+    await clock.advance(30_000);
+    for (let i = 0; i < 3; i++) await message(0);
+    await clock.advance(32_000); // into the next calendar minute, 32 s after the messages
+    expect((await live.snapshot()).messagesPerMinute.at(-1)).toBe(3);
+  });
 });

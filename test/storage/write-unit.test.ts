@@ -156,4 +156,31 @@ describe('write units on the file store', () => {
     await new Promise((r) => setImmediate(r));
     expect(heard).toEqual(['after m1: fsyncs 1, in a unit false']);
   });
+
+  it('held events go out as soon as the writes before them are on disk (mid-unit too), and also when the unit throws after writing', async () => {
+    const store = open();
+    const bus = new EventBus(memoryLogger().logger);
+    const heard: string[] = [];
+    bus.on('store.state', (state) => {
+      heard.push(state.detail ?? '');
+    });
+    const emit = (detail: string) => bus.emit('store.state', { backend: 'file', ready: true, fallback: false, detail });
+    await inWriteUnit(store, async () => {
+      await store.messages.insert(message('in'));
+      emit('message in');
+      await unitDurable(store); // before the reply is sent
+      heard.push('reply sent');
+      await store.messages.insert(message('out'));
+      emit('message out');
+    });
+    expect(heard).toEqual(['message in', 'reply sent', 'message out']);
+    const thrown = inWriteUnit(store, async () => {
+      await store.messages.insert(message('kept'));
+      emit('kept');
+      throw new Error('a later step failed');
+    });
+    await expect(thrown).rejects.toThrow('a later step failed');
+    expect(await store.messages.get('kept')).toMatchObject({ id: 'kept' });
+    expect(heard.at(-1)).toBe('kept');
+  });
 });
