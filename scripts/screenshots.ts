@@ -20,7 +20,7 @@ try {
   await requestApproval(t, 'Refund 20 EUR to order 1234 (duplicate charge)');
   await requestApproval(t, 'Send the weekly rates e-mail to 312 subscribers', { actionType: 'email.send' });
   await requestApproval(t, 'Update CRM: mark Maria Silva as VIP', { actionType: 'crm.update' });
-  await requestApproval(t, 'Read the EUR/USD rate', { actionType: 'status.read', teamId: 'ops' });
+  await requestApproval(t, 'Read the EUR/USD rate', { actionType: 'status.read' });
   const decided = await requestApproval(t, 'Refund 5 EUR to order 1200');
   await t.call(`/api/approvals/${decided.id}/decision`, { method: 'POST', json: { decision: 'approve' } });
   const rejected = await requestApproval(t, 'Promotion: 10% off for all customers', { actionType: 'payment' });
