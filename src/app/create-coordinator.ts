@@ -278,9 +278,9 @@ export async function createCoordinator(deps: CoordinatorDeps): Promise<Coordina
       await coordinator.detach();
       await dashboard.close();
       await monitor.stop();
-      approvals.stop();
+      await approvals.stop();
       await prompts.stop();
-      outbox.stop();
+      await outbox.stop();
       await conversations.idle();
       await hosts.stop();
       // Messages the bots delivered while they stopped are handled before the store closes.

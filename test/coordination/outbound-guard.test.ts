@@ -158,3 +158,31 @@ describe('outbound calls refuse internal addresses (SSRF)', () => {
     }
   });
 });
+
+describe('the webhook outbox at shutdown', () => {
+  it('waits for an attempt under way, so a webhook delivered while stopping is recorded as delivered (not sent again after the restart)', async () => {
+    let answer!: () => void;
+    let received!: () => void;
+    const arrived = new Promise<void>((r) => (received = r));
+    const server = createServer((req, res) => {
+      req.resume();
+      received();
+      answer = () => {
+        res.statusCode = 204;
+        res.end();
+      };
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    cleanups.push(() => new Promise<void>((r) => server.close(() => r())));
+    const { store, outbox } = await outboxSetup(['127.0.0.0/8']);
+    const item = await outbox.enqueue('refunds', `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, { hello: 'world' });
+    await arrived;
+    let stopped = false;
+    const stopping = outbox.stop().then(() => (stopped = true));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(stopped).toBe(false); // the receiver has not answered yet
+    answer();
+    await stopping;
+    expect(await store.outbox.get(item.id)).toMatchObject({ status: 'delivered', attempts: 1 });
+  });
+});

@@ -94,6 +94,8 @@ export class ApprovalEngine {
   readonly learned: LearnedRules;
   private readonly log: Logger;
   private stopped = false;
+  /** Expiry and escalation callbacks running now (stop waits for them). */
+  private readonly firing = new Set<Promise<void>>();
   /** Built-in actions the coordinator executes itself once approved (e.g. `message.send`). */
   private readonly executors = new Map<string, (approval: ApprovalRecord) => Promise<{ success: boolean; error?: string; result?: unknown }>>();
   /** Built-in actions check their details when requested, so a bad request is a 400 now, not a failure after approval. */
@@ -461,9 +463,11 @@ export class ApprovalEngine {
     for (const approval of await this.deps.store.approvals.find({ where: { status: 'pending' } })) this.scheduleTimers(approval);
   }
 
-  stop(): void {
+  /** Stops the expiry and escalation timers, and waits for those already running (their writes land before the store closes). */
+  async stop(): Promise<void> {
     this.stopped = true;
     for (const id of [...this.timers.keys()]) this.clearTimers(id);
+    await Promise.all(this.firing);
   }
 
   private scheduleTimers(approval: ApprovalRecord): void {
@@ -472,7 +476,13 @@ export class ApprovalEngine {
     const now = this.deps.clock.now();
     // Node fires delays above 2^31-1 ms at once; longer ones wake early and re-check (expire/escalate look at the time).
     const delay = (at: string) => Math.min(MAX_TIMER_MS, Math.max(0, Date.parse(at) - now));
-    const run = (what: string, fn: () => Promise<void>) => () => void fn().catch((error: unknown) => this.log.error(`approval ${what} failed`, { approvalId: approval.id, error }));
+    const run = (what: string, fn: () => Promise<void>) => () => {
+      const firing = fn().catch((error: unknown) => {
+        this.log.error(`approval ${what} failed`, { approvalId: approval.id, error });
+      });
+      this.firing.add(firing);
+      void firing.finally(() => this.firing.delete(firing));
+    };
     const handles = [this.deps.clock.setTimeout(run('expiry', () => this.expire(approval.id)), delay(approval.expiresAt))];
     if (approval.escalation && !approval.escalation.done) {
       handles.push(this.deps.clock.setTimeout(run('escalation', () => this.escalate(approval.id)), delay(approval.escalation.dueAt)));

@@ -36,6 +36,8 @@ export interface WebhookOutboxDeps {
 export class WebhookOutbox {
   private readonly timers = new Map<string, TimerHandle>();
   private stopped = false;
+  /** Attempts under way (stop waits for them). */
+  private readonly attempting = new Set<Promise<void>>();
   private readonly policy: OutboundPolicy;
 
   constructor(private readonly deps: WebhookOutboxDeps) {
@@ -54,10 +56,15 @@ export class WebhookOutbox {
     for (const item of await this.deps.store.outbox.find({ where: { status: 'pending' } })) this.schedule(item);
   }
 
-  stop(): void {
+  /**
+   * Stops the timers and waits for the attempts under way (at most their time limit): a webhook
+   * delivered during shutdown is recorded as delivered, not sent again after the restart.
+   */
+  async stop(): Promise<void> {
     this.stopped = true;
     for (const t of this.timers.values()) this.deps.clock.clearTimeout(t);
     this.timers.clear();
+    await Promise.all(this.attempting);
   }
 
   private schedule(item: OutboxRecord): void {
@@ -69,7 +76,11 @@ export class WebhookOutbox {
       item.id,
       this.deps.clock.setTimeout(() => {
         this.timers.delete(item.id);
-        void this.attempt(item.id).catch((error: unknown) => this.deps.logger.error('webhook attempt failed to run', { module: 'outbox', outboxId: item.id, error }));
+        const attempt = this.attempt(item.id).catch((error: unknown) => {
+          this.deps.logger.error('webhook attempt failed to run', { module: 'outbox', outboxId: item.id, error });
+        });
+        this.attempting.add(attempt);
+        void attempt.finally(() => this.attempting.delete(attempt));
       }, Math.min(delay, 2 ** 31 - 1)),
     );
   }
