@@ -14,14 +14,41 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
+/** A file store with `agents` bot agents, and a monitor over it whose probes answer only when the test says. */
+async function sweepSetup(agents: number, options: { concurrency: number; timeoutMs: number; intervalMs: number }) {
+  const dir = tempDir();
+  const store = SqliteStore.open({ dataDir: dir.path });
+  cleanups.push(dir.cleanup, () => store.close());
+  const now = new Date().toISOString();
+  await Promise.all(Array.from({ length: agents }, (_, i) => store.agents.insert({ id: `a${i}`, branchId: 'b', kind: 'bot', channel: 'telegram', status: 'up', dependsOn: [], registeredAt: now, source: 'api' })));
+  const held: Array<() => void> = [];
+  const probes = new Map<string, number>();
+  const probe = (agent: { id: string }) => {
+    probes.set(agent.id, (probes.get(agent.id) ?? 0) + 1);
+    return new Promise<ProbeResult>((resolve) => held.push(() => resolve({ ok: true, latencyMs: 1 })));
+  };
+  const clock = new ManualClock();
+  const { logger } = memoryLogger();
+  const monitor = new HealthMonitor({
+    store,
+    clock,
+    logger,
+    bus: new EventBus(logger),
+    audit: new AuditLog({ store, clock }),
+    probe,
+    alert: async () => undefined,
+    restart: async () => undefined,
+    options: { ...DEFAULT_HEALTH_OPTIONS, concurrency: options.concurrency, timeoutMs: options.timeoutMs, intervalMs: () => options.intervalMs },
+  });
+  cleanups.push(() => monitor.stop());
+  await monitor.start();
+  return { store, clock, monitor, held, probes };
+}
+
 describe('a health sweep that comes due all at once', () => {
   it('runs a bounded number of checks at a time (the rest wait as ids), and checks every agent', async () => {
-    const dir = tempDir();
-    const store = SqliteStore.open({ dataDir: dir.path });
-    cleanups.push(dir.cleanup, () => store.close());
     const agents = MAX_CHECKS_IN_FLIGHT * 3;
-    const now = new Date().toISOString();
-    await Promise.all(Array.from({ length: agents }, (_, i) => store.agents.insert({ id: `a${i}`, branchId: 'b', kind: 'bot', channel: 'telegram', status: 'up', dependsOn: [], registeredAt: now, source: 'api' })));
+    const { store, clock, monitor, held } = await sweepSetup(agents, { concurrency: 32, timeoutMs: 60_000, intervalMs: 30_000 });
     // Count the agent reads a check starts with (the real store's method, counted).
     const get = store.agents.get.bind(store.agents);
     let reads = 0;
@@ -29,23 +56,6 @@ describe('a health sweep that comes due all at once', () => {
       reads++;
       return get(id);
     };
-    const held: Array<() => void> = [];
-    const probe = () => new Promise<ProbeResult>((resolve) => held.push(() => resolve({ ok: true, latencyMs: 1 })));
-    const clock = new ManualClock();
-    const { logger } = memoryLogger();
-    const monitor = new HealthMonitor({
-      store,
-      clock,
-      logger,
-      bus: new EventBus(logger),
-      audit: new AuditLog({ store, clock }),
-      probe,
-      alert: async () => undefined,
-      restart: async () => undefined,
-      options: { ...DEFAULT_HEALTH_OPTIONS, concurrency: 32, timeoutMs: 60_000, intervalMs: () => 30_000 },
-    });
-    cleanups.push(() => monitor.stop());
-    await monitor.start();
     await clock.advance(0);
     // Every agent is due; 32 probes run, and no more checks than the bound have started.
     expect(held).toHaveLength(32);
@@ -62,23 +72,8 @@ describe('a health sweep that comes due all at once', () => {
   });
 
   it('a check asked for while its due check waits in line runs once, and asking again while every place is taken waits in line', async () => {
-    const dir = tempDir();
-    const store = SqliteStore.open({ dataDir: dir.path });
-    cleanups.push(dir.cleanup, () => store.close());
     const agents = MAX_CHECKS_IN_FLIGHT + 8;
-    const now = new Date().toISOString();
-    await Promise.all(Array.from({ length: agents }, (_, i) => store.agents.insert({ id: `a${i}`, branchId: 'b', kind: 'bot', channel: 'telegram', status: 'up', dependsOn: [], registeredAt: now, source: 'api' })));
-    const probes = new Map<string, number>();
-    const held: Array<() => void> = [];
-    const probe = (agent: { id: string }) => {
-      probes.set(agent.id, (probes.get(agent.id) ?? 0) + 1);
-      return new Promise<ProbeResult>((resolve) => held.push(() => resolve({ ok: true, latencyMs: 1 })));
-    };
-    const clock = new ManualClock();
-    const { logger } = memoryLogger();
-    const monitor = new HealthMonitor({ store, clock, logger, bus: new EventBus(logger), audit: new AuditLog({ store, clock }), probe, alert: async () => undefined, restart: async () => undefined, options: { ...DEFAULT_HEALTH_OPTIONS, concurrency: 1000, timeoutMs: 60_000, intervalMs: () => 30_000 } });
-    cleanups.push(() => monitor.stop());
-    await monitor.start();
+    const { store, clock, monitor, held, probes } = await sweepSetup(agents, { concurrency: 1000, timeoutMs: 60_000, intervalMs: 30_000 });
     await clock.advance(0);
     // Every place is taken; 8 due checks wait in line.
     expect(held).toHaveLength(MAX_CHECKS_IN_FLIGHT);
@@ -108,19 +103,8 @@ describe('a health sweep that comes due all at once', () => {
   });
 
   it('the line of due checks stays as long as what waits in it when probes are slower than the interval', async () => {
-    const dir = tempDir();
-    const store = SqliteStore.open({ dataDir: dir.path });
-    cleanups.push(dir.cleanup, () => store.close());
     const agents = MAX_CHECKS_IN_FLIGHT * 3;
-    const now = new Date().toISOString();
-    await Promise.all(Array.from({ length: agents }, (_, i) => store.agents.insert({ id: `a${i}`, branchId: 'b', kind: 'bot', channel: 'telegram', status: 'up', dependsOn: [], registeredAt: now, source: 'api' })));
-    const held: Array<() => void> = [];
-    const probe = () => new Promise<ProbeResult>((resolve) => held.push(() => resolve({ ok: true, latencyMs: 1 })));
-    const clock = new ManualClock();
-    const { logger } = memoryLogger();
-    const monitor = new HealthMonitor({ store, clock, logger, bus: new EventBus(logger), audit: new AuditLog({ store, clock }), probe, alert: async () => undefined, restart: async () => undefined, options: { ...DEFAULT_HEALTH_OPTIONS, concurrency: 1000, timeoutMs: 600_000, intervalMs: () => 1000 } });
-    cleanups.push(() => monitor.stop());
-    await monitor.start();
+    const { clock, monitor, held } = await sweepSetup(agents, { concurrency: 1000, timeoutMs: 600_000, intervalMs: 1000 });
     // Many intervals pass while only a few probes answer each time: checks are always due, never more than once each.
     for (let round = 0; round < 40; round++) {
       held.splice(0, 64).forEach((answer) => answer());
