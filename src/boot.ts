@@ -35,7 +35,7 @@ export interface BootOptions {
   health?: CoordinatorDeps['health'];
   dashboard?: CoordinatorDeps['dashboard'];
   /**
-   * The file store's disk lost writes (a failed fsync) and the store now refuses every write.
+   * The file store's disk lost writes (a failed fsync or COMMIT) and the store now refuses every write.
    * It is already logged and on `/ready`; the CLI exits so that a process manager restarts it
    * and the restart recovers from what is on disk.
    */

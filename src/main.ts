@@ -44,7 +44,7 @@ function banner(running: Running): string {
 }
 
 /**
- * Fail-stop: after a failed fsync nothing the process holds in memory can be trusted to be on
+ * Fail-stop: after a failed fsync or COMMIT nothing the process holds in memory can be trusted to be on
  * disk, so it exits (code 1) instead of serving on; a process manager restarts it, and the
  * restart reads what is really on disk. The log gets up to 2 s to reach its file.
  */

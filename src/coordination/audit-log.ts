@@ -167,8 +167,10 @@ export class AuditLog {
       // Durable writes settle in the order they were applied: the anchor advances in seq order. In a
       // write unit the insert answers once applied and the unit waits for the disk; the anchor follows
       // only what is on disk (a crash must never leave it ahead of the log).
-      const durable = this.deps.store.units?.current() ? inserted : inserted.then(anchored);
-      if (durable === inserted) Promise.all([inserted, unitDurable(this.deps.store)]).then(([stored]) => anchored(stored), () => undefined);
+      const inUnit = this.deps.store.units?.current() !== undefined;
+      const durable = inUnit ? inserted : inserted.then(anchored);
+      // (A failed write reaches the caller through `durable`; the anchor just stays where it was.)
+      if (inUnit) Promise.all([inserted, unitDurable(this.deps.store)]).then(([stored]) => anchored(stored), () => undefined);
       // Only one process writes a file store (it holds the lock), so no other replica can take this seq meanwhile.
       if (this.deps.store.appliesWritesAtCall) return { durable };
       try {

@@ -3,7 +3,7 @@ import type { Logger } from '../config/logger.js';
 import type { Overrides } from '../config/overrides.js';
 import type { AgentStatus, ApprovalRecord, ConversationRecord, Decision, MessageRecord, PrincipalRole, RiskLevel } from '../storage/records.js';
 import type { StoreState } from '../storage/store.js';
-import { afterWriteUnit, outsideWriteUnits } from '../storage/write-unit.js';
+import { afterWriteUnit } from '../storage/write-unit.js';
 
 /** Every domain event, by name. Modules talk through these, never through each other's internals. */
 export interface DomainEvents {
@@ -62,7 +62,7 @@ export class EventBus {
    * and its listeners run outside the unit: their own writes wait for the disk on their own.
    */
   emit<K extends EventName>(event: K, payload: DomainEvents[K]): void {
-    afterWriteUnit(() => outsideWriteUnits(() => this.emitter.emit(event, payload)));
+    afterWriteUnit(() => this.emitter.emit(event, payload));
   }
 
   private fail(event: string, error: unknown): void {

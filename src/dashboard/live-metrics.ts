@@ -14,7 +14,7 @@ const SEEN_MS = MINUTE;
  * recomputed from the store at every change: read once from the store (the
  * first time a page asks), then every approval, message and agent status
  * event moves them, and a snapshot is computed from memory (the last 24 h of
- * approvals as small facts, messages as counts per minute, agents' statuses).
+ * approvals as small facts, messages as counts per second, agents' statuses).
  * Read again from the store every RESEED_MS, which also drops what left the
  * store without an event (retention, an agent removed). Events that arrive
  * while the store is being read are applied after it, once.

@@ -15,7 +15,7 @@ export interface OpenStoreOptions {
   logger: Logger;
   clock: Clock;
   onStateChange?: (state: StoreState) => void;
-  /** The file store's disk lost writes (a failed fsync); it refuses writes from now on (SqliteStore's `onFailed`). */
+  /** The file store's disk lost writes (a failed fsync or COMMIT); it refuses writes from now on (SqliteStore's `onFailed`). */
   onFailed?: (error: CodedError) => void;
 }
 

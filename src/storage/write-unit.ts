@@ -24,7 +24,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
  * A unit groups the waits for the disk; it is not a transaction. If `fn`
  * throws halfway, the writes it made before stay (each is applied when made,
  * as outside a unit); if one of its writes does not reach the disk (the store
- * failed), the unit refuses its later writes and `run` rejects.
+ * failed), its later writes are refused and `run` rejects.
  */
 /** One context for every store's units: `outsideWriteUnits` leaves whichever is open. */
 const context = new AsyncLocalStorage<WriteUnit>();
@@ -51,6 +51,7 @@ export class WriteUnits {
     } catch (error) {
       // Not a transaction: what it wrote before the throw stays, and is announced once it is on disk.
       unit.closed = true;
+      // The caller hears of `error`; a write of the unit that failed as well has already stopped the store (fail-stop).
       await unit.durable().catch(() => undefined);
       throw error;
     }
@@ -65,8 +66,6 @@ export class WriteUnits {
 
 export class WriteUnit {
   closed = false;
-  /** A write of the unit did not reach the disk: its later writes are refused with this. */
-  failure: { error: unknown } | undefined;
   /** Run once the unit is durable (`afterWriteUnit`). */
   readonly after: Array<() => void> = [];
   private readonly pending: Array<Promise<unknown>> = [];
@@ -74,10 +73,9 @@ export class WriteUnit {
 
   /** A write of the unit: applied already, `durable` settles when it is on disk. */
   track(durable: Promise<unknown>): void {
-    // Its failure is reported by `durable()` (and refuses the unit's later writes), once.
-    durable.catch((error: unknown) => {
-      this.failure ??= { error };
-    });
+    // Its failure is reported by `durable()`; a write that does not reach the disk stops the store
+    // (GroupCommit.fail), which refuses the unit's later writes too.
+    durable.catch(() => undefined);
     this.pending.push(durable);
   }
 

@@ -92,7 +92,7 @@ interface Tracked {
   /** The latest check (stored in the record at least every LAST_CHECK_STORED_EVERY checks). */
   lastCheck?: CheckSummary;
   /** Checks counted from a per-agent offset: at each multiple of LAST_CHECK_STORED_EVERY the record's `lastCheck` is written. */
-  unstored: number;
+  phase: number;
   /** Waiting in the FIFO of due checks (at most once). */
   queued?: boolean;
   /** `checkNow` callers waiting for a check that waits in the FIFO (every place was taken). */
@@ -215,7 +215,7 @@ export class HealthMonitor {
     if (this.stopped) return;
     // Agents start at different points of the LAST_CHECK_STORED_EVERY cycle, so a sweep writes a tenth
     // of the records instead of every tenth sweep writing all of them.
-    if (!this.tracked.has(agentId)) this.tracked.set(agentId, { failures: 0, unstored: cycleOffset(agentId), restartAttempt: 0, needsHuman: false });
+    if (!this.tracked.has(agentId)) this.tracked.set(agentId, { failures: 0, phase: cycleOffset(agentId), restartAttempt: 0, needsHuman: false });
     this.schedule(agentId, firstDelayMs);
   }
 
@@ -247,10 +247,16 @@ export class HealthMonitor {
   /** A due check: into the FIFO, once (a check running now re-arms the timer when it ends). */
   private enqueue(agentId: string): void {
     const t = this.tracked.get(agentId);
-    if (!t || t.queued || t.running) return;
+    if (!t || t.running) return;
+    this.line(agentId, t);
+    this.pump();
+  }
+
+  /** Into the FIFO, unless it waits there already. */
+  private line(agentId: string, t: Tracked): void {
+    if (t.queued) return;
     t.queued = true;
     this.ready.push(agentId);
-    this.pump();
   }
 
   private pump(): void {
@@ -306,10 +312,7 @@ export class HealthMonitor {
       return this.run(agentId, t);
     }
     const checked = new Promise<void>((resolve) => (t.whenChecked ??= []).push(resolve));
-    if (!t.queued) {
-      t.queued = true;
-      this.ready.push(agentId);
-    }
+    this.line(agentId, t);
     return checked;
   }
 
@@ -346,7 +349,7 @@ export class HealthMonitor {
     let latest: AgentRecord | null = agent;
     // By phase, not by a count reset at each write: agents stay spread over the cycle after an outage
     // changed them all at once. A status change writes `lastCheck` with it.
-    const due = ++t.unstored % LAST_CHECK_STORED_EVERY === 0;
+    const due = ++t.phase % LAST_CHECK_STORED_EVERY === 0;
     if (!changing && (news || due)) latest = await store.agents.update(agentId, { lastCheck });
     if (!latest) return this.untrack(agentId);
     // (Most checks change nothing: no call, no promise, for them.)

@@ -129,8 +129,6 @@ export class SqliteCollection<T extends StoredDoc> implements Collection<T> {
     const options = { savepoint: !oneStatement || this.journaling() };
     const unit = this.units?.current();
     if (!unit) return this.commit.run(fn, options);
-    // A unit one of whose writes did not reach the disk goes no further.
-    if (unit.failure) return Promise.reject(unit.failure.error);
     // In a write unit: answered once applied; the unit waits for the disk once, for all its writes.
     try {
       const { result, durable } = this.commit.apply(fn, options);

@@ -14,7 +14,7 @@ import { WriteUnits } from '../write-unit.js';
 export interface SqliteStoreOptions extends PrivateDataDirOptions {
   dataDir: string;
   /**
-   * An fsync of the WAL failed: the store refuses every write from now on (see GroupCommit.fail)
+   * An fsync of the WAL or a COMMIT failed: the store refuses every write from now on (see GroupCommit.fail)
    * and the owner should stop the process, so that a restart recovers from what is on disk.
    */
   onFailed?: (error: CodedError) => void;
