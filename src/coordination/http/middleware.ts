@@ -4,7 +4,7 @@ import type { Logger } from '../../config/logger.js';
 import { CodedError, ErrorCode, ValidationError } from '../../core/errors.js';
 import type { PrincipalRole } from '../../storage/records.js';
 import type { Authenticator } from '../auth.js';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { zodIssues } from '../../config/zod-issues.js';
 import './express-types.js';
 
@@ -55,3 +55,24 @@ export function parseBody<T extends z.ZodType>(schema: T, body: unknown): z.infe
   if (!parsed.success) throw new ValidationError('Request body is invalid', zodIssues(parsed.error));
   return parsed.data;
 }
+
+/**
+ * Parses `req.query` with a zod schema (the one the OpenAPI document describes the parameters
+ * from); a failure is a 400 with `message` and one issue per parameter and problem.
+ */
+export function parseQuery<T extends z.ZodType>(schema: T, query: unknown, message = 'Invalid filter'): z.infer<T> {
+  const parsed = schema.safeParse(query);
+  if (parsed.success) return parsed.data;
+  // Several checks of one parameter may fail at once (a fraction is neither whole nor in range): said once.
+  const seen = new Set<string>();
+  const issues = zodIssues(parsed.error).filter((i) => !seen.has(`${i.path}\n${i.message}`) && Boolean(seen.add(`${i.path}\n${i.message}`)));
+  throw new ValidationError(message, issues);
+}
+
+/** Query parameters: a whole number in `[min, max]` (default `fallback`), saying the range when it is not. */
+export function wholeNumberParam(min: number, max: number, fallback: number, message = `expected ${min}-${max}`) {
+  return z.coerce.number({ message }).int({ message }).min(min, { message }).max(max, { message }).default(fallback);
+}
+
+/** A query parameter given once, as text (a repeated one is an array, refused). */
+export const textParam = (message = 'expected one value') => z.string({ message });

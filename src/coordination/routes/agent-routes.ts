@@ -9,12 +9,17 @@ import type { AgentRegistry } from '../agent-registry.js';
 import { agentView, patchAgentSchema, registerAgentSchemaFor } from '../agent-registry.js';
 import type { AuditLog } from '../audit-log.js';
 import type { HealthMonitor } from '../health/health-monitor.js';
-import { parseBody } from '../http/middleware.js';
+import { parseBody, parseQuery, textParam } from '../http/middleware.js';
 import { branchWhere, readScopeOf, seesBranch } from '../read-scope.js';
 import type { RuntimeSettings } from '../runtime-settings.js';
 
-const STATUSES = ['pending', 'up', 'down', 'maintenance', 'blocked'];
-const maintenanceSchema = z.strictObject({ enabled: z.boolean({ message: 'expected true or false' }) });
+const STATUSES = ['pending', 'up', 'down', 'maintenance', 'blocked'] as const satisfies readonly AgentStatus[];
+/** `GET /api/agents` */
+export const listAgentsQuery = z.object({
+  branchId: textParam('expected one branch id').optional().describe('Only this branch (within what the token may see).'),
+  status: z.enum(STATUSES, { message: `expected one of ${STATUSES.join(', ')}` }).optional(),
+});
+export const maintenanceSchema = z.strictObject({ enabled: z.boolean({ message: 'expected true or false' }) });
 
 /**
  * `/api/agents`: register, list, inspect, assign a team, remove, heartbeat,
@@ -54,13 +59,10 @@ export function agentRoutes(deps: {
   });
 
   router.get('/api/agents', deps.anyAuth, async (req, res) => {
-    const { branchId, status } = req.query;
-    if (status !== undefined && !STATUSES.includes(String(status))) {
-      throw new CodedError(ErrorCode.Validation, 'Invalid filter', { issues: [{ path: 'status', message: `expected one of ${STATUSES.join(', ')}` }] });
-    }
+    const { branchId, status } = parseQuery(listAgentsQuery, req.query);
     const scope = await readScopeOf(req.principal!, deps.settings.config, store);
     const agents = await store.agents.find({
-      where: { ...branchWhere(scope, branchId ? String(branchId) : undefined), ...(status ? { status: String(status) as AgentStatus } : {}) },
+      where: { ...branchWhere(scope, branchId || undefined), ...(status ? { status } : {}) },
       orderBy: { field: 'id' },
     });
     res.json({ agents: agents.map((a) => agentView(deps.monitor.live(a), scope)) });

@@ -3,15 +3,15 @@ import { z } from 'zod';
 import { idSchema, RISK_LEVELS } from '../../config/config-schema.js';
 import { CodedError, ConflictError, ErrorCode, ValidationError, asCodedError } from '../../core/errors.js';
 import type { OutboundPolicy } from '../approvals/outbound-guard.js';
-import type { ApprovalRecord, ApprovalStatus, RiskLevel } from '../../storage/records.js';
+import type { ApprovalRecord, ApprovalStatus } from '../../storage/records.js';
 import type { Store } from '../../storage/store.js';
 import type { ApprovalEngine, DecideResult } from '../approvals/approval-engine.js';
 import type { EventBus } from '../event-bus.js';
-import { parseBody } from '../http/middleware.js';
+import { parseBody, parseQuery, textParam, wholeNumberParam } from '../http/middleware.js';
 import { approvalView, approvalViewFor, approvalWhere, mustSeeApproval, readScopeOf, seesBranch, type ReadScope } from '../read-scope.js';
 import type { RuntimeSettings } from '../runtime-settings.js';
 
-const STATUSES: ApprovalStatus[] = ['pending', 'approved', 'rejected', 'expired', 'cancelled', 'executed', 'failed'];
+const STATUSES = ['pending', 'approved', 'rejected', 'expired', 'cancelled', 'executed', 'failed'] as const satisfies readonly ApprovalStatus[];
 const MAX_WAIT_SEC = 60;
 
 export const createApprovalSchema = z.strictObject({
@@ -25,12 +25,29 @@ export const createApprovalSchema = z.strictObject({
   callbackUrl: z.url({ protocol: /^https?$/, message: 'expected an http(s) URL' }).optional(),
   requiredApprovals: z.number().int().min(1).max(10).optional(),
 });
-const decisionSchema = z.strictObject({
+export const decisionSchema = z.strictObject({
   decision: z.enum(['approve', 'reject'], { message: 'expected "approve" or "reject"' }),
   reason: z.string().trim().max(1000).optional(),
 });
-const bulkSchema = decisionSchema.extend({ ids: z.array(z.string().min(1)).min(1, 'expected at least one id').max(200, 'expected at most 200 ids') });
-const resultSchema = z.strictObject({ success: z.boolean({ message: 'expected true or false' }), error: z.string().max(2000).optional(), result: z.unknown().optional() });
+export const bulkSchema = decisionSchema.extend({ ids: z.array(z.string().min(1)).min(1, 'expected at least one id').max(200, 'expected at most 200 ids') });
+export const resultSchema = z.strictObject({ success: z.boolean({ message: 'expected true or false' }), error: z.string().max(2000).optional(), result: z.unknown().optional() });
+
+/** `GET /api/approvals` */
+export const listApprovalsQuery = z.object({
+  branchId: textParam('expected one branch id').optional().describe('Only this branch (within what the token may see).'),
+  status: z.enum(STATUSES, { message: `expected one of ${STATUSES.join(', ')}` }).optional(),
+  riskLevel: z.enum(RISK_LEVELS, { message: `expected one of ${RISK_LEVELS.join(', ')}` }).optional(),
+  limit: wholeNumberParam(1, 500, 50).describe('At most this many, newest first.'),
+  offset: wholeNumberParam(0, Number.MAX_SAFE_INTEGER, 0, `expected a whole number from 0 to ${Number.MAX_SAFE_INTEGER}`),
+});
+/** `GET /api/approvals/:id`: a long-poll of up to MAX_WAIT_SEC (longer waits are cut to it). */
+export const getApprovalQuery = z.object({
+  waitSec: z.coerce
+    .number({ message: `expected 0-${MAX_WAIT_SEC} seconds` })
+    .min(0, `expected 0-${MAX_WAIT_SEC} seconds`)
+    .default(0)
+    .describe(`Long-poll: answer as soon as the approval leaves pending, or after this many seconds with its state then (at most ${MAX_WAIT_SEC}; more is cut to ${MAX_WAIT_SEC}).`),
+});
 
 export { approvalView };
 
@@ -102,19 +119,12 @@ export function approvalRoutes(deps: {
   }
 
   router.get('/api/approvals', deps.anyAuth, async (req, res) => {
-    const q = req.query;
-    const issues = [];
-    if (q.status !== undefined && !STATUSES.includes(String(q.status) as ApprovalStatus)) issues.push({ path: 'status', message: `expected one of ${STATUSES.join(', ')}` });
-    if (q.riskLevel !== undefined && !RISK_LEVELS.includes(String(q.riskLevel) as RiskLevel)) issues.push({ path: 'riskLevel', message: `expected one of ${RISK_LEVELS.join(', ')}` });
-    const limit = q.limit === undefined ? 50 : Number(q.limit);
-    const offset = q.offset === undefined ? 0 : Number(q.offset);
-    if (!Number.isSafeInteger(limit) || limit < 1 || limit > 500) issues.push({ path: 'limit', message: 'expected 1-500' });
-    if (!Number.isSafeInteger(offset) || offset < 0) issues.push({ path: 'offset', message: `expected a whole number from 0 to ${Number.MAX_SAFE_INTEGER}` });
-    if (issues.length > 0) throw new CodedError(ErrorCode.Validation, 'Invalid filter', { issues });
+    const q = parseQuery(listApprovalsQuery, req.query);
+    const { limit, offset } = q;
     const where = {
-      ...approvalWhere(await scopeOf(req), q.branchId ? String(q.branchId) : undefined),
-      ...(q.status ? { status: String(q.status) as ApprovalStatus } : {}),
-      ...(q.riskLevel ? { riskLevel: String(q.riskLevel) as RiskLevel } : {}),
+      ...approvalWhere(await scopeOf(req), q.branchId || undefined),
+      ...(q.status ? { status: q.status } : {}),
+      ...(q.riskLevel ? { riskLevel: q.riskLevel } : {}),
     };
     const [approvals, total] = await Promise.all([store.approvals.find({ where, orderBy: { field: 'createdAt', direction: 'desc' }, limit, offset }), store.approvals.count(where)]);
     const scope = await scopeOf(req);
@@ -125,8 +135,7 @@ export function approvalRoutes(deps: {
   router.get('/api/approvals/:id', deps.anyAuth, async (req, res) => {
     const scope = await scopeOf(req);
     let approval = await visible(req, scope);
-    const waitSec = req.query.waitSec === undefined ? 0 : Number(req.query.waitSec);
-    if (!Number.isFinite(waitSec) || waitSec < 0) throw new CodedError(ErrorCode.Validation, 'Invalid waitSec', { issues: [{ path: 'waitSec', message: `expected 0-${MAX_WAIT_SEC} seconds` }] });
+    const { waitSec } = parseQuery(getApprovalQuery, req.query, 'Invalid waitSec');
     if (approval.status === 'pending' && waitSec > 0) {
       approval = await new Promise<ApprovalRecord>((resolve) => {
         const done = (a: ApprovalRecord) => {

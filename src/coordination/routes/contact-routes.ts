@@ -4,14 +4,14 @@ import type { ConversationService } from '../../conversations/conversation-servi
 import { CodedError, ErrorCode, NotFoundError } from '../../core/errors.js';
 import type { ContactRecord, ConversationState } from '../../storage/records.js';
 import type { Store } from '../../storage/store.js';
-import { parseBody } from '../http/middleware.js';
+import { parseBody, parseQuery, textParam, wholeNumberParam } from '../http/middleware.js';
 import type { AuditLog } from '../audit-log.js';
 import type { RuntimeSettings } from '../runtime-settings.js';
 import { readScopeOf } from '../read-scope.js';
 
-const STATES: ConversationState[] = ['bot', 'pending_human'];
-const replySchema = z.strictObject({ text: z.string({ message: 'expected the text to send' }).trim().min(1, 'expected some text').max(4000, 'expected at most 4000 characters') });
-const patchSchema = z
+const STATES = ['bot', 'pending_human'] as const satisfies readonly ConversationState[];
+export const replySchema = z.strictObject({ text: z.string({ message: 'expected the text to send' }).trim().min(1, 'expected some text').max(4000, 'expected at most 4000 characters') });
+export const patchContactSchema = z
   .strictObject({
     optedOut: z.boolean({ message: 'expected true or false' }).optional(),
     tags: z.array(z.string().trim().min(1).max(40)).max(20, 'expected at most 20 tags').optional(),
@@ -19,15 +19,22 @@ const patchSchema = z
   })
   .refine((p) => Object.keys(p).length > 0, { message: 'expected at least one of optedOut, tags, name' });
 
-function paging(query: Request['query'], max: number): { limit: number; offset: number } {
-  const limit = query.limit === undefined ? 50 : Number(query.limit);
-  const offset = query.offset === undefined ? 0 : Number(query.offset);
-  const issues = [];
-  if (!Number.isSafeInteger(limit) || limit < 1 || limit > max) issues.push({ path: 'limit', message: `expected 1-${max}` });
-  if (!Number.isSafeInteger(offset) || offset < 0) issues.push({ path: 'offset', message: `expected a whole number from 0 to ${Number.MAX_SAFE_INTEGER}` });
-  if (issues.length > 0) throw new CodedError(ErrorCode.Validation, 'Invalid paging', { issues });
-  return { limit, offset };
-}
+const paging = (max: number) => ({
+  limit: wholeNumberParam(1, max, 50).describe('At most this many.'),
+  offset: wholeNumberParam(0, Number.MAX_SAFE_INTEGER, 0, `expected a whole number from 0 to ${Number.MAX_SAFE_INTEGER}`),
+});
+/** `GET /api/contacts` */
+export const listContactsQuery = z.object({
+  branchId: textParam('expected one branch id').optional(),
+  channel: textParam('expected one channel').optional(),
+  state: z.enum(STATES, { message: `expected one of ${STATES.join(', ')}` }).optional().describe('Only conversations in this state (pending_human: the hand-off queue), newest activity first.'),
+  ...paging(500),
+});
+/** `GET /api/contacts/:id/messages` */
+export const listMessagesQuery = z.object({
+  before: textParam(`expected the id of one of the contact's messages`).optional().describe('Cursor: only messages older than this message id (`nextBefore` of the previous page).'),
+  ...paging(200),
+});
 
 /**
  * `/api/contacts`: customers, their conversation state and message history;
@@ -62,24 +69,21 @@ export function contactRoutes(deps: { store: Store; conversations: ConversationS
   };
 
   router.get('/api/contacts', deps.auth, async (req, res) => {
-    const { limit, offset } = paging(req.query, 500);
-    const q = req.query;
-    if (q.state !== undefined && !STATES.includes(String(q.state) as ConversationState)) {
-      throw new CodedError(ErrorCode.Validation, 'Invalid filter', { issues: [{ path: 'state', message: `expected one of ${STATES.join(', ')}` }] });
-    }
+    const q = parseQuery(listContactsQuery, req.query);
+    const { limit, offset } = q;
     const branches = await visibleBranches(req);
-    const branchId = q.branchId === undefined ? undefined : String(q.branchId);
+    const branchId = q.branchId;
     if (branchId && branches && !branches.includes(branchId)) throw new NotFoundError('branch', branchId);
     const branchFilter = branchId ? { branchId } : branches ? { branchId: { in: branches } } : {};
     if (q.state !== undefined) {
       // By conversation state (e.g. the hand-off queue), newest activity first.
-      const where = { ...branchFilter, state: String(q.state) as ConversationState };
+      const where = { ...branchFilter, state: q.state };
       const [list, total] = await Promise.all([store.conversations.find({ where, orderBy: { field: 'lastMessageAt', direction: 'desc' }, limit, offset }), store.conversations.count(where)]);
       const contacts = await Promise.all(list.map(async (c) => store.contacts.get(c.contactId)));
       res.json({ contacts: await Promise.all(contacts.filter((c): c is ContactRecord => Boolean(c)).map(withConversation)), total, limit, offset });
       return;
     }
-    const where = { ...branchFilter, ...(q.channel ? { channel: String(q.channel) } : {}) };
+    const where = { ...branchFilter, ...(q.channel ? { channel: q.channel } : {}) };
     const [list, total] = await Promise.all([store.contacts.find({ where, orderBy: { field: 'lastSeenAt', direction: 'desc' }, limit, offset }), store.contacts.count(where)]);
     res.json({ contacts: await Promise.all(list.map(withConversation)), total, limit, offset });
   });
@@ -92,16 +96,15 @@ export function contactRoutes(deps: { store: Store; conversations: ConversationS
   // (`nextBefore` is the cursor for the next page); `offset` works too for jumping.
   router.get('/api/contacts/:id/messages', deps.auth, async (req, res) => {
     const contact = await visibleContact(req);
-    const { limit, offset } = paging(req.query, 200);
-    const before = req.query.before;
+    const { limit, offset, before } = parseQuery(listMessagesQuery, req.query, 'Invalid paging');
     if (before !== undefined) {
-      const anchor = typeof before === 'string' ? await store.messages.get(before) : null;
+      const anchor = await store.messages.get(before);
       if (!anchor || anchor.contactId !== contact.id) {
         throw new CodedError(ErrorCode.Validation, 'Invalid paging', { issues: [{ path: 'before', message: `expected the id of one of contact ${contact.id}'s messages` }] });
       }
     }
     const all = { contactId: contact.id };
-    const where = before === undefined ? all : { ...all, id: { lt: String(before) } };
+    const where = before === undefined ? all : { ...all, id: { lt: before } };
     const [messages, remaining, total] = await Promise.all([
       store.messages.find({ where, orderBy: { field: 'id', direction: 'desc' }, limit, offset }),
       store.messages.count(where),
@@ -141,7 +144,7 @@ export function contactRoutes(deps: { store: Store; conversations: ConversationS
 
   router.patch('/api/contacts/:id', deps.auth, async (req, res) => {
     const contact = await visibleContact(req);
-    const patch = parseBody(patchSchema, req.body);
+    const patch = parseBody(patchContactSchema, req.body);
     const updated = (await store.contacts.update(contact.id, { ...patch, ...(patch.name ? { nameByStaff: true } : {}) })) ?? contact;
     await deps.audit.append({ type: 'contact.updated', actor: staffName(req), branchId: contact.branchId, data: { contactId: contact.id, ...patch } });
     res.json({ contact: await withConversation(updated) });
