@@ -68,6 +68,13 @@ describe('module boundaries', () => {
     expect(offences).toEqual([]);
   });
 
+  it('src/mcp reaches the coordinator only through the REST client: no engine, store, channel, dashboard or composition root', () => {
+    const inside = ['coordination', 'storage', 'bots', 'branches', 'conversations', 'dashboard', 'app'].map((f) => join(SRC, f) + '/');
+    const offences = inFolder('mcp').flatMap((file) => [...reach(file)].filter((t) => inside.some((d) => t.startsWith(d)) || SDKS.some((sdk) => t.startsWith(sdk))).map((t) => `${rel(file)} → ${t.startsWith(ROOT) ? rel(t) : t}`));
+    expect(inFolder('mcp').length).toBeGreaterThan(0);
+    expect(offences).toEqual([]);
+  });
+
   it('the composition root lives in src/app, and nothing but the entry points imports it', () => {
     expect(files).toContain(join(SRC, 'app', 'create-coordinator.ts'));
     const importers = files.filter((f) => !f.startsWith(join(SRC, 'app') + '/') && [...(graph.get(f) ?? [])].some((s) => resolveSpec(f, s).startsWith(join(SRC, 'app') + '/')));
