@@ -51,6 +51,7 @@ import { configRoutes } from '../coordination/routes/config-routes.js';
 import { systemRoutes } from '../coordination/routes/system-routes.js';
 import { StatusView } from '../coordination/status-view.js';
 import { RuntimeSettings } from '../coordination/runtime-settings.js';
+import { mcpOverHttp } from '../mcp/http-mount.js';
 
 export interface CoordinatorDeps {
   env: Env;
@@ -159,6 +160,9 @@ export async function createCoordinator(deps: CoordinatorDeps): Promise<Coordina
   const stopDomainMetrics = domainMetrics(metrics.registry, bus, store);
   const webhooks = webhookRouters({ channels, local });
   logger.add(metrics.errorCounter);
+  const requesterAuth = requireAuth(authenticate, ['agent']);
+  // The MCP tools at /mcp: the agents' auth, calling this same API with the caller's token (src/mcp).
+  const mcp = mcpOverHttp({ auth: requesterAuth, api: () => api, logger });
   const api = createApiApp({
     logger,
     metrics,
@@ -196,13 +200,14 @@ export async function createCoordinator(deps: CoordinatorDeps): Promise<Coordina
         bus,
         settings,
         anyAuth: anyRole,
-        requesterAuth: requireAuth(authenticate, ['agent']),
+        requesterAuth,
         deciderAuth: requireAuth(authenticate, ['manager']),
         operatorAuth: requireAuth(authenticate, ['operator']),
       }),
       auditRoutes({ store, audit, auth: requireAuth(authenticate, ['operator']) }),
       contactRoutes({ store, conversations, settings, audit, auth: requireAuth(authenticate, ['operator', 'manager']) }),
       tokenRoutes({ store, settings, audit, clock, adminAuth: requireAuth(authenticate, []), bus, admin: adminToken }),
+      mcp.router,
       webhooks.json,
     ],
   });
@@ -276,6 +281,7 @@ export async function createCoordinator(deps: CoordinatorDeps): Promise<Coordina
     },
     async stop() {
       await coordinator.detach();
+      await mcp.close();
       await dashboard.close();
       await monitor.stop();
       await approvals.stop();
