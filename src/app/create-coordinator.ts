@@ -49,6 +49,7 @@ import { createMetrics } from '../coordination/metrics.js';
 import { domainMetrics } from '../coordination/domain-metrics.js';
 import { configRoutes } from '../coordination/routes/config-routes.js';
 import { systemRoutes } from '../coordination/routes/system-routes.js';
+import { docsRoutes } from '../coordination/routes/docs-routes.js';
 import { StatusView } from '../coordination/status-view.js';
 import { RuntimeSettings } from '../coordination/runtime-settings.js';
 import { mcpOverHttp } from '../mcp/http-mount.js';
@@ -208,6 +209,7 @@ export async function createCoordinator(deps: CoordinatorDeps): Promise<Coordina
       contactRoutes({ store, conversations, settings, audit, auth: requireAuth(authenticate, ['operator', 'manager']) }),
       tokenRoutes({ store, settings, audit, clock, adminAuth: requireAuth(authenticate, []), bus, admin: adminToken }),
       mcp.router,
+      docsRoutes({ version: VERSION, channels: channels.list() }),
       webhooks.json,
     ],
   });

@@ -11,7 +11,7 @@ import type { RuntimeSettings } from '../runtime-settings.js';
 import { mustBeFreeId } from '../agent-ids.js';
 import { publicTokenId } from '../token-ids.js';
 
-const runnerSchema = z.strictObject({
+export const runnerSchema = z.strictObject({
   name: idSchema,
   branches: z.array(idSchema, { message: 'expected the ids of the branches this runner hosts' }).min(1, 'expected at least one branch'),
 });

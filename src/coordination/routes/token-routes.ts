@@ -13,7 +13,7 @@ import type { RuntimeSettings } from '../runtime-settings.js';
 import { mustBeFreeId } from '../agent-ids.js';
 import { isPublicTokenId, publicTokenId, tokensByPublicId, tokenView, type TokenView } from '../token-ids.js';
 
-const tokenSchema = z.strictObject({
+export const tokenSchema = z.strictObject({
   role: z.enum(['manager', 'operator'], { message: 'expected "manager" (decides approvals as that manager) or "operator" (reads, maintenance, restarts)' }),
   subject: idSchema,
   label: z.string().max(100).optional(),
