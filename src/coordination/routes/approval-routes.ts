@@ -15,15 +15,21 @@ const STATUSES = ['pending', 'approved', 'rejected', 'expired', 'cancelled', 'ex
 const MAX_WAIT_SEC = 60;
 
 export const createApprovalSchema = z.strictObject({
-  branchId: z.string({ message: 'expected the id of a configured branch' }).min(1),
-  actionType: z.string({ message: 'expected an action type such as refund or crm.update' }).regex(/^[a-z][a-z0-9_.-]{0,63}$/, 'expected lowercase letters, digits, ".", "_" or "-", e.g. refund or crm.update'),
-  summary: z.string({ message: 'expected a one-line summary for the manager' }).trim().min(1).max(500),
-  details: z.unknown().refine((v) => v === undefined || JSON.stringify(v).length <= 10_000, { message: 'expected at most 10000 characters of details' }).optional(),
-  riskLevel: z.enum(RISK_LEVELS, { message: `expected one of ${RISK_LEVELS.join(', ')}` }).optional(),
-  teamId: idSchema.optional(),
-  expiresInSec: z.number().int().min(10, 'expected at least 10 seconds').max(30 * 86_400, 'expected at most 30 days').optional(),
-  callbackUrl: z.url({ protocol: /^https?$/, message: 'expected an http(s) URL' }).optional(),
-  requiredApprovals: z.number().int().min(1).max(10).optional(),
+  branchId: z.string({ message: 'expected the id of a configured branch' }).min(1).describe('The branch whose managers decide (an agent may ask only at its own branch).'),
+  actionType: z.string({ message: 'expected an action type such as refund or crm.update' }).regex(/^[a-z][a-z0-9_.-]{0,63}$/, 'expected lowercase letters, digits, ".", "_" or "-", e.g. refund or crm.update')
+    .describe('What the action is, e.g. `refund`, `crm.update`, `message.send` (built in: the coordinator sends it once approved). Its words set the risk: see riskLevel.'),
+  summary: z.string({ message: 'expected a one-line summary for the manager' }).trim().min(1).max(500).describe('One line the manager reads in chat before tapping approve: what, to whom, how much.'),
+  details: z.unknown().refine((v) => v === undefined || JSON.stringify(v).length <= 10_000, { message: 'expected at most 10000 characters of details' })
+    .optional()
+    .describe('The exact payload you will act on (JSON, at most 10,000 characters): shown to the manager and hashed into `payloadHash`, so what was approved can be checked against what runs. For message.send: {contactId, text} or {chatId, text, channel?}.'),
+  riskLevel: z
+    .enum(RISK_LEVELS, { message: `expected one of ${RISK_LEVELS.join(', ')}` })
+    .optional()
+    .describe('May raise the action type\'s risk, never lower it. low: reads, status; medium: CRM, tasks, notices; high: e-mail, calendar, data changes (and unknown types); critical: payments, refunds, customer messages, deletions. Risk decides who may approve and whether the branch\'s autonomy may approve it without a person.'),
+  teamId: idSchema.optional().describe('Only your own team (assigned by an admin): another team is refused with 403.'),
+  expiresInSec: z.number().int().min(10, 'expected at least 10 seconds').max(30 * 86_400, 'expected at most 30 days').optional().describe('Seconds until an undecided request expires: may shorten the policy\'s time for its risk, not extend it (400 naming the maximum).'),
+  callbackUrl: z.url({ protocol: /^https?$/, message: 'expected an http(s) URL' }).optional().describe('Where the decision is POSTed, signed with your callbackSecret (`x-coordinator-signature`). Public addresses only unless WEBHOOK_ALLOWLIST allows others.'),
+  requiredApprovals: z.number().int().min(1).max(10).optional().describe('Distinct approvers needed (1-10, default 1); one rejection rejects.'),
 });
 export const decisionSchema = z.strictObject({
   decision: z.enum(['approve', 'reject'], { message: 'expected "approve" or "reject"' }),
@@ -36,7 +42,10 @@ export const resultSchema = z.strictObject({ success: z.boolean({ message: 'expe
 export const listApprovalsQuery = z.object({
   branchId: textParam('expected one branch id').optional().describe('Only this branch (within what the token may see).'),
   status: z.enum(STATUSES, { message: `expected one of ${STATUSES.join(', ')}` }).optional(),
-  riskLevel: z.enum(RISK_LEVELS, { message: `expected one of ${RISK_LEVELS.join(', ')}` }).optional(),
+  riskLevel: z
+    .enum(RISK_LEVELS, { message: `expected one of ${RISK_LEVELS.join(', ')}` })
+    .optional()
+    .describe('May raise the action type\'s risk, never lower it. low: reads, status; medium: CRM, tasks, notices; high: e-mail, calendar, data changes (and unknown types); critical: payments, refunds, customer messages, deletions. Risk decides who may approve and whether the branch\'s autonomy may approve it without a person.'),
   limit: wholeNumberParam(1, 500, 50).describe('At most this many, newest first.'),
   offset: wholeNumberParam(0, Number.MAX_SAFE_INTEGER, 0, `expected a whole number from 0 to ${Number.MAX_SAFE_INTEGER}`),
 });
