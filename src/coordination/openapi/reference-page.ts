@@ -1,6 +1,11 @@
 type Json = Record<string, unknown>;
 
 const escape = (text: unknown): string => String(text).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+/** Text with the document's markdown bits (`code`, **bold**) shown as such, everything else escaped. */
+const prose = (text: unknown): string =>
+  escape(text)
+    .replace(/`([^`]+)`/g, '<code>$1</code>')
+    .replace(/\*\*([^*]+)\*\*/g, '<b>$1</b>');
 
 /** A JSON Schema as one readable line per field: `name  type  (required)  — description`, nested by indent. */
 function fields(schema: Json, components: Record<string, Json>, depth = 0, seen = new Set<string>()): string {
@@ -15,7 +20,7 @@ function fields(schema: Json, components: Record<string, Json>, depth = 0, seen 
   const rows = Object.entries(props).map(([name, p]) => {
     const nested = p.properties || (p.items as Json | undefined)?.properties || p.$ref || (p.items as Json | undefined)?.$ref;
     const inner = nested ? `<div class="nested">${fields((p.items as Json | undefined) && !p.properties && !p.$ref ? (p.items as Json) : p, components, depth + 1, seen)}</div>` : '';
-    return `<li><code>${escape(name)}</code> <span class="type">${escape(typeOf(p))}</span>${required.has(name) ? ' <span class="req">required</span>' : ''}${p.description ? ` — ${escape(p.description)}` : ''}${inner}</li>`;
+    return `<li><code>${escape(name)}</code> <span class="type">${escape(typeOf(p))}</span>${required.has(name) ? ' <span class="req">required</span>' : ''}${p.description ? ` — ${prose(p.description)}` : ''}${inner}</li>`;
   });
   return `<ul>${rows.join('')}</ul>`;
 }
@@ -54,23 +59,23 @@ export function referencePage(doc: Json): string {
         const media = Object.values((r.content as Record<string, Json> | undefined) ?? {})[0];
         const schema = media?.schema as Json | undefined;
         const ref = schema?.$ref ? String(schema.$ref).split('/').pop() : undefined;
-        return `<li><b>${escape(status)}</b> ${escape(r.description)}${ref === 'Error' ? '' : schema && Number(status) < 400 ? `<div class="nested">${fields(schema, components)}</div>` : ''}${media?.example !== undefined ? `<pre>${escape(JSON.stringify(media.example, null, 2))}</pre>` : ''}</li>`;
+        return `<li><b>${escape(status)}</b> ${prose(r.description)}${ref === 'Error' ? '' : schema && Number(status) < 400 ? `<div class="nested">${fields(schema, components)}</div>` : ''}${media?.example !== undefined ? `<pre>${escape(JSON.stringify(media.example, null, 2))}</pre>` : ''}</li>`;
       });
       return `<section class="op" id="${escape(op.operationId)}">
 <h3><span class="method ${escape(method)}">${escape(method.toUpperCase())}</span> <code>${escape(path)}</code></h3>
 <p>${escape(op.summary)}</p>
 ${String(op.description ?? '')
   .split('\n\n')
-  .map((p) => `<p>${escape(p).replace(/`([^`]+)`/g, '<code>$1</code>').replace(/\*\*([^*]+)\*\*/g, '<b>$1</b>')}</p>`)
+  .map((p) => `<p>${prose(p)}</p>`)
   .join('')}
-${params.length ? `<h4>Parameters</h4><ul>${params.map((p) => `<li><code>${escape(p.name)}</code> <span class="type">${escape(p.in)}, ${escape(typeOf(p.schema as Json))}</span>${p.required ? ' <span class="req">required</span>' : ''}${p.description ? ` — ${escape(p.description)}` : ''}</li>`).join('')}</ul>` : ''}
+${params.length ? `<h4>Parameters</h4><ul>${params.map((p) => `<li><code>${escape(p.name)}</code> <span class="type">${escape(p.in)}, ${escape(typeOf(p.schema as Json))}</span>${p.required ? ' <span class="req">required</span>' : ''}${p.description ? ` — ${prose(p.description)}` : ''}</li>`).join('')}</ul>` : ''}
 ${json ? `<h4>Body</h4>${fields(json.schema as Json, components)}${json.example !== undefined ? `<pre>${escape(JSON.stringify(json.example, null, 2))}</pre>` : ''}` : ''}
 <h4>Answers</h4><ul>${responses.join('')}</ul>
 </section>`;
     });
     return `<h2 id="tag-${escape(tag.name)}">${escape(tag.name)}</h2><p>${escape(tag.description)}</p>${items.join('\n')}`;
   });
-  const schemaList = Object.entries(components).map(([name, s]) => `<section class="op" id="schema-${escape(name)}"><h3>${escape(name)}</h3>${s.description ? `<p>${escape(s.description)}</p>` : ''}${fields(s, components, 1, new Set([name]))}</section>`);
+  const schemaList = Object.entries(components).map(([name, s]) => `<section class="op" id="schema-${escape(name)}"><h3>${escape(name)}</h3>${s.description ? `<p>${prose(s.description)}</p>` : ''}${fields(s, components, 1, new Set([name]))}</section>`);
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${escape(info.title)} ${escape(info.version)}</title>
@@ -82,7 +87,7 @@ code,pre{font:13px ui-monospace,monospace}pre{background:#f4f6f8;padding:.6rem;o
 .type{color:#57606a}.req{color:#a33;font-size:12px}.nested{margin-left:1rem}ul{padding-left:1.2rem}nav a{margin-right:.8rem}
 </style></head><body>
 <h1>${escape(info.title)} <small>${escape(info.version)}</small></h1>
-<p>${escape(info.description).replace(/`([^`]+)`/g, '<code>$1</code>')}</p>
+<p>${prose(info.description)}</p>
 <p>Machine-readable: <a href="/openapi.json">/openapi.json</a> (OpenAPI 3.1).</p>
 <nav>${(doc.tags as Array<{ name: string }>).map((t) => `<a href="#tag-${escape(t.name)}">${escape(t.name)}</a>`).join('')}<a href="#schemas">schemas</a></nav>
 ${sections.join('\n')}
