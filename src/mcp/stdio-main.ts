@@ -29,9 +29,9 @@ const log = createLogger({
     new winston.transports.Console({
       stderrLevels: Object.keys(winston.config.npm.levels),
       format: winston.format.printf((info) => {
-        const { level, message, ...meta } = info as Record<string, unknown>;
+        const { level, message, timestamp, module: _module, ...meta } = info as Record<string, unknown>;
         const extra = Object.keys(meta).length > 0 ? ` ${JSON.stringify(meta)}` : '';
-        return `[coordinator-mcp] ${String(level)} ${String(message)}${extra}`;
+        return `${String(timestamp)} [coordinator-mcp] ${String(level)} ${String(message)}${extra}`;
       }),
     }),
   ],
