@@ -36,7 +36,7 @@ function expectHandled(route: RouteEntry, res: RawResponse): void {
   const where = `${route.method} ${route.path} -> ${res.status} ${res.text.slice(0, 300)}`;
   const json = (() => {
     try {
-      return JSON.parse(res.text) as { error?: { code?: unknown; message?: unknown } };
+      return JSON.parse(res.text) as { jsonrpc?: unknown; error?: { code?: unknown; message?: unknown } };
     } catch {
       return undefined;
     }
@@ -45,7 +45,9 @@ function expectHandled(route: RouteEntry, res: RawResponse): void {
   else expect({ where, serverError: res.status >= 500 }).toEqual({ where, serverError: false });
   if (res.status >= 400) {
     expect({ where, type: String(res.headers['content-type']).split(';')[0] }).toEqual({ where, type: 'application/json' });
-    expect({ where, code: typeof json?.error?.code, message: typeof json?.error?.message }).toEqual({ where, code: 'string', message: 'string' });
+    // The MCP endpoint's own refusals (past our auth) are JSON-RPC errors, as MCP clients read them: a numeric code.
+    const rpc = route.path.startsWith('/mcp') && json?.jsonrpc === '2.0';
+    expect({ where, code: typeof json?.error?.code, message: typeof json?.error?.message }).toEqual({ where, code: rpc ? 'number' : 'string', message: 'string' });
   }
 }
 

@@ -59,7 +59,7 @@ const DECIDERS: readonly PrincipalRole[] = ['manager'];
 const REQUESTERS: readonly PrincipalRole[] = ['agent'];
 const ADMIN: readonly PrincipalRole[] = [];
 
-const exampleApproval = {
+const exampleApproval = (channel: string) => ({
   approval: {
     id: '01JF3Q8Z7R2M5X9K4T6V0B1C2D',
     code: 'KQZXPM',
@@ -72,15 +72,16 @@ const exampleApproval = {
     riskLevel: 'medium',
     status: 'pending',
     autonomy: 'assisted',
-    deliveries: [{ channel: 'telegram', status: 'sent', at: '2026-12-03T10:00:01.000Z', tier: 'initial' }],
+    deliveries: [{ channel, status: 'sent', at: '2026-12-03T10:00:01.000Z', tier: 'initial' }],
     expiresAt: '2026-12-03T11:00:00.000Z',
     createdAt: '2026-12-03T10:00:00.000Z',
     updatedAt: '2026-12-03T10:00:01.000Z',
   },
-};
+});
 
 /** Every route of the REST API (the chat webhooks are added from the channel registry). */
 export function apiOperations(channels: readonly string[]): Operation[] {
+  const example = exampleApproval(channels[0] ?? 'chat');
   return [
     // --- system
     { method: 'get', path: '/health', tag: 'system', summary: 'Liveness', description: 'The process answers. No token, no I/O.', access: 'public', responses: { 200: { description: 'Alive', schema: z.object({ status: z.literal('ok'), version: z.string(), uptimeSec: z.number().int() }) } } },
@@ -221,7 +222,7 @@ export function apiOperations(channels: readonly string[]): Operation[] {
       bodyExample: { branchId: 'lisboa', actionType: 'refund', summary: 'Refund €40 to order 1042 (double charge)', details: { orderId: '1042', amountEur: 40 }, riskLevel: 'medium', expiresInSec: 3600 },
       headers: [{ name: 'Idempotency-Key', description: 'Any 1-200 characters, new for each action (a UUID): a retried request with the same key never creates a second approval.', schema: z.string().min(1).max(200) }],
       responses: {
-        201: { description: 'Created', schema: approvalAnswer, example: exampleApproval },
+        201: { description: 'Created', schema: approvalAnswer, example },
         200: { description: 'The same Idempotency-Key and body as an earlier request: that approval', schema: approvalAnswer },
         409: { description: 'The Idempotency-Key was used with another body' },
       },
@@ -256,7 +257,7 @@ export function apiOperations(channels: readonly string[]): Operation[] {
       access: 'token',
       params: idParam('The approval id or its code'),
       query: getApprovalQuery,
-      responses: { 200: { description: 'The approval (decided, or still pending when waitSec ran out)', schema: approvalAnswer, example: exampleApproval } },
+      responses: { 200: { description: 'The approval (decided, or still pending when waitSec ran out)', schema: approvalAnswer, example } },
     },
     {
       method: 'post',

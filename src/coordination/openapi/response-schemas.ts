@@ -34,7 +34,7 @@ const decision = z
     outcome: z.enum(['approved', 'rejected', 'expired', 'cancelled']),
     by: z.string().describe('The manager id, `admin`, `policy` (an autonomy rule), `system` (expiry) or the requester (cancel).'),
     byName: z.string().optional().describe('The manager as the prompt names them.'),
-    via: z.string().describe('Where it was decided: `telegram`, `slack`, `whatsapp`, `api`, `dashboard`, `policy`, `timeout`, …'),
+    via: z.string().describe('Where it was decided: the chat channel\'s name, or `api`, `dashboard`, `policy`, `timeout`, …'),
     at: time(),
     reason: z.string().optional(),
     rule: z.string().optional().describe('For policy decisions: the rule that allowed it.'),
