@@ -45,12 +45,19 @@ export function waitProgress(extra: ToolExtra, options: { totalSec: number; refr
       .sendNotification({ method: 'notifications/progress', params: { progressToken: token, progress, total: options.totalSec, message } })
       .catch((error: unknown) => options.log.debug('a progress notification could not be sent (the client may be gone)', { error }));
   };
+  let reading = false;
   const timer = setInterval(() => {
-    options.refresh().then(send, (error: unknown) => {
-      // A failed read does not end the wait (the long-poll has its own retries): the last state is reported again.
-      options.log.debug('could not read the approval for a progress heartbeat', { error });
-      if (latest) send(latest);
-    });
+    // A slow read (retrying) is not joined by another: the next tick after it ends reads again.
+    if (reading) return;
+    reading = true;
+    options
+      .refresh()
+      .then(send, (error: unknown) => {
+        // A failed read does not end the wait (the long-poll has its own retries): the last state is reported again.
+        options.log.debug('could not read the approval for a progress heartbeat', { error });
+        if (latest) send(latest);
+      })
+      .finally(() => (reading = false));
   }, options.heartbeatMs ?? HEARTBEAT_MS);
   timer.unref();
   return {
