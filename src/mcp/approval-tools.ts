@@ -1,11 +1,9 @@
-import { createHash } from 'node:crypto';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from '../config/logger.js';
-import { canonicalJson } from '../core/canonical-json.js';
 import { approvalResult } from './approval-result.js';
 import { awaitDecision, awaitExecution } from './await-decision.js';
-import { CoordinatorError, type ApprovalRequestInput, type CoordinatorClient } from './coordinator-client.js';
+import { CoordinatorError, payloadHash, type ApprovalRequestInput, type CoordinatorClient } from './coordinator-client.js';
 import { approvalOutput, cancelApprovalInput, DEFAULT_WAIT_SEC, getApprovalInput, reportResultInput, requestApprovalInput, sendCustomerMessageInput } from './tool-schemas.js';
 import { errorResult, toolError } from './tool-error.js';
 import type { ToolExtra } from './wait-progress.js';
@@ -22,13 +20,6 @@ export interface ToolDeps {
 
 /** A mistake in the tool's input that the REST API would not name as clearly. */
 class InputError extends Error {}
-
-/** The hash the coordinator binds a decision to (canonical JSON of `{actionType, details}`, SHA-256 hex). */
-function payloadHash(actionType: string, details: unknown): string {
-  return createHash('sha256')
-    .update(canonicalJson(details === undefined ? { actionType } : { actionType, details }))
-    .digest('hex');
-}
 
 /** The branch an agent token sees (its own), when the call named none. */
 async function branchOf(client: CoordinatorClient, given: string | undefined, signal: AbortSignal): Promise<string> {
@@ -63,7 +54,8 @@ function guarded<A>(name: string, log: Logger, body: (args: A, extra: ToolExtra)
 /** Asks for an approval and waits (or not) for the decision: request_approval and send_customer_message. */
 async function ask(deps: ToolDeps, extra: ToolExtra, input: ApprovalRequestInput, options: { wait: boolean; maxWaitSec?: number; idempotencyKey?: string }): Promise<CallToolResult> {
   const created = await deps.client.requestApproval(input, { idempotencyKey: options.idempotencyKey, signal: extra.signal });
-  const requestedHash = payloadHash(input.actionType, input.details);
+  // What the decision must be bound to: the hash of what this call asked for (the client's own helper, as an agent would check it).
+  const requestedHash = await payloadHash(input.actionType, input.details);
   const maxWaitSec = options.wait ? (options.maxWaitSec ?? deps.defaultWaitSec ?? DEFAULT_WAIT_SEC) : 0;
   const waited = await awaitDecision(deps, extra, created, maxWaitSec);
   const approval = input.actionType === 'message.send' && waited.approval.status === 'approved' ? await awaitExecution(deps.client, waited.approval, extra.signal) : waited.approval;
