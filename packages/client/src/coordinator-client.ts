@@ -1,7 +1,7 @@
 import { abortReason, backoffOf, sleep, type RetryOptions } from './backoff.js';
 import { WaitTimeoutError, isRetryable } from './errors.js';
 import { call, callOnce, retryDelay, type CallInit, type Transport } from './http-call.js';
-import type { Approval, ApprovalFilter, ApprovalList, ApprovalRequestInput, CoordinationStatus, DecisionResult, PendingApproval } from './types.js';
+import type { Approval, ApprovalFilter, ApprovalList, ApprovalRequestInput, CoordinationStatus, DecisionResult, PendingApproval, SettledApproval } from './types.js';
 
 export interface CoordinatorClientOptions {
   /** Where the coordinator's API listens, e.g. `http://127.0.0.1:3000` (a path prefix is kept). */
@@ -98,6 +98,8 @@ export class CoordinatorClient {
    * @throws ValidationError (400, `issues`), ForbiddenError (another branch, a team not yours),
    *   ConflictError (the key was used with another body), and the transport errors.
    */
+  async requestApproval(input: ApprovalRequestInput, options: RequestApprovalOptions & { wait: true }): Promise<SettledApproval>;
+  async requestApproval(input: ApprovalRequestInput, options?: RequestApprovalOptions): Promise<Approval>;
   async requestApproval(input: ApprovalRequestInput, options: RequestApprovalOptions = {}): Promise<Approval> {
     const key = options.idempotencyKey ?? globalThis.crypto.randomUUID();
     const { approval } = await this.json<{ approval: Approval }>({
@@ -143,7 +145,7 @@ export class CoordinatorClient {
    * - `WaitTimeoutError` after `timeoutSec` still pending (its `approval` is the last state seen) — it is not settled, so do not act;
    * - the signal's reason (an `AbortError` by default) once `signal` aborts; the open long-poll is closed.
    */
-  async waitForDecision(idOrCode: string, options: WaitOptions = {}): Promise<Approval> {
+  async waitForDecision(idOrCode: string, options: WaitOptions = {}): Promise<SettledApproval> {
     const { signal, onWaiting, timeoutSec } = options;
     const deadline = timeoutSec === undefined ? Infinity : Date.now() + Math.max(0, timeoutSec) * 1000;
     let last: Approval | undefined;
