@@ -11,7 +11,8 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const stampFile = join(root, 'dist', '.build-stamp');
-const INPUT_DIRS = ['src', 'scripts'];
+// packages/client/src: the MCP tools (src/mcp) are built from the client package's sources too.
+const INPUT_DIRS = ['src', 'scripts', 'packages/client/src'];
 const INPUT_FILES = ['tsconfig.json', 'tsconfig.build.json', 'package.json', 'package-lock.json'];
 
 function* files(dir) {

@@ -90,6 +90,17 @@ export function requesterApprovalView(a: ApprovalRecord) {
     deliveries: a.deliveries.map((d) => ({ channel: d.channel, status: d.status, at: d.at, ...(d.tier ? { tier: d.tier } : {}) })),
     // How many are still to be reached and why, not who.
     ...(a.unreached ? { unreached: a.unreached.map((u) => ({ tier: u.tier, state: u.state, since: u.since })) } : {}),
+    // Where the escalation stands and when each step was taken, with how many were asked, not whom.
+    ...(a.escalation
+      ? {
+          escalation: {
+            dueAt: a.escalation.dueAt,
+            ...(a.escalation.done !== undefined ? { done: a.escalation.done } : {}),
+            ...(a.escalation.next !== undefined ? { next: a.escalation.next } : {}),
+            ...(a.escalation.history ? { history: a.escalation.history.map((h) => ({ step: h.step, at: h.at, asked: h.asked.length, ...(h.chats ? { chats: h.chats } : {}) })) } : {}),
+          },
+        }
+      : {}),
   };
 }
 

@@ -277,7 +277,9 @@ describe('approvals: time, outcome delivery, audit, learning, message.send', () 
     // escalateAfterSec.high: 600 is the chain "the owners after 600 s": Bruno (a manager) and the approvals channel
     // are asked at once, Ana (the owner) is held back for the step.
     expect((await t.running.store.approvals.get(id))!.deliveries.filter((d: { status: string }) => d.status === 'sent').map((d: { managerId?: string }) => d.managerId ?? 'channel').sort()).toEqual(['bruno', 'channel']);
-    expect(body.approval.escalation).toEqual({ dueAt: new Date(clock.now() + 600_000).toISOString(), steps: [{ afterSec: 600, to: ['owner'] }], next: 0, source: 'approvals.escalateAfterSec.high', history: [] });
+    expect((await t.running.store.approvals.get(id))!.escalation).toEqual({ dueAt: new Date(clock.now() + 600_000).toISOString(), steps: [{ afterSec: 600, to: ['owner'] }], next: 0, source: 'approvals.escalateAfterSec.high', history: [] });
+    // The requester sees where the escalation stands, not whom it names.
+    expect(body.approval.escalation).toEqual({ dueAt: new Date(clock.now() + 600_000).toISOString(), next: 0, history: [] });
     expect((await t.running.store.approvals.get(id))!.unreached).toEqual([]);
     // When the step falls due, Ana cannot be reached on either of her channels.
     bot('lis-tg').unreachable.add('1001');
@@ -286,6 +288,7 @@ describe('approvals: time, outcome delivery, audit, learning, message.send', () 
     await t.running.coordinator.prompts.idle();
     const escalated = (await t.running.store.approvals.get(id))!;
     expect(escalated.escalation).toMatchObject({ next: 1, done: true, history: [{ step: 1, asked: [{ id: 'ana', name: 'Ana' }] }] });
+    expect((await t.call(`/api/approvals/${id}`, { token: TOKENS.agent })).body.approval.escalation).toEqual({ dueAt: escalated.escalation!.dueAt, done: true, next: 1, history: [{ step: 1, at: escalated.escalation!.history![0]!.at, asked: 1, chats: escalated.escalation!.history![0]!.chats }] });
     expect(escalated.unreached).toEqual([expect.objectContaining({ managerId: 'ana', tier: 'escalation', step: 1, state: 'retrying' })]);
     // Bruno's copy says whom it was escalated to and when, in Lisboa's zone (America/Recife), buttons kept (still pending).
     const brunoCopy = bot('lis-slack').updates.filter((u) => u.ref.chatId === 'U0BRUNO1').at(-1)!.outcome;

@@ -155,14 +155,18 @@ interface ApprovalFields {
   approvals?: Array<{ by: string; via: string; at: string }>;
   requiredApprovals?: number;
   expiresAt: string;
-  /** The escalation chain resolved when the request was made, and the steps taken. */
+  /**
+   * Where the escalation chain stands: when the next step falls due, and each step taken with how
+   * many people it asked. A requester's token sees counts; staff tokens also see whom (`asked` as a list)
+   * and the chain's `steps`.
+   */
   escalation?: {
     dueAt: string;
     done?: boolean;
     steps?: Array<{ afterSec: number; to: string[] }>;
     next?: number;
     source?: string;
-    history?: Array<{ step: number; at: string; asked: Array<{ id: string; name: string }>; chats?: number }>;
+    history?: Array<{ step: number; at: string; asked: number | Array<{ id: string; name: string }>; chats?: number }>;
   };
   /** What happens if nobody decides by `expiresAt`, and the config entry that says so. */
   onTimeout?: { action: 'expire' | 'reject'; source: string };
