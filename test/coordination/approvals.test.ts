@@ -358,6 +358,9 @@ describe('approvals: time, outcome delivery, audit, learning, message.send', () 
     expect(received[0].body).not.toMatch(/chatId|managerId|1001/);
     const item = await t.running.store.outbox.findOne({ approvalId: id });
     expect(item).toMatchObject({ status: 'delivered', attempts: 3 });
+    // The retry is stamped (and signed) with its own time, not the first attempt's: receivers refuse old bodies.
+    // (Attempts at +0 s and +1 s failed; the third, due 2 s after the second, went through.)
+    expect(Date.parse(JSON.parse(received[0].body).sentAt) - Date.parse(JSON.parse(item!.body).sentAt)).toBe(3000);
   });
 
   it('keeps a pending webhook across a restart and delivers it once the receiver is reachable', async () => {

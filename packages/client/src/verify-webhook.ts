@@ -48,10 +48,9 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
  *   re-serialized JSON.
  * - The body's `sentAt` (covered by the signature) must be within `maxAgeSec`
  *   of now, either way, to refuse replays. The `X-Coordinator-Timestamp` header
- *   is not signed, so it is not trusted. `sentAt` is when the coordinator
- *   queued the webhook and retries resend it unchanged: a receiver that was
- *   down for longer than `maxAgeSec` refuses the late retries (raise it if you
- *   want them, and handle each approval id once).
+ *   is not signed, so it is not trusted. `sentAt` is the time of the attempt
+ *   (a retry is signed anew with its own), and a retry keeps its
+ *   `X-Coordinator-Delivery` id: take each delivery id once.
  *
  * Uses WebCrypto (`globalThis.crypto.subtle`), so it is async and runs in Node
  * 20+, Deno, Bun, workers and browsers alike.

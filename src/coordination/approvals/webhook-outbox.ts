@@ -14,6 +14,23 @@ export function signBody(secret: string, body: string): string {
   return `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
 }
 
+/**
+ * The stored body with its signed `sentAt` set to this attempt's time: receivers refuse old
+ * bodies (replays), so a retry an hour after the first attempt must not carry the first one's
+ * time. The same event keeps its `x-coordinator-delivery` id, by which a receiver takes it once.
+ */
+function restamped(body: string, now: string): string {
+  try {
+    const event = JSON.parse(body) as unknown;
+    if (event && typeof event === 'object' && !Array.isArray(event) && typeof (event as { sentAt?: unknown }).sentAt === 'string') {
+      return JSON.stringify({ ...event, sentAt: now });
+    }
+  } catch {
+    // Not ours to fix: sent as stored.
+  }
+  return body;
+}
+
 export interface WebhookOutboxDeps {
   store: Store;
   clock: Clock;
@@ -92,13 +109,14 @@ export class WebhookOutbox {
     const agent = await this.deps.store.agents.get(item.agentId);
     const secret = agent?.callbackSecret ?? '';
     const timestamp = String(Math.floor(this.deps.clock.now() / 1000));
+    const body = restamped(item.body, isoNow(this.deps.clock));
     let error: string | undefined;
     let refused: string | undefined;
     try {
       const res = await sendOutbound(this.policy, item.url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-coordinator-signature': signBody(secret, item.body), 'x-coordinator-timestamp': timestamp, 'x-coordinator-delivery': item.id },
-        body: item.body,
+        headers: { 'content-type': 'application/json', 'x-coordinator-signature': signBody(secret, body), 'x-coordinator-timestamp': timestamp, 'x-coordinator-delivery': item.id },
+        body,
         signal: AbortSignal.timeout(this.deps.timeoutMs ?? 10_000),
       });
       if (res.status < 200 || res.status > 299) error = `HTTP ${res.status}`;
