@@ -235,7 +235,7 @@ export class CoordinatorClient {
     const answer = await call(this.transport, {
       method: 'GET',
       path: '/coordination/status',
-      // With If-None-Match, fetch adds `Cache-Control: no-cache` unless the request has its own, and a no-cache request is never answered 304.
+      // fetch adds `Cache-Control: no-cache` to a conditional request unless it has its own; coordinators before 0.1.0's agent kit answered such a request in full, never 304.
       headers: cached ? { 'if-none-match': cached.etag, 'cache-control': 'max-age=0' } : {},
       accept: [304],
       signal: options.signal,

@@ -36,7 +36,7 @@ export function systemRoutes(deps: { store: Store; settings: RuntimeSettings; me
     const body = await deps.status.body(scope);
     res.set('ETag', body.etag);
     res.type('json');
-    if (req.fresh) {
+    if (matchesETag(req.get('if-none-match'), body.etag)) {
       res.status(304).end();
       return;
     }
@@ -44,4 +44,19 @@ export function systemRoutes(deps: { store: Store; settings: RuntimeSettings; me
   });
 
   return router;
+}
+
+/**
+ * `If-None-Match` (RFC 9110 §13.1.2: a list of tags, weak ones matching too, or `*`) against our
+ * tag. Not Express's `req.fresh`: that refuses any request with `Cache-Control: no-cache`, which
+ * fetch adds to every conditional request, so a poller using fetch never got its 304, though
+ * validating with the origin is exactly what `no-cache` asks for.
+ */
+export function matchesETag(header: string | undefined, etag: string): boolean {
+  if (!header) return false;
+  const tag = etag.replace(/^W\//, '');
+  return header.split(',').some((t) => {
+    const candidate = t.trim();
+    return candidate === '*' || candidate.replace(/^W\//, '') === tag;
+  });
 }
