@@ -136,7 +136,10 @@ describe('real answers match the document', () => {
     expect((await call('/api/approvals', { method: 'POST', token: AGENT, headers: { 'idempotency-key': 'k-1' }, json: { branchId: 'lisboa', actionType: 'refund', summary: 'Refund 20 EUR', details: { order: 1 }, riskLevel: 'medium' } })).status).toBe(200);
     expect((await call('/api/approvals', { method: 'POST', token: AGENT, headers: { 'idempotency-key': 'k-1' }, json: { branchId: 'lisboa', actionType: 'refund', summary: 'Refund 30 EUR' } })).status).toBe(409);
     expect((await call('/api/approvals', { method: 'POST', token: AGENT, json: { branchId: 'lisboa', actionType: 'Refund!', summary: '' } })).status).toBe(400);
-    expect((await call('/api/approvals', { method: 'POST', token: null, json: {} })).status).toBe(401);
+    const anonymous = await call('/api/approvals', { method: 'POST', token: null, json: {} });
+    expect([anonymous.status, anonymous.headers.get('www-authenticate')]).toEqual([401, 'Bearer realm="coordinator"']);
+    const revoked = await call('/api/approvals', { method: 'POST', token: 'agt_not-a-token', json: {} });
+    expect([revoked.status, revoked.headers.get('www-authenticate')]).toEqual([401, 'Bearer realm="coordinator", error="invalid_token"']);
     expect((await call('/api/approvals', { method: 'POST', token: ANA, json: {} })).status).toBe(403);
     expect((await call(`/api/approvals/${id}?waitSec=0`, { token: AGENT })).status).toBe(200);
     expect((await call('/api/approvals/NOPE00', { token: AGENT })).status).toBe(404);

@@ -35,12 +35,19 @@ export function requestContext(logger: Logger, onDone?: (req: Parameters<Request
 
 /** Requires a bearer token; with `roles`, also one of those roles (admin always passes). */
 export function requireAuth(authenticate: Authenticator, roles?: PrincipalRole[]): RequestHandler {
-  return async (req, _res, next) => {
+  return async (req, res, next) => {
     const header = req.get('authorization') ?? '';
     const match = /^Bearer\s+(\S+)$/i.exec(header);
-    if (!match) return next(new CodedError(ErrorCode.Unauthorized, 'Missing bearer token: send "Authorization: Bearer <token>"'));
+    // RFC 6750 §3: a 401 says which scheme it wants (HTTP clients, MCP clients among them, read it).
+    if (!match) {
+      res.setHeader('WWW-Authenticate', 'Bearer realm="coordinator"');
+      return next(new CodedError(ErrorCode.Unauthorized, 'Missing bearer token: send "Authorization: Bearer <token>"'));
+    }
     const principal = await authenticate(match[1]);
-    if (!principal) return next(new CodedError(ErrorCode.Unauthorized, 'Invalid or revoked token'));
+    if (!principal) {
+      res.setHeader('WWW-Authenticate', 'Bearer realm="coordinator", error="invalid_token"');
+      return next(new CodedError(ErrorCode.Unauthorized, 'Invalid or revoked token'));
+    }
     req.principal = principal;
     if (roles && principal.role !== 'admin' && !roles.includes(principal.role)) {
       return next(new CodedError(ErrorCode.Forbidden, `This needs one of the roles: admin${roles.length ? ', ' + roles.join(', ') : ''} (your token is ${principal.role})`));
