@@ -1,9 +1,10 @@
+import { randomUUID } from 'node:crypto';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from '../config/logger.js';
 import { approvalResult } from './approval-result.js';
 import { awaitDecision, awaitExecution } from './await-decision.js';
-import { CoordinatorError, payloadHash, type ApprovalRequestInput, type CoordinatorClient } from './coordinator-client.js';
+import { CoordinatorError, payloadHash, type Approval, type ApprovalRequestInput, type CoordinatorClient } from './coordinator-client.js';
 import { approvalOutput, cancelApprovalInput, DEFAULT_WAIT_SEC, getApprovalInput, reportResultInput, requestApprovalInput, sendCustomerMessageInput } from './tool-schemas.js';
 import { errorResult, toolError } from './tool-error.js';
 import type { ToolExtra } from './wait-progress.js';
@@ -53,13 +54,39 @@ function guarded<A>(name: string, log: Logger, body: (args: A, extra: ToolExtra)
 
 /** Asks for an approval and waits (or not) for the decision: request_approval and send_customer_message. */
 async function ask(deps: ToolDeps, extra: ToolExtra, input: ApprovalRequestInput, options: { wait: boolean; maxWaitSec?: number; idempotencyKey?: string }): Promise<CallToolResult> {
-  const created = await deps.client.requestApproval(input, { idempotencyKey: options.idempotencyKey, signal: extra.signal });
+  // The key is made here when the call gives none, so that an error can name it: a call repeated with it never asks twice.
+  const idempotencyKey = options.idempotencyKey ?? randomUUID();
+  let created: Approval;
+  try {
+    created = await deps.client.requestApproval(input, { idempotencyKey, signal: extra.signal });
+  } catch (error) {
+    if (extra.signal.aborted) throw error;
+    const failed = toolError(error);
+    const retryable = error instanceof CoordinatorError && ['network_error', 'timeout', 'store_unavailable', 'rate_limited', 'internal_error'].includes(error.code);
+    if (retryable) failed.content.push({ type: 'text', text: `If you call again for the same action, pass idempotencyKey "${idempotencyKey}": if this request did reach the coordinator, that returns it instead of asking the managers twice.` });
+    return failed;
+  }
   // What the decision must be bound to: the hash of what this call asked for (the client's own helper, as an agent would check it).
   const requestedHash = await payloadHash(input.actionType, input.details);
   const maxWaitSec = options.wait ? (options.maxWaitSec ?? deps.defaultWaitSec ?? DEFAULT_WAIT_SEC) : 0;
-  const waited = await awaitDecision(deps, extra, created, maxWaitSec);
-  const approval = input.actionType === 'message.send' && waited.approval.status === 'approved' ? await awaitExecution(deps.client, waited.approval, extra.signal) : waited.approval;
-  return approvalResult(approval, { requestedHash, waitedSec: waited.waitedSec });
+  // From here on the approval exists: whatever fails while waiting, the answer names it, so the model looks it up
+  // (get_approval) instead of asking again (for message.send: a second message).
+  let last = created;
+  let waitedSec = 0;
+  try {
+    const waited = await awaitDecision(deps, extra, created, maxWaitSec);
+    last = waited.approval;
+    waitedSec = waited.waitedSec;
+    if (input.actionType === 'message.send' && last.status === 'approved') last = await awaitExecution(deps.client, last, extra.signal);
+  } catch (error) {
+    if (extra.signal.aborted) throw error;
+    deps.log.warn('an approval was made but following it failed', { approvalId: created.id, error });
+    const answer = approvalResult(last, { requestedHash, waitedSec });
+    const why = error instanceof CoordinatorError ? `${error.code}: ${error.message}` : error instanceof Error ? error.message : String(error);
+    answer.content.push({ type: 'text', text: `The approval above was made (id ${created.id}, code ${created.code}), but following it failed afterwards (${why}). Do not ask again: call get_approval with id ${created.id} to see where it stands.` });
+    return answer;
+  }
+  return approvalResult(last, { requestedHash, waitedSec });
 }
 
 const APPROVAL_TOOL_NOTE = 'Answers with the approval: status, decision (who, via which channel, reason), payloadHash, and what to do next.';

@@ -1,6 +1,6 @@
 import type { RequestListener } from 'node:http';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import { Router, type Request, type RequestHandler } from 'express';
+import { Router, type Request, type RequestHandler, type Response } from 'express';
 import type { Logger } from '../config/logger.js';
 import { CoordinatorClient } from './coordinator-client.js';
 import { createLoopback } from './loopback.js';
@@ -42,6 +42,11 @@ const isRequestId = (id: unknown): id is string | number => typeof id === 'strin
  * one agent token and request id would both be stopped; a dropped connection
  * ends its call too.
  */
+/** JSON-RPC messages in one POST at most (the SDK takes 100). */
+export const MAX_BATCH = 10;
+/** `/mcp` requests of one agent under way at once at most. */
+export const MAX_CALLS_PER_CALLER = 64;
+
 export function mcpOverHttp(deps: McpHttpDeps): McpHttp {
   const loopback = createLoopback(deps.api);
   const log = deps.logger.child({ module: 'mcp' });
@@ -60,9 +65,28 @@ export function mcpOverHttp(deps: McpHttpDeps): McpHttp {
   const bearer = (req: Request) => /^Bearer\s+(\S+)$/i.exec(req.get('authorization') ?? '')![1]!;
 
   const router = Router();
+  /** `/mcp` requests under way per caller (token subject): each may hold long waits of its own. */
+  const callsOf = new Map<string, number>();
+  const rpcRefusal = (res: Response, status: number, message: string) => res.status(status).json({ jsonrpc: '2.0', error: { code: -32600, message }, id: null });
+
   router.post('/mcp', deps.auth, async (req, res) => {
     const subject = req.principal!.subject;
     const messages = messagesOf(req.body);
+    // The rate limit counts requests, not the messages in them: a batch is kept small, and one caller's requests
+    // under way are bounded, so no token can hold hundreds of waits (and loopback connections) or the event loop.
+    const count = Array.isArray(req.body) ? req.body.length : 1;
+    if (count > MAX_BATCH) return void rpcRefusal(res, 400, `At most ${MAX_BATCH} JSON-RPC messages in one request (this one has ${count})`);
+    const calls = callsOf.get(subject) ?? 0;
+    if (calls >= MAX_CALLS_PER_CALLER && messages.some((m) => typeof m.method === 'string' && m.method !== 'notifications/cancelled')) {
+      res.set('retry-after', '5');
+      return void rpcRefusal(res, 429, `At most ${MAX_CALLS_PER_CALLER} MCP requests of one agent under way at once: wait for some to end (or cancel them)`);
+    }
+    callsOf.set(subject, calls + 1);
+    res.on('close', () => {
+      const left = (callsOf.get(subject) ?? 1) - 1;
+      if (left <= 0) callsOf.delete(subject);
+      else callsOf.set(subject, left);
+    });
     cancelNamed(subject, messages);
     const target = await loopback.target(req.ip, req.id);
     const client = new CoordinatorClient({ baseUrl: target.baseUrl, token: bearer(req), headers: target.headers });

@@ -35,14 +35,18 @@ export interface Loopback {
  * random secret made at start (never logged, never leaves the process);
  * anything else on the port is refused with 403.
  */
+/** Connections the loopback port holds at most (every /mcp call under way holds one or two). */
+export const LOOPBACK_MAX_CONNECTIONS = 2048;
+
 export function createLoopback(app: () => RequestListener): Loopback {
   const secret = randomBytes(32).toString('base64url');
   const expected = Buffer.from(secret);
   let listening: Promise<{ server: Server; url: string }> | undefined;
 
   const refuse = (res: Parameters<RequestListener>[1]) => {
-    res.writeHead(403, { 'content-type': 'application/json; charset=utf-8' });
-    res.end(JSON.stringify({ error: { code: 'forbidden', message: 'This port serves the coordinator MCP endpoint only; use the API port' } }));
+    // Closed after the answer: a stranger on this port keeps no connection open.
+    res.writeHead(403, { 'content-type': 'application/json; charset=utf-8', connection: 'close' });
+    res.end(JSON.stringify({ error: { code: 'forbidden', message: 'This port serves the coordinator MCP endpoint only; use the API port' } }), () => res.socket?.destroy());
   };
   const handle: RequestListener = (req, res) => {
     const given = Buffer.from(String(req.headers[SECRET_HEADER] ?? ''));
@@ -57,6 +61,11 @@ export function createLoopback(app: () => RequestListener): Loopback {
   const listen = () =>
     (listening ??= new Promise<{ server: Server; url: string }>((resolve, reject) => {
       const server = createServer(handle);
+      // Only this process talks to it, with whole requests at once: a connection that does not finish its headers in
+      // 5 s is a stranger's, and the connections are bounded (each /mcp call holds one or two; see MAX_CALLS_PER_CALLER).
+      server.headersTimeout = 5_000;
+      server.requestTimeout = 10_000;
+      server.maxConnections = LOOPBACK_MAX_CONNECTIONS;
       server.once('error', reject);
       server.listen(0, '127.0.0.1', () => {
         server.off('error', reject);

@@ -24,7 +24,12 @@ export function toolError(error: unknown): CallToolResult {
   if (!(error instanceof CoordinatorError)) return errorResult(`Unexpected error: ${error instanceof Error ? error.message : String(error)}`);
   const lines = [`Coordinator error ${error.code}${error.status ? ` (HTTP ${error.status})` : ''}: ${error.message}`];
   if (error instanceof ValidationError) for (const issue of error.issues) lines.push(`- ${issue.path || '(body)'}: ${issue.message}`);
-  const status = (error.details as { status?: unknown } | undefined)?.status;
-  if (typeof status === 'string') lines.push(`Current status: ${status}.`);
+  const details = error.details as { status?: unknown; approvalId?: unknown } | undefined;
+  if (typeof details?.status === 'string') lines.push(`Current status: ${details.status}.`);
+  // A reused Idempotency-Key names the approval it made: the model already asked, and should look it up rather than ask again.
+  if (typeof details?.approvalId === 'string') {
+    lines.push(`Existing approval: ${details.approvalId}.`);
+    return errorResult(lines.join('\n'), `You already asked with this idempotencyKey: call get_approval with id ${details.approvalId} instead of asking again (a new key would ask the managers a second time).`);
+  }
   return errorResult(lines.join('\n'), HINTS[error.code]);
 }

@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createServer } from 'node:net';
+import { createServer as createHttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import {
   ConflictError,
   CoordinatorClient,
@@ -293,5 +295,32 @@ describe('rate limit', () => {
     } finally {
       await limited.close();
     }
+  });
+});
+
+describe('the client against a peer that is not the coordinator', () => {
+  it('refuses a redirect instead of carrying the request to another origin, and an id that would name another route', async () => {
+    const elsewhere: string[] = [];
+    const other = await localServer((req) => {
+      elsewhere.push(`${req.method} ${req.url}`);
+      return 201;
+    });
+    const redirecting = createHttpServer((_req, res) => {
+      res.writeHead(307, { location: `${other.url}/api/approvals` });
+      res.end();
+    });
+    await new Promise<void>((resolve) => redirecting.listen(0, '127.0.0.1', resolve));
+    try {
+      const client = new CoordinatorClient({ baseUrl: `http://127.0.0.1:${(redirecting.address() as AddressInfo).port}`, token: 'agt_x', retry: { maxRetries: 0 } });
+      await expect(client.requestApproval(refund())).rejects.toBeInstanceOf(NetworkError);
+      expect(elsewhere).toEqual([]);
+    } finally {
+      await new Promise((resolve) => redirecting.close(resolve));
+      await other.close();
+    }
+    const seen: Array<{ method: string; url: URL; headers: Headers }> = [];
+    const client = asAgent({ fetch: recordingFetch(seen) });
+    for (const id of ['..', '.', '']) await expect(client.cancel(id)).rejects.toBeInstanceOf(ValidationError);
+    expect(seen).toEqual([]);
   });
 });

@@ -52,6 +52,13 @@ describe('MCP over Streamable HTTP at /mcp', () => {
     expect(get.headers.get('allow')).toBe('POST');
   });
 
+  it('takes at most 10 JSON-RPC messages in one request (the rate limit counts requests)', async () => {
+    const batch = (n: number) => Array.from({ length: n }, (_, i) => ({ jsonrpc: '2.0', id: i + 1, method: 'tools/list' }));
+    const big = await post(AGENT_TOKEN, [INIT, ...batch(10)]);
+    expect(big.status).toBe(400);
+    expect(await big.json()).toEqual({ jsonrpc: '2.0', error: { code: -32600, message: 'At most 10 JSON-RPC messages in one request (this one has 11)' }, id: null });
+  });
+
   it('lists the six tools with descriptions and input schemas whose fields say what they mean', async () => {
     const client = await connect();
     expect(client.getInstructions()).toMatch(/request_approval .*report_result/s);
@@ -98,6 +105,27 @@ describe('MCP over Streamable HTTP at /mcp', () => {
     expect(structured(reported)).toMatchObject({ status: 'executed', result: { success: true } });
   });
 
+  it('an approval made and then not followable (its reads refused) is named in the answer, so it is not asked again', async () => {
+    // The real coordinator takes the request; every read after it is refused (as if the token were revoked meanwhile).
+    const refused = () => new Response(JSON.stringify({ error: { code: 'forbidden', message: 'refused by the test' } }), { status: 403, headers: { 'content-type': 'application/json' } });
+    const flaky: typeof fetch = async (input, init) => ((init?.method ?? 'GET') === 'GET' ? refused() : fetch(input, init));
+    const server = createMcpServer({ client: new CoordinatorClient({ baseUrl: w.t.url, token: AGENT_TOKEN, fetch: flaky, retry: { maxRetries: 0, baseDelayMs: 10, maxDelayMs: 20 } }), log: memoryLogger().logger });
+    const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
+    await server.connect(serverSide);
+    const client = new Client({ name: 'jest', version: '1.0.0' });
+    await client.connect(clientSide);
+    try {
+      const answer = await callTool(client, 'request_approval', { branchId: 'lisboa', actionType: 'refund', summary: 'Refund 3 EUR to order 1006 (flaky)', maxWaitSec: 2 });
+      const made = await w.t.running.store.approvals.findOne({ summary: 'Refund 3 EUR to order 1006 (flaky)' });
+      expect(made).toBeTruthy();
+      expect(structured(answer)).toMatchObject({ id: made!.id, status: 'pending' });
+      expect(textOf(answer)).toContain(`Do not ask again: call get_approval with id ${made!.id}`);
+    } finally {
+      await client.close();
+      await server.close();
+    }
+  });
+
   it('progress heartbeats read the approval again while waiting: the channel the prompt went out on, growing progress', async () => {
     // The same tools on an in-memory MCP link, with a short heartbeat (15 s by default).
     const server = createMcpServer({ client: new CoordinatorClient({ baseUrl: w.t.url, token: AGENT_TOKEN }), log: memoryLogger().logger, heartbeatMs: 100 });
@@ -127,6 +155,11 @@ describe('MCP over Streamable HTTP at /mcp', () => {
     // The same key and request: the same approval, not a second prompt.
     const again = await callTool(client, 'request_approval', { actionType: 'refund', summary: 'Refund 5 EUR to order 1002 (handle)', wait: false, idempotencyKey: 'refund-1002' });
     expect(structured(again).id).toBe(structured(handle).id);
+    // The same key with a reworded request: refused, naming the approval the key made, so the model looks it up instead of asking again.
+    const reworded = await callTool(client, 'request_approval', { actionType: 'refund', summary: 'Refund 5 EUR to order 1002, reworded', wait: false, idempotencyKey: 'refund-1002' });
+    expect(reworded.isError).toBe(true);
+    expect(textOf(reworded)).toContain(`Existing approval: ${structured(handle).id as string}.`);
+    expect(textOf(reworded)).toMatch(/call get_approval with id \S+ instead of asking again/);
 
     const quick = await callTool(client, 'get_approval', { id: structured(handle).code, waitSec: 1 });
     expect(structured(quick)).toMatchObject({ status: 'pending', waitedSec: expect.any(Number) });

@@ -1,5 +1,5 @@
 import { abortReason, backoffOf, sleep, type RetryOptions } from './backoff.js';
-import { WaitTimeoutError, isRetryable } from './errors.js';
+import { ValidationError, WaitTimeoutError, isRetryable } from './errors.js';
 import { call, callOnce, retryDelay, type CallInit, type Transport } from './http-call.js';
 import type { Approval, ApprovalFilter, ApprovalList, ApprovalRequestInput, CoordinationStatus, DecisionResult, PendingApproval, SettledApproval } from './types.js';
 
@@ -45,7 +45,11 @@ const LONG_POLL_SLACK_MS = 10_000;
 /** A round that comes back pending sooner than this (a proxy not holding the poll) is spaced out to this. */
 const MIN_ROUND_MS = 1_000;
 
-const segment = (idOrCode: string) => encodeURIComponent(idOrCode);
+/** An id as one path segment; `.`, `..` and empty ones are refused (the URL would name another route). */
+const segment = (idOrCode: string) => {
+  if (idOrCode === '' || idOrCode === '.' || idOrCode === '..') throw new ValidationError(`Invalid id ${JSON.stringify(idOrCode)}`, { status: 0, code: 'validation_failed', details: { issues: [{ path: 'id', message: 'expected an id or code' }] } });
+  return encodeURIComponent(idOrCode);
+};
 
 /**
  * A typed client for the coordinator's REST API, for agents that ask humans

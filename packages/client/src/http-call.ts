@@ -52,9 +52,10 @@ export async function callOnce(t: Transport, init: CallInit): Promise<Answer> {
   const headers: Record<string, string> = { accept: 'application/json', ...t.headers, ...init.headers, authorization: `Bearer ${t.token}` };
   if (init.body !== undefined) headers['content-type'] = 'application/json';
   try {
-    const res = await t.fetch(url.toString(), { method: init.method, headers, body: init.body === undefined ? undefined : JSON.stringify(init.body), signal: controller.signal });
+    // A redirect is refused, never followed: it would carry the body, the Idempotency-Key and custom headers to another origin.
+    const res = await t.fetch(url.toString(), { method: init.method, headers, body: init.body === undefined ? undefined : JSON.stringify(init.body), signal: controller.signal, redirect: 'error' });
     // The body is part of the exchange: a connection dropped while it is read is a network error too.
-    const text = await res.text();
+    const text = await boundedText(res, what);
     let body: unknown;
     let parsed = text === '';
     if (!parsed) {
@@ -80,8 +81,42 @@ export async function callOnce(t: Transport, init: CallInit): Promise<Answer> {
 }
 
 /** How long to wait before trying again after `error`: its Retry-After when a 429 has one, else the backoff for `attempt`. */
+/** Answers larger than this are refused (the coordinator's largest, a page of 500 approvals, is a few MB). */
+export const MAX_ANSWER_BYTES = 16 * 2 ** 20;
+
+/** The body as text, refused (and the connection dropped) once it passes MAX_ANSWER_BYTES. */
+async function boundedText(res: Response, what: string): Promise<string> {
+  const tooLarge = () => new CoordinatorError(`${what}: the answer is larger than ${MAX_ANSWER_BYTES} bytes`, { status: res.status, code: 'invalid_response', requestId: res.headers.get('x-request-id') ?? undefined });
+  if (Number(res.headers.get('content-length') ?? 0) > MAX_ANSWER_BYTES) {
+    await res.body?.cancel();
+    throw tooLarge();
+  }
+  if (!res.body) return '';
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > MAX_ANSWER_BYTES) {
+      await reader.cancel();
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  const all = new Uint8Array(size);
+  let at = 0;
+  for (const chunk of chunks) {
+    all.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return new TextDecoder().decode(all);
+}
+
 export function retryDelay(backoff: Backoff, attempt: number, error: unknown): number {
-  if (error instanceof RateLimitedError && error.retryAfterSec !== undefined) return error.retryAfterSec * 1000;
+  // Never sooner than the base delay: a `Retry-After: 0` (from a proxy) would otherwise make a tight loop.
+  if (error instanceof RateLimitedError && error.retryAfterSec !== undefined) return Math.max(backoff.baseDelayMs, error.retryAfterSec * 1000);
   return backoffDelay(backoff, attempt);
 }
 

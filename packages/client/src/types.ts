@@ -235,7 +235,7 @@ export type WebhookEventName = 'approval.approved' | 'approval.rejected' | 'appr
 export interface WebhookEvent {
   event: WebhookEventName;
   approval: Omit<SettledApproval, 'version' | 'idempotencyKey'>;
-  /** When the coordinator queued the webhook (covered by the signature; retries carry the same value). */
+  /** When the coordinator sent this attempt (covered by the signature; each retry is stamped anew). */
   sentAt: string;
 }
 
