@@ -361,6 +361,8 @@ describe('approvals: time, outcome delivery, audit, learning, message.send', () 
     // The retry is stamped (and signed) with its own time, not the first attempt's: receivers refuse old bodies.
     // (Attempts at +0 s and +1 s failed; the third, due 2 s after the second, went through.)
     expect(Date.parse(JSON.parse(received[0].body).sentAt) - Date.parse(JSON.parse(item!.body).sentAt)).toBe(3000);
+    // And it names its delivery inside what is signed, so a replay cannot pass for a new delivery.
+    expect(JSON.parse(received[0].body).deliveryId).toBe(item!.id);
   });
 
   it('keeps a pending webhook across a restart and delivers it once the receiver is reachable', async () => {

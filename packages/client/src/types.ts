@@ -235,6 +235,8 @@ export type WebhookEventName = 'approval.approved' | 'approval.rejected' | 'appr
 export interface WebhookEvent {
   event: WebhookEventName;
   approval: Omit<SettledApproval, 'version' | 'idempotencyKey'>;
+  /** The delivery's id, the same in every retry (covered by the signature; also in `X-Coordinator-Delivery`): act on each one once. */
+  deliveryId?: string;
   /** When the coordinator sent this attempt (covered by the signature; each retry is stamped anew). */
   sentAt: string;
 }

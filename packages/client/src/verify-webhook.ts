@@ -50,7 +50,8 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
  *   of now, either way, to refuse replays. The `X-Coordinator-Timestamp` header
  *   is not signed, so it is not trusted. `sentAt` is the time of the attempt
  *   (a retry is signed anew with its own), and a retry keeps its
- *   `X-Coordinator-Delivery` id: take each delivery id once.
+ *   signed `deliveryId` (also sent as `X-Coordinator-Delivery`, which is not
+ *   signed): act on each `deliveryId` once.
  *
  * Uses WebCrypto (`globalThis.crypto.subtle`), so it is async and runs in Node
  * 20+, Deno, Bun, workers and browsers alike.

@@ -17,13 +17,14 @@ export function signBody(secret: string, body: string): string {
 /**
  * The stored body with its signed `sentAt` set to this attempt's time: receivers refuse old
  * bodies (replays), so a retry an hour after the first attempt must not carry the first one's
- * time. The same event keeps its `x-coordinator-delivery` id, by which a receiver takes it once.
+ * time. The same event keeps its `deliveryId` (signed, and in `x-coordinator-delivery`), by which a receiver takes it once.
  */
-function restamped(body: string, now: string): string {
+function restamped(body: string, now: string, deliveryId: string): string {
   try {
     const event = JSON.parse(body) as unknown;
     if (event && typeof event === 'object' && !Array.isArray(event) && typeof (event as { sentAt?: unknown }).sentAt === 'string') {
-      return JSON.stringify({ ...event, sentAt: now });
+      // The delivery id inside the signed body too: a receiver takes each one once, and a replay cannot carry a new one.
+      return JSON.stringify({ ...event, deliveryId, sentAt: now });
     }
   } catch {
     // Not ours to fix: sent as stored.
@@ -109,7 +110,7 @@ export class WebhookOutbox {
     const agent = await this.deps.store.agents.get(item.agentId);
     const secret = agent?.callbackSecret ?? '';
     const timestamp = String(Math.floor(this.deps.clock.now() / 1000));
-    const body = restamped(item.body, isoNow(this.deps.clock));
+    const body = restamped(item.body, isoNow(this.deps.clock), item.id);
     let error: string | undefined;
     let refused: string | undefined;
     try {
