@@ -1,7 +1,7 @@
 import { Router, type RequestHandler } from 'express';
 import type { LocalAgentHost } from '../branches/local-agent-host.js';
 import { CodedError, ErrorCode } from '../core/errors.js';
-import type { ChannelBots, ChannelRegistry, WebhookRoute } from '../bots/channel-registry.js';
+import { webhookPath, type ChannelBots, type ChannelRegistry, type WebhookRoute } from '../bots/channel-registry.js';
 
 /**
  * Every channel's webhook routes, mounted from the registry at
@@ -21,8 +21,7 @@ export function webhookRouters(deps: { channels: ChannelRegistry; local: LocalAg
       all: () => deps.local.botsOf(factory.channel),
     };
     for (const route of factory.webhooks ?? []) {
-      const path = `/webhooks/${factory.channel}${route.path === '/' ? '' : route.path}`;
-      (route.body === 'raw' ? raw : json)[route.method](path, handler(route, bots, factory.label));
+      (route.body === 'raw' ? raw : json)[route.method](webhookPath(factory.channel, route), handler(route, bots, factory.label));
     }
   }
   return { raw, json };

@@ -89,6 +89,11 @@ export interface WebhookRoute {
   handle(bots: ChannelBots, req: Request, res: Response, next: NextFunction): unknown;
 }
 
+/** Where a channel's webhook route is mounted: `/webhooks/<channel><path>` (`/` is the channel's bare path). */
+export function webhookPath(channel: string, route: Pick<WebhookRoute, 'path'>): string {
+  return `/webhooks/${channel}${route.path === '/' ? '' : route.path}`;
+}
+
 /** A chat id as a contact is found by: the id the channel writes, and a phone number where it has one. */
 export interface ChatLookup {
   externalId: string;

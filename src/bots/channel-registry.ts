@@ -1,6 +1,7 @@
 import type { ChannelFactory } from './channel-factory.js';
 
 export type { BotContext, ChannelBots, ChannelFactory, ChannelState, DecisionReply, DecisionRequest, ManagerIdentity, WebhookRoute } from './channel-factory.js';
+export { webhookPath } from './channel-factory.js';
 
 /**
  * Channels by name, in the order they were registered (the default order of

@@ -4,7 +4,7 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from '../config/logger.js';
 import { approvalResult } from './approval-result.js';
 import { awaitDecision, awaitExecution } from './await-decision.js';
-import { CoordinatorError, payloadHash, type Approval, type ApprovalRequestInput, type CoordinatorClient } from './coordinator-client.js';
+import { CoordinatorError, isRetryable, payloadHash, type Approval, type ApprovalRequestInput, type CoordinatorClient } from './coordinator-client.js';
 import { approvalOutput, cancelApprovalInput, DEFAULT_WAIT_SEC, getApprovalInput, reportResultInput, requestApprovalInput, sendCustomerMessageInput } from './tool-schemas.js';
 import { errorResult, toolError } from './tool-error.js';
 import type { ToolExtra } from './wait-progress.js';
@@ -62,8 +62,7 @@ async function ask(deps: ToolDeps, extra: ToolExtra, input: ApprovalRequestInput
   } catch (error) {
     if (extra.signal.aborted) throw error;
     const failed = toolError(error);
-    const retryable = error instanceof CoordinatorError && ['network_error', 'timeout', 'store_unavailable', 'rate_limited', 'internal_error'].includes(error.code);
-    if (retryable) failed.content.push({ type: 'text', text: `If you call again for the same action, pass idempotencyKey "${idempotencyKey}": if this request did reach the coordinator, that returns it instead of asking the managers twice.` });
+    if (isRetryable(error)) failed.content.push({ type: 'text', text: `If you call again for the same action, pass idempotencyKey "${idempotencyKey}": if this request did reach the coordinator, that returns it instead of asking the managers twice.` });
     return failed;
   }
   // What the decision must be bound to: the hash of what this call asked for (the client's own helper, as an agent would check it).

@@ -8,6 +8,7 @@ export {
   CoordinatorError,
   ValidationError,
   WaitTimeoutError,
+  isRetryable,
   payloadHash,
   type Approval,
   type ApprovalRequestInput,

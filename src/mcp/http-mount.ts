@@ -23,6 +23,11 @@ export interface McpHttp {
   close(): Promise<void>;
 }
 
+/** JSON-RPC messages in one POST at most (the SDK takes 100). */
+export const MAX_BATCH = 10;
+/** `/mcp` requests of one agent under way at once at most. */
+export const MAX_CALLS_PER_CALLER = 64;
+
 type Message = { id?: unknown; method?: unknown; params?: { requestId?: unknown } };
 
 const messagesOf = (body: unknown): Message[] => (Array.isArray(body) ? body : [body]).filter((m): m is Message => typeof m === 'object' && m !== null);
@@ -42,11 +47,6 @@ const isRequestId = (id: unknown): id is string | number => typeof id === 'strin
  * one agent token and request id would both be stopped; a dropped connection
  * ends its call too.
  */
-/** JSON-RPC messages in one POST at most (the SDK takes 100). */
-export const MAX_BATCH = 10;
-/** `/mcp` requests of one agent under way at once at most. */
-export const MAX_CALLS_PER_CALLER = 64;
-
 export function mcpOverHttp(deps: McpHttpDeps): McpHttp {
   const loopback = createLoopback(deps.api);
   const log = deps.logger.child({ module: 'mcp' });
@@ -64,9 +64,9 @@ export function mcpOverHttp(deps: McpHttpDeps): McpHttp {
 
   const bearer = (req: Request) => /^Bearer\s+(\S+)$/i.exec(req.get('authorization') ?? '')![1]!;
 
-  const router = Router();
   /** `/mcp` requests under way per caller (token subject): each may hold long waits of its own. */
   const callsOf = new Map<string, number>();
+  const router = Router();
   const rpcRefusal = (res: Response, status: number, message: string) => res.status(status).json({ jsonrpc: '2.0', error: { code: -32600, message }, id: null });
 
   router.post('/mcp', deps.auth, async (req, res) => {
@@ -82,6 +82,7 @@ export function mcpOverHttp(deps: McpHttpDeps): McpHttp {
       return void rpcRefusal(res, 429, `At most ${MAX_CALLS_PER_CALLER} MCP requests of one agent under way at once: wait for some to end (or cancel them)`);
     }
     callsOf.set(subject, calls + 1);
+    // At once, before any wait: a connection closed during the setup below still gives its place back.
     res.on('close', () => {
       const left = (callsOf.get(subject) ?? 1) - 1;
       if (left <= 0) callsOf.delete(subject);

@@ -51,8 +51,7 @@ export class WriteUnits {
     } catch (error) {
       // Not a transaction: what it wrote before the throw stays, and is announced once it is on disk.
       unit.closed = true;
-      // The caller hears of `error`; a write of the unit that failed as well has already stopped the store (fail-stop).
-      await unit.durable().catch(() => undefined);
+      await unit.durable().catch(() => undefined); // the caller hears of `error`; a failed write of the unit has already stopped the store (fail-stop)
       throw error;
     }
     await unit.durable();
@@ -73,9 +72,8 @@ export class WriteUnit {
 
   /** A write of the unit: applied already, `durable` settles when it is on disk. */
   track(durable: Promise<unknown>): void {
-    // Its failure is reported by `durable()`; a write that does not reach the disk stops the store
-    // (GroupCommit.fail), which refuses the unit's later writes too.
-    durable.catch(() => undefined);
+    // A write that does not reach the disk stops the store (GroupCommit.fail), which refuses the unit's later writes too.
+    durable.catch(() => undefined); // not unhandled: its failure is reported by `durable()`, which awaits it
     this.pending.push(durable);
   }
 

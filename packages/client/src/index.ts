@@ -18,6 +18,7 @@ export {
   NetworkError,
   TimeoutError,
   WaitTimeoutError,
+  isRetryable,
   type Issue,
 } from './errors.js';
 export { verifyWebhook, WebhookVerificationError, type VerifyWebhookOptions, type WebhookRejection } from './verify-webhook.js';

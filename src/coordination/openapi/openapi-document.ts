@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { ChannelFactory } from '../../bots/channel-registry.js';
+import { webhookPath, type ChannelFactory } from '../../bots/channel-registry.js';
 import { apiOperations, type Access, type Operation, type ResponseDoc } from './api-operations.js';
 import { errorSchema } from './response-schemas.js';
 
@@ -115,7 +115,7 @@ export function webhookOperations(channels: readonly ChannelFactory[]): Operatio
     (factory.webhooks ?? []).map(
       (route): Operation => ({
         method: route.method === 'get' ? 'get' : 'post',
-        path: `/webhooks/${factory.channel}${route.path === '/' ? '' : route.path}`,
+        path: webhookPath(factory.channel, route),
         tag: 'chat webhooks',
         summary: `${factory.label} calls this`,
         description: `Called by ${factory.label}, verified by its own signature (not a bearer token); the body is the platform's.${route.method === 'use' ? ' Every method and sub-path goes to the platform SDK\'s own router.' : ''}`,
